@@ -1,0 +1,23 @@
+"""Array aliases that say their shape. All float arrays are float64 with NaN for missing."""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+
+Panel: TypeAlias = npt.NDArray[np.float64]
+"""(n_days, n_assets) float64, NaN where the asset has no value that day."""
+
+Mask: TypeAlias = npt.NDArray[np.bool_]
+"""(n_days, n_assets) bool."""
+
+Series: TypeAlias = npt.NDArray[np.float64]
+"""(n_days,) float64."""
+
+Dates: TypeAlias = npt.NDArray[np.datetime64]
+"""(n_days,) datetime64[D], consecutive calendar days."""
+
+Matrix: TypeAlias = npt.NDArray[np.float64]
+"""(n_days, n_features) float64."""

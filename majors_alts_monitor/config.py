@@ -1,0 +1,331 @@
+"""Typed, validated configuration: the one home of defaults.
+
+``config.yaml`` in this package mirrors these defaults. Unknown keys and wrong types are errors
+that name the key and the file. Paths in the file are resolved relative to the current working
+directory (the directory the command runs from), as a user types them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError
+
+DEFAULT_CONFIG_PATH = Path(__file__).with_name("config.yaml")
+
+Regime = Literal["RISK_ON_MAJORS", "BALANCED", "RISK_ON_ALTS"]
+REGIMES: tuple[Regime, ...] = ("RISK_ON_MAJORS", "BALANCED", "RISK_ON_ALTS")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class PathsConfig(_Strict):
+    data_lake: Path = Path("data/curated/data_lake")
+    duckdb: Path | None = Path("outputs/research.duckdb")
+    output_root: Path = Path(".")
+
+
+class DataConfig(_Strict):
+    on_bad_values: Literal["drop", "error"] = Field(
+        "drop",
+        description="non-positive close, negative market cap/volume/open interest: 'drop' removes "
+        "the rows with one warning naming table, column, count and first key; 'error' refuses",
+    )
+    max_gap_days: int = Field(3, ge=0, description="price gaps up to this many days are bridged")
+    stale_days: int = Field(
+        1, ge=0, description="a table ending more than this many days early is stale"
+    )
+
+
+class UniverseConfig(_Strict):
+    majors: tuple[str, str] = ("BTC", "ETH")
+    min_marketcap: float = Field(50e6, ge=0)
+    min_volume: float = Field(5e6, ge=0, description="trailing median daily volume, USD")
+    volume_lookback_days: int = Field(30, ge=1)
+    min_history_days: int = Field(60, ge=1, description="days of prices before an alt is eligible")
+    exclude: tuple[str, ...] = (
+        "USDT",
+        "USDC",
+        "DAI",
+        "BUSD",
+        "TUSD",
+        "FDUSD",
+        "USDE",
+        "USDP",
+        "PYUSD",
+        "USDD",
+        "FRAX",
+        "GUSD",
+        "UST",
+        "USTC",
+        "LUSD",
+        "WBTC",
+        "WETH",
+        "STETH",
+        "WSTETH",
+        "PAXG",
+        "XAUT",
+    )
+    aliases: dict[str, str] = Field(default_factory=lambda: {"SATS": "1000SATS"})
+    basket_size: int = Field(20, ge=1)
+    rank_by: Literal["marketcap", "volume"] = "marketcap"
+
+    @field_validator("majors")
+    @classmethod
+    def _majors_upper(cls, v: tuple[str, str]) -> tuple[str, str]:
+        if v[0] == v[1]:
+            raise ValueError("the two majors must differ")
+        return (v[0].upper(), v[1].upper())
+
+
+class BookConfig(_Strict):
+    weighting: Literal["equal", "cap", "inverse_vol"] = "equal"
+    short_gross: float = Field(
+        1.0, gt=0, description="gross of the short alt basket, fraction of equity"
+    )
+    max_weight: float = Field(
+        0.10, gt=0, description="per-name cap on |weight| of an alt, fraction of equity"
+    )
+    beta_window: int = Field(90, ge=10)
+    beta_min_obs: int = Field(45, ge=5, description="fewer observations -> prior betas (counted)")
+    ridge: float = Field(
+        0.05,
+        ge=0,
+        description="penalty on distance from the prior, relative to the window's factor variance: "
+        "0.05 moves a well-estimated beta about 5% toward the prior",
+    )
+    prior_beta_btc: float = 1.0
+    prior_beta_eth: float = 0.0
+    beta_clamp: tuple[float, float] = (-1.0, 3.0)
+    winsor_sigma: float = Field(5.0, gt=0, description="returns clipped at +-k ex-ante EWMA vols")
+    vol_halflife: int = Field(20, ge=2)
+    major_bounds: tuple[float, float] = Field(
+        (0.0, 1.5), description="bounds on each major's weight (BTC and ETH legs)"
+    )
+    gross_cap: float = Field(3.0, gt=0, description="cap on sum |w| of the whole book")
+
+    @model_validator(mode="after")
+    def _check(self) -> BookConfig:
+        if self.beta_clamp[0] >= self.beta_clamp[1]:
+            raise ValueError("beta_clamp must be (low, high) with low < high")
+        if self.major_bounds[0] > self.major_bounds[1]:
+            raise ValueError("major_bounds must be (low, high) with low <= high")
+        if self.beta_min_obs > self.beta_window:
+            raise ValueError("beta_min_obs cannot exceed beta_window")
+        return self
+
+
+class CostsConfig(_Strict):
+    taker_fee_bps: float = Field(5.0, ge=0)
+    maker_fee_bps: float = Field(2.0, ge=0)
+    taker_share: float = Field(0.5, ge=0, le=1)
+    slippage_floor_bps: float = Field(2.0, ge=0)
+    slippage_impact_bps: float = Field(
+        100.0, ge=0, description="extra bps at 100% participation; scales with sqrt(participation)"
+    )
+    capital_usd: float = Field(10e6, gt=0)
+    funding: bool = True
+    missing_funding: Literal["zero", "basket_median"] = Field(
+        "zero",
+        description="funding for a held asset without data that day: 'zero' accrues nothing, "
+        "'basket_median' uses the median of the basket alts that have data; the share of "
+        "notional without data is reported either way",
+    )
+
+
+class VolTargetConfig(_Strict):
+    enabled: bool = False
+    target_ann_vol: float = Field(0.20, gt=0)
+    lookback_days: int = Field(30, ge=5)
+    max_leverage: float = Field(2.0, gt=0)
+
+
+class FeaturesConfig(_Strict):
+    zscore_window: int = Field(180, ge=10)
+    zscore_min_periods: int = Field(90, ge=5)
+    enabled: tuple[str, ...] | None = Field(
+        None, description="feature names to compute; null = every registered feature"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> FeaturesConfig:
+        if self.zscore_min_periods > self.zscore_window:
+            raise ValueError("zscore_min_periods cannot exceed zscore_window")
+        return self
+
+
+class GridConfig(_Strict):
+    weight_values: tuple[float, ...] = (-1.0, 0.0, 1.0)
+    score_features: tuple[str, ...] = (
+        "alt_mom_7d",
+        "alt_mom_20d",
+        "btc_dom_chg_20d",
+        "breadth_7d",
+        "funding_skew",
+        "alt_volume_share",
+        "vol_spread_7d",
+    )
+    lower_thresholds: tuple[float, ...] = (-1.0, -0.5, 0.0)
+    upper_thresholds: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0)
+    bands: tuple[float, ...] = (0.0, 0.1, 0.25)
+    min_dwells: tuple[int, ...] = (1, 3, 7)
+    max_sets: int = Field(2000, ge=1, description="larger grids are sampled at random")
+    seed: int = 0
+
+
+class RegimeConfig(_Strict):
+    mode: Literal["composite", "hmm", "kmeans"] = "composite"
+    default_weights: dict[str, float] = Field(
+        default_factory=lambda: {"alt_mom_7d": -1.0, "alt_mom_20d": -1.0, "btc_dom_chg_20d": 1.0}
+    )
+    lower: float = -0.5
+    upper: float = 0.5
+    band: float = 0.1
+    min_dwell: int = Field(3, ge=1)
+    exposure: dict[Regime, float] = Field(
+        default_factory=lambda: {"RISK_ON_MAJORS": 1.0, "BALANCED": 0.0, "RISK_ON_ALTS": 0.0}
+    )
+    objective: Literal["sharpe", "sortino", "calmar", "mean"] = "sharpe"
+    n_states: int = Field(3, ge=2, le=6, description="states of the HMM / k-means models")
+    grid: GridConfig = GridConfig()
+
+    @model_validator(mode="after")
+    def _check(self) -> RegimeConfig:
+        if self.lower > self.upper:
+            raise ValueError("regime.lower must be <= regime.upper")
+        missing = set(REGIMES) - set(self.exposure)
+        if missing:
+            raise ValueError(f"regime.exposure lacks {sorted(missing)}")
+        return self
+
+
+class WalkForwardConfig(_Strict):
+    train_days: int = Field(365, ge=60)
+    test_days: int = Field(90, ge=5)
+    purge_days: int = Field(20, ge=1, description="gap between train end and test start")
+    scheme: Literal["rolling", "anchored"] = "rolling"
+    burn_in_days: int | None = Field(
+        None, ge=0, description="days before the first train window; null = derived from windows"
+    )
+
+
+class StatsConfig(_Strict):
+    n_boot: int = Field(2000, ge=100)
+    mean_block: float = Field(10.0, gt=1)
+    pbo_blocks: int = Field(16, ge=4)
+    seed: int = 0
+
+    @field_validator("pbo_blocks")
+    @classmethod
+    def _even(cls, v: int) -> int:
+        if v % 2:
+            raise ValueError("pbo_blocks must be even")
+        return v
+
+
+class SignalsConfig(_Strict):
+    history_days: int | None = Field(
+        None, ge=60, description="days of data before --asof to load; null = derived from windows"
+    )
+
+
+class Config(_Strict):
+    paths: PathsConfig = PathsConfig()
+    data: DataConfig = DataConfig()
+    universe: UniverseConfig = UniverseConfig()
+    book: BookConfig = BookConfig()
+    costs: CostsConfig = CostsConfig()
+    vol_target: VolTargetConfig = VolTargetConfig()
+    features: FeaturesConfig = FeaturesConfig()
+    regime: RegimeConfig = RegimeConfig()
+    walkforward: WalkForwardConfig = WalkForwardConfig()
+    stats: StatsConfig = StatsConfig()
+    signals: SignalsConfig = SignalsConfig()
+
+    def burn_in_days(self) -> int:
+        """Days of history before features, betas and z-scores are all defined."""
+        if self.walkforward.burn_in_days is not None:
+            return self.walkforward.burn_in_days
+        return max(self.book.beta_window, self.features.zscore_min_periods + 20)
+
+    def history_days(self) -> int:
+        """Days of data before a decision that a signal needs: burn-in, purge and one train window."""
+        if self.signals.history_days is not None:
+            return self.signals.history_days
+        return self.burn_in_days() + self.walkforward.purge_days + self.walkforward.train_days + 30
+
+    def with_overrides(
+        self,
+        *,
+        lake: Path | None = None,
+        duckdb: Path | None = None,
+        output_root: Path | None = None,
+    ) -> Config:
+        paths = self.paths.model_copy(
+            update={
+                k: v
+                for k, v in {
+                    "data_lake": lake,
+                    "duckdb": duckdb,
+                    "output_root": output_root,
+                }.items()
+                if v is not None
+            }
+        )
+        return self.model_copy(update={"paths": paths})
+
+    def resolved(self) -> dict[str, Any]:
+        return json.loads(self.model_dump_json())
+
+    def hash(self) -> str:
+        """sha256 of the resolved configuration, canonical JSON, first 16 hex digits."""
+        blob = json.dumps(self.resolved(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _format_validation_error(err: ValidationError, source: str) -> str:
+    lines = [f"invalid configuration in {source}:"]
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"])
+        if e["type"] == "extra_forbidden":
+            lines.append(
+                f"  - unknown key '{key}' (check the spelling; see config.yaml for the keys)"
+            )
+        else:
+            lines.append(f"  - key '{key}': {e['msg']} (got {e.get('input')!r})")
+    return "\n".join(lines)
+
+
+def parse_config(raw: dict[str, Any] | None, source: str = "<dict>") -> Config:
+    """Validate a mapping into a Config; errors name the key and the source."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"invalid configuration in {source}: the top level must be a mapping")
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(_format_validation_error(err, source)) from None
+
+
+def load_config(path: Path | str | None = None) -> Config:
+    """Read and validate a YAML config file (the packaged default when ``path`` is None)."""
+    p = Path(path) if path is not None else DEFAULT_CONFIG_PATH
+    if not p.is_file():
+        raise ConfigError(
+            f"configuration file {p} not found. What to do: pass --config with an existing file, "
+            f"for example {DEFAULT_CONFIG_PATH}"
+        )
+    try:
+        raw = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"configuration file {p} is not valid YAML: {err}") from None
+    return parse_config(raw, str(p))

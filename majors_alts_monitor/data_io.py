@@ -1,0 +1,538 @@
+"""Read-only access to the data lake (see ``shared/docs/LAKE_CONTRACT.md``).
+
+This is the only module that knows where the lake is. It never writes, creates or moves
+anything under the lake folder or the DuckDB file: parquet is scanned lazily with the date
+window pushed down, DuckDB is opened with ``read_only=True``.
+
+Rules applied to every table, in this order (each stated, logged and tested):
+
+1. A table is ``NAME.parquet`` or a folder ``NAME/`` of parquet files (hive partitions allowed);
+   when neither exists the DuckDB table/view ``NAME`` is used; where both exist the parquet
+   wins and the reader says so once.
+2. Required columns must exist with a usable type (``date``: Date, or Datetime at midnight;
+   values: any numeric, cast to float64; ``asset_id``: string). Otherwise ``LakeError``.
+3. ``asset_id`` is upper-cased and normalised: ``-PERP``, ``PERP``, ``-USDT``, ``USDT``,
+   ``-USD``, ``USD`` suffixes are stripped when what remains is a known asset (one in
+   ``fact_price`` or ``dim_asset``), then config aliases apply (``SATS -> 1000SATS``).
+4. Null keys are an error. Rows with a null or non-finite value are missing data and dropped
+   (counted). Non-positive ``close`` or negative cap/volume/open interest: dropped with one
+   warning (``data.on_bad_values: drop``) or refused (``error``).
+5. Identical duplicate rows are dropped (counted). Rows that share a key with different values
+   are refused, naming the first key: fix the upstream writer, or drop one of them.
+6. Stablecoins (``dim_asset.is_stable``) and the config's exclude list are removed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+
+from .errors import LakeError, OutputLocationError
+
+log = logging.getLogger("majors_alts_monitor")
+
+SUFFIXES = ("-PERP", "PERP", "-USDT", "USDT", "-USD", "USD")
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    key: tuple[str, ...]
+    values: tuple[str, ...]
+    required: bool
+    positive: tuple[str, ...] = ()  # must be > 0
+    nonneg: tuple[str, ...] = ()  # must be >= 0
+    dated: bool = True
+    optional_key: tuple[str, ...] = ()  # key columns used when present
+
+
+TABLES: dict[str, TableSpec] = {
+    "fact_price": TableSpec(
+        "fact_price", ("asset_id", "date"), ("close",), True, positive=("close",)
+    ),
+    "fact_marketcap": TableSpec(
+        "fact_marketcap", ("asset_id", "date"), ("marketcap",), True, nonneg=("marketcap",)
+    ),
+    "fact_volume": TableSpec(
+        "fact_volume", ("asset_id", "date"), ("volume",), True, nonneg=("volume",)
+    ),
+    "fact_funding": TableSpec(
+        "fact_funding", ("asset_id", "instrument_id", "date"), ("funding_rate",), False
+    ),
+    "fact_open_interest": TableSpec(
+        "fact_open_interest",
+        ("asset_id", "date"),
+        ("open_interest_usd",),
+        False,
+        nonneg=("open_interest_usd",),
+        optional_key=("instrument_id",),
+    ),
+    "dim_asset": TableSpec("dim_asset", ("asset_id",), (), False, dated=False),
+    "universe_snapshots": TableSpec(
+        "universe_snapshots", ("rebalance_date", "asset_id"), (), False, dated=False
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Source:
+    table: str
+    kind: Literal["parquet_file", "parquet_dir", "duckdb"]
+    path: Path
+    files: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True)
+class LakeData:
+    """Validated, normalised tables for a date window, and what the reader noticed."""
+
+    tables: dict[str, pl.DataFrame]
+    sources: dict[str, Source]
+    start: date
+    end: date
+    notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    stables: frozenset[str] = frozenset()
+
+    def has(self, table: str) -> bool:
+        return table in self.tables and self.tables[table].height > 0
+
+    def data_through(self) -> dict[str, str | None]:
+        out: dict[str, str | None] = {}
+        for name, df in self.tables.items():
+            if "date" in df.columns:
+                d = df["date"].max() if df.height else None
+                out[name] = d.isoformat() if d is not None else None
+        return out
+
+
+@dataclass
+class _Report:
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def note(self, msg: str) -> None:
+        log.info(msg)
+        self.notes.append(msg)
+
+    def warn(self, msg: str) -> None:
+        log.warning(msg)
+        self.warnings.append(msg)
+
+
+def _is_inside(child: Path, parent: Path) -> bool:
+    try:
+        child.resolve().relative_to(parent.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def check_output_root(output_root: Path, lake_dir: Path, duckdb_path: Path | None = None) -> None:
+    """Refuse output locations inside the lake (or the DuckDB file's path)."""
+    for sub in ("reports", "artifacts", "cache"):
+        target = Path(output_root) / sub
+        if _is_inside(target, lake_dir) or _is_inside(Path(output_root), lake_dir):
+            raise OutputLocationError(
+                f"output root {output_root} would write inside the lake {lake_dir}. "
+                "What to do: pass --output-root with a folder outside the lake"
+            )
+        if duckdb_path is not None and target.resolve() == Path(duckdb_path).resolve():
+            raise OutputLocationError(f"output folder {target} is the DuckDB file {duckdb_path}")
+
+
+class LakeReader:
+    """Read-only reader of one lake folder, with an optional DuckDB fallback."""
+
+    def __init__(
+        self,
+        lake_dir: Path | str,
+        duckdb_path: Path | str | None = None,
+        *,
+        aliases: dict[str, str] | None = None,
+        exclude: Iterable[str] = (),
+        on_bad_values: Literal["drop", "error"] = "drop",
+    ) -> None:
+        self.lake_dir = Path(lake_dir)
+        self.duckdb_path = Path(duckdb_path) if duckdb_path is not None else None
+        self.aliases = {k.upper(): v.upper() for k, v in (aliases or {}).items()}
+        self.exclude = frozenset(x.upper() for x in exclude)
+        self.on_bad_values = on_bad_values
+        self._duck_tables: set[str] | None = None
+        has_duck = self.duckdb_path is not None and self.duckdb_path.is_file()
+        if not self.lake_dir.is_dir() and not has_duck:
+            raise LakeError(
+                "fact_price",
+                f"the lake folder {self.lake_dir} does not exist and no DuckDB file was found"
+                + (f" at {self.duckdb_path}" if self.duckdb_path else ""),
+                hint="pass --lake with the folder that holds fact_price.parquet, or --demo "
+                "to run on a generated synthetic lake",
+            )
+
+    # ---- sources -------------------------------------------------------------------------
+    def _duckdb_tables(self) -> set[str]:
+        if self._duck_tables is None:
+            self._duck_tables = set()
+            if self.duckdb_path is not None and self.duckdb_path.is_file():
+                import duckdb
+
+                con = duckdb.connect(str(self.duckdb_path), read_only=True)
+                try:
+                    rows = con.execute(
+                        "select table_name from information_schema.tables"
+                    ).fetchall()
+                finally:
+                    con.close()
+                self._duck_tables = {r[0] for r in rows}
+        return self._duck_tables
+
+    def source(self, table: str, report: _Report | None = None) -> Source | None:
+        file = self.lake_dir / f"{table}.parquet"
+        folder = self.lake_dir / table
+        src: Source | None = None
+        if file.is_file():
+            src = Source(table, "parquet_file", file, (file,))
+        elif folder.is_dir():
+            files = tuple(sorted(folder.rglob("*.parquet")))
+            if files:
+                src = Source(table, "parquet_dir", folder, files)
+        in_duck = table in self._duckdb_tables()
+        if src is not None:
+            if in_duck and report is not None:
+                report.note(
+                    f"table '{table}' exists as parquet and in DuckDB {self.duckdb_path}; "
+                    "the parquet wins"
+                )
+            return src
+        if in_duck:
+            assert self.duckdb_path is not None
+            return Source(table, "duckdb", self.duckdb_path, (self.duckdb_path,))
+        return None
+
+    def fingerprint(self) -> dict[str, object]:
+        """Each table's files with size and modification time (nothing is opened for writing)."""
+        out: dict[str, object] = {"lake": str(self.lake_dir.resolve()), "tables": {}}
+        for name in TABLES:
+            src = self.source(name)
+            if src is None:
+                continue
+            out["tables"][name] = {  # type: ignore[index]
+                "kind": src.kind,
+                "files": [
+                    {
+                        "path": str(f.relative_to(self.lake_dir))
+                        if src.kind != "duckdb"
+                        else str(f),
+                        "size": f.stat().st_size,
+                        "mtime_ns": f.stat().st_mtime_ns,
+                    }
+                    for f in src.files
+                ],
+            }
+        return out
+
+    # ---- scanning ------------------------------------------------------------------------
+    def _scan(
+        self, src: Source, spec: TableSpec, start: date | None, end: date | None
+    ) -> pl.DataFrame:
+        date_col = "date" if spec.dated else None
+        if src.kind == "duckdb":
+            import duckdb
+
+            con = duckdb.connect(str(src.path), read_only=True)
+            try:
+                cols = [r[0] for r in con.execute(f'describe "{spec.name}"').fetchall()]
+                sql = f'select * from "{spec.name}"'
+                params: list[object] = []
+                if date_col and date_col in cols and (start or end):
+                    sql += f" where cast({date_col} as date) between ? and ?"
+                    params = [start or date(1900, 1, 1), end or date(2999, 12, 31)]
+                df = pl.from_arrow(con.execute(sql, params).fetch_arrow_table())
+            finally:
+                con.close()
+            assert isinstance(df, pl.DataFrame)
+            return df
+        if src.kind == "parquet_file":
+            lf = pl.scan_parquet(src.path)
+        else:
+            lf = pl.scan_parquet(str(src.path / "**" / "*.parquet"), hive_partitioning=True)
+        schema = lf.collect_schema()
+        if date_col and date_col in schema and (start or end):
+            dt = schema[date_col]
+            col = pl.col(date_col)
+            if isinstance(dt, pl.Datetime):
+                col = col.dt.date()
+            if dt == pl.Date or isinstance(dt, pl.Datetime):
+                if start:
+                    lf = lf.filter(col >= start)
+                if end:
+                    lf = lf.filter(col <= end)
+        return lf.collect()
+
+    def _known_assets(self, start: date | None, end: date | None) -> set[str]:
+        known: set[str] = set()
+        for name in ("fact_price", "dim_asset"):
+            src = self.source(name)
+            if src is None:
+                continue
+            df = self._scan(src, TABLES[name], start, end)
+            if "asset_id" in df.columns and df.schema["asset_id"] == pl.String:
+                known |= {a.strip().upper() for a in df["asset_id"].unique().drop_nulls().to_list()}
+        return {self.aliases.get(a, a) for a in known}
+
+    def normalise_symbol(self, sym: str, known: set[str]) -> str:
+        s = sym.strip().upper()
+        for _ in range(3):
+            if s in self.aliases:
+                return self.aliases[s]
+            if s in known:
+                return s
+            for suf in SUFFIXES:
+                if s.endswith(suf) and len(s) > len(suf):
+                    rest = s[: -len(suf)]
+                    if rest in known or rest in self.aliases:
+                        s = rest
+                        break
+            else:
+                return s
+        return self.aliases.get(s, s)
+
+    # ---- validation ----------------------------------------------------------------------
+    def _validate(
+        self, df: pl.DataFrame, spec: TableSpec, known: set[str], rep: _Report
+    ) -> pl.DataFrame:
+        t = spec.name
+        hint_cols = "the lake's writer must provide it (see LAKE_CONTRACT.md)"
+        extra_req = ("symbol", "is_stable") if t == "dim_asset" else ()
+        for c in (*spec.key, *spec.values, *extra_req):
+            if c not in df.columns:
+                raise LakeError(
+                    t,
+                    f"required column '{c}' is missing (columns: {df.columns})",
+                    column=c,
+                    hint=hint_cols,
+                )
+        # types
+        if df.schema["asset_id"] != pl.String:
+            raise LakeError(
+                t,
+                f"has type {df.schema['asset_id']}, expected String",
+                column="asset_id",
+                hint="write asset ids as upper-case tickers",
+            )
+        for c in [k for k in (*spec.key, *spec.optional_key) if k.endswith("date")]:
+            if c not in df.columns:
+                continue
+            dt = df.schema[c]
+            if isinstance(dt, pl.Datetime):
+                bad = df.filter(pl.col(c).dt.time() != pl.time(0))
+                if bad.height:
+                    raise LakeError(
+                        t,
+                        "holds timestamps that are not midnight; dates must be UTC days",
+                        column=c,
+                        key=bad.row(0, named=True).get("asset_id"),
+                        hint="store calendar days (type Date)",
+                    )
+                df = df.with_columns(pl.col(c).dt.date())
+            elif dt != pl.Date:
+                raise LakeError(
+                    t,
+                    f"has type {dt}, expected Date",
+                    column=c,
+                    hint="store dates as the parquet DATE type (calendar day, UTC)",
+                )
+        for c in spec.values:
+            if not df.schema[c].is_numeric():
+                raise LakeError(
+                    t,
+                    f"has type {df.schema[c]}, expected a number",
+                    column=c,
+                    key=df.row(0, named=True).get("asset_id") if df.height else None,
+                    hint="store values as float64",
+                )
+            df = df.with_columns(pl.col(c).cast(pl.Float64))
+        if t == "dim_asset" and df.schema["is_stable"] != pl.Boolean:
+            raise LakeError(
+                t,
+                f"has type {df.schema['is_stable']}, expected Boolean",
+                column="is_stable",
+                hint="write is_stable as true/false",
+            )
+        key = [k for k in (*spec.key, *spec.optional_key) if k in df.columns]
+        # null keys
+        for c in key:
+            nulls = df.filter(pl.col(c).is_null())
+            if nulls.height:
+                r = nulls.row(0, named=True)
+                raise LakeError(
+                    t,
+                    f"{nulls.height} rows have a null key",
+                    column=c,
+                    key={k: r.get(k) for k in key},
+                    hint="every row needs a full key; remove or fill these rows upstream",
+                )
+        # symbols
+        if df.height:
+            mapping = {
+                s: self.normalise_symbol(s, known) for s in df["asset_id"].unique().to_list()
+            }
+            changed = {a: b for a, b in mapping.items() if a != b}
+            if changed:
+                sample = ", ".join(f"{a}->{b}" for a, b in sorted(changed.items())[:5])
+                rep.note(
+                    f"{t}: normalised {len(changed)} asset ids ({sample}{', ...' if len(changed) > 5 else ''})"
+                )
+                df = df.with_columns(pl.col("asset_id").replace_strict(mapping, default=None))
+        # missing values
+        for c in spec.values:
+            miss = df.filter(pl.col(c).is_null() | ~pl.col(c).is_finite())
+            if miss.height:
+                rep.note(
+                    f"{t}.{c}: {miss.height} null or non-finite values treated as missing and dropped"
+                )
+                df = df.filter(pl.col(c).is_not_null() & pl.col(c).is_finite())
+        # bad values
+        for c, op, what in [(c, "pos", "> 0") for c in spec.positive] + [
+            (c, "nn", ">= 0") for c in spec.nonneg
+        ]:
+            cond = pl.col(c) <= 0 if op == "pos" else pl.col(c) < 0
+            bad = df.filter(cond).sort(key)
+            if bad.height:
+                r = bad.row(0, named=True)
+                first = {k: (str(r[k]) if k == "date" else r[k]) for k in key}
+                if self.on_bad_values == "error":
+                    raise LakeError(
+                        t,
+                        f"{bad.height} values are not {what}",
+                        column=c,
+                        key=first,
+                        hint="fix them upstream, or set data.on_bad_values: drop to "
+                        "treat them as missing",
+                    )
+                rep.warn(
+                    f"lake table '{t}', column '{c}': {bad.height} values not {what} dropped "
+                    f"as missing (first offending key: {first})"
+                )
+                df = df.filter(~cond)
+        # duplicates
+        if t == "dim_asset" and df.height:
+            n0 = df.height
+            df = df.group_by("asset_id", maintain_order=True).agg(
+                pl.col("is_stable").any(), pl.exclude("asset_id", "is_stable").first()
+            )
+            if df.height < n0:
+                rep.note(
+                    f"dim_asset: {n0 - df.height} rows merged into an existing asset after "
+                    "normalisation (is_stable if any row says so, other fields from the first)"
+                )
+        if df.height:
+            cols = [*key, *spec.values] if spec.values else df.columns
+            n0 = df.height
+            df = df.unique(subset=cols, keep="first", maintain_order=True)
+            if df.height < n0:
+                rep.note(f"{t}: dropped {n0 - df.height} identical duplicate rows")
+            dup = df.filter(pl.struct(key).is_duplicated()).sort(key)
+            if dup.height:
+                r = dup.row(0, named=True)
+                first = {k: (str(r[k]) if "date" in k else r[k]) for k in key}
+                raise LakeError(
+                    t,
+                    f"{dup.height} rows share a key but differ in value",
+                    column=",".join(spec.values) or None,
+                    key=first,
+                    hint="keep one row per key upstream (these may be two spellings of one "
+                    "symbol that normalise to the same asset_id)",
+                )
+        return df
+
+    # ---- public ----------------------------------------------------------------------------
+    def read(self, start: date | None = None, end: date | None = None) -> LakeData:
+        """Read and validate every contract table for ``[start, end]`` (inclusive)."""
+        rep = _Report()
+        known = self._known_assets(start, end)
+        tables: dict[str, pl.DataFrame] = {}
+        sources: dict[str, Source] = {}
+        for name, spec in TABLES.items():
+            src = self.source(name, rep)
+            if src is None:
+                if spec.required:
+                    raise LakeError(
+                        name,
+                        f"not found in {self.lake_dir} (as {name}.parquet or {name}/)"
+                        + (f" nor in {self.duckdb_path}" if self.duckdb_path else ""),
+                        hint="check --lake points at the lake folder",
+                    )
+                if name not in ("dim_asset", "universe_snapshots"):
+                    rep.note(
+                        f"optional table '{name}' is absent: features and costs that need it are skipped"
+                    )
+                continue
+            sources[name] = src
+            raw = self._scan(src, spec, start, end)
+            tables[name] = self._validate(raw, spec, known, rep)
+        stables = set(self.exclude)
+        if "dim_asset" in tables:
+            dim = tables["dim_asset"]
+            stables |= set(dim.filter(pl.col("is_stable"))["asset_id"].to_list())
+        for name, df in list(tables.items()):
+            if name == "dim_asset" or not df.height:
+                continue
+            n0 = df.height
+            df = df.filter(~pl.col("asset_id").is_in(sorted(stables)))
+            if df.height < n0:
+                rep.note(f"{name}: removed {n0 - df.height} rows of stablecoins/excluded assets")
+            sort_cols = [c for c in ("date", "asset_id", "rebalance_date") if c in df.columns]
+            tables[name] = df.sort(sort_cols)
+        if tables["fact_price"].height == 0:
+            raise LakeError(
+                "fact_price",
+                f"has no rows between {start} and {end}",
+                hint="choose --start/--end inside the lake's span",
+            )
+        s = start or tables["fact_price"]["date"].min()
+        e = end or tables["fact_price"]["date"].max()
+        return LakeData(
+            tables=tables,
+            sources=sources,
+            start=s,
+            end=e,  # type: ignore[arg-type]
+            notes=tuple(rep.notes),
+            warnings=tuple(rep.warnings),
+            stables=frozenset(stables),
+        )
+
+
+def lake_span(reader: LakeReader) -> tuple[date, date]:
+    """First and last date of ``fact_price`` (reads only the date column)."""
+    src = reader.source("fact_price")
+    if src is None:
+        raise LakeError("fact_price", "not found", hint="check --lake")
+    df = reader._scan(src, TABLES["fact_price"], None, None).select("date")
+    if isinstance(df.schema["date"], pl.Datetime):
+        df = df.with_columns(pl.col("date").dt.date())
+    return df["date"].min(), df["date"].max()  # type: ignore[return-value]
+
+
+def file_stat_snapshot(root: Path) -> dict[str, tuple[int, int, str]]:
+    """Every file under ``root`` with (size, mtime_ns, sha-less content marker) for tests."""
+    import hashlib
+
+    out: dict[str, tuple[int, int, str]] = {}
+    for dirpath, _dirs, files in os.walk(root):
+        for f in files:
+            p = Path(dirpath) / f
+            st = p.stat()
+            out[str(p.relative_to(root))] = (
+                st.st_size,
+                st.st_mtime_ns,
+                hashlib.sha256(p.read_bytes()).hexdigest(),
+            )
+    return out
