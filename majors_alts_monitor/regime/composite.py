@@ -1,0 +1,78 @@
+"""The composite regime model: a weighted sum of z-scored features, two thresholds, a
+hysteresis band and a minimum dwell, tuned by a fused grid search on the training window."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..config import GridConfig
+from .hysteresis import BALANCED, _hyst
+from .search import ParamGrid, SearchInputs, build_grid, evaluate_grid, objective_from_stats
+
+
+def composite_score(z: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``sum_f w_f z_f`` per day; a NaN z-score contributes nothing; NaN if no weighted feature
+    has a value that day (burn-in)."""
+    used = weights != 0
+    zz = z[:, used]
+    w = weights[used]
+    fin = np.isfinite(zz)
+    s = np.where(fin, zz, 0.0) @ w
+    return np.where(fin.any(axis=1), s, np.nan)
+
+
+@dataclass
+class CompositeRegime:
+    """Estimator: ``fit`` searches the grid on decision days ``[d0, d1]``; fitted attributes
+    end in ``_``. ``predict`` runs the chosen parameters from ``start`` to ``end``."""
+
+    features: tuple[str, ...]
+    grid: GridConfig
+    objective: str = "sharpe"
+    default: dict[str, object] | None = None
+    n_blocks: int = 16
+    grid_: ParamGrid | None = field(default=None, init=False)
+    stats_: np.ndarray | None = field(default=None, init=False)
+    blocks_: np.ndarray | None = field(default=None, init=False)
+    objective_: np.ndarray | None = field(default=None, init=False)
+    best_: int = field(default=-1, init=False)
+    params_: dict[str, object] | None = field(default=None, init=False)
+
+    def fit(self, z: np.ndarray, inputs: SearchInputs, d0: int, d1: int) -> CompositeRegime:
+        if z.shape[1] != len(self.features):
+            raise ValueError("z has a different number of columns than features")
+        self.grid_ = build_grid(self.features, self.grid, self.default)
+        self.stats_, self.blocks_ = evaluate_grid(z, self.grid_, inputs, d0, d1, self.n_blocks)
+        self.objective_ = objective_from_stats(self.stats_, self.objective)
+        self.best_ = int(np.argmax(self.objective_))
+        self.params_ = self.grid_.params(self.best_)
+        return self
+
+    @property
+    def weights_(self) -> np.ndarray:
+        assert self.grid_ is not None, "fit first"
+        return self.grid_.weights[self.best_]
+
+    @property
+    def thresholds_(self) -> tuple[float, float]:
+        assert self.grid_ is not None, "fit first"
+        return float(self.grid_.lower[self.best_]), float(self.grid_.upper[self.best_])
+
+    def predict(self, z: np.ndarray, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+        """Score and regime codes for days ``start..end`` (state machine starts BALANCED at
+        ``start``, as in the search)."""
+        assert self.grid_ is not None, "fit first"
+        g, i = self.grid_, self.best_
+        score = composite_score(z[start : end + 1], g.weights[i])
+        codes = _hyst(
+            score,
+            float(g.lower[i]),
+            float(g.upper[i]),
+            float(g.band[i]),
+            int(g.dwell[i]),
+            BALANCED,
+            10**9,
+        )
+        return score, codes

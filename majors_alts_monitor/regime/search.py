@@ -1,0 +1,254 @@
+"""Grid search of composite-score parameters in one fused pass over (parameter sets x days).
+
+The always-held book's daily return and the cost of every regime transition are computed once
+per run (``SearchInputs``); a numba kernel then runs the score, thresholds, hysteresis and
+dwell state machine for every parameter set in parallel and accumulates each set's sufficient
+statistics (sum, sum of squares, downside, log-equity, max drawdown) and per-block sums for
+PBO, without ever building a (sets x days) array. Memory is O(sets x blocks).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from ..arrays import Panel, Series
+from ..backtest import trade_costs
+from ..config import CostsConfig, GridConfig
+from .hysteresis import transition
+
+STAT_SUM, STAT_SUMSQ, STAT_N, STAT_DOWNSQ, STAT_LOGEQ, STAT_MDD = range(6)
+
+
+@dataclass(frozen=True)
+class SearchInputs:
+    """Per-day inputs shared by every parameter set (indexed by pnl day)."""
+
+    levels: np.ndarray  # (3,) exposure per regime code
+    vscale: Series  # (n_days,) vol-target multiplier at decision d (1 when disabled)
+    book_pnl: Series  # (n_days,) gross + funding on pnl day d of the book decided at d-1
+    cost: np.ndarray  # (n_days, 3, 3) cost on pnl day d of moving regime a (at d-2) -> b (at d-1)
+
+
+def transition_costs(
+    book_w: Panel, vscale: Series, levels: np.ndarray, median_volume: Panel, costs: CostsConfig
+) -> np.ndarray:
+    """``C[d, a, b]``: fee + slippage on pnl day ``d`` of moving from exposure ``levels[a]`` of the
+    book decided at ``d-2`` to ``levels[b]`` of the book decided at ``d-1``."""
+    n = book_w.shape[0]
+    scaled = book_w * vscale[:, None]
+    w1 = np.zeros_like(book_w)  # decided at d-1
+    w1[1:] = scaled[:-1]
+    w2 = np.zeros_like(book_w)  # decided at d-2
+    w2[2:] = scaled[:-2]
+    mv = np.full_like(median_volume, np.nan)
+    mv[1:] = median_volume[:-1]
+    out = np.zeros((n, 3, 3))
+    for a in range(3):
+        for b in range(3):
+            fee, slip = trade_costs(levels[b] * w1 - levels[a] * w2, mv, costs)
+            out[:, a, b] = fee + slip
+    return out
+
+
+@dataclass(frozen=True)
+class ParamGrid:
+    """Parameter sets: weights over ``features`` (unit L2 norm), thresholds, band, dwell."""
+
+    features: tuple[str, ...]
+    weights: np.ndarray  # (S, F)
+    lower: np.ndarray
+    upper: np.ndarray
+    band: np.ndarray
+    dwell: np.ndarray  # int64
+    total_combinations: int
+
+    @property
+    def size(self) -> int:
+        return self.weights.shape[0]
+
+    def params(self, i: int) -> dict[str, object]:
+        return {
+            "weights": {
+                f: round(float(w), 6)
+                for f, w in zip(self.features, self.weights[i], strict=True)
+                if w
+            },
+            "lower": float(self.lower[i]),
+            "upper": float(self.upper[i]),
+            "band": float(self.band[i]),
+            "min_dwell": int(self.dwell[i]),
+        }
+
+
+def build_grid(
+    features: tuple[str, ...],
+    grid: GridConfig,
+    default: dict[str, object] | None = None,
+) -> ParamGrid:
+    """Every combination of the grid (weights in ``weight_values`` per feature, no all-zero
+    vector, ``lower <= upper``), sampled without replacement down to ``max_sets`` (seeded).
+    ``default`` (the config's parameters) is always set 0."""
+    f = len(features)
+    wv = np.asarray(grid.weight_values, dtype=np.float64)
+    pairs = [(lo, hi) for lo in grid.lower_thresholds for hi in grid.upper_thresholds if lo <= hi]
+    dims = (len(wv),) * f + (len(pairs), len(grid.bands), len(grid.min_dwells))
+    total = int(np.prod(dims, dtype=np.int64))
+    rng = np.random.default_rng(grid.seed)
+    n_take = min(total, grid.max_sets)
+    if total <= grid.max_sets:
+        flat = np.arange(total)
+    else:
+        flat = rng.choice(
+            total, size=min(total, grid.max_sets + grid.max_sets // 10), replace=False
+        )
+        flat.sort()
+    idx = np.unravel_index(flat, dims)
+    w = np.column_stack([wv[idx[j]] for j in range(f)]) if f else np.zeros((len(flat), 0))
+    keep = np.abs(w).sum(axis=1) > 0
+    w, idx = w[keep], tuple(i[keep] for i in idx)
+    pr = np.asarray(pairs)[idx[f]]
+    lower, upper = pr[:, 0], pr[:, 1]
+    band = np.asarray(grid.bands, dtype=np.float64)[idx[f + 1]]
+    dwell = np.asarray(grid.min_dwells, dtype=np.int64)[idx[f + 2]]
+    if default is not None:
+        dw = np.array([float(default["weights"].get(x, 0.0)) for x in features])  # type: ignore[union-attr]
+        if np.abs(dw).sum() > 0:
+            w = np.vstack([dw, w])
+            lower = np.r_[float(default["lower"]), lower]  # type: ignore[arg-type]
+            upper = np.r_[float(default["upper"]), upper]  # type: ignore[arg-type]
+            band = np.r_[float(default["band"]), band]  # type: ignore[arg-type]
+            dwell = np.r_[int(default["min_dwell"]), dwell]  # type: ignore[call-overload]
+    n_take = min(n_take, w.shape[0])
+    w = w[:n_take]
+    norm = np.sqrt((w * w).sum(axis=1, keepdims=True))
+    w = np.divide(w, norm, out=np.zeros_like(w), where=norm > 0)
+    return ParamGrid(
+        features=tuple(features),
+        weights=np.ascontiguousarray(w),
+        lower=np.ascontiguousarray(lower[:n_take]),
+        upper=np.ascontiguousarray(upper[:n_take]),
+        band=np.ascontiguousarray(band[:n_take]),
+        dwell=np.ascontiguousarray(dwell[:n_take]),
+        total_combinations=total,
+    )
+
+
+@numba.njit(parallel=True, cache=True)
+def _kernel(z, w, lower, upper, band, dwell, levels, vscale, book_pnl, cost, d0, d1, n_blocks):
+    n_sets = w.shape[0]
+    n_feat = z.shape[1]
+    n = d1 - d0 + 1
+    stats = np.zeros((n_sets, 6))
+    blocks = np.zeros((n_sets, n_blocks, 2))
+    for s in numba.prange(n_sets):
+        state = 1
+        prev = 1
+        dw = 10**9
+        lo = lower[s]
+        hi = upper[s]
+        bd = band[s]
+        md = dwell[s]
+        sm = 0.0
+        sq = 0.0
+        dn = 0.0
+        le = 0.0
+        eq = 1.0
+        peak = 1.0
+        mdd = 0.0
+        for d in range(d0, d1 + 1):
+            sc = 0.0
+            seen = 0
+            for f in range(n_feat):
+                wf = w[s, f]
+                if wf != 0.0:
+                    x = z[d, f]
+                    if np.isfinite(x):
+                        sc += wf * x
+                        seen += 1
+            if seen == 0:
+                sc = np.nan
+            new = transition(state, sc, lo, hi, bd) if dw >= md else state
+            if new != state:
+                state = new
+                dw = 1
+            else:
+                dw += 1
+            p = levels[state] * vscale[d] * book_pnl[d + 1] - cost[d + 1, prev, state]
+            prev = state
+            sm += p
+            sq += p * p
+            if p < 0.0:
+                dn += p * p
+            le += np.log1p(p) if p > -1.0 else -np.inf
+            eq *= 1.0 + p
+            if eq > peak:
+                peak = eq
+            ddv = eq / peak - 1.0
+            if ddv < mdd:
+                mdd = ddv
+            b = (d - d0) * n_blocks // n
+            blocks[s, b, 0] += p
+            blocks[s, b, 1] += p * p
+        stats[s, 0] = sm
+        stats[s, 1] = sq
+        stats[s, 2] = n
+        stats[s, 3] = dn
+        stats[s, 4] = le
+        stats[s, 5] = mdd
+    return stats, blocks
+
+
+def evaluate_grid(
+    z: np.ndarray, grid: ParamGrid, inputs: SearchInputs, d0: int, d1: int, n_blocks: int = 16
+) -> tuple[np.ndarray, np.ndarray]:
+    """Run every parameter set over decision days ``[d0, d1]`` (pnl days ``d0+1 .. d1+1``).
+
+    Returns ``stats`` (S, 6): sum, sum of squares, count, downside sum of squares, log equity,
+    max drawdown of the net daily returns; and ``blocks`` (S, n_blocks, 2) sums and sums of
+    squares over contiguous blocks (for PBO). The state machine starts BALANCED at ``d0``."""
+    if d1 + 1 >= len(inputs.book_pnl):
+        raise ValueError("the window's last pnl day is past the data")
+    n_blocks = max(1, min(n_blocks, d1 - d0 + 1))
+    return _kernel(
+        np.ascontiguousarray(z, dtype=np.float64),
+        grid.weights,
+        grid.lower,
+        grid.upper,
+        grid.band,
+        grid.dwell,
+        np.ascontiguousarray(inputs.levels, dtype=np.float64),
+        np.ascontiguousarray(inputs.vscale, dtype=np.float64),
+        np.ascontiguousarray(np.nan_to_num(inputs.book_pnl), dtype=np.float64),
+        np.ascontiguousarray(inputs.cost, dtype=np.float64),
+        int(d0),
+        int(d1),
+        int(n_blocks),
+    )
+
+
+def objective_from_stats(stats: np.ndarray, objective: str, periods: int = 365) -> np.ndarray:
+    """Objective per set from the kernel's sufficient statistics; flat sets score 0."""
+    n = stats[:, STAT_N]
+    mean = stats[:, STAT_SUM] / np.maximum(n, 1)
+    var = (stats[:, STAT_SUMSQ] - n * mean * mean) / np.maximum(n - 1, 1)
+    sd = np.sqrt(np.maximum(var, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if objective == "sharpe":
+            out = mean / sd * np.sqrt(periods)
+        elif objective == "sortino":
+            out = mean / np.sqrt(stats[:, STAT_DOWNSQ] / np.maximum(n, 1)) * np.sqrt(periods)
+        elif objective == "calmar":
+            cagr = np.expm1(stats[:, STAT_LOGEQ] * periods / np.maximum(n, 1))
+            out = cagr / np.abs(stats[:, STAT_MDD])
+        elif objective == "mean":
+            out = mean * periods
+        else:
+            raise ValueError(f"unknown objective {objective!r}")
+    return np.where(np.isfinite(out) & (sd > 1e-12), out, 0.0)
+
+
+def sharpe_from_stats(stats: np.ndarray, periods: int = 365) -> np.ndarray:
+    return objective_from_stats(stats, "sharpe", periods)
