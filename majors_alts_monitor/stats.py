@@ -1,0 +1,750 @@
+"""Statistics of a daily-returns backtest: KPIs, bootstrap, deflated Sharpe, PBO, betas.
+
+Pure numpy (plus ``scipy.stats.norm`` for the normal quantiles); no file I/O.
+
+Conventions (``docs/OUTPUTS.md``, binding): simple daily returns as fractions of equity,
+``PERIODS = 365`` periods a year, no risk-free rate.
+
+- ``sharpe = mean(r) / std(r, ddof=1) * sqrt(365)``
+- ``sortino = mean(r) / sqrt(mean(min(r, 0)^2)) * sqrt(365)``
+- ``max_drawdown = min(equity / cummax(equity) - 1)``, equity compounding from 1.0 *before* the
+  first row, and that 1.0 counts as a peak
+- ``cagr = equity_end ** (365 / days) - 1``; ``calmar = cagr / |max_drawdown|``
+- ``ann_return = mean(r) * 365``; ``ann_vol = std(r, ddof=1) * sqrt(365)``
+- ``hit_rate`` = positive days / non-zero days (quantstats' ``win_rate``)
+
+These agree with quantstats 0.0.86 and empyrical-reloaded with ``periods=365`` (the tests pin
+them). Missing values: the scalar statistics drop non-finite returns (as quantstats and
+empyrical's ``nanmean``/``nanstd`` do); ``equity_curve`` and ``drawdown`` keep the length and
+treat a missing day as flat (return 0), as both libraries do when they compound.
+
+Degenerate inputs (empty, zero variance, no downside, no drawdown) give ``nan`` (``0.0`` for the
+maximum drawdown of a series that never draws down); nothing here raises on data or emits a
+``RuntimeWarning``. Arguments of the wrong shape or invalid parameters raise ``ValueError``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+from scipy.stats import norm
+
+__all__ = [
+    "PERIODS",
+    "block_stats",
+    "cagr",
+    "cscv_logits",
+    "deflated_sharpe",
+    "drawdown",
+    "equity_curve",
+    "expected_max_sharpe",
+    "kpis",
+    "max_drawdown",
+    "pbo",
+    "pbo_from_blocks",
+    "probabilistic_sharpe",
+    "realized_betas",
+    "regime_edge",
+    "regime_metrics",
+    "rolling_realized_betas",
+    "sharpe",
+    "sharpe_ci",
+    "sharpe_moments",
+    "sortino",
+    "stationary_bootstrap_indices",
+]
+
+PERIODS = 365
+"""Periods (days) per year: crypto trades every calendar day."""
+
+_EULER_GAMMA = 0.5772156649015329
+
+# Number of float64 elements a bootstrap chunk may hold (about 32 MB a (chunk, n) array).
+_BOOT_CHUNK_ELEMENTS = 4_000_000
+# Bytes the CSCV loop may hold in (chunk, N) arrays; the peak adds the block sums and the
+# membership matrix, which are small.
+_PBO_MEMORY_BUDGET = 120_000_000
+# Number of live (chunk, N) float64 arrays the CSCV loop keeps at its peak (measured).
+_PBO_ARRAYS_PER_SPLIT = 9
+
+FloatArray = npt.NDArray[np.float64]
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _as_1d(r: npt.ArrayLike, name: str = "r") -> FloatArray:
+    a = np.asarray(r, dtype=np.float64)
+    if a.ndim == 0:
+        a = a.reshape(1)
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {a.shape}")
+    return a
+
+
+def _finite(r: npt.ArrayLike) -> FloatArray:
+    """One-dimensional float64 copy of ``r`` without its non-finite values."""
+    a = _as_1d(r)
+    return a[np.isfinite(a)]
+
+
+def _is_constant(a: FloatArray) -> bool:
+    # A sample std of identical values can come out as a 1e-18 residue instead of 0;
+    # dividing by it would turn an undefined ratio into a huge number (empyrical does the same).
+    return bool(a.size == 0 or a.max() == a.min())
+
+
+def _std1(a: FloatArray) -> float:
+    """Sample standard deviation (ddof=1) of a finite array; nan below two values, 0 if flat."""
+    if a.size < 2:
+        return math.nan
+    if _is_constant(a):
+        return 0.0
+    return float(np.std(a, ddof=1))
+
+
+# --------------------------------------------------------------------------------------------
+# equity, drawdown and the KPIs
+# --------------------------------------------------------------------------------------------
+
+
+def equity_curve(r: npt.ArrayLike) -> FloatArray:
+    """End-of-day equity of 1.0 invested before the first row (missing returns count as 0)."""
+    a = _as_1d(r)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.cumprod(1.0 + np.where(np.isfinite(a), a, 0.0))
+
+
+def drawdown(r: npt.ArrayLike) -> FloatArray:
+    """End-of-day drawdown (<= 0) from the running peak, the initial 1.0 counting as a peak."""
+    eq = equity_curve(r)
+    peak = np.maximum.accumulate(np.maximum(eq, 1.0)) if eq.size else eq
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return eq / peak - 1.0
+
+
+def max_drawdown(r: npt.ArrayLike) -> float:
+    """Most negative drawdown; 0.0 for a series that never draws down, nan for an empty one."""
+    a = _finite(r)
+    if a.size == 0:
+        return math.nan
+    dd = drawdown(a)
+    m = float(np.min(dd))
+    return min(m, 0.0) if not math.isnan(m) else math.nan
+
+
+def sharpe(r: npt.ArrayLike, periods: int = PERIODS) -> float:
+    """Annualised Sharpe ratio ``mean / std(ddof=1) * sqrt(periods)``; nan if flat or < 2 days."""
+    a = _finite(r)
+    sd = _std1(a)
+    if not sd > 0.0:
+        return math.nan
+    return float(np.mean(a) / sd * math.sqrt(periods))
+
+
+def sortino(r: npt.ArrayLike, periods: int = PERIODS) -> float:
+    """Annualised Sortino ratio ``mean / sqrt(mean(min(r, 0)^2)) * sqrt(periods)``.
+
+    nan below two days or without a negative day.
+    """
+    a = _finite(r)
+    if a.size < 2:
+        return math.nan
+    downside = math.sqrt(float(np.mean(np.minimum(a, 0.0) ** 2)))
+    if not downside > 0.0:
+        return math.nan
+    return float(np.mean(a) / downside * math.sqrt(periods))
+
+
+def cagr(r: npt.ArrayLike, periods: int = PERIODS) -> float:
+    """Compound annual growth rate ``equity_end ** (periods / days) - 1``; nan if empty."""
+    a = _finite(r)
+    if a.size == 0:
+        return math.nan
+    with np.errstate(over="ignore", invalid="ignore"):
+        end = float(np.prod(1.0 + a))
+    if not np.isfinite(end) or end < 0.0:
+        return math.nan
+    try:
+        return end ** (periods / a.size) - 1.0
+    except OverflowError:
+        return math.inf
+
+
+def _ann_return(a: FloatArray, periods: int) -> float:
+    return float(np.mean(a)) * periods if a.size else math.nan
+
+
+def _ann_vol(a: FloatArray, periods: int) -> float:
+    return _std1(a) * math.sqrt(periods)
+
+
+def _hit_rate(a: FloatArray) -> float:
+    nz = a[a != 0.0]
+    return float(np.mean(nz > 0.0)) if nz.size else math.nan
+
+
+def _calmar(c: float, mdd: float) -> float:
+    if not (mdd < 0.0) or not np.isfinite(c):
+        return math.nan
+    return c / abs(mdd)
+
+
+def _mean_or_nan(x: npt.ArrayLike | None) -> float:
+    if x is None:
+        return math.nan
+    a = _finite(x)
+    return float(np.mean(a)) if a.size else math.nan
+
+
+def _sum_or_nan(x: npt.ArrayLike | None) -> float:
+    if x is None:
+        return math.nan
+    return float(np.sum(_finite(x)))
+
+
+def kpis(
+    r: npt.ArrayLike,
+    *,
+    turnover: npt.ArrayLike | None = None,
+    fees: npt.ArrayLike | None = None,
+    slippage: npt.ArrayLike | None = None,
+    funding: npt.ArrayLike | None = None,
+    exposure: npt.ArrayLike | None = None,
+    periods: int = PERIODS,
+) -> dict[str, float]:
+    """The ``kpis.json`` block of one return series.
+
+    Keys: cagr, ann_return, ann_vol, sharpe, sortino, max_drawdown, calmar, hit_rate,
+    avg_daily_turnover (mean), total_fees, total_slippage, total_funding (sums) and
+    exposure_share (share of days with ``|exposure| > 0``). An optional input left out gives
+    nan for its key.
+    """
+    a = _finite(r)
+    c = cagr(a, periods)
+    mdd = max_drawdown(a)
+    if exposure is None:
+        exposure_share = math.nan
+    else:
+        e = _finite(exposure)
+        exposure_share = float(np.mean(np.abs(e) > 0.0)) if e.size else math.nan
+    return {
+        "cagr": c,
+        "ann_return": _ann_return(a, periods),
+        "ann_vol": _ann_vol(a, periods),
+        "sharpe": sharpe(a, periods),
+        "sortino": sortino(a, periods),
+        "max_drawdown": mdd,
+        "calmar": _calmar(c, mdd),
+        "hit_rate": _hit_rate(a),
+        "avg_daily_turnover": _mean_or_nan(turnover),
+        "total_fees": _sum_or_nan(fees),
+        "total_slippage": _sum_or_nan(slippage),
+        "total_funding": _sum_or_nan(funding),
+        "exposure_share": exposure_share,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# stationary bootstrap
+# --------------------------------------------------------------------------------------------
+
+
+def stationary_bootstrap_indices(
+    n: int, n_boot: int, mean_block: float, rng: np.random.Generator
+) -> npt.NDArray[np.int64]:
+    """Politis & Romano (1994) stationary-bootstrap indices, shape ``(n_boot, n)``.
+
+    Each resample is a chain of blocks of geometric length with mean ``mean_block``, each
+    block starting at a uniform random day and wrapping around the end of the sample.
+    Vectorised: a block's start is found with a running maximum of the start positions.
+    """
+    if n < 0 or n_boot < 0:
+        raise ValueError("n and n_boot must be non-negative")
+    if not mean_block >= 1.0:
+        raise ValueError(f"mean_block must be >= 1, got {mean_block}")
+    if n == 0 or n_boot == 0:
+        return np.zeros((n_boot, n), dtype=np.int64)
+    p = 1.0 / float(mean_block)
+    new_block = rng.random((n_boot, n)) < p
+    new_block[:, 0] = True
+    starts = rng.integers(0, n, size=(n_boot, n), dtype=np.int64)
+    pos = np.arange(n, dtype=np.int64)
+    block_pos = np.where(new_block, pos, 0)
+    np.maximum.accumulate(block_pos, axis=1, out=block_pos)
+    idx = np.take_along_axis(starts, block_pos, axis=1)
+    idx += pos
+    idx -= block_pos
+    idx %= n
+    return idx
+
+
+def _boot_chunks(n: int, n_boot: int) -> list[int]:
+    size = max(1, _BOOT_CHUNK_ELEMENTS // max(n, 1))
+    return [min(size, n_boot - i) for i in range(0, n_boot, size)]
+
+
+def _row_sharpe(x: FloatArray, periods: int) -> FloatArray:
+    """Annualised Sharpe of each row; nan for flat rows."""
+    mean = x.mean(axis=1)
+    sd = x.std(axis=1, ddof=1)
+    flat = x.max(axis=1) == x.min(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = mean / sd * math.sqrt(periods)
+    out[flat | ~(sd > 0.0)] = np.nan
+    return out
+
+
+def sharpe_ci(
+    r: npt.ArrayLike,
+    *,
+    n_boot: int = 2000,
+    mean_block: float = 10.0,
+    alpha: float = 0.05,
+    seed: int = 0,
+    periods: int = PERIODS,
+) -> tuple[float, float]:
+    """Percentile ``1 - alpha`` interval of the annualised Sharpe, by stationary bootstrap."""
+    a = _finite(r)
+    n = a.size
+    if n < 2 or n_boot < 1 or _is_constant(a):
+        return (math.nan, math.nan)
+    rng = np.random.default_rng(seed)
+    parts = []
+    for size in _boot_chunks(n, n_boot):
+        idx = stationary_bootstrap_indices(n, size, mean_block, rng)
+        parts.append(_row_sharpe(a[idx], periods))
+    boot = np.concatenate(parts)
+    boot = boot[np.isfinite(boot)]
+    if boot.size == 0:
+        return (math.nan, math.nan)
+    lo, hi = np.quantile(boot, [alpha / 2.0, 1.0 - alpha / 2.0])
+    return (float(lo), float(hi))
+
+
+# --------------------------------------------------------------------------------------------
+# probabilistic and deflated Sharpe (Bailey & Lopez de Prado)
+# --------------------------------------------------------------------------------------------
+
+
+def sharpe_moments(r: npt.ArrayLike) -> tuple[float, int, float, float]:
+    """``(per-period Sharpe, n_obs, skew, kurt)`` of a series, as the DSR functions want them.
+
+    ``kurt`` is the non-excess (Pearson) kurtosis, 3 for a normal: note that
+    ``scipy.stats.kurtosis`` returns the excess by default. Moments are the biased (population)
+    ones, as in Bailey & Lopez de Prado. nan where undefined.
+    """
+    a = _finite(r)
+    n = int(a.size)
+    if n < 2 or _is_constant(a):
+        return (math.nan, n, math.nan, math.nan)
+    d = a - a.mean()
+    m2 = float(np.mean(d**2))
+    skew = float(np.mean(d**3)) / m2**1.5
+    kurt = float(np.mean(d**4)) / m2**2
+    return (float(a.mean() / np.std(a, ddof=1)), n, skew, kurt)
+
+
+def expected_max_sharpe(n_trials: int, var_trials: float) -> float:
+    """Expected maximum Sharpe of ``n_trials`` skill-less trials (the DSR's ``SR0``).
+
+    ``SR0 = sqrt(V) * ((1 - g) * Z(1 - 1/N) + g * Z(1 - 1/(N e)))`` with ``g`` the
+    Euler-Mascheroni constant and ``Z`` the standard normal quantile (Bailey & Lopez de Prado
+    2014, eq. 2). ``var_trials`` is the variance of the trials' Sharpe ratios in the same
+    (per-period) units as the result. 0.0 for a single trial.
+    """
+    if not (var_trials >= 0.0) or n_trials < 1:
+        return math.nan
+    if n_trials == 1:
+        return 0.0
+    z1 = norm.ppf(1.0 - 1.0 / n_trials)
+    z2 = norm.ppf(1.0 - 1.0 / (n_trials * math.e))
+    return float(math.sqrt(var_trials) * ((1.0 - _EULER_GAMMA) * z1 + _EULER_GAMMA * z2))
+
+
+def probabilistic_sharpe(
+    sr: float, n_obs: int, skew: float, kurt: float, sr_benchmark: float = 0.0
+) -> float:
+    """Probability that the true Sharpe exceeds ``sr_benchmark`` (Bailey & Lopez de Prado 2012).
+
+    ``PSR = Phi((sr - sr*) sqrt(n - 1) / sqrt(1 - skew sr + (kurt - 1) / 4 sr^2))``, all Sharpe
+    ratios per period (not annualised), ``kurt`` non-excess (normal = 3).
+    """
+    vals = (sr, skew, kurt, sr_benchmark)
+    if n_obs < 2 or not all(np.isfinite(v) for v in vals):
+        return math.nan
+    denom = 1.0 - skew * sr + (kurt - 1.0) / 4.0 * sr**2
+    if not denom > 0.0:
+        return math.nan
+    z = (sr - sr_benchmark) * math.sqrt(n_obs - 1.0) / math.sqrt(denom)
+    return float(norm.cdf(z))
+
+
+def deflated_sharpe(
+    sr: float,
+    n_obs: int,
+    skew: float,
+    kurt: float,
+    *,
+    n_trials: int,
+    var_trials: float,
+) -> float:
+    """Deflated Sharpe ratio (Bailey & Lopez de Prado 2014): PSR against ``SR0``.
+
+    ``sr`` per period (NOT annualised); ``kurt`` non-excess; ``var_trials`` the variance of the
+    per-period Sharpe ratios of the ``n_trials`` trials. Returns a probability in [0, 1].
+    """
+    sr0 = expected_max_sharpe(n_trials, var_trials)
+    return probabilistic_sharpe(sr, n_obs, skew, kurt, sr_benchmark=sr0)
+
+
+# --------------------------------------------------------------------------------------------
+# probability of backtest overfitting (CSCV)
+# --------------------------------------------------------------------------------------------
+
+
+def block_stats(returns: npt.ArrayLike, n_blocks: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Per-block sum, sum of squares and count of a ``(T, N)`` trial matrix.
+
+    Blocks are contiguous, ``T // n_blocks`` rows each, the remainder going to the last.
+    Non-finite values are left out (they add nothing to the sums and the count).
+    Returns three ``(n_blocks, N)`` arrays.
+    """
+    x = np.asarray(returns, dtype=np.float64)
+    if x.ndim == 1:
+        x = x[:, None]
+    if x.ndim != 2:
+        raise ValueError(f"returns must be (T, N), got shape {x.shape}")
+    t = x.shape[0]
+    if n_blocks < 1 or t < n_blocks:
+        raise ValueError(f"need 1 <= n_blocks <= T, got n_blocks={n_blocks}, T={t}")
+    size = t // n_blocks
+    n = x.shape[1]
+    bsum = np.empty((n_blocks, n))
+    bsq = np.empty((n_blocks, n))
+    bcnt = np.empty((n_blocks, n))
+    for k in range(n_blocks):  # one block at a time: no full-size temporaries
+        stop = t if k == n_blocks - 1 else (k + 1) * size
+        xb = x[k * size : stop]
+        ok = np.isfinite(xb)
+        xz = np.where(ok, xb, 0.0)
+        bsum[k] = xz.sum(axis=0)
+        bcnt[k] = ok.sum(axis=0)
+        np.multiply(xz, xz, out=xz)
+        bsq[k] = xz.sum(axis=0)
+    return bsum, bsq, bcnt
+
+
+def _sharpe_from_sums(s: FloatArray, q: FloatArray, c: FloatArray) -> FloatArray:
+    """Per-period Sharpe from sums; 0 where the variance is zero or fewer than two values.
+
+    Overwrites and returns ``s``; ``q`` is used as scratch space. ``c`` may broadcast.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.divide(s, c)
+        np.multiply(s, mean, out=s)  # s <- sum * mean = sum^2 / n
+        np.subtract(q, s, out=s)  # s <- (n - 1) * var
+        # flat trials: the sums leave a rounding residue, not an exact zero
+        bad = ~(s > 1e-10 * q)
+        bad |= ~(c >= 2.0)
+        np.divide(s, c - 1.0, out=s)  # var
+        np.sqrt(s, out=s)
+        np.divide(mean, s, out=s)
+    s[bad] = 0.0
+    return s
+
+
+def _logits_for(best_from: FloatArray, rank_in: FloatArray) -> FloatArray:
+    """Logit of the OOS relative rank of each row's IS-best trial (average rank for ties)."""
+    rows = np.arange(best_from.shape[0])
+    best = np.argmax(best_from, axis=1)
+    perf = rank_in[rows, best][:, None]
+    n_less = np.count_nonzero(rank_in < perf, axis=1)
+    n_equal = np.count_nonzero(rank_in == perf, axis=1)
+    rank = n_less + (n_equal + 1) / 2.0
+    w = rank / (rank_in.shape[1] + 1.0)
+    return np.log(w / (1.0 - w))
+
+
+def cscv_logits(
+    block_sum: npt.ArrayLike, block_sumsq: npt.ArrayLike, block_count: npt.ArrayLike
+) -> FloatArray:
+    """CSCV logits of all ``C(S, S/2)`` in-sample/out-of-sample splits of ``S`` blocks.
+
+    For each split, the trial with the best in-sample Sharpe (from the pooled block sums) is
+    ranked among all trials out of sample, ``w = rank / (N + 1)``, and ``log(w / (1 - w))`` is
+    returned. Order: first the splits whose in-sample half holds block 0, in
+    ``itertools.combinations`` order, then their complements in the same order (a split's
+    out-of-sample half is its complement's in-sample half, so each pair of Sharpe matrices
+    serves two splits).
+
+    Memory stays bounded: splits are processed in chunks sized so that the ``(chunk, N)``
+    work arrays hold about ``_PBO_MEMORY_BUDGET`` bytes.
+    """
+    bs = np.asarray(block_sum, dtype=np.float64)
+    bq = np.asarray(block_sumsq, dtype=np.float64)
+    bc = np.asarray(block_count, dtype=np.float64)
+    if bs.ndim != 2 or bs.shape != bq.shape or bs.shape != bc.shape:
+        raise ValueError("block_sum, block_sumsq, block_count must be (S, N) of the same shape")
+    n_blk, n_trials = bs.shape
+    if n_blk < 2 or n_blk % 2:
+        raise ValueError(f"the number of blocks must be even and >= 2, got {n_blk}")
+    bs = np.where(np.isfinite(bs), bs, 0.0)
+    bq = np.where(np.isfinite(bq), bq, 0.0)
+    bc = np.where(np.isfinite(bc), bc, 0.0)
+    # the same count in every trial (no missing values): carry one column, not N
+    if n_trials > 0 and np.all(bc == bc[:, :1]):
+        bc = bc[:, :1].copy()
+    tot_s, tot_q, tot_c = bs.sum(axis=0), bq.sum(axis=0), bc.sum(axis=0)
+
+    half = n_blk // 2
+    combos = [c for c in itertools.combinations(range(n_blk), half) if c[0] == 0]
+    member = np.zeros((len(combos), n_blk), dtype=np.float64)
+    for i, c in enumerate(combos):
+        member[i, list(c)] = 1.0
+
+    chunk = max(1, _PBO_MEMORY_BUDGET // (8 * _PBO_ARRAYS_PER_SPLIT * max(n_trials, 1)))
+    first = np.empty(len(combos))
+    second = np.empty(len(combos))
+    for lo in range(0, len(combos), chunk):
+        m = member[lo : lo + chunk]
+        s_in = m @ bs
+        q_in = m @ bq
+        c_in = m @ bc
+        s_out = tot_s - s_in
+        q_out = tot_q - q_in
+        c_out = tot_c - c_in
+        sr_in = _sharpe_from_sums(s_in, q_in, c_in)
+        del q_in
+        sr_out = _sharpe_from_sums(s_out, q_out, c_out)
+        del q_out
+        first[lo : lo + len(m)] = _logits_for(sr_in, sr_out)
+        second[lo : lo + len(m)] = _logits_for(sr_out, sr_in)
+        del sr_in, sr_out, s_in, s_out
+    return np.concatenate([first, second])
+
+
+def pbo_from_blocks(
+    block_sum: npt.ArrayLike, block_sumsq: npt.ArrayLike, block_count: npt.ArrayLike
+) -> float:
+    """Probability of backtest overfitting by CSCV (Bailey, Borwein, Lopez de Prado, Zhu 2017).
+
+    The share of the ``C(S, S/2)`` splits whose in-sample best trial ranks in the lower half
+    out of sample (logit <= 0). Trials with zero variance get Sharpe 0. nan with fewer than two
+    trials.
+    """
+    bs = np.asarray(block_sum, dtype=np.float64)
+    if bs.ndim != 2 or bs.shape[1] < 2:
+        return math.nan
+    logits = cscv_logits(bs, block_sumsq, block_count)
+    return float(np.mean(logits <= 0.0))
+
+
+def pbo(returns: npt.ArrayLike, n_blocks: int = 16) -> float:
+    """PBO of a ``(T, N)`` matrix of trial returns: ``block_stats`` then ``pbo_from_blocks``."""
+    return pbo_from_blocks(*block_stats(returns, n_blocks))
+
+
+# --------------------------------------------------------------------------------------------
+# realised betas
+# --------------------------------------------------------------------------------------------
+
+
+def _betas_from_sums(
+    n: FloatArray,
+    s1: FloatArray,
+    s2: FloatArray,
+    sy: FloatArray,
+    s11: FloatArray,
+    s12: FloatArray,
+    s22: FloatArray,
+    s1y: FloatArray,
+    s2y: FloatArray,
+    min_obs: int,
+) -> tuple[FloatArray, FloatArray]:
+    """OLS slopes of y on (x1, x2) with intercept, from raw sums (any common shape)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c11 = s11 - s1 * s1 / n
+        c22 = s22 - s2 * s2 / n
+        c12 = s12 - s1 * s2 / n
+        c1y = s1y - s1 * sy / n
+        c2y = s2y - s2 * sy / n
+        det = c11 * c22 - c12 * c12
+        b1 = (c22 * c1y - c12 * c2y) / det
+        b2 = (c11 * c2y - c12 * c1y) / det
+    # singular (a constant factor, or BTC and ETH collinear within rounding)
+    bad = ~(n >= min_obs) | ~(c11 > 0) | ~(c22 > 0) | ~(det > 1e-12 * c11 * c22)
+    b1 = np.where(bad, np.nan, b1)
+    b2 = np.where(bad, np.nan, b2)
+    return b1, b2
+
+
+def _beta_inputs(
+    r: npt.ArrayLike, btc: npt.ArrayLike, eth: npt.ArrayLike
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    y, x1, x2 = _as_1d(r, "r"), _as_1d(btc, "btc"), _as_1d(eth, "eth")
+    if not (y.shape == x1.shape == x2.shape):
+        raise ValueError("r, btc and eth must have the same length")
+    ok = np.isfinite(y) & np.isfinite(x1) & np.isfinite(x2)
+    # shift by the first complete row (precision of the cumulative sums; slopes do not move),
+    # not by a sample mean, so a trailing window never depends on later rows; zero the gaps
+    first = int(np.argmax(ok)) if ok.any() else 0
+    out = []
+    for v in (y, x1, x2):
+        shift = float(v[first]) if ok.any() else 0.0
+        out.append(np.where(ok, v - shift, 0.0))
+    return ok.astype(np.float64), out[0], out[1], out[2]
+
+
+def realized_betas(r: npt.ArrayLike, btc: npt.ArrayLike, eth: npt.ArrayLike) -> tuple[float, float]:
+    """Joint OLS betas (with intercept) of ``r`` on BTC and ETH returns.
+
+    Rows with any NaN are dropped; nan below 10 rows or when the factors are collinear.
+    """
+    ok, y, x1, x2 = _beta_inputs(r, btc, eth)
+    sums = [np.sum(v) for v in (ok, x1, x2, y, x1 * x1, x1 * x2, x2 * x2, x1 * y, x2 * y)]
+    b1, b2 = _betas_from_sums(*(np.asarray(s) for s in sums), min_obs=10)
+    return float(b1), float(b2)
+
+
+def rolling_realized_betas(
+    r: npt.ArrayLike,
+    btc: npt.ArrayLike,
+    eth: npt.ArrayLike,
+    window: int,
+    *,
+    min_obs: int | None = None,
+) -> tuple[FloatArray, FloatArray]:
+    """Trailing-window ``realized_betas`` ending at each day (inclusive), from cumulative sums.
+
+    nan in the burn-in (the first ``window - 1`` days), where the window holds fewer than
+    ``min_obs`` complete rows (default ``min(window, 10)``, at least 3), or where the factors
+    are collinear.
+    """
+    if window < 1:
+        raise ValueError(f"window must be >= 1, got {window}")
+    ok, y, x1, x2 = _beta_inputs(r, btc, eth)
+    t = y.size
+    b1 = np.full(t, np.nan)
+    b2 = np.full(t, np.nan)
+    if t < window:
+        return b1, b2
+    need = max(3, min(window, 10) if min_obs is None else min_obs)
+
+    def wsum(v: FloatArray) -> FloatArray:
+        c = np.concatenate([[0.0], np.cumsum(v)])
+        return c[window:] - c[:-window]
+
+    sums = [wsum(v) for v in (ok, x1, x2, y, x1 * x1, x1 * x2, x2 * x2, x1 * y, x2 * y)]
+    sums[0] = np.rint(sums[0])  # the count is an integer
+    w1, w2 = _betas_from_sums(*sums, min_obs=need)
+    b1[window - 1 :] = w1
+    b2[window - 1 :] = w2
+    return b1, b2
+
+
+# --------------------------------------------------------------------------------------------
+# regimes
+# --------------------------------------------------------------------------------------------
+
+
+def regime_edge(
+    r: npt.ArrayLike,
+    in_regime: npt.ArrayLike,
+    *,
+    n_boot: int = 2000,
+    mean_block: float = 10.0,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """``(edge, p_value)``: mean return in the regime minus mean return outside it.
+
+    The two-sided p-value comes from a stationary bootstrap of the (return, label) pairs,
+    re-centred under the null: ``p = mean(|edge* - edge| >= |edge|)`` over the resamples that
+    hold days of both kinds. Days with a missing return are dropped. nan when either side is
+    empty.
+    """
+    a = _as_1d(r)
+    lab = np.asarray(in_regime, dtype=bool).reshape(-1)
+    if lab.shape != a.shape:
+        raise ValueError("r and in_regime must have the same length")
+    ok = np.isfinite(a)
+    a, lab = a[ok], lab[ok]
+    n = a.size
+    n_in = int(lab.sum())
+    if n_in == 0 or n_in == n:
+        return (math.nan, math.nan)
+    edge = float(np.mean(a[lab]) - np.mean(a[~lab]))
+    if n_boot < 1:
+        return (edge, math.nan)
+    rng = np.random.default_rng(seed)
+    hits = 0
+    valid = 0
+    for size in _boot_chunks(n, n_boot):
+        idx = stationary_bootstrap_indices(n, size, mean_block, rng)
+        rb, lb = a[idx], lab[idx]
+        k_in = lb.sum(axis=1)
+        s_in = np.where(lb, rb, 0.0).sum(axis=1)
+        s_all = rb.sum(axis=1)
+        both = (k_in > 0) & (k_in < n)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            e_star = s_in / k_in - (s_all - s_in) / (n - k_in)
+        dev = np.abs(e_star[both] - edge)
+        hits += int(np.count_nonzero(dev >= abs(edge)))
+        valid += int(both.sum())
+    p = hits / valid if valid else math.nan
+    return (edge, p)
+
+
+def regime_metrics(
+    r_book: npt.ArrayLike,
+    regimes: npt.ArrayLike,
+    r_strategy: npt.ArrayLike,
+    regime_names: Sequence[str],
+    *,
+    n_boot: int = 2000,
+    mean_block: float = 10.0,
+    seed: int = 0,
+    periods: int = PERIODS,
+) -> list[dict]:
+    """One row of ``regime_metrics.csv`` per regime name, in the order given.
+
+    Statistics of the always-held book ``r_book`` on the days of each regime (its drawdown
+    compounds those days only): regime, days, share, mean_daily_return, ann_return, ann_vol,
+    sharpe, hit_rate, max_drawdown; strategy_sharpe (Sharpe of ``r_strategy`` on those days);
+    edge and edge_p_value (``regime_edge`` of the book in the regime against outside it).
+    """
+    book = _as_1d(r_book, "r_book")
+    strat = _as_1d(r_strategy, "r_strategy")
+    reg = np.asarray(regimes).reshape(-1)
+    if not (book.shape == strat.shape == reg.shape):
+        raise ValueError("r_book, regimes and r_strategy must have the same length")
+    total = reg.size
+    rows = []
+    for name in regime_names:
+        mask = reg == name
+        days = int(mask.sum())
+        sub = _finite(book[mask])
+        edge, p = regime_edge(book, mask, n_boot=n_boot, mean_block=mean_block, seed=seed)
+        rows.append(
+            {
+                "regime": str(name),
+                "days": days,
+                "share": days / total if total else math.nan,
+                "mean_daily_return": float(np.mean(sub)) if sub.size else math.nan,
+                "ann_return": _ann_return(sub, periods),
+                "ann_vol": _ann_vol(sub, periods),
+                "sharpe": sharpe(sub, periods),
+                "hit_rate": _hit_rate(sub),
+                "max_drawdown": max_drawdown(sub),
+                "strategy_sharpe": sharpe(strat[mask], periods),
+                "edge": edge,
+                "edge_p_value": p,
+            }
+        )
+    return rows
