@@ -1,0 +1,569 @@
+"""Tests of the dashboard: pure figure functions, the self-contained page, and a real browser.
+
+Data are synthetic, built here from a fixed seed (printed on failure through the test ids).
+The browser test renders the page in headless chromium and reads back what the page's own
+script wrote into ``<body data-*>``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import re
+import time
+from dataclasses import replace
+
+import numpy as np
+import plotly.graph_objects as go
+import plotly.offline
+import polars as pl
+import pytest
+
+from majors_alts_monitor import dashboard
+from majors_alts_monitor.dashboard import (
+    DashboardData,
+    fig_betas,
+    fig_costs,
+    fig_drawdown,
+    fig_equity,
+    fig_feature_heatmap,
+    fig_regime,
+    render_dashboard,
+)
+from majors_alts_monitor.tests import browser
+
+SEED = 20240607
+REGIMES = ("RISK_ON_MAJORS", "BALANCED", "RISK_ON_ALTS")
+FIG_FUNCS = (fig_equity, fig_drawdown, fig_regime, fig_feature_heatmap, fig_betas, fig_costs)
+PLOTLY_JS = plotly.offline.get_plotlyjs()
+
+
+def make_data(
+    n_days: int = 400,
+    n_features: int = 6,
+    *,
+    seed: int = SEED,
+    burn_in: int = 60,
+    title: str = "Majors vs Alts — test run",
+    warnings: tuple[str, ...] = ("lake 'fact_funding' ends 2 days before 'fact_price'",),
+) -> DashboardData:
+    """A small, coherent set of frames: a regime chain with runs, P&L, equity, features."""
+    rng = np.random.default_rng(seed)
+    start = dt.date(2019, 1, 1)
+    dates = [start + dt.timedelta(days=i) for i in range(n_days)]
+
+    # a persistent regime chain: stay with probability 0.97
+    states = np.empty(n_days, dtype=np.int64)
+    states[0] = 1
+    for i in range(1, n_days):
+        states[i] = states[i - 1] if rng.random() < 0.97 else rng.integers(0, 3)
+    regime = [REGIMES[s] for s in states]
+    score = np.cumsum(rng.normal(0, 0.1, n_days)) * 0.2 + (1 - states) * 0.8
+    fold = np.where(np.arange(n_days) < burn_in, -1, (np.arange(n_days) - burn_in) // 90)
+    lower = np.where(fold >= 0, -0.5 + 0.05 * fold, np.nan)
+    upper = np.where(fold >= 0, 0.5 + 0.05 * fold, np.nan)
+    exposure = np.where(states == 0, 1.0, np.where(states == 1, 0.5, 0.0))
+    timeline = pl.DataFrame(
+        {
+            "date": dates,
+            "fold": fold,
+            "score": score,
+            "regime": regime,
+            "exposure": exposure,
+            "lower": lower,
+            "upper": upper,
+        }
+    )
+
+    oos = dates[burn_in:]
+    m = len(oos)
+    gross = rng.normal(0.0004, 0.01, m) * exposure[burn_in:]
+    fees = np.abs(rng.normal(0, 0.0002, m))
+    slip = np.abs(rng.normal(0, 0.0001, m))
+    funding = rng.normal(0.00005, 0.0002, m)
+    net = gross - fees - slip + funding
+    pnl = pl.DataFrame(
+        {
+            "date": oos,
+            "regime": regime[burn_in:],
+            "exposure": exposure[burn_in:],
+            "gross_return": gross,
+            "fee_cost": fees,
+            "slippage_cost": slip,
+            "funding_pnl": funding,
+            "net_return": net,
+            "turnover": np.abs(rng.normal(0, 0.05, m)),
+            "gross_leverage": 2.0 * exposure[burn_in:],
+            "long_notional": exposure[burn_in:],
+            "short_notional": -exposure[burn_in:],
+            "beta_btc": rng.normal(0, 0.02, m),
+            "beta_eth": rng.normal(0, 0.02, m),
+        }
+    )
+    equity = np.cumprod(1 + net)
+    bench = np.cumprod(1 + rng.normal(0.0001, 0.012, m))
+    btc = np.cumprod(1 + rng.normal(0.001, 0.035, m))
+    peak = np.maximum.accumulate(np.concatenate([[1.0], equity]))[1:]
+    eq = pl.DataFrame(
+        {
+            "date": oos,
+            "equity": equity,
+            "drawdown": equity / peak - 1,
+            "benchmark_equity": bench,
+            "btc_equity": btc,
+        }
+    )
+
+    names = [f"feat_{j:02d}" for j in range(n_features)]
+    raw = rng.normal(0, 1, (n_days, n_features)).cumsum(axis=0)
+    z = rng.normal(0, 1.3, (n_days, n_features))
+    z[:30] = np.nan  # burn-in of the rolling z-score
+    feats = pl.DataFrame(
+        {"date": dates}
+        | {n: raw[:, j] for j, n in enumerate(names)}
+        | {f"z_{n}": z[:, j] for j, n in enumerate(names)}
+    )
+
+    window = 30
+    betas = pl.DataFrame(
+        {
+            "date": oos[window:],
+            "beta_btc_realized": rng.normal(0.02, 0.08, m - window),
+            "beta_eth_realized": rng.normal(-0.01, 0.08, m - window),
+            "beta_btc_ex_ante": rng.normal(0, 0.01, m - window),
+            "beta_eth_ex_ante": rng.normal(0, 0.01, m - window),
+        }
+    )
+
+    def kpi_block(scale: float) -> dict:
+        return {
+            "cagr": 0.123 * scale,
+            "ann_return": 0.118 * scale,
+            "ann_vol": 0.18,
+            "sharpe": 0.95 * scale,
+            "sortino": 1.31 * scale,
+            "max_drawdown": -0.21,
+            "calmar": 0.58 * scale,
+            "hit_rate": 0.52,
+            "avg_daily_turnover": 0.031,
+            "total_fees": 0.0123,
+            "total_slippage": 0.0061,
+            "total_funding": -0.0042,
+            "exposure_share": 0.61 if scale == 1 else 1.0,
+        }
+
+    folds = []
+    n_folds = int(fold.max()) + 1
+    for k in range(n_folds):
+        test_idx = np.flatnonzero(fold == k)
+        folds.append(
+            {
+                "fold": k,
+                "train_start": dates[0].isoformat(),
+                "train_end": dates[max(test_idx[0] - 8, 1)].isoformat(),
+                "test_start": dates[test_idx[0]].isoformat(),
+                "test_end": dates[test_idx[-1]].isoformat(),
+                "params": {
+                    "lower": -0.5 + 0.05 * k,
+                    "upper": 0.5 + 0.05 * k,
+                    "weights": {"a": 0.25},
+                },
+                "train_sharpe": 1.1 - 0.1 * k,
+                "test_sharpe": 0.4 - 0.3 * (k % 2),
+            }
+        )
+    kpis = {
+        "period": {"start": oos[0].isoformat(), "end": oos[-1].isoformat(), "days": m},
+        "conventions": {
+            "periods_per_year": 365,
+            "risk_free": 0.0,
+            "returns": "simple, net of costs",
+        },
+        "strategy": kpi_block(1.0),
+        "benchmark_always_on": kpi_block(0.4),
+        "walk_forward": {
+            "folds": folds,
+            "oos_sharpe": 0.95,
+            "oos_sharpe_ci95": [0.12, 1.71],
+            "n_trials": 48,
+            "deflated_sharpe": 0.71,
+            "pbo": 0.23,
+        },
+        "neutrality": {
+            "beta_btc_realized": 0.031,
+            "beta_eth_realized": -0.012,
+            "mean_abs_beta_btc_ex_ante": 0.004,
+            "mean_abs_beta_eth_ex_ante": 0.003,
+            "neutrality_error": math.hypot(0.031, -0.012),
+        },
+    }
+    regime_metrics = pl.DataFrame(
+        {
+            "regime": list(REGIMES),
+            "days": [120, 150, m - 270],
+            "share": [120 / m, 150 / m, (m - 270) / m],
+            "mean_daily_return": [0.0011, 0.0001, -0.0009],
+            "ann_return": [0.40, 0.04, -0.33],
+            "ann_vol": [0.17, 0.15, 0.22],
+            "sharpe": [2.3, 0.2, -1.5],
+            "hit_rate": [0.56, 0.50, 0.45],
+            "max_drawdown": [-0.08, -0.10, -0.25],
+            "strategy_sharpe": [2.3, 0.1, 0.0],
+        }
+    )
+    return DashboardData(
+        title=title,
+        timeline=timeline,
+        pnl=pnl,
+        equity=eq,
+        features=feats,
+        betas=betas,
+        kpis=kpis,
+        regime_metrics=regime_metrics,
+        warnings=warnings,
+    )
+
+
+def _nan_everywhere(d: DashboardData) -> DashboardData:
+    """All numeric columns NaN or null, no thresholds, no betas rows, KPIs NaN/None."""
+
+    def blank(df: pl.DataFrame) -> pl.DataFrame:
+        return df.with_columns(
+            [
+                pl.lit(float("nan")).alias(c) if i % 2 else pl.lit(None, dtype=pl.Float64).alias(c)
+                for i, c in enumerate(df.columns)
+                if c not in ("date", "regime") and df.schema[c].is_numeric()
+            ]
+        )
+
+    kpis = {
+        "period": {"start": None, "end": None, "days": None},
+        "strategy": {"sharpe": float("nan"), "cagr": None, "max_drawdown": float("-inf")},
+        "benchmark_always_on": {},
+        "walk_forward": {"folds": [], "oos_sharpe_ci95": None, "pbo": float("nan")},
+        "neutrality": {"neutrality_error": float("nan")},
+    }
+    return DashboardData(
+        title=d.title,
+        timeline=blank(d.timeline.drop("lower", "upper")),
+        pnl=blank(d.pnl),
+        equity=blank(d.equity),
+        features=blank(d.features),
+        betas=d.betas.clear(),
+        kpis=kpis,
+        regime_metrics=blank(d.regime_metrics),
+        warnings=(),
+    )
+
+
+@pytest.fixture(scope="module")
+def data() -> DashboardData:
+    return make_data()
+
+
+@pytest.fixture(scope="module")
+def page(data: DashboardData) -> str:
+    return render_dashboard(data)
+
+
+def _strip_bundle(page: str) -> str:
+    return page.replace(PLOTLY_JS, "")
+
+
+# --------------------------------------------------------------------------------------------
+# Figures
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fn", FIG_FUNCS, ids=lambda f: f.__name__)
+def test_each_figure_returns_a_figure_with_data(fn, data: DashboardData) -> None:
+    fig = fn(data)
+    assert isinstance(fig, go.Figure)
+    assert len(fig.data) > 0
+    sizes = [len(t.z) if t.type == "heatmap" else len(t.y) for t in fig.data]
+    assert max(sizes) > 0
+    for trace in fig.data:
+        values = trace.z if trace.type == "heatmap" else trace.y
+        flat = [v for row in values for v in row] if trace.type == "heatmap" else list(values)
+        assert any(v is not None for v in flat), f"{fn.__name__}: trace {trace.name} all empty"
+    assert "NaN" not in fig.to_json()
+
+
+def test_figures_are_pure(data: DashboardData) -> None:
+    before = data.timeline.clone()
+    a = fig_regime(data).to_json()
+    b = fig_regime(data).to_json()
+    assert a == b
+    assert data.timeline.equals(before)
+
+
+def test_regime_bands_merge_consecutive_days(data: DashboardData) -> None:
+    regimes = data.timeline["regime"].to_list()
+    runs = 1 + sum(a != b for a, b in zip(regimes, regimes[1:], strict=False))
+    fig = fig_regime(data)
+    rects = [s for s in fig.layout.shapes if s.type == "rect"]
+    assert len(rects) == runs
+    assert runs < len(regimes) / 5  # the chain is persistent, so merging matters
+    # bands tile the timeline without gaps
+    assert rects[0].x0 == data.timeline["date"][0].isoformat()
+    for a, b in zip(rects, rects[1:], strict=False):
+        assert a.x1 == b.x0
+    # one legend entry per regime present
+    assert sorted(s.name for s in rects if s.showlegend) == sorted(set(regimes))
+    names = {t.name for t in fig.data}
+    assert {"score", "upper threshold", "lower threshold", "exposure"} <= names
+    upper = next(t for t in fig.data if t.name == "upper threshold")
+    assert upper.line.shape == "hv"
+    assert upper.y[0] is None  # burn-in has no threshold: a gap, not NaN
+
+
+def test_regime_without_thresholds(data: DashboardData) -> None:
+    d = make_data()
+    d = replace(d, timeline=d.timeline.drop("lower", "upper"))
+    fig = fig_regime(d)
+    names = {t.name for t in fig.data}
+    assert "upper threshold" not in names and "score" in names
+
+
+def test_heatmap_is_diverging_clipped_and_downsampled() -> None:
+    d = make_data(3000, 25, burn_in=200)
+    fig = fig_feature_heatmap(d)
+    (hm,) = fig.data
+    assert hm.type == "heatmap"
+    assert hm.zmid == 0 and hm.zmin == -3 and hm.zmax == 3
+    assert len(hm.y) == 25 and not any(str(n).startswith("z_") for n in hm.y)
+    assert 300 <= len(hm.x) <= dashboard.MAX_HEATMAP_COLUMNS
+    assert hm.x[-1] == d.features["date"][-1].isoformat()  # the latest day is a block end
+    flat = [v for row in hm.z for v in row if v is not None]
+    assert max(flat) <= 3 and min(flat) >= -3
+
+
+def test_heatmap_block_means_match_a_slow_reference() -> None:
+    rng = np.random.default_rng(SEED)
+    m = rng.normal(size=(23, 3))
+    m[rng.random(m.shape) < 0.3] = np.nan
+    m[:5, 0] = np.nan
+    k = 4
+    got = dashboard._block_means(m, k)
+    pad = (-len(m)) % k
+    for b in range(got.shape[0]):
+        rows = m[max(0, b * k - pad) : (b + 1) * k - pad]
+        for j in range(3):
+            vals = rows[:, j][np.isfinite(rows[:, j])]
+            want = vals.mean() if vals.size else np.nan
+            np.testing.assert_allclose(got[b, j], want, equal_nan=True)
+
+
+def test_betas_show_gaps_for_missing_rows(data: DashboardData) -> None:
+    fig = fig_betas(data)
+    realized = next(t for t in fig.data if t.name.startswith("BTC realized"))
+    assert len(realized.x) == data.pnl.height  # P&L dates, betas start later
+    assert realized.y[0] is None and realized.y[-1] is not None
+    assert any(s.type == "line" and s.y0 == 0 for s in fig.layout.shapes)  # zero line
+
+
+def test_betas_fall_back_to_pnl_ex_ante(data: DashboardData) -> None:
+    d = replace(data, betas=data.betas.clear())
+    fig = fig_betas(d)
+    ex_ante = next(t for t in fig.data if t.name == "BTC ex-ante")
+    assert ex_ante.y[0] == pytest.approx(data.pnl["beta_btc"][0], rel=1e-5)
+
+
+def test_costs_are_cumulative_and_costs_negative(data: DashboardData) -> None:
+    fig = fig_costs(data)
+    fees = next(t for t in fig.data if t.name == "Fees")
+    assert fees.y[-1] == pytest.approx(-data.pnl["fee_cost"].sum(), rel=1e-5)
+    assert all(a >= b for a, b in zip(fees.y, fees.y[1:], strict=False))
+
+
+def test_equity_log_axis_is_optional(data: DashboardData) -> None:
+    assert fig_equity(data).layout.yaxis.type == "log"
+    assert fig_equity(data, log_y=False).layout.yaxis.type == "linear"
+    assert {t.name for t in fig_equity(data).data} == {
+        "Strategy",
+        "Always-held book",
+        "BTC buy & hold",
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Page
+# --------------------------------------------------------------------------------------------
+
+
+def test_page_embeds_plotly_once_and_fetches_nothing(page: str) -> None:
+    assert page.count(PLOTLY_JS) == 1
+    assert page.count("Plotly.newPlot(") == 6
+    assert "<script src=" not in page.lower()
+    rest = _strip_bundle(page)
+    assert not re.search(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", rest, flags=re.I)
+    assert not re.search(r"url\(\s*['\"]?\s*(?:https?:)?//", rest, flags=re.I)
+    assert "@import" not in rest
+    assert "mathjax" not in rest.lower().replace("mathjaxconfig: 'local'", "")
+    assert "<link" not in rest.lower()
+
+
+def test_page_has_all_tables_and_values(page: str, data: DashboardData) -> None:
+    for table_id in (
+        "kpi-table",
+        "walk-forward-summary",
+        "folds-table",
+        "regime-table",
+        "neutrality-table",
+    ):
+        assert f'<table id="{table_id}">' in page
+    assert 'data-figures-expected="6"' in page
+    assert '<pre id="script-errors" hidden></pre>' in page
+    # formatted values
+    assert "12.3%" in page  # strategy CAGR
+    assert "0.95" in page and "[0.12, 1.71]" in page  # Sharpe and its CI
+    assert "23.0%" in page  # PBO
+    assert "lower=-0.5, upper=0.5, weights.a=0.25" in page  # compact params
+    assert "Always-held book" in page
+    for regime in REGIMES:
+        assert regime in page
+    assert "&#x27;fact_funding&#x27;" in page  # warning, escaped
+    assert page.count("<tr>") >= 13 + 3 + len(data.kpis["walk_forward"]["folds"])
+
+
+def test_page_escapes_everything() -> None:
+    evil = "<script>alert('x')</script>"
+    d = make_data(120, 2, burn_in=20, title=evil, warnings=(evil,))
+    d.kpis["walk_forward"]["folds"][0]["params"] = {"name": evil}
+    d.kpis["strategy"]["note"] = evil
+    page = render_dashboard(d)
+    rest = _strip_bundle(page)
+    assert evil not in rest
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in rest
+
+
+def test_page_is_nan_safe(data: DashboardData) -> None:
+    d = _nan_everywhere(data)
+    for fn in FIG_FUNCS:
+        fig = fn(d)
+        assert isinstance(fig, go.Figure)
+        text = fig.to_json()
+        assert "NaN" not in text and "Infinity" not in text
+    page = render_dashboard(d)
+    rest = _strip_bundle(page)
+    assert "NaN" not in rest and "Infinity" not in rest
+    assert "—" in rest  # missing values shown as a dash
+    assert page.count("Plotly.newPlot(") == 6
+
+
+def test_page_handles_empty_frames(data: DashboardData) -> None:
+    d = DashboardData(
+        title="empty",
+        timeline=data.timeline.clear(),
+        pnl=data.pnl.clear(),
+        equity=data.equity.clear(),
+        features=data.features.clear(),
+        betas=data.betas.clear(),
+        kpis={},
+        regime_metrics=pl.DataFrame(),
+    )
+    page = render_dashboard(d)
+    assert page.count("Plotly.newPlot(") == 6
+    assert 'data-figures-expected="6"' in page
+
+
+def test_page_accepts_string_dates(data: DashboardData) -> None:
+    as_text = {
+        name: getattr(data, name).with_columns(pl.col("date").cast(pl.String))
+        for name in ("timeline", "pnl", "equity", "features", "betas")
+    }
+    d = replace(data, **as_text)
+    assert fig_betas(d).to_json() == fig_betas(data).to_json()
+    assert fig_regime(d).to_json() == fig_regime(data).to_json()
+
+
+@pytest.mark.parametrize(("n_days", "n_features"), [(2000, 20), (3000, 25)])
+def test_page_size_stays_small(n_days: int, n_features: int) -> None:
+    d = make_data(n_days, n_features, burn_in=200)
+    t0 = time.perf_counter()
+    page = render_dashboard(d)
+    elapsed = time.perf_counter() - t0
+    size = len(page.encode("utf-8"))
+    print(f"{n_days} days x {n_features} features: {size / 1e6:.2f} MB in {elapsed:.2f} s")
+    assert size < 10_000_000
+    assert size - len(PLOTLY_JS) < 3_000_000
+
+
+# --------------------------------------------------------------------------------------------
+# Browser
+# --------------------------------------------------------------------------------------------
+
+
+def _require_chromium() -> None:
+    """Skip without chromium, except in CI (``CI=true``), where a missing browser fails."""
+    if browser.find_chromium() is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium not found in CI: apt-get install chromium (or set CHROMIUM)")
+        pytest.skip("chromium not found (apt-get install chromium, or set CHROMIUM)")
+
+
+@pytest.mark.browser
+def test_dashboard_renders_in_chromium(tmp_path, page: str) -> None:
+    _require_chromium()
+    html_path = tmp_path / "dashboard.html"
+    html_path.write_text(page, encoding="utf-8")
+    shot = tmp_path / "dashboard.png"
+
+    dom = browser.render(html_path, screenshot=shot, timeout_s=90)
+
+    attrs = browser.body_attributes(dom)
+    errors = browser.element_text(dom, "script-errors")
+    assert attrs.get("data-script-errors") == "0", errors
+    assert attrs.get("data-figures-expected") == "6"
+    assert attrs.get("data-figures-rendered") == attrs.get("data-figures-expected"), errors
+    assert dom.count('class="main-svg"') >= 6
+
+    png = shot.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    assert (width, height) == (1400, 4000)
+    assert len(png) > 50_000  # a blank page compresses to a few kB
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("case", ["nan_everywhere", "empty_frames"])
+def test_degenerate_dashboards_render_without_errors(tmp_path, data: DashboardData, case) -> None:
+    _require_chromium()
+    if case == "nan_everywhere":
+        d = _nan_everywhere(data)
+    else:
+        d = DashboardData(
+            title="empty",
+            timeline=data.timeline.clear(),
+            pnl=data.pnl.clear(),
+            equity=data.equity.clear(),
+            features=data.features.clear(),
+            betas=data.betas.clear(),
+            kpis={},
+            regime_metrics=pl.DataFrame(),
+        )
+    html_path = tmp_path / "dashboard.html"
+    html_path.write_text(render_dashboard(d), encoding="utf-8")
+    dom = browser.render(html_path, screenshot=None, timeout_s=90)
+    attrs = browser.body_attributes(dom)
+    errors = browser.element_text(dom, "script-errors")
+    assert attrs.get("data-script-errors") == "0", errors
+    assert attrs.get("data-figures-rendered") == "6", errors
+
+
+@pytest.mark.browser
+def test_page_probes_report_errors_and_missing_figures(tmp_path, page: str) -> None:
+    """The DOM probes are not vacuous: a thrown error and a figure that never draws show up."""
+    _require_chromium()
+    assert page.count('id="fig-costs"') == 1
+    broken = page.replace('id="fig-costs"', 'id="fig-costs-detached"').replace(
+        "</body>", "<script>throw new Error('planted failure');</script></body>"
+    )
+    html_path = tmp_path / "broken.html"
+    html_path.write_text(broken, encoding="utf-8")
+    dom = browser.render(html_path, timeout_s=90)
+    attrs = browser.body_attributes(dom)
+    assert attrs.get("data-script-errors") == "1"
+    assert "planted failure" in browser.element_text(dom, "script-errors")
+    assert attrs.get("data-figures-rendered") == "5"
