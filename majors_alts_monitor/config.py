@@ -163,7 +163,23 @@ class FeaturesConfig(_Strict):
 
 
 class GridConfig(_Strict):
-    weight_values: tuple[float, ...] = (-1.0, 0.0, 1.0)
+    weight_values: tuple[float, ...] = Field(
+        (0.0, 0.5, 1.0),
+        description="weight magnitudes searched per feature; the sign comes from `signs`, and a "
+        "feature without a sign is searched with both signs",
+    )
+    signs: dict[str, float] = Field(
+        default_factory=lambda: {
+            "alt_mom_7d": -1.0,
+            "alt_mom_20d": -1.0,
+            "btc_dom_chg_20d": 1.0,
+            "breadth_7d": -1.0,
+            "funding_skew": -1.0,
+            "alt_volume_share": -1.0,
+            "vol_spread_7d": 1.0,
+        },
+        description="economic prior: +1 if a high value favours majors, -1 if it favours alts",
+    )
     score_features: tuple[str, ...] = (
         "alt_mom_7d",
         "alt_mom_20d",
@@ -179,6 +195,14 @@ class GridConfig(_Strict):
     min_dwells: tuple[int, ...] = (1, 3, 7)
     max_sets: int = Field(2000, ge=1, description="larger grids are sampled at random")
     seed: int = 0
+
+    @field_validator("signs")
+    @classmethod
+    def _signs(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = {k: x for k, x in v.items() if x not in (-1.0, 1.0)}
+        if bad:
+            raise ValueError(f"signs must be +1 or -1, got {bad}")
+        return v
 
 
 class RegimeConfig(_Strict):

@@ -92,9 +92,15 @@ def build_grid(
     vector, ``lower <= upper``), sampled without replacement down to ``max_sets`` (seeded).
     ``default`` (the config's parameters) is always set 0."""
     f = len(features)
-    wv = np.asarray(grid.weight_values, dtype=np.float64)
+    mags = [abs(x) for x in grid.weight_values]
+    per_feature = [
+        np.array(sorted({grid.signs[x] * m for m in mags}))
+        if x in grid.signs
+        else np.array(sorted({s * m for m in mags for s in (-1.0, 1.0)}))
+        for x in features
+    ]
     pairs = [(lo, hi) for lo in grid.lower_thresholds for hi in grid.upper_thresholds if lo <= hi]
-    dims = (len(wv),) * f + (len(pairs), len(grid.bands), len(grid.min_dwells))
+    dims = tuple(len(v) for v in per_feature) + (len(pairs), len(grid.bands), len(grid.min_dwells))
     total = int(np.prod(dims, dtype=np.int64))
     rng = np.random.default_rng(grid.seed)
     n_take = min(total, grid.max_sets)
@@ -106,7 +112,11 @@ def build_grid(
         )
         flat.sort()
     idx = np.unravel_index(flat, dims)
-    w = np.column_stack([wv[idx[j]] for j in range(f)]) if f else np.zeros((len(flat), 0))
+    w = (
+        np.column_stack([per_feature[j][idx[j]] for j in range(f)])
+        if f
+        else np.zeros((len(flat), 0))
+    )
     keep = np.abs(w).sum(axis=1) > 0
     w, idx = w[keep], tuple(i[keep] for i in idx)
     pr = np.asarray(pairs)[idx[f]]

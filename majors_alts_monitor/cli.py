@@ -1,0 +1,231 @@
+"""Command line: ``majors-alts run | signals | synth``. Parsing, progress, error-to-exit mapping.
+
+Exit codes: 0 success; 2 bad input or configuration (the message says what to do);
+1 unexpected failure (the message points at the log).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+import traceback
+from datetime import date
+from pathlib import Path
+
+from . import __version__
+from .config import Config, load_config
+from .errors import MonitorError
+
+log = logging.getLogger("majors_alts_monitor")
+DEMO_SEED = 7
+DEMO_ASSETS = 60
+
+
+def _date(s: str) -> date:
+    try:
+        return date.fromisoformat(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{s!r} is not a date in YYYY-MM-DD form") from None
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="YAML config (default: the packaged majors_alts_monitor/config.yaml)",
+    )
+    p.add_argument("--lake", type=Path, default=None, help="override paths.data_lake")
+    p.add_argument("--duckdb", type=Path, default=None, help="override paths.duckdb")
+    p.add_argument(
+        "--output-root",
+        type=Path,
+        default=None,
+        help="folder under which reports/, artifacts/, cache/ are written",
+    )
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="generate (once) and use the synthetic demo lake under <output-root>/cache/",
+    )
+    p.add_argument("--quiet", action="store_true", help="warnings and the summary only")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="majors-alts", description=__doc__.split("\n")[0])
+    ap.add_argument("--version", action="version", version=__version__)
+    sub = ap.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="walk-forward backtest, regime timeline, KPIs, dashboard")
+    r.add_argument("--start", type=_date, default=None, help="first day (default: lake start)")
+    r.add_argument("--end", type=_date, default=None, help="last day (default: lake end)")
+    _common(r)
+    s = sub.add_parser("signals", help="tomorrow's regime and target book from data <= --asof")
+    s.add_argument("--asof", type=_date, default=None, help="decision date (default: lake end)")
+    _common(s)
+    y = sub.add_parser("synth", help="write a synthetic lake with planted truth")
+    y.add_argument("out_dir", type=Path)
+    y.add_argument("--seed", type=int, default=0)
+    y.add_argument("--world", choices=["planted", "null"], default="planted")
+    y.add_argument("--assets", type=int, default=DEMO_ASSETS)
+    y.add_argument("--start", type=_date, default=None)
+    y.add_argument("--end", type=_date, default=None)
+    y.add_argument("--partitioned", action="store_true")
+    y.add_argument("--quirks", default="", help="comma list: duplicates,gaps,ragged_ends,spellings")
+    return ap
+
+
+class _Progress:
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.t0 = time.time()
+        self.console = None
+        if sys.stderr.isatty() and not quiet:
+            from rich.console import Console
+
+            self.console = Console(stderr=True)
+
+    def __call__(self, msg: str) -> None:
+        if self.quiet:
+            return
+        el = time.time() - self.t0
+        if self.console is not None:
+            self.console.print(f"[dim]{el:6.1f}s[/dim] [bold cyan]>[/bold cyan] {msg}")
+        else:
+            print(f"[{el:6.1f}s] {msg}", file=sys.stderr, flush=True)
+
+
+def _setup_logging(quiet: bool) -> None:
+    root = logging.getLogger("majors_alts_monitor")
+    root.setLevel(logging.INFO)
+    if not any(
+        isinstance(h, logging.StreamHandler) and getattr(h, "_mam", False) for h in root.handlers
+    ):
+        h = logging.StreamHandler(sys.stderr)
+        h._mam = True  # type: ignore[attr-defined]
+        h.setLevel(logging.WARNING if quiet else logging.INFO)
+        h.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+        root.addHandler(h)
+    root.propagate = False
+
+
+def _config(args: argparse.Namespace) -> Config:
+    cfg = load_config(args.config)
+    cfg = cfg.with_overrides(lake=args.lake, duckdb=args.duckdb, output_root=args.output_root)
+    if args.demo:
+        from .synthetic import synth_command
+
+        demo_root = cfg.paths.output_root / "cache" / "demo_lake"
+        lake_dir = demo_root / "lake"
+        if not (lake_dir / "fact_price.parquet").is_file():
+            print(
+                f"generating the synthetic demo lake under {demo_root} (seed {DEMO_SEED})",
+                file=sys.stderr,
+            )
+            synth_command(demo_root, seed=DEMO_SEED, world="planted", n_assets=DEMO_ASSETS)
+        paths = cfg.paths.model_copy(update={"data_lake": lake_dir, "duckdb": None})
+        cfg = cfg.model_copy(update={"paths": paths})
+    return cfg
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from . import pipeline
+    from .data_io import lake_span
+    from .outputs import OutputPaths, render_run_files, write_all
+    from .reporting import dashboard_html, summary_text
+
+    cfg = _config(args)
+    progress = _Progress(args.quiet)
+    reader = pipeline.make_reader(cfg)
+    s0, e0 = lake_span(reader)
+    start, end = args.start or s0, args.end or e0
+    res = pipeline.run(cfg, start, end, progress)
+    progress("signals at the last date of the run")
+    sig = pipeline.signal(cfg, date.fromisoformat(res.manifest["effective_window"]["end"]))
+    progress("rendering the dashboard")
+    html = dashboard_html(res, cfg)
+    paths = OutputPaths(cfg.paths.output_root)
+    res.manifest["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    files = render_run_files(
+        paths,
+        timeline=res.timeline,
+        features=res.features,
+        pnl=res.pnl,
+        equity=res.equity,
+        kpis=res.kpis,
+        regime_metrics=res.regime_metrics,
+        dashboard_html=html,
+        signal=sig,
+        manifest=res.manifest,
+        folds=res.folds,
+        trials=res.trials,
+    )
+    write_all(files)
+    print(summary_text(res, paths, sig))
+    return 0
+
+
+def cmd_signals(args: argparse.Namespace) -> int:
+    from . import pipeline
+    from .data_io import lake_span
+    from .outputs import OutputPaths, atomic_write, to_json_bytes
+    from .reporting import signal_text
+
+    cfg = _config(args)
+    progress = _Progress(args.quiet)
+    asof = args.asof or lake_span(pipeline.make_reader(cfg))[1]
+    sig = pipeline.signal(cfg, asof, progress)
+    path = OutputPaths(cfg.paths.output_root).reports / "signals_today.json"
+    atomic_write(path, to_json_bytes(sig))
+    print(signal_text(sig, path))
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from .synthetic import synth_command
+
+    quirks = frozenset(q.strip() for q in args.quirks.split(",") if q.strip())
+    lake_dir, truth_dir = synth_command(
+        args.out_dir,
+        seed=args.seed,
+        world=args.world,
+        n_assets=args.assets,
+        start=args.start,
+        end=args.end,
+        quirks=quirks,
+        partitioned=args.partitioned,
+    )
+    print(f"lake:  {lake_dir}\ntruth: {truth_dir}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(getattr(args, "quiet", False))
+    handlers = {"run": cmd_run, "signals": cmd_signals, "synth": cmd_synth}
+    try:
+        return handlers[args.command](args)
+    except MonitorError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("interrupted; previous outputs are untouched", file=sys.stderr)
+        return 130
+    except Exception as err:  # noqa: BLE001 - the one place that maps surprises to exit 1
+        traceback.print_exc(file=sys.stderr)
+        print(
+            f"unexpected failure: {type(err).__name__}: {err}. Previous outputs are untouched. "
+            "Please report it with the traceback above.",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def run_entry() -> None:
+    sys.exit(main(["run", *sys.argv[1:]]))
+
+
+def signals_entry() -> None:
+    sys.exit(main(["signals", *sys.argv[1:]]))
