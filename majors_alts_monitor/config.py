@@ -310,8 +310,13 @@ class Config(_Strict):
         return json.loads(self.model_dump_json())
 
     def hash(self) -> str:
-        """sha256 of the resolved configuration, canonical JSON, first 16 hex digits."""
-        blob = json.dumps(self.resolved(), sort_keys=True, separators=(",", ":"))
+        """sha256 of the resolved configuration without ``paths`` (where the data and outputs
+        live does not change the model), canonical JSON, first 16 hex digits."""
+        blob = json.dumps(
+            {k: v for k, v in self.resolved().items() if k != "paths"},
+            sort_keys=True,
+            separators=(",", ":"),
+        )
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

@@ -35,7 +35,7 @@ so that E[v_t^2] = 1 (volatility clustering that leaves the stated vols as avera
   ~5 bp, market caps growing ~50%/year from billions, turnover 15-70% a day.
 
 Market cap = close x circulating supply. Supplies are lognormal across assets (caps span
-1e6..1e10 USD at listing) and drift upward 0-15% a year (BTC 1.7%, ETH 2%). Supplies are then
+about 3e7..2e10 USD at listing, median 8e8) and drift upward 0-15% a year (BTC 1.7%, ETH 2%). Supplies are then
 scaled down where needed so that every day BTC has the largest cap, ETH the second largest,
 among non-stable assets (ETH <= 0.6 BTC, each alt <= 0.6 ETH).
 
@@ -440,7 +440,7 @@ def generate(spec: SyntheticSpec) -> SyntheticLake:
     rng = _rng(spec.seed, 7)
     cap0 = np.ones(n_all)
     cap0[0], cap0[1] = 3800.0 * 17.45e6, 135.0 * 104.0e6
-    cap0[alts] = 10.0 ** np.clip(rng.normal(8.0, 0.8, size=n_alts), 6.0, 10.0)
+    cap0[alts] = 10.0 ** np.clip(rng.normal(8.9, 0.6, size=n_alts), 7.5, 10.3)
     growth = np.zeros(n_all)
     growth[0], growth[1] = 0.017, 0.02
     growth[alts] = rng.uniform(0.0, 0.15, size=n_alts)

@@ -1,0 +1,345 @@
+"""Acceptance tests of the product as a user meets it: one command, every output, exit codes,
+signals cut at a date, atomic outputs, the read-only lake. All on synthetic fixtures."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from majors_alts_monitor import cli
+from majors_alts_monitor.data_io import file_stat_snapshot
+from majors_alts_monitor.synthetic import SyntheticSpec, generate, write_lake
+
+REPORT_FILES = {
+    "regime_timeline.csv": ["date", "fold", "score", "regime", "exposure"],
+    "bt_daily_pnl.csv": [
+        "date",
+        "regime",
+        "exposure",
+        "gross_return",
+        "fee_cost",
+        "slippage_cost",
+        "funding_pnl",
+        "net_return",
+        "turnover",
+        "gross_leverage",
+        "long_notional",
+        "short_notional",
+        "beta_btc",
+        "beta_eth",
+    ],
+    "bt_equity_curve.csv": ["date", "equity", "drawdown", "benchmark_equity", "btc_equity"],
+    "regime_metrics.csv": [
+        "regime",
+        "days",
+        "share",
+        "mean_daily_return",
+        "ann_return",
+        "ann_vol",
+        "sharpe",
+        "hit_rate",
+        "max_drawdown",
+        "strategy_sharpe",
+    ],
+}
+KPI_KEYS = {
+    "cagr",
+    "ann_return",
+    "ann_vol",
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+    "calmar",
+    "hit_rate",
+    "avg_daily_turnover",
+    "total_fees",
+    "total_slippage",
+    "total_funding",
+    "exposure_share",
+}
+START, END = date(2020, 1, 1), date(2024, 6, 30)
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("synth")
+    spec = SyntheticSpec(n_assets=30, start=START, end=END, world="planted", seed=3)
+    lake_dir, _ = write_lake(generate(spec), out, partitioned=True)
+    return lake_dir
+
+
+@pytest.fixture(scope="module")
+def run_output(lake: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    root = tmp_path_factory.mktemp("out")
+    before = file_stat_snapshot(lake)
+    os.system(f"chmod -R a-w {lake}")
+    try:
+        code = cli.main(
+            [
+                "run",
+                "--lake",
+                str(lake),
+                "--output-root",
+                str(root),
+                "--quiet",
+                "--start",
+                START.isoformat(),
+                "--end",
+                END.isoformat(),
+            ]
+        )
+    finally:
+        os.system(f"chmod -R u+w {lake}")
+    assert code == 0
+    assert file_stat_snapshot(lake) == before, "the run changed the lake"
+    return root, json.loads((root / "reports/majors_alts/kpis.json").read_text())
+
+
+def test_every_output_with_contract_columns(run_output: tuple[Path, dict]) -> None:
+    root, _ = run_output
+    rep = root / "reports" / "majors_alts"
+    for name, cols in REPORT_FILES.items():
+        df = pl.read_csv(rep / name)
+        assert df.columns[: len(cols)] == cols or set(cols) <= set(df.columns), name
+        assert df.height > 0, name
+    fw = pl.read_parquet(rep / "features_wide.parquet")
+    assert fw.columns[0] == "date" and any(c.startswith("z_") for c in fw.columns)
+    for name in ("dashboard.html", "signals_today.json", "kpis.json"):
+        assert (rep / name).stat().st_size > 0
+    man = json.loads((root / "artifacts/majors_alts/run_manifest.json").read_text())
+    assert {"config", "config_hash", "package_version", "lake", "timings_s"} <= set(man)
+    assert man["lake"]["tables"]["fact_price"]["files"][0]["size"] > 0
+
+
+def test_outputs_only_under_the_three_roots(run_output: tuple[Path, dict]) -> None:
+    root, _ = run_output
+    tops = {p.relative_to(root).parts[0] for p in root.rglob("*") if p.is_file()}
+    assert tops <= {"reports", "artifacts", "cache"}
+    assert not list(root.rglob(".*.tmp-*")), "temporary files left behind"
+
+
+def test_kpis_follow_the_contract(run_output: tuple[Path, dict]) -> None:
+    root, k = run_output
+    assert set(k) >= {
+        "period",
+        "conventions",
+        "strategy",
+        "benchmark_always_on",
+        "walk_forward",
+        "neutrality",
+    }
+    assert KPI_KEYS <= set(k["strategy"]) and KPI_KEYS <= set(k["benchmark_always_on"])
+    wf = k["walk_forward"]
+    assert {"folds", "oos_sharpe", "oos_sharpe_ci95", "n_trials", "deflated_sharpe", "pbo"} <= set(
+        wf
+    )
+    assert wf["n_trials"] > 1 and len(wf["oos_sharpe_ci95"]) == 2
+    for f in wf["folds"]:
+        assert {
+            "fold",
+            "train_start",
+            "train_end",
+            "test_start",
+            "test_end",
+            "params",
+            "train_sharpe",
+            "test_sharpe",
+        } <= set(f)
+        assert f["train_end"] < f["test_start"]
+    assert {
+        "beta_btc_realized",
+        "beta_eth_realized",
+        "mean_abs_beta_btc_ex_ante",
+        "mean_abs_beta_eth_ex_ante",
+        "neutrality_error",
+    } <= set(k["neutrality"])
+    pnl = pl.read_csv(root / "reports/majors_alts/bt_daily_pnl.csv")
+    assert k["period"]["days"] == pnl.height
+    # net = gross - fees - slippage + funding, row by row
+    diff = pnl["gross_return"] - pnl["fee_cost"] - pnl["slippage_cost"] + pnl["funding_pnl"]
+    assert (diff - pnl["net_return"]).abs().max() < 1e-12
+    assert (pnl["fee_cost"] >= 0).all() and (pnl["slippage_cost"] >= 0).all()
+    eq = pl.read_csv(root / "reports/majors_alts/bt_equity_curve.csv")
+    assert eq.height == pnl.height and (eq["drawdown"] <= 0).all()
+
+
+def test_timeline_covers_every_day(run_output: tuple[Path, dict]) -> None:
+    root, _ = run_output
+    tl = pl.read_csv(root / "reports/majors_alts/regime_timeline.csv", try_parse_dates=True)
+    assert tl.height == (END - START).days + 1
+    assert tl["fold"].min() == -1
+    assert set(tl["regime"].unique()) <= {"RISK_ON_MAJORS", "BALANCED", "RISK_ON_ALTS"}
+    assert (tl.filter(pl.col("fold") == -1)["exposure"] == 0).all()
+
+
+def test_signals_sane_at_the_last_date(run_output: tuple[Path, dict]) -> None:
+    root, _ = run_output
+    s = json.loads((root / "reports/majors_alts/signals_today.json").read_text())
+    assert s["asof"] == END.isoformat() and s["stale"] is False
+    assert s["action"] in {"ENTER", "HOLD", "EXIT", "STAY_FLAT"}
+    shorts = [t for t in s["targets"] if t["side"] == "short"]
+    assert shorts and all(t["book_weight"] < 0 for t in shorts)
+    assert all(t["asset_id"] not in {"USDT", "USDC", "FDUSD"} for t in s["targets"])
+    assert abs(s["book_betas"]["btc"]) < 1e-9 and abs(s["book_betas"]["eth"]) < 1e-9
+
+
+def _cut_lake(src: Path, dst: Path, d: date) -> None:
+    """A copy of the lake holding only rows dated <= d (flat files)."""
+    dst.mkdir(parents=True)
+    for p in sorted(src.iterdir()):
+        name = p.name.removesuffix(".parquet")
+        df = (
+            pl.read_parquet(p / "**/*.parquet", hive_partitioning=True)
+            if p.is_dir()
+            else pl.read_parquet(p)
+        )
+        df = df.drop([c for c in ("year",) if c in df.columns])
+        if "date" in df.columns:
+            df = df.filter(pl.col("date") <= d)
+        df.write_parquet(dst / f"{name}.parquet")
+
+
+def test_signal_on_a_cut_lake_equals_the_full_lake(lake: Path, tmp_path: Path) -> None:
+    asof = date(2023, 9, 15)
+    cut = tmp_path / "cut"
+    _cut_lake(lake, cut, asof)
+    outs = []
+    for lk in (lake, cut):
+        root = tmp_path / f"o_{lk.name}"
+        assert (
+            cli.main(
+                [
+                    "signals",
+                    "--lake",
+                    str(lk),
+                    "--output-root",
+                    str(root),
+                    "--quiet",
+                    "--asof",
+                    asof.isoformat(),
+                ]
+            )
+            == 0
+        )
+        s = json.loads((root / "reports/majors_alts/signals_today.json").read_text())
+        s.pop("generated_at")
+        outs.append(s)
+    assert outs[0] == outs[1]
+
+
+def test_stale_lake_is_a_warning(lake: Path, tmp_path: Path) -> None:
+    assert (
+        cli.main(
+            [
+                "signals",
+                "--lake",
+                str(lake),
+                "--output-root",
+                str(tmp_path),
+                "--quiet",
+                "--asof",
+                "2024-07-10",
+            ]
+        )
+        == 0
+    )
+    s = json.loads((tmp_path / "reports/majors_alts/signals_today.json").read_text())
+    assert s["stale"] is True and any("STALE" in w for w in s["warnings"])
+
+
+def test_failed_run_leaves_previous_outputs_whole(
+    run_output: tuple[Path, dict], lake: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, _ = run_output
+    before = file_stat_snapshot(root / "reports")
+    from majors_alts_monitor import reporting
+
+    def boom(*a: object, **k: object) -> str:
+        raise RuntimeError("dashboard failed")
+
+    monkeypatch.setattr(reporting, "dashboard_html", boom)
+    code = cli.main(["run", "--lake", str(lake), "--output-root", str(root), "--quiet"])
+    assert code == 1
+    assert file_stat_snapshot(root / "reports") == before
+
+
+def test_exit_codes_and_messages(lake: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("universe:\n  basket_sise: 10\n")
+    assert cli.main(["run", "--config", str(bad), "--lake", str(lake)]) == 2
+    err = capsys.readouterr().err
+    assert "basket_sise" in err and str(bad) in err
+    bad.write_text("book:\n  max_weight: lots\n")
+    assert cli.main(["run", "--config", str(bad), "--lake", str(lake)]) == 2
+    assert "book.max_weight" in capsys.readouterr().err
+    assert cli.main(["run", "--lake", str(tmp_path / "nowhere")]) == 2
+    assert "--lake" in capsys.readouterr().err
+    assert cli.main(["run", "--lake", str(lake), "--output-root", str(lake / "x")]) == 2
+    assert "inside the lake" in capsys.readouterr().err
+    assert (
+        cli.main(
+            ["run", "--lake", str(lake), "--start", "2024-06-01", "--output-root", str(tmp_path)]
+        )
+        == 2
+    )
+    assert "too short" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        cli.main(["run", "--start", "2024-13-01"])
+    assert e.value.code == 2
+
+
+def test_seed_commands_as_subprocesses(lake: Path, tmp_path: Path) -> None:
+    """The README's entry points, exactly as a user types them (with a lake override)."""
+    cfg = Path(__file__).resolve().parents[1] / "config.yaml"
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "majors_alts_monitor.run",
+            "--start",
+            "2020-01-01",
+            "--end",
+            "2024-06-30",
+            "--config",
+            str(cfg),
+            "--lake",
+            str(lake),
+            "--output-root",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "dashboard" in r.stdout
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "majors_alts_monitor.signals",
+            "--asof",
+            "2024-06-30",
+            "--config",
+            str(cfg),
+            "--lake",
+            str(lake),
+            "--output-root",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "action" in r.stdout
