@@ -50,7 +50,8 @@ def trade_costs(dw: Panel, median_volume: Panel, costs: CostsConfig) -> tuple[Se
     """Fees and slippage (both >= 0) of trades ``dw`` given the volume known at the decision."""
     a = np.abs(dw)
     fee = a.sum(axis=1) * fee_rate(costs)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # a tiny volume overflows the ratio to inf, which the cap below turns into full participation
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         part = np.where(
             np.isfinite(median_volume) & (median_volume > 0),
             a * costs.capital_usd / median_volume,

@@ -99,8 +99,8 @@ class BookConfig(_Strict):
     ridge: float = Field(
         0.05,
         ge=0,
-        description="penalty on distance from the prior, relative to the window's factor variance: "
-        "0.05 moves a well-estimated beta about 5% toward the prior",
+        description="penalty on distance from the prior, relative to the window's factor "
+        "covariance: the estimate is (b_ols + ridge * prior) / (1 + ridge), 0.05 -> 4.8%",
     )
     prior_beta_btc: float = 1.0
     prior_beta_eth: float = 0.0

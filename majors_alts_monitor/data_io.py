@@ -254,7 +254,10 @@ class LakeReader:
                 if date_col and date_col in cols and (start or end):
                     sql += f" where cast({date_col} as date) between ? and ?"
                     params = [start or date(1900, 1, 1), end or date(2999, 12, 31)]
-                df = pl.from_arrow(con.execute(sql, params).fetch_arrow_table())
+                rel = con.sql(sql, params=params or None)
+                # duckdb >= 1.4 names it to_arrow_table (2.0 dropped the older names)
+                to_arrow = getattr(rel, "to_arrow_table", None) or rel.arrow
+                df = pl.from_arrow(to_arrow())
             finally:
                 con.close()
             assert isinstance(df, pl.DataFrame)
@@ -347,6 +350,7 @@ class LakeReader:
                     t,
                     f"has type {dt}, expected Date",
                     column=c,
+                    key=df.row(0, named=True).get("asset_id") if df.height else None,
                     hint="store dates as the parquet DATE type (calendar day, UTC)",
                 )
         for c in spec.values:

@@ -43,6 +43,7 @@ class HMMRegime:
     min_dwell: int = 1
     seed: int = 0
     n_iter: int = 100
+    n_restarts: int = 5
     model_: object | None = field(default=None, init=False)
     state_regime_: np.ndarray | None = field(default=None, init=False)
     params_: dict[str, object] | None = field(default=None, init=False)
@@ -53,14 +54,23 @@ class HMMRegime:
         ok = np.isfinite(z).all(axis=1)
         if ok.sum() < 10 * self.n_states:
             raise ValueError("too few complete feature rows in the training window for the HMM")
-        m = GaussianHMM(
-            n_components=self.n_states,
-            covariance_type="diag",
-            n_iter=self.n_iter,
-            random_state=self.seed,
-            min_covar=1e-3,
-        )
-        m.fit(z[ok])
+        # EM from one start can settle in a poor local optimum (two states on one cluster):
+        # fit from ``n_restarts`` seeded starts and keep the highest training log-likelihood.
+        best, best_ll = None, -np.inf
+        for k in range(max(1, self.n_restarts)):
+            cand = GaussianHMM(
+                n_components=self.n_states,
+                covariance_type="diag",
+                n_iter=self.n_iter,
+                random_state=self.seed + k,
+                min_covar=1e-3,
+            )
+            cand.fit(z[ok])
+            ll = float(cand.score(z[ok]))
+            if best is None or ll > best_ll:
+                best, best_ll = cand, ll
+        assert best is not None
+        m = best
         self.model_ = m
         probs = self.filtered_proba(z)
         states = probs.argmax(axis=1)
