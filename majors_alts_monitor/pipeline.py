@@ -175,11 +175,13 @@ def _z_for(p: Prepared) -> np.ndarray:
     return p.features.z[:, [p.features.column(f) for f in p.score_features]]
 
 
-def fit_fold(cfg: Config, p: Prepared, fold: Fold) -> FoldFit:
-    """Fit the configured model on the fold's train decisions and label its test decisions."""
+def fit_fold(cfg: Config, p: Prepared, fold: Fold, label_end: int | None = None) -> FoldFit:
+    """Fit the configured model on the fold's train decisions and label its test decisions
+    (through ``label_end`` when given: the run's last day, whose next-day return is unknown)."""
     z = _z_for(p)
     mode = cfg.regime.mode
-    a, b, t0, t1 = fold.train_start, fold.train_end, fold.test_start, fold.test_end
+    a, b, t0 = fold.train_start, fold.train_end, fold.test_start
+    t1 = fold.test_end if label_end is None else max(fold.test_end, label_end)
     if mode == "composite":
         default = {
             "weights": cfg.regime.default_weights,
@@ -285,14 +287,14 @@ def run(cfg: Config, start: date, end: date, progress: Progress = _noop) -> RunR
             "--start/--end or shorten walkforward.train_days"
         )
     progress(f"walk-forward: {len(folds)} folds, mode {cfg.regime.mode}")
-    fits = [fit_fold(cfg, p, f) for f in folds]
+    fits = [fit_fold(cfg, p, f, n - 1 if f is folds[-1] else None) for f in folds]
     t = lap("walk_forward", t)
     # stitch the out-of-sample regimes
     codes = np.full(n, BALANCED, dtype=np.int8)
     score = np.full(n, np.nan)
     fold_of = np.full(n, -1, dtype=np.int64)
     for ff in fits:
-        sl = slice(ff.fold.test_start, ff.fold.test_end + 1)
+        sl = slice(ff.fold.test_start, ff.fold.test_start + len(ff.codes))
         codes[sl], score[sl], fold_of[sl] = ff.codes, ff.score, ff.fold.index
     oos_dec = fold_of >= 0
     v = p.inputs.vscale
@@ -610,7 +612,8 @@ def _thresholds(fits: list[FoldFit], n: int, key: str) -> np.ndarray:
     out = np.full(n, np.nan)
     for ff in fits:
         if key in ff.params:
-            out[ff.fold.test_start : ff.fold.test_end + 1] = float(ff.params[key])  # type: ignore[arg-type]
+            end = ff.fold.test_start + len(ff.codes)
+            out[ff.fold.test_start : end] = float(ff.params[key])  # type: ignore[arg-type]
     return out
 
 
