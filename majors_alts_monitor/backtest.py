@@ -140,6 +140,6 @@ def vol_target_scale(
     sd = s.rolling_std(lookback, min_samples=max(5, lookback // 2)).to_numpy()
     sd = np.where(np.isfinite(sd.astype(np.float64)), sd, np.nan).astype(np.float64)
     ann = sd * np.sqrt(365.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         v = np.where(ann > 0, target_ann_vol / ann, np.nan)
     return np.where(np.isfinite(v), np.minimum(v, max_leverage), 1.0)

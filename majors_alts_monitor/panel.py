@@ -5,10 +5,12 @@ The rule for gaps, listings and delistings (one rule, enforced here, tested in t
 * Days are every calendar day from the window's start to its end; assets are every asset with
   a price in the window, sorted by ``asset_id`` (so input order never matters).
 * ``close`` is the observed close, NaN where the lake has none. It is never filled.
-* ``ret[d] = px[d] / px[d-1] - 1`` where ``px`` is the close carried forward over gaps of at
-  most ``max_gap_days`` days inside the asset's listed span. A held position therefore earns 0
-  on a missing day and the whole move on the next priced day (exactly the PnL of holding
-  through the gap). Across a longer gap, and before the first close, ``ret`` is NaN.
+* ``ret[d] = px[d] / px[d-1] - 1`` where ``px`` is the close carried forward over at most
+  ``max_gap_days`` missing days. A held position therefore earns 0 on a missing day and the
+  whole move on the next priced day (exactly the PnL of holding through the gap). Across a
+  longer gap, and before the first close, ``ret`` is NaN. The carry also runs for up to
+  ``max_gap_days`` after an asset's last close: on those days nobody can yet tell a delisting
+  from a gap (point in time), so the return is 0 and the asset is inactive; after them it is NaN.
 * ``active[d]`` is True when the close on ``d`` is observed and ``ret[d]`` is defined: the
   asset traded on ``d`` and has a previous price. Only active assets may enter a book decided
   at ``d``. An asset is active from its second priced day and stops being active after its
@@ -112,7 +114,6 @@ def build_panel(lake: LakeData, start: date, end: date, max_gap_days: int = 3) -
     aidx = {a: i for i, a in enumerate(assets)}
     close = _to_array(price, "close", aidx, start, n_days)
     px = carry_forward(close, max_gap_days)
-    # do not bridge past the last observation of the window's data: beyond it the asset is gone
     ret = np.full_like(px, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         ret[1:] = px[1:] / px[:-1] - 1.0

@@ -492,6 +492,13 @@ def run(cfg: Config, start: date, end: date, progress: Progress = _noop) -> RunR
             "mode": cfg.regime.mode,
             "grid_combinations": _grid_total(cfg, p),
             "trial_sharpe_variance_per_period": var_trials,
+            "deflated_sharpe_hurdle": stats.expected_max_sharpe(n_trials, var_trials) * np.sqrt(365)
+            if n_trials > 1
+            else 0.0,
+            "deflated_sharpe_note": "probability that the stitched out-of-sample Sharpe beats "
+            "the expected best of n_trials null trials (hurdle, annualised, from the spread of "
+            "the trials' train Sharpes); conservative: trials are correlated, so the effective "
+            "number of independent trials is smaller than n_trials",
             "scheme": cfg.walkforward.scheme,
         },
         "neutrality": neutrality,
