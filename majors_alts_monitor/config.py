@@ -242,6 +242,9 @@ class WalkForwardConfig(_Strict):
 
 
 class StatsConfig(_Strict):
+    rolling_beta_window: int = Field(
+        60, ge=10, description="window of the dashboard's rolling realized betas of the book"
+    )
     n_boot: int = Field(2000, ge=100)
     mean_block: float = Field(10.0, gt=1)
     pbo_blocks: int = Field(16, ge=4)
@@ -273,6 +276,29 @@ class Config(_Strict):
     walkforward: WalkForwardConfig = WalkForwardConfig()
     stats: StatsConfig = StatsConfig()
     signals: SignalsConfig = SignalsConfig()
+
+    @model_validator(mode="after")
+    def _feature_names(self) -> Config:
+        from .features import REGISTRY  # the registry of feature names
+
+        known = set(REGISTRY)
+        where = {
+            "features.enabled": list(self.features.enabled or []),
+            "regime.grid.score_features": list(self.regime.grid.score_features),
+            "regime.grid.signs": list(self.regime.grid.signs),
+            "regime.default_weights": list(self.regime.default_weights),
+        }
+        for key, names in where.items():
+            bad = [n for n in names if n not in known]
+            if bad:
+                raise ValueError(
+                    f"{key} names unknown features {bad}; registered features: {sorted(known)}"
+                )
+        if self.features.enabled is not None:
+            off = [n for n in self.regime.grid.score_features if n not in self.features.enabled]
+            if off:
+                raise ValueError(f"regime.grid.score_features {off} are not in features.enabled")
+        return self
 
     def burn_in_days(self) -> int:
         """Days of history before features, betas and z-scores are all defined."""
@@ -324,12 +350,17 @@ def _format_validation_error(err: ValidationError, source: str) -> str:
     lines = [f"invalid configuration in {source}:"]
     for e in err.errors():
         key = ".".join(str(p) for p in e["loc"])
-        if e["type"] == "extra_forbidden":
+        msg = str(e["msg"]).removeprefix("Value error, ")
+        if not e["loc"]:
+            lines.append(f"  - {msg}")
+        elif e["type"] == "extra_forbidden":
             lines.append(
                 f"  - unknown key '{key}' (check the spelling; see config.yaml for the keys)"
             )
         else:
-            lines.append(f"  - key '{key}': {e['msg']} (got {e.get('input')!r})")
+            got = e.get("input")
+            shown = "" if isinstance(got, dict) else f" (got {got!r})"
+            lines.append(f"  - key '{key}': {msg}{shown}")
     return "\n".join(lines)
 
 
