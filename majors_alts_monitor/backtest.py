@@ -10,9 +10,10 @@ On pnl day ``d``:
   ``participation_i = min(1, |dW_i| * capital / median_volume_i[d-1])`` (trailing median volume
   known at the decision; an asset without volume data is charged full participation);
 * ``funding[d] = -sum_i W[d-1, i] * f[d, i]``: a long pays a positive rate, a short earns it.
-  A held asset without funding data that day accrues ``0`` (``missing_funding: zero``) or the
-  median rate of the basket alts that have data (``basket_median``); the share of held notional
-  without data is reported as ``unfunded_share`` either way;
+  A held asset without funding data that day accrues ``0`` (``missing_funding: zero``) or, for
+  a basket alt, the median rate of the basket alts that have data (``basket_median``; the
+  majors are never filled with alt rates); the share of held notional without data is
+  reported as ``unfunded_share`` either way;
 * ``net = gross - fee - slippage + funding``. Fees and slippage are never negative.
 """
 
@@ -73,7 +74,9 @@ def fill_funding(funding: Panel, basket: np.ndarray | None, rule: str) -> Panel:
         warnings.simplefilter("ignore", RuntimeWarning)
         med = np.nanmedian(np.where(basket, funding, np.nan), axis=1)
     med = np.where(np.isfinite(med), med, 0.0)
-    return np.where(np.isfinite(funding), funding, med[:, None])
+    # only basket alts take the basket median; anything else without data (the majors) accrues 0
+    fill = np.where(basket, med[:, None], 0.0)
+    return np.where(np.isfinite(funding), funding, fill)
 
 
 def run_backtest(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
@@ -17,12 +17,19 @@ from .backtest import BacktestResult, run_backtest, vol_target_scale
 from .beta_neutral import Betas, Book, build_book, rolling_betas
 from .config import REGIMES, Config
 from .data_io import LakeData, LakeReader, check_output_root
-from .errors import MonitorError
+from .errors import LakeError, MonitorError
 from .features import FeatureSet, compute_features
 from .panel import MarketPanel, build_panel
 from .regime.composite import CompositeRegime
 from .regime.hysteresis import BALANCED, REGIME_NAMES
-from .regime.search import SearchInputs, evaluate_grid, sharpe_from_stats, transition_costs
+from .regime.search import (
+    ParamGrid,
+    SearchInputs,
+    build_grid,
+    evaluate_grid,
+    sharpe_from_stats,
+    transition_costs,
+)
 from .regime.unsupervised import HMMRegime, KMeansRegime
 from .universe import Universe, build_universe
 from .walkforward import Fold, make_folds
@@ -50,12 +57,10 @@ class Prepared:
 class FoldFit:
     fold: Fold
     params: dict[str, object]
-    score: np.ndarray  # test decisions
-    codes: np.ndarray  # test decisions
-    train_objective: float
+    score: np.ndarray  # test decisions (and the run's last day for the last fold)
+    codes: np.ndarray
     trial_sharpe: np.ndarray  # per-period (not annualised) train Sharpe of every trial
-    n_trials: int
-    state_at: tuple[np.ndarray, np.ndarray] = field(default=(np.empty(0), np.empty(0)))
+    best: int  # index of the chosen trial
 
 
 @dataclass(frozen=True)
@@ -93,8 +98,6 @@ def prepare(cfg: Config, lake: LakeData, start: date, end: date) -> Prepared:
     warns = list(lake.warnings)
     for m in cfg.universe.majors:
         if lake.tables["fact_price"].filter(pl.col("asset_id") == m).height == 0:
-            from .errors import LakeError
-
             raise LakeError(
                 "fact_price",
                 f"has no prices for the major {m} in the window",
@@ -175,99 +178,168 @@ def _z_for(p: Prepared) -> np.ndarray:
     return p.features.z[:, [p.features.column(f) for f in p.score_features]]
 
 
+def default_params(cfg: Config) -> dict[str, object]:
+    """The config's composite parameters (always trial 0 of the grid)."""
+    r = cfg.regime
+    return {
+        "weights": r.default_weights,
+        "lower": r.lower,
+        "upper": r.upper,
+        "band": r.band,
+        "min_dwell": r.min_dwell,
+    }
+
+
+def search_grid(cfg: Config, p: Prepared) -> ParamGrid:
+    """The parameter sets every fold searches (the same sets in every fold)."""
+    return build_grid(p.score_features, cfg.regime.grid, default_params(cfg))
+
+
 def fit_fold(cfg: Config, p: Prepared, fold: Fold, label_end: int | None = None) -> FoldFit:
     """Fit the configured model on the fold's train decisions and label its test decisions
     (through ``label_end`` when given: the run's last day, whose next-day return is unknown)."""
     z = _z_for(p)
-    mode = cfg.regime.mode
     a, b, t0 = fold.train_start, fold.train_end, fold.test_start
     t1 = fold.test_end if label_end is None else max(fold.test_end, label_end)
-    if mode == "composite":
-        default = {
-            "weights": cfg.regime.default_weights,
-            "lower": cfg.regime.lower,
-            "upper": cfg.regime.upper,
-            "band": cfg.regime.band,
-            "min_dwell": cfg.regime.min_dwell,
-        }
+    if cfg.regime.mode == "composite":
         m = CompositeRegime(
             p.score_features,
             cfg.regime.grid,
             cfg.regime.objective,
-            default,
+            default_params(cfg),
             n_blocks=cfg.stats.pbo_blocks,
         )
         m.fit(z, p.inputs, a, b)
         score, codes = m.predict(z, a, t1)
-        assert m.objective_ is not None and m.stats_ is not None and m.params_ is not None
-        trial_sr = sharpe_from_stats(m.stats_, periods=1)
+        assert m.stats_ is not None and m.params_ is not None
         return FoldFit(
             fold,
             m.params_,
             score[t0 - a :],
             codes[t0 - a :],
-            float(m.objective_[m.best_]),
-            trial_sr,
-            len(trial_sr),
+            sharpe_from_stats(m.stats_, periods=1),
+            m.best_,
         )
-    cls = HMMRegime if mode == "hmm" else KMeansRegime
+    cls = HMMRegime if cfg.regime.mode == "hmm" else KMeansRegime
     model = cls(n_states=cfg.regime.n_states, min_dwell=cfg.regime.min_dwell, seed=cfg.stats.seed)
     next_ret = p.inputs.book_pnl[a + 1 : b + 2]
-    model.fit(z[a : b + 1], next_ret)
+    try:
+        model.fit(z[a : b + 1], next_ret)
+    except ValueError as err:
+        raise MonitorError(
+            f"fold {fold.index} ({_iso(p.panel.dates[a])}..{_iso(p.panel.dates[b])}): {err}. "
+            "What to do: lengthen walkforward.train_days or use regime.mode: composite"
+        ) from None
     score, codes = model.predict(z[a : t1 + 1])
     train_codes = codes[: b - a + 1]
-    lv = p.inputs.levels[train_codes] * p.inputs.vscale[a : b + 1]
-    tr = lv * next_ret
-    sr = stats.sharpe(tr)
+    train_ret = p.inputs.levels[train_codes] * p.inputs.vscale[a : b + 1] * next_ret
+    sr = stats.sharpe(train_ret, periods=1)
     assert model.params_ is not None
     return FoldFit(
         fold,
         dict(model.params_),
         score[t0 - a :],
         codes[t0 - a :],
-        float(sr) if np.isfinite(sr) else 0.0,
-        np.array([sr / np.sqrt(365) if np.isfinite(sr) else 0.0]),
-        1,
+        np.array([sr if np.isfinite(sr) else 0.0]),
+        0,
     )
-
-
-def _dates(p: MarketPanel, idx: np.ndarray | slice) -> np.ndarray:
-    return p.dates[idx]
 
 
 def _iso(d: np.datetime64) -> str:
     return str(np.datetime64(d, "D"))
 
 
+@dataclass(frozen=True)
+class Stitched:
+    """The out-of-sample regimes and the backtests of the gated and always-on books."""
+
+    codes: np.ndarray  # per decision day
+    score: np.ndarray
+    fold_of: np.ndarray
+    exposure: np.ndarray
+    bench_exposure: np.ndarray
+    strat: BacktestResult
+    bench: BacktestResult
+    pnl_idx: np.ndarray  # pnl days of the out-of-sample span
+
+
+def stitch(cfg: Config, p: Prepared, fits: list[FoldFit]) -> Stitched:
+    n = p.panel.n_days
+    codes = np.full(n, BALANCED, dtype=np.int8)
+    score = np.full(n, np.nan)
+    fold_of = np.full(n, -1, dtype=np.int64)
+    for ff in fits:
+        sl = slice(ff.fold.test_start, ff.fold.test_start + len(ff.codes))
+        codes[sl], score[sl], fold_of[sl] = ff.codes, ff.score, ff.fold.index
+    oos = fold_of >= 0
+    v = p.inputs.vscale
+    exposure = np.where(oos, p.inputs.levels[codes] * v, 0.0)
+    bench_exposure = np.where(oos, v, 0.0)
+    uni, fund = p.universe, (p.panel.funding if p.panel.has_funding else None)
+
+    def bt(e: np.ndarray) -> BacktestResult:
+        w = p.book.weights * e[:, None]
+        return run_backtest(w, p.panel.ret, fund, uni.median_volume, cfg.costs, basket=uni.basket)
+
+    pnl_idx = np.flatnonzero(oos) + 1
+    pnl_idx = pnl_idx[pnl_idx < n]
+    return Stitched(
+        codes, score, fold_of, exposure, bench_exposure, bt(exposure), bt(bench_exposure), pnl_idx
+    )
+
+
+def trial_statistics(
+    cfg: Config, p: Prepared, grid: ParamGrid | None, d0: int, d1: int
+) -> tuple[float, float, np.ndarray | None]:
+    """Variance of the trials' per-period Sharpe over the out-of-sample decisions ``[d0, d1]``
+    (the same span and length as the Sharpe being deflated), PBO by CSCV over that span, and
+    each trial's Sharpe there. Unsupervised modes have one trial: variance 0, PBO nan."""
+    if grid is None or grid.size < 2 or d1 <= d0:
+        return 0.0, float("nan"), None
+    nb = cfg.stats.pbo_blocks
+    span = d1 - d0 + 1
+    st, blocks = evaluate_grid(_z_for(p), grid, p.inputs, d0, d1, min(nb, span))
+    sr = sharpe_from_stats(st, periods=1)
+    var = float(np.var(sr, ddof=1))
+    pbo = float("nan")
+    if span >= 2 * nb:
+        cnt = np.bincount((np.arange(span) * nb) // span, minlength=nb).astype(np.float64)
+        cnt = np.ascontiguousarray(np.broadcast_to(cnt[:, None], (nb, grid.size)))
+        pbo = stats.pbo_from_blocks(
+            np.ascontiguousarray(blocks[:, :, 0].T), np.ascontiguousarray(blocks[:, :, 1].T), cnt
+        )
+    return var, pbo, sr
+
+
 def run(cfg: Config, start: date, end: date, progress: Progress = _noop) -> RunResult:
     t_start = time.time()
     timings: dict[str, float] = {}
+    t = time.time()
 
-    def lap(name: str, t0: float) -> float:
-        timings[name] = round(time.time() - t0, 3)
-        return time.time()
+    def lap(name: str) -> None:
+        nonlocal t
+        timings[name] = round(time.time() - t, 3)
+        t = time.time()
 
     reader = make_reader(cfg)
     check_output_root(cfg.paths.output_root, cfg.paths.data_lake, cfg.paths.duckdb)
     if end < start:
         raise MonitorError(f"--end {end} is before --start {start}")
     progress("reading the lake")
-    t = time.time()
     lake = reader.read(start, end)
-    last_price = lake.tables["fact_price"]["date"].max()
     first_price = lake.tables["fact_price"]["date"].min()
-    eff_start = max(start, first_price)
-    eff_end = min(end, last_price)
+    last_price = lake.tables["fact_price"]["date"].max()
+    eff_start, eff_end = max(start, first_price), min(end, last_price)
     warns: list[str] = []
     if eff_end < end:
         warns.append(f"the lake's prices end on {eff_end}, before --end {end}: the run stops there")
     if eff_start > start:
         warns.append(f"the lake's prices start on {eff_start}, after --start {start}")
-    t = lap("read", t)
+    lap("read")
     progress("building panel, universe, features and book")
     p = prepare(cfg, lake, eff_start, eff_end)
     warns += p.warnings
-    t = lap("prepare", t)
+    lap("prepare")
     n = p.panel.n_days
     wf = cfg.walkforward
     folds = make_folds(
@@ -288,193 +360,147 @@ def run(cfg: Config, start: date, end: date, progress: Progress = _noop) -> RunR
         )
     progress(f"walk-forward: {len(folds)} folds, mode {cfg.regime.mode}")
     fits = [fit_fold(cfg, p, f, n - 1 if f is folds[-1] else None) for f in folds]
-    t = lap("walk_forward", t)
-    # stitch the out-of-sample regimes
-    codes = np.full(n, BALANCED, dtype=np.int8)
-    score = np.full(n, np.nan)
-    fold_of = np.full(n, -1, dtype=np.int64)
-    for ff in fits:
-        sl = slice(ff.fold.test_start, ff.fold.test_start + len(ff.codes))
-        codes[sl], score[sl], fold_of[sl] = ff.codes, ff.score, ff.fold.index
-    oos_dec = fold_of >= 0
-    v = p.inputs.vscale
-    exposure = np.where(oos_dec, p.inputs.levels[codes] * v, 0.0)
-    bench_exposure = np.where(oos_dec, v, 0.0)
-    panel, uni, book = p.panel, p.universe, p.book
-    fund = panel.funding if panel.has_funding else None
-    strat = run_backtest(
-        book.weights * exposure[:, None],
-        panel.ret,
-        fund,
-        uni.median_volume,
-        cfg.costs,
-        basket=uni.basket,
-    )
-    bench = run_backtest(
-        book.weights * bench_exposure[:, None],
-        panel.ret,
-        fund,
-        uni.median_volume,
-        cfg.costs,
-        basket=uni.basket,
-    )
-    t = lap("backtest", t)
+    lap("walk_forward")
+    s = stitch(cfg, p, fits)
+    lap("backtest")
     progress("statistics")
-    # pnl days: d + 1 for OOS decisions d
-    pnl_idx = np.flatnonzero(oos_dec) + 1
-    pnl_idx = pnl_idx[pnl_idx < n]
-    held_codes = codes[pnl_idx - 1]
-    held_exp = exposure[pnl_idx - 1]
-    r = strat.net[pnl_idx]
-    rb = bench.net[pnl_idx]
-    btc_r = panel.ret[pnl_idx, uni.btc]
-    eth_r = panel.ret[pnl_idx, uni.eth]
-    pnl_dates = panel.dates[pnl_idx]
-    pnl = pl.DataFrame(
-        {
-            "date": pnl_dates,
-            "regime": [REGIME_NAMES[c] for c in held_codes],
-            "exposure": held_exp,
-            "gross_return": strat.gross[pnl_idx],
-            "fee_cost": strat.fee[pnl_idx],
-            "slippage_cost": strat.slippage[pnl_idx],
-            "funding_pnl": strat.funding[pnl_idx],
-            "net_return": r,
-            "turnover": strat.turnover[pnl_idx],
-            "gross_leverage": strat.gross_leverage[pnl_idx],
-            "long_notional": strat.long_notional[pnl_idx],
-            "short_notional": strat.short_notional[pnl_idx],
-            "beta_btc": held_exp * book.beta_btc[pnl_idx - 1],
-            "beta_eth": held_exp * book.beta_eth[pnl_idx - 1],
-            "fold": fold_of[pnl_idx - 1],
-            "benchmark_net_return": rb,
-            "unfunded_share": strat.unfunded_share[pnl_idx],
-        }
-    ).with_columns(pl.col("date").cast(pl.Date))
-    eq = stats.equity_curve(r)
-    equity = pl.DataFrame(
-        {
-            "date": pnl_dates,
-            "equity": eq,
-            "drawdown": eq / np.maximum.accumulate(np.r_[1.0, eq])[1:] - 1.0,
-            "benchmark_equity": stats.equity_curve(rb),
-            "btc_equity": stats.equity_curve(np.nan_to_num(btc_r)),
-        }
-    ).with_columns(pl.col("date").cast(pl.Date))
-    # KPIs
+    grid = search_grid(cfg, p) if cfg.regime.mode == "composite" else None
+    d0, d1 = folds[0].test_start, int(s.pnl_idx[-1] - 1)
+    var_trials, pbo, _ = trial_statistics(cfg, p, grid, d0, d1)
+    kpis, regime_metrics = assemble_kpis(cfg, p, fits, s, grid, var_trials, pbo)
+    lap("statistics")
+    frames = assemble_frames(cfg, p, fits, s, grid)
+    manifest = {
+        "package_version": __version__,
+        "config": cfg.resolved(),
+        "config_hash": cfg.hash(),
+        "command": {"start": start.isoformat(), "end": end.isoformat()},
+        "effective_window": {"start": eff_start.isoformat(), "end": eff_end.isoformat()},
+        "lake": reader.fingerprint(),
+        "tables_read": {
+            name: {
+                "rows": int(df.height),
+                "start": str(df["date"].min()) if "date" in df.columns and df.height else None,
+                "end": str(df["date"].max()) if "date" in df.columns and df.height else None,
+                "source": p.lake.sources[name].kind,
+            }
+            for name, df in p.lake.tables.items()
+        },
+        "tables_read_note": "rows and spans of each table as read for the run's window, after "
+        "validation (stablecoins removed, duplicates dropped); the lake's files are in `lake`",
+        "notes": list(p.lake.notes),
+        "warnings": warns,
+        "universe": {
+            "assets": len(p.panel.assets),
+            "mean_basket_size": float(p.book.n_names[p.book.built].mean())
+            if p.book.built.any()
+            else 0.0,
+        },
+        "timings_s": timings,
+        "started_at": datetime.fromtimestamp(t_start, UTC).isoformat(timespec="seconds"),
+    }
+    timings["pipeline_total"] = round(time.time() - t_start, 3)
+    return RunResult(
+        frames["timeline"],
+        p.features.frame(p.panel.dates),
+        frames["pnl"],
+        frames["equity"],
+        kpis,
+        regime_metrics,
+        frames["betas"],
+        kpis["walk_forward"]["folds"],
+        frames["trials"],
+        manifest,
+        tuple(warns),
+    )
+
+
+def assemble_kpis(
+    cfg: Config,
+    p: Prepared,
+    fits: list[FoldFit],
+    s: Stitched,
+    grid: ParamGrid | None,
+    var_trials: float,
+    pbo: float,
+) -> tuple[dict, pl.DataFrame]:
+    """kpis.json (OUTPUTS.md) and the by-regime metrics, over the out-of-sample pnl days."""
+    panel, uni, book, idx = p.panel, p.universe, p.book, s.pnl_idx
+    strat, bench = s.strat, s.bench
+    held_exp = s.exposure[idx - 1]
+    r, rb = strat.net[idx], bench.net[idx]
+    btc_r, eth_r = panel.ret[idx, uni.btc], panel.ret[idx, uni.eth]
     k_strat = stats.kpis(
         r,
-        turnover=strat.turnover[pnl_idx],
-        fees=strat.fee[pnl_idx],
-        slippage=strat.slippage[pnl_idx],
-        funding=strat.funding[pnl_idx],
+        turnover=strat.turnover[idx],
+        fees=strat.fee[idx],
+        slippage=strat.slippage[idx],
+        funding=strat.funding[idx],
         exposure=held_exp,
     )
     k_bench = stats.kpis(
         rb,
-        turnover=bench.turnover[pnl_idx],
-        fees=bench.fee[pnl_idx],
-        slippage=bench.slippage[pnl_idx],
-        funding=bench.funding[pnl_idx],
-        exposure=bench_exposure[pnl_idx - 1],
+        turnover=bench.turnover[idx],
+        fees=bench.fee[idx],
+        slippage=bench.slippage[idx],
+        funding=bench.funding[idx],
+        exposure=s.bench_exposure[idx - 1],
     )
-    oos_sr = stats.sharpe(r)
     ci = stats.sharpe_ci(
         r, n_boot=cfg.stats.n_boot, mean_block=cfg.stats.mean_block, seed=cfg.stats.seed
     )
     sr_pp, n_obs, skew, kurt = stats.sharpe_moments(r)
-    n_trials = max(ff.n_trials for ff in fits)
-    var_trials = float(
-        np.mean([np.var(ff.trial_sharpe, ddof=1) if ff.n_trials > 1 else 0.0 for ff in fits])
-    )
+    n_trials = grid.size if grid is not None else 1
+    finite = bool(np.isfinite(sr_pp))
     dsr = (
         stats.deflated_sharpe(sr_pp, n_obs, skew, kurt, n_trials=n_trials, var_trials=var_trials)
-        if np.isfinite(sr_pp)
+        if finite
         else float("nan")
     )
-    pbo = float("nan")
-    if cfg.regime.mode == "composite":
-        d0, d1 = folds[0].test_start, min(folds[-1].test_end, n - 2)
-        m = CompositeRegime(
-            p.score_features,
-            cfg.regime.grid,
-            cfg.regime.objective,
-            {
-                "weights": cfg.regime.default_weights,
-                "lower": cfg.regime.lower,
-                "upper": cfg.regime.upper,
-                "band": cfg.regime.band,
-                "min_dwell": cfg.regime.min_dwell,
-            },
-        )
-        from .regime.search import build_grid
-
-        grid = build_grid(p.score_features, cfg.regime.grid, m.default)
-        if grid.size > 1 and d1 - d0 + 1 >= 2 * cfg.stats.pbo_blocks:
-            _, blocks = evaluate_grid(_z_for(p), grid, p.inputs, d0, d1, cfg.stats.pbo_blocks)
-            cnt = np.broadcast_to(
-                np.bincount(
-                    (np.arange(d1 - d0 + 1) * cfg.stats.pbo_blocks) // (d1 - d0 + 1),
-                    minlength=cfg.stats.pbo_blocks,
-                ).astype(np.float64)[:, None],
-                (cfg.stats.pbo_blocks, grid.size),
-            )
-            pbo = stats.pbo_from_blocks(
-                blocks[:, :, 0].T.copy(), blocks[:, :, 1].T.copy(), np.ascontiguousarray(cnt)
-            )
+    psr = stats.probabilistic_sharpe(sr_pp, n_obs, skew, kurt) if finite else float("nan")
+    hurdle = stats.expected_max_sharpe(n_trials, var_trials) * np.sqrt(365) if n_trials > 1 else 0.0
     invested = held_exp > 0
-    bb, be = (
-        stats.realized_betas(r[invested], btc_r[invested], eth_r[invested])
-        if invested.sum() >= 10
-        else (float("nan"), float("nan"))
-    )
+    if invested.sum() >= 10:
+        bb, be = stats.realized_betas(r[invested], btc_r[invested], eth_r[invested])
+    else:
+        bb, be = float("nan"), float("nan")
     ab, ae = stats.realized_betas(rb, btc_r, eth_r)
     fold_rows = []
     for ff in fits:
         f = ff.fold
-        mask = (pnl_idx - 1 >= f.test_start) & (pnl_idx - 1 <= f.test_end)
+        mask = (idx - 1 >= f.test_start) & (idx - 1 <= f.test_end)
         fold_rows.append(
             {
                 "fold": f.index,
                 "train_start": _iso(panel.dates[f.train_start + 1]),
                 "train_end": _iso(panel.dates[f.train_end + 1]),
                 "test_start": _iso(panel.dates[f.test_start + 1]),
-                "test_end": _iso(panel.dates[min(f.test_end + 1, n - 1)]),
+                "test_end": _iso(panel.dates[min(f.test_end + 1, panel.n_days - 1)]),
                 "params": ff.params,
-                "train_sharpe": ff.train_objective
-                if cfg.regime.objective == "sharpe"
-                else _train_sharpe(ff),
+                "train_sharpe": float(ff.trial_sharpe[ff.best] * np.sqrt(365)),
+                "train_objective": cfg.regime.objective
+                if cfg.regime.mode == "composite"
+                else "sharpe",
                 "test_sharpe": stats.sharpe(r[mask]),
-                "n_trials": ff.n_trials,
+                "n_trials": len(ff.trial_sharpe),
             }
         )
-    edge_rows = stats.regime_metrics(
+    rows = stats.regime_metrics(
         rb,
-        np.array([REGIME_NAMES[c] for c in held_codes]),
+        np.array([REGIME_NAMES[c] for c in s.codes[idx - 1]]),
         r,
         list(REGIMES),
         n_boot=cfg.stats.n_boot,
         mean_block=cfg.stats.mean_block,
         seed=cfg.stats.seed,
     )
-    regime_metrics = pl.DataFrame(edge_rows)
-    neutrality = {
-        "beta_btc_realized": bb,
-        "beta_eth_realized": be,
-        "mean_abs_beta_btc_ex_ante": float(np.nanmean(np.abs(pnl["beta_btc"].to_numpy()[invested])))
-        if invested.any()
-        else float("nan"),
-        "mean_abs_beta_eth_ex_ante": float(np.nanmean(np.abs(pnl["beta_eth"].to_numpy()[invested])))
-        if invested.any()
-        else float("nan"),
-        "neutrality_error": float(np.sqrt(bb**2 + be**2)),
-        "always_on_beta_btc_realized": ab,
-        "always_on_beta_eth_realized": ae,
-        "infeasible_days": int((book.built & ~book.feasible)[pnl_idx - 1].sum()),
-        "beta_fallback_name_days": int(book.n_fallback[pnl_idx - 1].sum()),
-    }
+    ex_b, ex_e = held_exp * book.beta_btc[idx - 1], held_exp * book.beta_eth[idx - 1]
     kpis = {
-        "period": {"start": _iso(pnl_dates[0]), "end": _iso(pnl_dates[-1]), "days": int(len(r))},
+        "period": {
+            "start": _iso(panel.dates[idx[0]]),
+            "end": _iso(panel.dates[idx[-1]]),
+            "days": int(len(r)),
+        },
         "conventions": {
             "periods_per_year": 365,
             "risk_free": 0.0,
@@ -484,45 +510,100 @@ def run(cfg: Config, start: date, end: date, progress: Progress = _noop) -> RunR
         "benchmark_always_on": k_bench,
         "walk_forward": {
             "folds": fold_rows,
-            "oos_sharpe": oos_sr,
+            "oos_sharpe": stats.sharpe(r),
             "oos_sharpe_ci95": list(ci),
             "n_trials": int(n_trials),
             "deflated_sharpe": dsr,
             "pbo": pbo,
-            "mode": cfg.regime.mode,
-            "grid_combinations": _grid_total(cfg, p),
+            "probabilistic_sharpe": psr,
+            "deflated_sharpe_hurdle": hurdle,
             "trial_sharpe_variance_per_period": var_trials,
-            "deflated_sharpe_hurdle": stats.expected_max_sharpe(n_trials, var_trials) * np.sqrt(365)
-            if n_trials > 1
-            else 0.0,
             "deflated_sharpe_note": "probability that the stitched out-of-sample Sharpe beats "
-            "the expected best of n_trials null trials (hurdle, annualised, from the spread of "
-            "the trials' train Sharpes); conservative: trials are correlated, so the effective "
-            "number of independent trials is smaller than n_trials",
+            "the expected best of n_trials null trials; the trials' Sharpe spread is measured "
+            "over the same out-of-sample days. Conservative: trials are correlated, so fewer "
+            "are independent than n_trials. probabilistic_sharpe is the same test against 0",
+            "pbo_note": "CSCV over the out-of-sample span, every trial evaluated on every day",
+            "mode": cfg.regime.mode,
+            "grid_combinations": grid.total_combinations if grid is not None else None,
             "scheme": cfg.walkforward.scheme,
         },
-        "neutrality": neutrality,
+        "neutrality": {
+            "beta_btc_realized": bb,
+            "beta_eth_realized": be,
+            "mean_abs_beta_btc_ex_ante": float(np.nanmean(np.abs(ex_b[invested])))
+            if invested.any()
+            else float("nan"),
+            "mean_abs_beta_eth_ex_ante": float(np.nanmean(np.abs(ex_e[invested])))
+            if invested.any()
+            else float("nan"),
+            "neutrality_error": float(np.sqrt(bb**2 + be**2)),
+            "always_on_beta_btc_realized": ab,
+            "always_on_beta_eth_realized": ae,
+            "infeasible_days": int((book.built & ~book.feasible)[idx - 1].sum()),
+            "beta_fallback_name_days": int(book.n_fallback[idx - 1].sum()),
+        },
         "regime_edge": {
             row["regime"]: {"edge": row.get("edge"), "p_value": row.get("edge_p_value")}
-            for row in edge_rows
+            for row in rows
         },
         "costs": {
-            "unfunded_share_mean": float(np.mean(strat.unfunded_share[pnl_idx][invested]))
+            "unfunded_share_mean": float(np.mean(strat.unfunded_share[idx][invested]))
             if invested.any()
             else float("nan"),
             "missing_funding_rule": cfg.costs.missing_funding,
         },
     }
-    t = lap("statistics", t)
-    # timeline (every day of the run) and features
-    tl = (
+    return kpis, pl.DataFrame(rows)
+
+
+def assemble_frames(
+    cfg: Config, p: Prepared, fits: list[FoldFit], s: Stitched, grid: ParamGrid | None
+) -> dict[str, pl.DataFrame]:
+    """The daily frames of OUTPUTS.md and the trial table of the artifacts."""
+    panel, uni, book, idx = p.panel, p.universe, p.book, s.pnl_idx
+    strat, r, rb = s.strat, s.strat.net[idx], s.bench.net[idx]
+    held_exp = s.exposure[idx - 1]
+    dates = panel.dates[idx]
+    pnl = pl.DataFrame(
+        {
+            "date": dates,
+            "regime": [REGIME_NAMES[c] for c in s.codes[idx - 1]],
+            "exposure": held_exp,
+            "gross_return": strat.gross[idx],
+            "fee_cost": strat.fee[idx],
+            "slippage_cost": strat.slippage[idx],
+            "funding_pnl": strat.funding[idx],
+            "net_return": r,
+            "turnover": strat.turnover[idx],
+            "gross_leverage": strat.gross_leverage[idx],
+            "long_notional": strat.long_notional[idx],
+            "short_notional": strat.short_notional[idx],
+            "beta_btc": held_exp * book.beta_btc[idx - 1],
+            "beta_eth": held_exp * book.beta_eth[idx - 1],
+            "fold": s.fold_of[idx - 1],
+            "benchmark_net_return": rb,
+            "unfunded_share": strat.unfunded_share[idx],
+        }
+    ).with_columns(pl.col("date").cast(pl.Date))
+    eq = stats.equity_curve(r)
+    equity = pl.DataFrame(
+        {
+            "date": dates,
+            "equity": eq,
+            "drawdown": stats.drawdown(r),
+            "benchmark_equity": stats.equity_curve(rb),
+            "btc_equity": stats.equity_curve(np.nan_to_num(panel.ret[idx, uni.btc])),
+        }
+    ).with_columns(pl.col("date").cast(pl.Date))
+    n = panel.n_days
+    timeline = (
         pl.DataFrame(
             {
                 "date": panel.dates,
-                "fold": fold_of,
-                "score": score,
-                "regime": [REGIME_NAMES[c] for c in codes],
-                "exposure": exposure,
+                "fold": s.fold_of,
+                "score": s.score,
+                "regime": [REGIME_NAMES[c] for c in s.codes],
+                "exposure": s.exposure,
                 "lower": _thresholds(fits, n, "lower"),
                 "upper": _thresholds(fits, n, "upper"),
                 "basket_size": book.n_names,
@@ -533,12 +614,12 @@ def run(cfg: Config, start: date, end: date, progress: Progress = _noop) -> RunR
         .with_columns(pl.col("date").cast(pl.Date))
         .fill_nan(None)
     )
-    book_r = np.where(book.built[np.r_[0, np.arange(n - 1)]], p.base.gross, np.nan)
-    book_r[0] = np.nan
+    held_built = np.r_[False, book.built[:-1]]
+    book_r = np.where(held_built, p.base.gross, np.nan)
     rb_btc, rb_eth = stats.rolling_realized_betas(
-        book_r, panel.ret[:, uni.btc], panel.ret[:, uni.eth], 60
+        book_r, panel.ret[:, uni.btc], panel.ret[:, uni.eth], cfg.stats.rolling_beta_window
     )
-    betas_df = (
+    betas = (
         pl.DataFrame(
             {
                 "date": panel.dates,
@@ -551,68 +632,32 @@ def run(cfg: Config, start: date, end: date, progress: Progress = _noop) -> RunR
         .with_columns(pl.col("date").cast(pl.Date))
         .fill_nan(None)
     )
-    trials = pl.DataFrame(
-        {
-            "fold": np.concatenate([np.full(ff.n_trials, ff.fold.index) for ff in fits]),
-            "trial": np.concatenate([np.arange(ff.n_trials) for ff in fits]),
-            "train_sharpe_per_period": np.concatenate([ff.trial_sharpe for ff in fits]),
-        }
+    trials = pl.concat(
+        [
+            pl.DataFrame(
+                {
+                    "fold": np.full(len(ff.trial_sharpe), ff.fold.index),
+                    "trial": np.arange(len(ff.trial_sharpe)),
+                    "train_sharpe_per_period": ff.trial_sharpe,
+                    "chosen": np.arange(len(ff.trial_sharpe)) == ff.best,
+                }
+            )
+            for ff in fits
+        ]
     )
-    manifest = {
-        "package_version": __version__,
-        "config": cfg.resolved(),
-        "config_hash": cfg.hash(),
-        "command": {"start": start.isoformat(), "end": end.isoformat()},
-        "effective_window": {"start": eff_start.isoformat(), "end": eff_end.isoformat()},
-        "lake": reader.fingerprint(),
-        "tables": {
-            name: {
-                "rows": int(df.height),
-                "start": str(df["date"].min()) if "date" in df.columns and df.height else None,
-                "end": str(df["date"].max()) if "date" in df.columns and df.height else None,
-                "source": p.lake.sources[name].kind,
+    if grid is not None:
+        params = pl.DataFrame(
+            {
+                "trial": np.arange(grid.size),
+                **{f"w_{f}": grid.weights[:, j] for j, f in enumerate(grid.features)},
+                "lower": grid.lower,
+                "upper": grid.upper,
+                "band": grid.band,
+                "min_dwell": grid.dwell,
             }
-            for name, df in p.lake.tables.items()
-        },
-        "notes": list(p.lake.notes),
-        "warnings": warns,
-        "universe": {
-            "assets": len(panel.assets),
-            "mean_basket_size": float(book.n_names[book.built].mean()) if book.built.any() else 0.0,
-        },
-        "timings_s": timings,
-        "started_at": datetime.fromtimestamp(t_start, UTC).isoformat(),
-    }
-    timings["total_pipeline"] = round(time.time() - t_start, 3)
-    return RunResult(
-        tl,
-        p.features.frame(panel.dates),
-        pnl,
-        equity,
-        kpis,
-        regime_metrics,
-        betas_df,
-        fold_rows,
-        trials,
-        manifest,
-        tuple(warns),
-    )
-
-
-def _train_sharpe(ff: FoldFit) -> float:
-    return float(ff.trial_sharpe.max() * np.sqrt(365)) if ff.trial_sharpe.size else float("nan")
-
-
-def _grid_total(cfg: Config, p: Prepared) -> int | None:
-    if cfg.regime.mode != "composite":
-        return None
-    from .regime.search import build_grid
-
-    return int(
-        build_grid(
-            p.score_features, cfg.regime.grid.model_copy(update={"max_sets": 1})
-        ).total_combinations
-    )
+        )
+        trials = trials.join(params, on="trial", how="left")
+    return {"pnl": pnl, "equity": equity, "timeline": timeline, "betas": betas, "trials": trials}
 
 
 def _thresholds(fits: list[FoldFit], n: int, key: str) -> np.ndarray:
@@ -626,7 +671,12 @@ def _thresholds(fits: list[FoldFit], n: int, key: str) -> np.ndarray:
 
 # ---- signals ---------------------------------------------------------------------------------
 def signal(cfg: Config, asof: date, progress: Progress = _noop) -> dict:
-    """Tomorrow's book from data dated ``<= asof`` only (see OUTPUTS.md, signals_today.json)."""
+    """Tomorrow's book from data dated ``<= asof`` only (see OUTPUTS.md, signals_today.json).
+
+    The model is refit on the latest walk-forward train window before ``asof``: train decisions
+    end ``purge_days`` before the first labelled decision (yesterday's, for ``previous_regime``).
+    The state machine runs from the train start, so ``previous_regime`` is this model's regime
+    yesterday and ``action`` compares yesterday's and today's exposure under the same model."""
     reader = make_reader(cfg)
     check_output_root(cfg.paths.output_root, cfg.paths.data_lake, cfg.paths.duckdb)
     start = asof - timedelta(days=cfg.history_days())
@@ -652,7 +702,7 @@ def signal(cfg: Config, asof: date, progress: Progress = _noop) -> dict:
     n = p.panel.n_days
     T = n - 1
     wf = cfg.walkforward
-    train_end = T - 1 - wf.purge_days
+    train_end = T - 2 - wf.purge_days
     train_start = (
         max(p.first_day, train_end - wf.train_days + 1) if wf.scheme == "rolling" else p.first_day
     )
@@ -663,37 +713,33 @@ def signal(cfg: Config, asof: date, progress: Progress = _noop) -> dict:
         )
     if train_end - train_start + 1 < wf.train_days:
         warns.append(f"train window shortened to {train_end - train_start + 1} days (history)")
-    # test "window" = the single decision T; decisions T-1 and T give previous/current regime
-    fold = Fold(0, train_start, train_end, T - 1, T)
-    ff = fit_fold(cfg, p, fold)
+    ff = fit_fold(cfg, p, Fold(0, train_start, train_end, T - 1, T))
     prev_code, code = int(ff.codes[0]), int(ff.codes[1])
     v = p.inputs.vscale
     exp_prev = float(p.inputs.levels[prev_code] * v[T - 1])
     exp_now = float(p.inputs.levels[code] * v[T])
-    action = (
-        ("HOLD" if exp_now > 0 else "EXIT")
-        if exp_prev > 0
-        else ("ENTER" if exp_now > 0 else "STAY_FLAT")
-    )
+    if exp_prev > 0:
+        action = "HOLD" if exp_now > 0 else "EXIT"
+    else:
+        action = "ENTER" if exp_now > 0 else "STAY_FLAT"
     w = p.book.weights[T]
-    targets = []
-    for i in np.argsort(p.panel.assets):
-        if w[i] != 0:
-            targets.append(
-                {
-                    "asset_id": p.panel.assets[i],
-                    "side": "long" if w[i] > 0 else "short",
-                    "weight": float(w[i] * exp_now),
-                    "book_weight": float(w[i]),
-                }
-            )
+    book_rows = [
+        {
+            "asset_id": p.panel.assets[i],
+            "side": "long" if w[i] > 0 else "short",
+            "weight": float(w[i]),
+        }
+        for i in range(p.panel.n_assets)
+        if w[i] != 0
+    ]
+    targets = [{**b, "weight": b["weight"] * exp_now} for b in book_rows] if exp_now != 0 else []
     if not p.book.built[T]:
         warns.append(
             "no book on the decision day: the basket is empty (universe filters too strict?)"
         )
     elif not p.book.feasible[T]:
         warns.append(
-            f"exact neutrality infeasible under the bounds: residual betas "
+            "exact neutrality infeasible under the bounds: residual betas "
             f"btc {p.book.beta_btc[T]:.3f}, eth {p.book.beta_eth[T]:.3f}"
         )
     if p.book.n_fallback[T]:
@@ -710,17 +756,18 @@ def signal(cfg: Config, asof: date, progress: Progress = _noop) -> dict:
         "exposure": exp_now,
         "action": action,
         "targets": targets,
+        "book": book_rows,
         "book_betas": {
-            "btc": float(np.nan_to_num(p.book.beta_btc[T]) * exp_now),
-            "eth": float(np.nan_to_num(p.book.beta_eth[T]) * exp_now),
+            "btc": float(np.nan_to_num(p.book.beta_btc[T]) * exp_now) + 0.0,
+            "eth": float(np.nan_to_num(p.book.beta_eth[T]) * exp_now) + 0.0,
         },
         "model": {
             "mode": cfg.regime.mode,
             "trained_through": _iso(p.panel.dates[train_end + 1]),
-            "train_window": [_iso(p.panel.dates[train_start]), _iso(p.panel.dates[train_end + 1])],
+            "train_decisions": [_iso(p.panel.dates[train_start]), _iso(p.panel.dates[train_end])],
             "params": ff.params,
             "config_hash": cfg.hash(),
-            "n_trials": ff.n_trials,
+            "n_trials": len(ff.trial_sharpe),
         },
         "warnings": warns,
     }

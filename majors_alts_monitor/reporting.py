@@ -12,8 +12,6 @@ from .pipeline import RunResult
 
 
 def dashboard_html(res: RunResult, cfg: Config) -> str:
-    import polars as pl
-
     tl = res.timeline
     feats = res.features
     data = DashboardData(
@@ -29,7 +27,6 @@ def dashboard_html(res: RunResult, cfg: Config) -> str:
         regime_metrics=res.regime_metrics,
         warnings=tuple(res.warnings),
     )
-    del pl
     return render_dashboard(data)
 
 
@@ -87,13 +84,14 @@ def signal_text(sig: dict, path: Path) -> str:
         f"  action   {sig['action']}   exposure {_f(sig['exposure'])}",
         f"  betas    BTC {_f(sig['book_betas']['btc'], nd=3)}  ETH {_f(sig['book_betas']['eth'], nd=3)}",
     ]
-    longs = [t for t in sig["targets"] if t["side"] == "long"]
-    shorts = [t for t in sig["targets"] if t["side"] == "short"]
+    longs = [t for t in sig["book"] if t["side"] == "long"]
+    shorts = [t for t in sig["book"] if t["side"] == "short"]
     if longs or shorts:
+        held = "to hold" if sig["targets"] else "if entered (flat now)"
         lines.append(
-            "  book     "
-            + ", ".join(f"{t['asset_id']} {t['book_weight']:+.3f}" for t in longs)
-            + f"; {len(shorts)} shorts, gross {sum(abs(t['book_weight']) for t in shorts):.2f}"
+            f"  book     {held}: "
+            + ", ".join(f"{t['asset_id']} {t['weight']:+.3f}" for t in longs)
+            + f"; {len(shorts)} shorts, gross {sum(abs(t['weight']) for t in shorts):.2f}"
         )
     if sig["stale"]:
         lines.append(

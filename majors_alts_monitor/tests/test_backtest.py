@@ -80,8 +80,10 @@ def _slow_backtest(
                 if not math.isfinite(rate):
                     unfunded += abs(held[i])
                     rate = 0.0
-                    if costs.missing_funding == "basket_median" and basket is not None and d >= 1:
-                        # basket known at the decision (d-1), rates of day d with data
+                    in_basket = basket is not None and d >= 1 and basket[d - 1, i]
+                    if costs.missing_funding == "basket_median" and in_basket:
+                        # only basket alts take the median: basket known at the decision (d-1),
+                        # rates of day d with data; the majors are never filled
                         have = [
                             f[d, j] for j in range(m) if basket[d - 1, j] and math.isfinite(f[d, j])
                         ]
@@ -307,3 +309,14 @@ def test_vol_target_scale_uses_past_only_and_respects_cap(seed: int) -> None:
         np.testing.assert_allclose(
             vol_target_scale(changed, 0.2, lookback, cap)[:k], full[:k], rtol=1e-12, atol=0
         )
+
+
+def test_basket_median_never_fills_the_majors() -> None:
+    """A long major without funding data accrues 0, not the alts' median rate."""
+    from majors_alts_monitor.backtest import fill_funding
+
+    funding = np.array([[np.nan, 0.001, 0.003], [np.nan, np.nan, 0.002]])
+    basket = np.array([[False, True, True], [False, True, True]])
+    out = fill_funding(funding, basket, "basket_median")
+    assert out[0, 0] == 0.0 and out[1, 0] == 0.0  # column 0: a major, never in the basket
+    assert out[1, 1] == 0.002  # a basket alt without data: the median of those with data

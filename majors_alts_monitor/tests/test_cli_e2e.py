@@ -184,9 +184,15 @@ def test_signals_sane_at_the_last_date(run_output: tuple[Path, dict]) -> None:
     s = json.loads((root / "reports/majors_alts/signals_today.json").read_text())
     assert s["asof"] == END.isoformat() and s["stale"] is False
     assert s["action"] in {"ENTER", "HOLD", "EXIT", "STAY_FLAT"}
-    shorts = [t for t in s["targets"] if t["side"] == "short"]
-    assert shorts and all(t["book_weight"] < 0 for t in shorts)
-    assert all(t["asset_id"] not in {"USDT", "USDC", "FDUSD"} for t in s["targets"])
+    shorts = [t for t in s["book"] if t["side"] == "short"]
+    assert shorts and all(t["weight"] < 0 for t in shorts)
+    assert all(t["asset_id"] not in {"USDT", "USDC", "FDUSD"} for t in s["book"])
+    if s["exposure"] > 0:  # targets are the book scaled by the exposure, weights of equity
+        assert len(s["targets"]) == len(s["book"])
+        for t, b in zip(s["targets"], s["book"], strict=True):
+            assert t["weight"] == pytest.approx(b["weight"] * s["exposure"])
+    else:
+        assert s["targets"] == []
     assert abs(s["book_betas"]["btc"]) < 1e-9 and abs(s["book_betas"]["eth"]) < 1e-9
 
 
