@@ -11,7 +11,7 @@ import logging
 import sys
 import time
 import traceback
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from . import __version__
@@ -87,6 +87,7 @@ class _Progress:
             self.console = Console(stderr=True)
 
     def __call__(self, msg: str) -> None:
+        log.debug(msg)
         if self.quiet:
             return
         el = time.time() - self.t0
@@ -96,9 +97,26 @@ class _Progress:
             print(f"[{el:6.1f}s] {msg}", file=sys.stderr, flush=True)
 
 
+class _Capture(logging.Handler):
+    """Keeps every record of the run in memory for artifacts/majors_alts/run.log."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+        self.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S")
+        )
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+    def text(self) -> str:
+        return "\n".join(self.lines) + "\n"
+
+
 def _setup_logging(quiet: bool) -> None:
     root = logging.getLogger("majors_alts_monitor")
-    root.setLevel(logging.INFO)
+    root.setLevel(logging.DEBUG)
     if not any(
         isinstance(h, logging.StreamHandler) and getattr(h, "_mam", False) for h in root.handlers
     ):
@@ -110,19 +128,28 @@ def _setup_logging(quiet: bool) -> None:
     root.propagate = False
 
 
-def _config(args: argparse.Namespace) -> Config:
+def demo_lake_root(output_root: Path) -> Path:
+    """The demo lake's folder, keyed by the generator's source so a changed generator makes a
+    new lake instead of reusing a stale one."""
+    import hashlib
+
+    from . import synthetic
+
+    key = hashlib.sha256(Path(synthetic.__file__).read_bytes()).hexdigest()[:10]
+    return output_root / "cache" / f"demo_lake_{DEMO_SEED}_{key}"
+
+
+def _config(args: argparse.Namespace, progress: _Progress | None = None) -> Config:
     cfg = load_config(args.config)
     cfg = cfg.with_overrides(lake=args.lake, duckdb=args.duckdb, output_root=args.output_root)
     if args.demo:
         from .synthetic import synth_command
 
-        demo_root = cfg.paths.output_root / "cache" / "demo_lake"
+        demo_root = demo_lake_root(cfg.paths.output_root)
         lake_dir = demo_root / "lake"
         if not (lake_dir / "fact_price.parquet").is_file():
-            print(
-                f"generating the synthetic demo lake under {demo_root} (seed {DEMO_SEED})",
-                file=sys.stderr,
-            )
+            say = progress or (lambda m: print(m, file=sys.stderr))
+            say(f"generating the synthetic demo lake (seed {DEMO_SEED}) in {demo_root.resolve()}")
             synth_command(demo_root, seed=DEMO_SEED, world="planted", n_assets=DEMO_ASSETS)
         paths = cfg.paths.model_copy(update={"data_lake": lake_dir, "duckdb": None})
         cfg = cfg.model_copy(update={"paths": paths})
@@ -135,33 +162,46 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .outputs import OutputPaths, render_run_files, write_all
     from .reporting import dashboard_html, summary_text
 
-    cfg = _config(args)
     progress = _Progress(args.quiet)
-    reader = pipeline.make_reader(cfg)
-    s0, e0 = lake_span(reader)
-    start, end = args.start or s0, args.end or e0
-    res = pipeline.run(cfg, start, end, progress)
-    progress("signals at the last date of the run")
-    sig = pipeline.signal(cfg, date.fromisoformat(res.manifest["effective_window"]["end"]))
-    progress("rendering the dashboard")
-    html = dashboard_html(res, cfg)
-    paths = OutputPaths(cfg.paths.output_root)
-    res.manifest["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    files = render_run_files(
-        paths,
-        timeline=res.timeline,
-        features=res.features,
-        pnl=res.pnl,
-        equity=res.equity,
-        kpis=res.kpis,
-        regime_metrics=res.regime_metrics,
-        dashboard_html=html,
-        signal=sig,
-        manifest=res.manifest,
-        folds=res.folds,
-        trials=res.trials,
-    )
-    write_all(files)
+    capture = _Capture()
+    logging.getLogger("majors_alts_monitor").addHandler(capture)
+    try:
+        cfg = _config(args, progress)
+        reader = pipeline.make_reader(cfg)
+        s0, e0 = lake_span(reader)
+        start, end = args.start or s0, args.end or e0
+        log.info(f"run {start}..{end}, lake {cfg.paths.data_lake}, config hash {cfg.hash()}")
+        res = pipeline.run(cfg, start, end, progress)
+        timings = res.manifest["timings_s"]
+        t = time.time()
+        progress("signals at the last date of the run")
+        sig = pipeline.signal(cfg, date.fromisoformat(res.manifest["effective_window"]["end"]))
+        timings["signals"] = round(time.time() - t, 3)
+        t = time.time()
+        progress("rendering the dashboard")
+        html = dashboard_html(res, cfg)
+        timings["dashboard"] = round(time.time() - t, 3)
+        paths = OutputPaths(cfg.paths.output_root)
+        res.manifest["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+        log.info(f"writing outputs under {paths.root.resolve()}")
+        files = render_run_files(
+            paths,
+            timeline=res.timeline,
+            features=res.features,
+            pnl=res.pnl,
+            equity=res.equity,
+            kpis=res.kpis,
+            regime_metrics=res.regime_metrics,
+            dashboard_html=html,
+            signal=sig,
+            manifest=res.manifest,
+            folds=res.folds,
+            trials=res.trials,
+            log_text=capture.text(),
+        )
+        write_all(files)
+    finally:
+        logging.getLogger("majors_alts_monitor").removeHandler(capture)
     print(summary_text(res, paths, sig))
     return 0
 
@@ -172,8 +212,8 @@ def cmd_signals(args: argparse.Namespace) -> int:
     from .outputs import OutputPaths, atomic_write, to_json_bytes
     from .reporting import signal_text
 
-    cfg = _config(args)
     progress = _Progress(args.quiet)
+    cfg = _config(args, progress)
     asof = args.asof or lake_span(pipeline.make_reader(cfg))[1]
     sig = pipeline.signal(cfg, asof, progress)
     path = OutputPaths(cfg.paths.output_root).reports / "signals_today.json"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -24,7 +24,9 @@ REGIMES: tuple[Regime, ...] = ("RISK_ON_MAJORS", "BALANCED", "RISK_ON_ALTS")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False
+    )
 
 
 class PathsConfig(_Strict):
@@ -81,9 +83,10 @@ class UniverseConfig(_Strict):
     @field_validator("majors")
     @classmethod
     def _majors_upper(cls, v: tuple[str, str]) -> tuple[str, str]:
-        if v[0] == v[1]:
+        a, b = v[0].strip().upper(), v[1].strip().upper()
+        if a == b:
             raise ValueError("the two majors must differ")
-        return (v[0].upper(), v[1].upper())
+        return (a, b)
 
 
 class BookConfig(_Strict):
@@ -191,7 +194,7 @@ class GridConfig(_Strict):
     )
     lower_thresholds: tuple[float, ...] = (-1.0, -0.5, 0.0)
     upper_thresholds: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0)
-    bands: tuple[float, ...] = (0.0, 0.1, 0.25)
+    bands: tuple[Annotated[float, Field(ge=0)], ...] = (0.0, 0.1, 0.25)
     min_dwells: tuple[int, ...] = (1, 3, 7)
     max_sets: int = Field(2000, ge=1, description="larger grids are sampled at random")
     seed: int = 0
@@ -212,7 +215,7 @@ class RegimeConfig(_Strict):
     )
     lower: float = -0.5
     upper: float = 0.5
-    band: float = 0.1
+    band: float = Field(0.1, ge=0, description="hysteresis half-width; negative would invert it")
     min_dwell: int = Field(3, ge=1)
     exposure: dict[Regime, float] = Field(
         default_factory=lambda: {"RISK_ON_MAJORS": 1.0, "BALANCED": 0.0, "RISK_ON_ALTS": 0.0}

@@ -774,7 +774,15 @@ def _walk_forward_summary(wf: Mapping[str, Any]) -> str:
         [("Out-of-sample Sharpe", "label"), (_ratio(wf.get("oos_sharpe")), "num")],
         [("95% CI (bootstrap)", "label"), (ci_text, "num")],
         [("Trials searched", "label"), (_int(wf.get("n_trials")), "num")],
-        [("Deflated Sharpe", "label"), (_ratio(wf.get("deflated_sharpe"), 3), "num")],
+        [("Deflated Sharpe (prob.)", "label"), (_ratio(wf.get("deflated_sharpe"), 3), "num")],
+        [
+            ("Hurdle: expected best null trial Sharpe", "label"),
+            (_ratio(wf.get("deflated_sharpe_hurdle")), "num"),
+        ],
+        [
+            ("Probabilistic Sharpe vs 0", "label"),
+            (_ratio(wf.get("probabilistic_sharpe"), 3), "num"),
+        ],
         [("Prob. of backtest overfitting", "label"), (_pct(wf.get("pbo")), "num")],
         [("Folds", "label"), (str(len(wf.get("folds") or [])), "num")],
     ]

@@ -119,7 +119,7 @@ class _Report:
     warnings: list[str] = field(default_factory=list)
 
     def note(self, msg: str) -> None:
-        log.info(msg)
+        log.debug(msg)  # in the run log and the manifest's notes, not on screen
         self.notes.append(msg)
 
     def warn(self, msg: str) -> None:
@@ -328,6 +328,7 @@ class LakeReader:
                 t,
                 f"has type {df.schema['asset_id']}, expected String",
                 column="asset_id",
+                key=df.row(0, named=True).get("asset_id") if df.height else None,
                 hint="write asset ids as upper-case tickers",
             )
         for c in [k for k in (*spec.key, *spec.optional_key) if k.endswith("date")]:
@@ -368,6 +369,7 @@ class LakeReader:
                 t,
                 f"has type {df.schema['is_stable']}, expected Boolean",
                 column="is_stable",
+                key=df.row(0, named=True).get("asset_id") if df.height else None,
                 hint="write is_stable as true/false",
             )
         key = [k for k in (*spec.key, *spec.optional_key) if k in df.columns]

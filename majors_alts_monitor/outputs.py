@@ -86,9 +86,25 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 
 def write_all(files: dict[Path, bytes]) -> list[Path]:
-    """Write every rendered file (all content was produced before the first write)."""
-    for path, data in files.items():
-        atomic_write(path, data)
+    """Write a set of rendered files in two phases: every file goes to a temporary name first
+    (a failure there removes them and leaves every previous output as it was), then each is
+    renamed into place, so readers see either the old or the new version of each file."""
+    tmps: list[tuple[Path, Path]] = []
+    try:
+        for path, data in files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            tmps.append((tmp, path))
+    except BaseException:
+        for tmp, _ in tmps:
+            tmp.unlink(missing_ok=True)
+        raise
+    for tmp, path in tmps:
+        os.replace(tmp, path)
     return list(files)
 
 
@@ -106,6 +122,7 @@ def render_run_files(
     manifest: dict,
     folds: list[dict],
     trials: pl.DataFrame,
+    log_text: str = "",
 ) -> dict[Path, bytes]:
     r, a = paths.reports, paths.artifacts
     files = {
@@ -119,6 +136,7 @@ def render_run_files(
         a / "fold_params.json": to_json_bytes(folds),
         a / "trials.parquet": parquet_bytes(trials),
         a / "run_manifest.json": to_json_bytes(manifest),
+        a / "run.log": log_text.encode(),
     }
     if signal is not None:
         files[r / "signals_today.json"] = to_json_bytes(signal)

@@ -48,8 +48,9 @@ def summary_text(res: RunResult, paths: OutputPaths, sig: dict | None) -> str:
         f"{len(wf['folds'])} folds, mode {wf['mode']})",
         f"  OOS Sharpe (net)      {_f(wf['oos_sharpe'])}  95% CI [{_f(ci[0])}, {_f(ci[1])}]   "
         f"always-on book {_f(b['sharpe'])}",
-        f"  deflated Sharpe       {_f(wf['deflated_sharpe'], nd=3)}  ({wf['n_trials']} trials/fold)   "
-        f"PBO {_f(wf['pbo'], nd=3)}",
+        f"  deflated Sharpe       {_f(wf['deflated_sharpe'], nd=3)}  ({wf['n_trials']} trials/fold, "
+        f"hurdle {_f(wf.get('deflated_sharpe_hurdle'))})   PSR vs 0 "
+        f"{_f(wf.get('probabilistic_sharpe'), nd=3)}   PBO {_f(wf['pbo'], nd=3)}",
         f"  CAGR / max drawdown   {_f(s['cagr'], True)} / {_f(s['max_drawdown'], True)}   "
         f"always-on {_f(b['cagr'], True)} / {_f(b['max_drawdown'], True)}",
         f"  costs (sum)           fees {_f(s['total_fees'], True)}, slippage {_f(s['total_slippage'], True)}, "

@@ -9,9 +9,11 @@ maps a bad file to exit code 2 with the key on stderr.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +57,8 @@ def test_packaged_yaml_equals_the_defaults() -> None:
     assert DEFAULT_CONFIG_PATH.is_file()
     assert load_config() == Config()
     assert load_config(DEFAULT_CONFIG_PATH) == Config()
-    # value for value, and every key spelled out (nothing left to an implicit default)
-    # (dict equality: the same keys at every level, so no key is left to an implicit default)
+    # value for value, and every key spelled out: dict equality means the same keys at every
+    # level, so nothing in the file is left to an implicit default
     raw = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
     assert raw == Config().resolved()
 
@@ -478,6 +480,17 @@ def test_resolved_round_trips_property(
 
 
 # ---- through the command line -----------------------------------------------------------------
+@pytest.fixture
+def cli_logging() -> Iterator[None]:
+    """``cli.main`` installs a stderr handler on the package logger (bound to the captured
+    stream); put the logger back as it was so later tests do not write to a closed stream."""
+    logger = logging.getLogger("majors_alts_monitor")
+    handlers, propagate, level = list(logger.handlers), logger.propagate, logger.level
+    yield
+    logger.handlers[:] = handlers
+    logger.propagate, logger.level = propagate, level
+
+
 @pytest.mark.parametrize(
     ("text", "needle"),
     [
@@ -488,7 +501,7 @@ def test_resolved_round_trips_property(
     ],
 )
 def test_cli_bad_config_exits_2_naming_the_key(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, needle: str
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], cli_logging: None, text: str, needle: str
 ) -> None:
     bad = write_yaml(tmp_path, text, "bad.yaml")
     code = cli.main(["run", "--config", str(bad), "--lake", "/nonexistent"])
@@ -498,7 +511,9 @@ def test_cli_bad_config_exits_2_naming_the_key(
     assert "Traceback" not in err
 
 
-def test_cli_missing_config_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_missing_config_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], cli_logging: None
+) -> None:
     missing = tmp_path / "missing.yaml"
     assert cli.main(["signals", "--config", str(missing), "--lake", "/nonexistent"]) == 2
     err = capsys.readouterr().err

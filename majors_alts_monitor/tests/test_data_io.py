@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from majors_alts_monitor.data_io import (
     LakeReader,
     check_output_root,
     file_stat_snapshot,
+    lake_span,
 )
 from majors_alts_monitor.errors import LakeError, OutputLocationError
 from majors_alts_monitor.synthetic import SyntheticLake, SyntheticSpec, generate, write_lake
@@ -479,3 +481,173 @@ def test_check_output_root_refuses_inside_the_lake(clean_lake: Path, tmp_path: P
     check_output_root(tmp_path / "out", clean_lake)  # outside: fine
     check_output_root(clean_lake.parent / "elsewhere", clean_lake)
     assert not (clean_lake / "reports").exists()
+
+
+# ---- bad inputs: negative values, date and id types, dim_asset columns ------------------------
+NONNEG = [
+    ("fact_marketcap", "marketcap"),
+    ("fact_volume", "volume"),
+    ("fact_open_interest", "open_interest_usd"),
+]
+NEG_A = ("ETH", date(2020, 4, 2))  # set to a small negative value
+NEG_B = ("BTC", date(2020, 5, 9))  # set to a large negative value; BTC sorts first
+ZERO = ("ETH", date(2020, 4, 3))  # zero is allowed (>= 0)
+
+
+def _hit(key: tuple[str, date]) -> pl.Expr:
+    return (pl.col("asset_id") == key[0]) & (pl.col("date") == key[1])
+
+
+def _negative(col: str) -> Callable[[pl.DataFrame], pl.DataFrame]:
+    def fn(d: pl.DataFrame) -> pl.DataFrame:
+        assert d.filter(_hit(NEG_A) | _hit(NEG_B) | _hit(ZERO)).height == 3
+        return d.with_columns(
+            pl.when(_hit(NEG_A))
+            .then(-1.0)
+            .when(_hit(NEG_B))
+            .then(-5e6)
+            .when(_hit(ZERO))
+            .then(0.0)
+            .otherwise(pl.col(col))
+            .alias(col)
+        )
+
+    return fn
+
+
+@pytest.fixture(scope="module")
+def clean_read(clean_lake: Path) -> LakeData:
+    """The clean lake as read with the default config, to compare damaged reads against."""
+    return reader(clean_lake).read()
+
+
+@pytest.mark.parametrize(("table", "col"), NONNEG)
+def test_negative_value_refused_under_error(
+    clean_lake: Path, tmp_path: Path, table: str, col: str
+) -> None:
+    lake, snap = _damage(clean_lake, tmp_path, table, _negative(col))
+    msg = _refused(lake, snap, on_bad_values="error")
+    assert f"lake table '{table}'" in msg and f"column '{col}'" in msg
+    assert "2 values are not >= 0" in msg  # the zero is not counted
+    assert "first offending key: {'asset_id': 'BTC', 'date': '2020-05-09'}" in msg
+    assert "on_bad_values" in msg
+
+
+@pytest.mark.parametrize(("table", "col"), NONNEG)
+def test_negative_value_dropped_with_one_warning_under_drop(
+    clean_lake: Path, tmp_path: Path, clean_read: LakeData, table: str, col: str
+) -> None:
+    lake, snap = _damage(clean_lake, tmp_path, table, _negative(col))
+    data = reader(lake, on_bad_values="drop").read()
+    assert file_stat_snapshot(lake) == snap
+    assert clean_read.warnings == ()
+    assert len(data.warnings) == 1
+    w = data.warnings[0]
+    assert f"lake table '{table}'" in w and f"column '{col}'" in w
+    assert "2 values not >= 0" in w and "dropped" in w
+    assert "first offending key: {'asset_id': 'BTC', 'date': '2020-05-09'}" in w
+    got = data.tables[table]
+    assert got.filter(pl.col(col) < 0).height == 0
+    assert got.filter(_hit(NEG_A) | _hit(NEG_B)).height == 0
+    assert got.filter(_hit(ZERO))[col].to_list() == [0.0]
+    want = clean_read.tables[table]
+    assert got.height == want.height - 2
+    assert_frame_equal(
+        got.filter(~_hit(ZERO)),
+        want.filter(~(_hit(NEG_A) | _hit(NEG_B) | _hit(ZERO))),
+    )
+    for name, df in clean_read.tables.items():  # the other tables are untouched
+        if name != table:
+            assert_frame_equal(data.tables[name], df)
+
+
+@pytest.mark.parametrize("table", ["fact_price", "fact_open_interest"])
+def test_datetime_date_with_non_midnight_times_refused(
+    clean_lake: Path, tmp_path: Path, table: str
+) -> None:
+    def stamp(d: pl.DataFrame) -> pl.DataFrame:
+        shift = (
+            pl.when(_hit(NEG_A))
+            .then(pl.duration(hours=12))
+            .when(_hit(NEG_B))
+            .then(pl.duration(minutes=1))
+            .otherwise(pl.duration(hours=0))
+        )
+        return d.with_columns(pl.col("date").cast(pl.Datetime("us")) + shift)
+
+    lake, snap = _damage(clean_lake, tmp_path, table, stamp)
+    assert isinstance(pl.read_parquet_schema(lake / f"{table}.parquet")["date"], pl.Datetime)
+    msg = _refused(lake, snap)
+    assert f"lake table '{table}'" in msg and "column 'date'" in msg
+    assert "not midnight" in msg
+    assert "first offending key: BTC" in msg  # BTC 00:01 comes before ETH 12:00
+    assert "Date" in msg
+
+
+@pytest.mark.parametrize("table", ["fact_price", "fact_volume"])
+def test_non_string_asset_id_refused(clean_lake: Path, tmp_path: Path, table: str) -> None:
+    def as_int(d: pl.DataFrame) -> pl.DataFrame:
+        return d.with_columns(pl.col("asset_id").rank("dense").cast(pl.Int64))
+
+    lake, snap = _damage(clean_lake, tmp_path, table, as_int)
+    msg = _refused(lake, snap)
+    assert f"lake table '{table}'" in msg and "column 'asset_id'" in msg
+    assert "Int64" in msg and "expected String" in msg
+    first = pl.read_parquet(lake / f"{table}.parquet").row(0, named=True)
+    assert "first offending key:" in msg and str(first["asset_id"]) in msg
+
+
+@pytest.mark.parametrize(
+    "as_type",
+    [
+        pl.col("is_stable").cast(pl.Int8),
+        pl.when(pl.col("is_stable")).then(pl.lit("true")).otherwise(pl.lit("false")),
+    ],
+    ids=["int8", "string"],
+)
+def test_dim_asset_is_stable_not_boolean_refused(
+    clean_lake: Path, tmp_path: Path, as_type: pl.Expr
+) -> None:
+    lake, snap = _damage(
+        clean_lake, tmp_path, "dim_asset", lambda d: d.with_columns(as_type.alias("is_stable"))
+    )
+    msg = _refused(lake, snap)
+    assert "lake table 'dim_asset'" in msg and "column 'is_stable'" in msg
+    assert "expected Boolean" in msg and "true/false" in msg
+    first = pl.read_parquet(lake / "dim_asset.parquet").row(0, named=True)["asset_id"]
+    assert f"first offending key: {first}" in msg
+
+
+@pytest.mark.parametrize("col", ["symbol", "is_stable"])
+def test_dim_asset_without_a_required_column_refused(
+    clean_lake: Path, tmp_path: Path, col: str
+) -> None:
+    lake, snap = _damage(clean_lake, tmp_path, "dim_asset", lambda d: d.drop(col))
+    msg = _refused(lake, snap)
+    assert "lake table 'dim_asset'" in msg and f"column '{col}'" in msg
+    assert f"required column '{col}' is missing" in msg
+    assert "LAKE_CONTRACT" in msg  # the hint says where the columns are defined
+
+
+@pytest.mark.parametrize("dtype", [pl.Datetime("us"), pl.Datetime("ns"), pl.Datetime("ms", "UTC")])
+@pytest.mark.parametrize("table", ["fact_price", "fact_funding"])
+def test_datetime_date_at_midnight_is_accepted_as_date(
+    clean_lake: Path, tmp_path: Path, clean_read: LakeData, table: str, dtype: pl.DataType
+) -> None:
+    lake, snap = _damage(
+        clean_lake, tmp_path, table, lambda d: d.with_columns(pl.col("date").cast(dtype))
+    )
+    assert pl.read_parquet_schema(lake / f"{table}.parquet")["date"] == dtype
+    r = reader(lake)
+    data = r.read()
+    assert file_stat_snapshot(lake) == snap
+    assert data.tables[table].schema["date"] == pl.Date
+    for name, df in clean_read.tables.items():
+        assert_frame_equal(data.tables[name], df)
+    assert (data.start, data.end) == (clean_read.start, clean_read.end)
+    # a window is pushed down through the Datetime column too
+    lo, hi = date(2020, 2, 1), date(2020, 3, 1)
+    win = r.read(lo, hi).tables[table]
+    assert_frame_equal(win, clean_read.tables[table].filter(pl.col("date").is_between(lo, hi)))
+    assert lake_span(r) == (CLEAN.start, CLEAN.end)
+    assert file_stat_snapshot(lake) == snap
