@@ -18,9 +18,10 @@ the others (if every name is capped the basket is smaller, and says so). The bas
 ``w_btc = -b_btc``, ``w_eth = -b_eth`` make the book exactly neutral. Constraints: when a leg
 would exceed its upper bound the whole book is scaled down until it fits (still neutral); when a
 leg would fall below its lower bound (for example a basket with negative ETH beta needing a short
-ETH leg while the bound is 0) the leg is clipped, which is the least-squares closest book in
-beta space for that basket, and the residual beta is reported; finally the book is scaled to the
-gross leverage cap. Every step is a closed form per day, vectorised over days.
+ETH leg while the bound is 0) the leg is clipped: at that basket size this is the least-squares
+closest book in beta space, and the residual beta is reported (shrinking the basket would reduce
+the residual too, at the cost of a smaller book; this rule keeps the book); finally the book is
+scaled to the gross leverage cap. Every step is a closed form per day, vectorised over days.
 """
 
 from __future__ import annotations

@@ -25,7 +25,6 @@ Rules applied to every table, in this order (each stated, logged and tested):
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -525,20 +524,3 @@ def lake_span(reader: LakeReader) -> tuple[date, date]:
     if isinstance(df.schema["date"], pl.Datetime):
         df = df.with_columns(pl.col("date").dt.date())
     return df["date"].min(), df["date"].max()  # type: ignore[return-value]
-
-
-def file_stat_snapshot(root: Path) -> dict[str, tuple[int, int, str]]:
-    """Every file under ``root`` with (size, mtime_ns, sha-less content marker) for tests."""
-    import hashlib
-
-    out: dict[str, tuple[int, int, str]] = {}
-    for dirpath, _dirs, files in os.walk(root):
-        for f in files:
-            p = Path(dirpath) / f
-            st = p.stat()
-            out[str(p.relative_to(root))] = (
-                st.st_size,
-                st.st_mtime_ns,
-                hashlib.sha256(p.read_bytes()).hexdigest(),
-            )
-    return out

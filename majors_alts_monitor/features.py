@@ -10,7 +10,7 @@ name                     formula (basket = the day's short basket)              
 =======================  =============================================================  ======
 breadth_1d               share of basket alts with a positive return on d               1
 breadth_7d               share of basket alts with a positive 7-day return              7
-breadth_slope            7d mean of breadth_7d minus the same 7 days earlier            14
+breadth_slope            7d mean of breadth_7d minus the same 7 days earlier            20
 alt_median_ret_1d        median basket return on d                                      1
 alt_dispersion_iqr       cross-sectional IQR of basket returns on d                      1
 dispersion_slope         7d mean of alt_dispersion_iqr minus the same 7 days earlier    14
@@ -55,6 +55,7 @@ class FeatureContext:
     basket: Mask
     cumlog: Panel  # cumulative log returns, undefined returns counted as 0
     cumbad: Panel  # cumulative count of undefined returns
+    max_gap_days: int = 3  # market caps are carried over gaps this long (data.max_gap_days)
 
 
 @dataclass(frozen=True)
@@ -177,7 +178,7 @@ def dispersion_slope(c: FeatureContext) -> Series:
 
 
 def btc_dom(c: FeatureContext) -> Series:
-    mcap = carry_forward(c.panel.mcap, 3)
+    mcap = carry_forward(c.panel.mcap, c.max_gap_days)
     listed = np.isfinite(c.panel.ret) | np.isfinite(c.panel.close)
     total = np.nansum(np.where(listed, mcap, np.nan), axis=1)
     b = mcap[:, c.universe.btc]
@@ -248,7 +249,7 @@ def alt_volume_share(c: FeatureContext) -> Series:
 
 def vol_spread_7d(c: FeatureContext) -> Series:
     p = c.panel
-    mcap = carry_forward(p.mcap, 3)
+    mcap = carry_forward(p.mcap, c.max_gap_days)
     w = _masked(lag2d(mcap, 1), lag2d(c.basket.astype(float), 1) > 0)
     r = p.ret
     ok = np.isfinite(w) & np.isfinite(r)
@@ -294,7 +295,7 @@ REGISTRY: dict[str, FeatureSpec] = {
     for s in [
         FeatureSpec("breadth_1d", breadth_1d, NONE, 1, "share of basket alts up on the day"),
         FeatureSpec("breadth_7d", breadth_7d, NONE, 7, "share of basket alts up over 7 days"),
-        FeatureSpec("breadth_slope", breadth_slope, NONE, 14, "7d change of 7d-mean breadth_7d"),
+        FeatureSpec("breadth_slope", breadth_slope, NONE, 20, "7d change of 7d-mean breadth_7d"),
         FeatureSpec("alt_median_ret_1d", alt_median_ret_1d, NONE, 1, "median basket return"),
         FeatureSpec("alt_dispersion_iqr", alt_dispersion_iqr, NONE, 1, "IQR of basket returns"),
         FeatureSpec("dispersion_slope", dispersion_slope, NONE, 14, "7d change of 7d-mean IQR"),
@@ -360,6 +361,7 @@ def compute_features(
     zscore_window: int,
     zscore_min_periods: int,
     enabled: tuple[str, ...] | None = None,
+    max_gap_days: int = 3,
 ) -> FeatureSet:
     """Every enabled feature and its rolling z-score for every day of the panel."""
     names = list(enabled or REGISTRY)
@@ -376,7 +378,9 @@ def compute_features(
             f"features {removed} removed: table(s) {[tables[m] for m in missing]} absent or empty"
         )
     names = [n for n in names if n not in removed]
-    ctx = FeatureContext(panel, universe, universe.basket, *cumulative_log_returns(panel))
+    ctx = FeatureContext(
+        panel, universe, universe.basket, *cumulative_log_returns(panel), max_gap_days
+    )
     raw = np.column_stack([REGISTRY[n].func(ctx) for n in names]).astype(np.float64)
     raw = np.where(np.isfinite(raw), raw, np.nan)
     empty = [n for j, n in enumerate(names) if not np.isfinite(raw[:, j]).any()]

@@ -116,6 +116,7 @@ def prepare(cfg: Config, lake: LakeData, start: date, end: date) -> Prepared:
         zscore_window=cfg.features.zscore_window,
         zscore_min_periods=cfg.features.zscore_min_periods,
         enabled=cfg.features.enabled,
+        max_gap_days=cfg.data.max_gap_days,
     )
     warns += feats.warnings
     if not panel.has_funding:

@@ -14,8 +14,8 @@ import polars as pl
 import pytest
 
 from majors_alts_monitor import cli
-from majors_alts_monitor.data_io import file_stat_snapshot
 from majors_alts_monitor.synthetic import SyntheticSpec, generate, write_lake
+from majors_alts_monitor.tests.snapshots import file_stat_snapshot
 
 REPORT_FILES = {
     "regime_timeline.csv": ["date", "fold", "score", "regime", "exposure"],

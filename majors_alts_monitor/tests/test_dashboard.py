@@ -498,7 +498,7 @@ def test_page_size_stays_small(n_days: int, n_features: int) -> None:
 def _require_chromium() -> None:
     """Skip without chromium, except in CI (``CI=true``), where a missing browser fails."""
     if browser.find_chromium() is None:
-        if os.environ.get("CI") == "true":
+        if os.environ.get("CI", "").lower() == "true":
             pytest.fail("chromium not found in CI: apt-get install chromium (or set CHROMIUM)")
         pytest.skip("chromium not found (apt-get install chromium, or set CHROMIUM)")
 

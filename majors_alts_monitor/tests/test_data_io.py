@@ -27,11 +27,11 @@ from majors_alts_monitor.data_io import (
     LakeData,
     LakeReader,
     check_output_root,
-    file_stat_snapshot,
     lake_span,
 )
 from majors_alts_monitor.errors import LakeError, OutputLocationError
 from majors_alts_monitor.synthetic import SyntheticLake, SyntheticSpec, generate, write_lake
+from majors_alts_monitor.tests.snapshots import file_stat_snapshot
 
 SEED = 3
 ALL_QUIRKS = frozenset({"duplicates", "gaps", "ragged_ends", "spellings"})

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from majors_alts_monitor import cli
-from majors_alts_monitor.data_io import file_stat_snapshot
+from majors_alts_monitor.tests.snapshots import file_stat_snapshot
 
 pytestmark = pytest.mark.real_data
 
