@@ -836,7 +836,10 @@ def _neutrality_table(neu: Mapping[str, Any]) -> str:
             rows.append([(label, "label"), (_ratio(neu.get(key), 3), "num")])
     for key, val in neu.items():
         if key not in NEUTRALITY_ROWS:
-            text = _ratio(val, 3) if _num(val) is not None else _generic(val)
+            if isinstance(val, int) and not isinstance(val, bool):
+                text = _int(val)  # counts (infeasible days, fallback name-days)
+            else:
+                text = _ratio(val, 3) if _num(val) is not None else _generic(val)
             rows.append([(_humanise(key), "label"), (text, "num")])
     return _table("neutrality-table", None, rows)
 
