@@ -21,3 +21,13 @@ Dates: TypeAlias = npt.NDArray[np.datetime64]
 
 Matrix: TypeAlias = npt.NDArray[np.float64]
 """(n_days, n_features) float64."""
+
+
+def shift(x: np.ndarray, k: int = 1, fill: object = np.nan) -> np.ndarray:
+    """``x`` moved ``k >= 0`` rows down (row ``d`` holds row ``d - k``: the value known ``k``
+    days earlier), the first ``k`` rows set to ``fill``, which must fit ``x``'s dtype."""
+    out = np.empty_like(x)
+    out[:k] = fill
+    if k < len(x):
+        out[k:] = x[: len(x) - k]
+    return out

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .arrays import Panel, Series
+from .arrays import Panel, Series, shift
 from .config import CostsConfig
 
 
@@ -89,19 +89,15 @@ def run_backtest(
     basket: np.ndarray | None = None,
 ) -> BacktestResult:
     """Per pnl day ``d`` results for decided weights ``weights`` (see module doc)."""
-    n, m = weights.shape
-    held = np.zeros_like(weights)
-    held[1:] = weights[:-1]  # held over day d = decided at d-1
-    prev = np.zeros_like(weights)
-    prev[1:] = held[:-1]
-    dw = held - prev
-    medvol_at_decision = np.full_like(median_volume, np.nan)
-    medvol_at_decision[1:] = median_volume[:-1]
+    n = weights.shape[0]
+    held = shift(weights, 1, 0.0)  # held over day d = decided at d-1
+    dw = held - shift(held, 1, 0.0)
+    medvol_at_decision = shift(median_volume, 1)
     gross = (held * np.nan_to_num(ret)).sum(axis=1)
     fee, slip = trade_costs(dw, medvol_at_decision, costs)
     if funding is not None and costs.funding:
         f = fill_funding(
-            funding, None if basket is None else _lag_mask(basket), costs.missing_funding
+            funding, None if basket is None else shift(basket, 1, False), costs.missing_funding
         )
         fund = -(held * f).sum(axis=1)
         missing = ~np.isfinite(funding)
@@ -124,12 +120,6 @@ def run_backtest(
         short_notional=np.where(held < 0, held, 0.0).sum(axis=1),
         unfunded_share=unf,
     )
-
-
-def _lag_mask(mask: np.ndarray) -> np.ndarray:
-    out = np.zeros_like(mask)
-    out[1:] = mask[:-1]
-    return out
 
 
 def vol_target_scale(

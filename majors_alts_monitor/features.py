@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from .arrays import Mask, Panel, Series
+from .arrays import Mask, Panel, Series, shift
 from .panel import MarketPanel, carry_forward
 from .universe import Universe
 
@@ -118,17 +118,10 @@ def rolling_std(x: Series, window: int, min_periods: int | None = None) -> Serie
     return np.where(np.isfinite(out), out, np.nan).astype(np.float64)
 
 
-def lag(x: np.ndarray, k: int) -> np.ndarray:
-    out = np.full_like(x, np.nan, dtype=np.float64)
-    if k < len(x):
-        out[k:] = x[:-k] if k else x
-    return out
-
-
 def kday_return(ctx: FeatureContext, k: int) -> Panel:
     """k-day simple return ending at d; NaN unless every daily return of the k days is defined."""
-    valid = (ctx.cumbad - lag2d(ctx.cumbad, k)) == 0
-    return np.where(valid, _quiet(np.expm1, ctx.cumlog - lag2d(ctx.cumlog, k)), np.nan)
+    valid = (ctx.cumbad - shift(ctx.cumbad, k)) == 0
+    return np.where(valid, _quiet(np.expm1, ctx.cumlog - shift(ctx.cumlog, k)), np.nan)
 
 
 def zscore(x: Series, window: int, min_periods: int) -> Series:
@@ -156,7 +149,7 @@ def breadth_7d(c: FeatureContext) -> Series:
 
 def _slope(x: Series) -> Series:
     m = rolling_mean(x, 7)
-    return m - lag(m, 7)
+    return m - shift(m, 7)
 
 
 def breadth_slope(c: FeatureContext) -> Series:
@@ -190,7 +183,7 @@ def btc_dom(c: FeatureContext) -> Series:
 def _dom_chg(k: int) -> Callable[[FeatureContext], Series]:
     def f(c: FeatureContext) -> Series:
         d = btc_dom(c)
-        return d - lag(d, k)
+        return d - shift(d, k)
 
     f.__name__ = f"btc_dom_chg_{k}d"
     return f
@@ -250,7 +243,7 @@ def alt_volume_share(c: FeatureContext) -> Series:
 def vol_spread_7d(c: FeatureContext) -> Series:
     p = c.panel
     mcap = carry_forward(p.mcap, c.max_gap_days)
-    w = _masked(lag2d(mcap, 1), lag2d(c.basket.astype(float), 1) > 0)
+    w = _masked(shift(mcap, 1), shift(c.basket.astype(float), 1) > 0)
     r = p.ret
     ok = np.isfinite(w) & np.isfinite(r)
     num = np.where(ok, w * r, 0.0).sum(axis=1)
@@ -259,12 +252,6 @@ def vol_spread_7d(c: FeatureContext) -> Series:
         idx = np.where(den > 0, num / den, np.nan)
     ann = np.sqrt(365.0)
     return (rolling_std(idx, 7, 5) - rolling_std(r[:, c.universe.btc], 7, 5)) * ann
-
-
-def lag2d(x: np.ndarray, k: int) -> np.ndarray:
-    out = np.full(x.shape, np.nan)
-    out[k:] = x[:-k]
-    return out
 
 
 def _alt_mom(k: int) -> Callable[[FeatureContext], Series]:
@@ -283,7 +270,7 @@ def oi_change_7d(c: FeatureContext) -> Series:
     p, u = c.panel, c.universe
     with np.errstate(invalid="ignore", divide="ignore"):
         lo = np.where(p.oi > 0, np.log(p.oi), np.nan)
-    ch = lo - lag2d(lo, 7)
+    ch = lo - shift(lo, 7)
     alt = _rowmedian(_masked(ch, c.basket))
     maj = _quiet(np.nanmean, ch[:, [u.btc, u.eth]], axis=1)
     return alt - maj
@@ -339,10 +326,6 @@ REGISTRY: dict[str, FeatureSpec] = {
         ),
     ]
 }
-
-
-def max_window(names: tuple[str, ...] | None = None) -> int:
-    return max(REGISTRY[n].window for n in (names or tuple(REGISTRY)))
 
 
 def cumulative_log_returns(panel: MarketPanel) -> tuple[Panel, Panel]:

@@ -71,18 +71,19 @@ def parquet_bytes(df: pl.DataFrame) -> bytes:
     return buf.getvalue()
 
 
-def atomic_write(path: Path, data: bytes) -> None:
+def _write_temp(path: Path, data: bytes) -> Path:
+    """Write ``data`` to a hidden temporary name beside ``path`` (flushed to disk)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return tmp
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    write_all({path: data})
 
 
 def write_all(files: dict[Path, bytes]) -> list[Path]:
@@ -92,16 +93,11 @@ def write_all(files: dict[Path, bytes]) -> list[Path]:
     tmps: list[tuple[Path, Path]] = []
     try:
         for path, data in files.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            tmps.append((tmp, path))
+            tmps.append((_write_temp(path, data), path))
     except BaseException:
         for tmp, _ in tmps:
             tmp.unlink(missing_ok=True)
+        path.with_name(f".{path.name}.tmp-{os.getpid()}").unlink(missing_ok=True)
         raise
     for tmp, path in tmps:
         os.replace(tmp, path)

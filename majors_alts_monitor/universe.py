@@ -35,10 +35,6 @@ class Universe:
     btc: int
     eth: int
 
-    @property
-    def basket_count(self) -> np.ndarray:
-        return self.basket.sum(axis=1)
-
 
 def trailing_median(x: Panel, window: int, min_periods: int) -> Panel:
     """Median over the trailing ``window`` rows ending at each row (inclusive), NaN-aware."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from ..arrays import Panel, Series
+from ..arrays import Panel, Series, shift
 from ..backtest import trade_costs
 from ..config import CostsConfig, GridConfig
 from .hysteresis import transition
@@ -39,12 +39,9 @@ def transition_costs(
     book decided at ``d-2`` to ``levels[b]`` of the book decided at ``d-1``."""
     n = book_w.shape[0]
     scaled = book_w * vscale[:, None]
-    w1 = np.zeros_like(book_w)  # decided at d-1
-    w1[1:] = scaled[:-1]
-    w2 = np.zeros_like(book_w)  # decided at d-2
-    w2[2:] = scaled[:-2]
-    mv = np.full_like(median_volume, np.nan)
-    mv[1:] = median_volume[:-1]
+    w1 = shift(scaled, 1, 0.0)  # decided at d-1
+    w2 = shift(scaled, 2, 0.0)  # decided at d-2
+    mv = shift(median_volume, 1)
     out = np.zeros((n, 3, 3))
     for a in range(3):
         for b in range(3):
