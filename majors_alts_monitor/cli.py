@@ -157,7 +157,7 @@ def _config(args: argparse.Namespace, progress: _Progress | None = None) -> Conf
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from . import pipeline
+    from . import live_signal, pipeline
     from .data_io import lake_span
     from .outputs import OutputPaths, render_run_files, write_all
     from .reporting import dashboard_html, summary_text
@@ -175,7 +175,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         timings = res.manifest["timings_s"]
         t = time.time()
         progress("signals at the last date of the run")
-        sig = pipeline.signal(cfg, date.fromisoformat(res.manifest["effective_window"]["end"]))
+        sig = live_signal.signal(cfg, date.fromisoformat(res.manifest["effective_window"]["end"]))
         timings["signals"] = round(time.time() - t, 3)
         t = time.time()
         progress("rendering the dashboard")
@@ -207,7 +207,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_signals(args: argparse.Namespace) -> int:
-    from . import pipeline
+    from . import live_signal, pipeline
     from .data_io import lake_span
     from .outputs import OutputPaths, atomic_write, to_json_bytes
     from .reporting import signal_text
@@ -215,7 +215,7 @@ def cmd_signals(args: argparse.Namespace) -> int:
     progress = _Progress(args.quiet)
     cfg = _config(args, progress)
     asof = args.asof or lake_span(pipeline.make_reader(cfg))[1]
-    sig = pipeline.signal(cfg, asof, progress)
+    sig = live_signal.signal(cfg, asof, progress)
     path = OutputPaths(cfg.paths.output_root).reports / "signals_today.json"
     atomic_write(path, to_json_bytes(sig))
     print(signal_text(sig, path))

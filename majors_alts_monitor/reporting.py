@@ -8,7 +8,7 @@ from pathlib import Path
 from .config import Config
 from .dashboard import DashboardData, render_dashboard
 from .outputs import OutputPaths
-from .pipeline import RunResult
+from .stages import RunResult
 
 
 def dashboard_html(res: RunResult, cfg: Config) -> str:

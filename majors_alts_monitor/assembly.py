@@ -1,0 +1,266 @@
+"""kpis.json, the by-regime metrics and the daily frames of OUTPUTS.md, assembled from a run's stages."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from . import stats
+from .config import REGIMES, Config
+from .regime.hysteresis import REGIME_NAMES
+from .regime.search import ParamGrid
+from .stages import FoldFit, Prepared, Stitched, iso
+
+
+def assemble_kpis(
+    cfg: Config,
+    p: Prepared,
+    fits: list[FoldFit],
+    s: Stitched,
+    grid: ParamGrid | None,
+    var_trials: float,
+    pbo: float,
+) -> tuple[dict, pl.DataFrame]:
+    """kpis.json (OUTPUTS.md) and the by-regime metrics, over the out-of-sample pnl days."""
+    panel, uni, book, idx = p.panel, p.universe, p.book, s.pnl_idx
+    strat, bench = s.strat, s.bench
+    held_exp = s.exposure[idx - 1]
+    r, rb = strat.net[idx], bench.net[idx]
+    btc_r, eth_r = panel.ret[idx, uni.btc], panel.ret[idx, uni.eth]
+    k_strat = stats.kpis(
+        r,
+        turnover=strat.turnover[idx],
+        fees=strat.fee[idx],
+        slippage=strat.slippage[idx],
+        funding=strat.funding[idx],
+        exposure=held_exp,
+    )
+    k_bench = stats.kpis(
+        rb,
+        turnover=bench.turnover[idx],
+        fees=bench.fee[idx],
+        slippage=bench.slippage[idx],
+        funding=bench.funding[idx],
+        exposure=s.bench_exposure[idx - 1],
+    )
+    ci = stats.sharpe_ci(
+        r, n_boot=cfg.stats.n_boot, mean_block=cfg.stats.mean_block, seed=cfg.stats.seed
+    )
+    sr_pp, n_obs, skew, kurt = stats.sharpe_moments(r)
+    n_trials = grid.size if grid is not None else 1
+    finite = bool(np.isfinite(sr_pp))
+    dsr = (
+        stats.deflated_sharpe(sr_pp, n_obs, skew, kurt, n_trials=n_trials, var_trials=var_trials)
+        if finite
+        else float("nan")
+    )
+    psr = stats.probabilistic_sharpe(sr_pp, n_obs, skew, kurt) if finite else float("nan")
+    hurdle = stats.expected_max_sharpe(n_trials, var_trials) * np.sqrt(365) if n_trials > 1 else 0.0
+    invested = held_exp > 0
+    if invested.sum() >= 10:
+        bb, be = stats.realized_betas(r[invested], btc_r[invested], eth_r[invested])
+    else:
+        bb, be = float("nan"), float("nan")
+    ab, ae = stats.realized_betas(rb, btc_r, eth_r)
+    fold_rows = []
+    for ff in fits:
+        f = ff.fold
+        mask = (idx - 1 >= f.test_start) & (idx - 1 <= f.test_end)
+        fold_rows.append(
+            {
+                "fold": f.index,
+                "train_start": iso(panel.dates[f.train_start + 1]),
+                "train_end": iso(panel.dates[f.train_end + 1]),
+                "test_start": iso(panel.dates[f.test_start + 1]),
+                "test_end": iso(panel.dates[min(f.test_end + 1, panel.n_days - 1)]),
+                "params": ff.params,
+                "train_sharpe": float(ff.trial_sharpe[ff.best] * np.sqrt(365)),
+                "train_objective": cfg.regime.objective
+                if cfg.regime.mode == "composite"
+                else "sharpe",
+                "test_sharpe": stats.sharpe(r[mask]),
+                "n_trials": len(ff.trial_sharpe),
+            }
+        )
+    rows = stats.regime_metrics(
+        rb,
+        np.array([REGIME_NAMES[c] for c in s.codes[idx - 1]]),
+        r,
+        list(REGIMES),
+        n_boot=cfg.stats.n_boot,
+        mean_block=cfg.stats.mean_block,
+        seed=cfg.stats.seed,
+    )
+    ex_b, ex_e = held_exp * book.beta_btc[idx - 1], held_exp * book.beta_eth[idx - 1]
+    kpis = {
+        "period": {
+            "start": iso(panel.dates[idx[0]]),
+            "end": iso(panel.dates[idx[-1]]),
+            "days": int(len(r)),
+        },
+        "conventions": {
+            "periods_per_year": 365,
+            "risk_free": 0.0,
+            "returns": "simple, net of costs",
+        },
+        "strategy": k_strat,
+        "benchmark_always_on": k_bench,
+        "walk_forward": {
+            "folds": fold_rows,
+            "oos_sharpe": stats.sharpe(r),
+            "oos_sharpe_ci95": list(ci),
+            "n_trials": int(n_trials),
+            "deflated_sharpe": dsr,
+            "pbo": pbo,
+            "probabilistic_sharpe": psr,
+            "deflated_sharpe_hurdle": hurdle,
+            "trial_sharpe_variance_per_period": var_trials,
+            "deflated_sharpe_note": "probability that the stitched out-of-sample Sharpe beats "
+            "the expected best of n_trials null trials; the trials' Sharpe spread is measured "
+            "over the same out-of-sample days. Conservative: trials are correlated, so fewer "
+            "are independent than n_trials. probabilistic_sharpe is the same test against 0",
+            "pbo_note": "CSCV over the out-of-sample span, every trial evaluated on every day",
+            "mode": cfg.regime.mode,
+            "grid_combinations": grid.total_combinations if grid is not None else None,
+            "scheme": cfg.walkforward.scheme,
+        },
+        "neutrality": {
+            "beta_btc_realized": bb,
+            "beta_eth_realized": be,
+            "mean_abs_beta_btc_ex_ante": float(np.nanmean(np.abs(ex_b[invested])))
+            if invested.any()
+            else float("nan"),
+            "mean_abs_beta_eth_ex_ante": float(np.nanmean(np.abs(ex_e[invested])))
+            if invested.any()
+            else float("nan"),
+            "neutrality_error": float(np.sqrt(bb**2 + be**2)),
+            "always_on_beta_btc_realized": ab,
+            "always_on_beta_eth_realized": ae,
+            "infeasible_days": int((book.built & ~book.feasible)[idx - 1].sum()),
+            "beta_fallback_name_days": int(book.n_fallback[idx - 1].sum()),
+        },
+        "regime_edge": {
+            row["regime"]: {"edge": row.get("edge"), "p_value": row.get("edge_p_value")}
+            for row in rows
+        },
+        "costs": {
+            "unfunded_share_mean": float(np.mean(strat.unfunded_share[idx][invested]))
+            if invested.any()
+            else float("nan"),
+            "missing_funding_rule": cfg.costs.missing_funding,
+        },
+    }
+    return kpis, pl.DataFrame(rows)
+
+
+def assemble_frames(
+    cfg: Config, p: Prepared, fits: list[FoldFit], s: Stitched, grid: ParamGrid | None
+) -> dict[str, pl.DataFrame]:
+    """The daily frames of OUTPUTS.md and the trial table of the artifacts."""
+    panel, uni, book, idx = p.panel, p.universe, p.book, s.pnl_idx
+    strat, r, rb = s.strat, s.strat.net[idx], s.bench.net[idx]
+    held_exp = s.exposure[idx - 1]
+    dates = panel.dates[idx]
+    pnl = pl.DataFrame(
+        {
+            "date": dates,
+            "regime": [REGIME_NAMES[c] for c in s.codes[idx - 1]],
+            "exposure": held_exp,
+            "gross_return": strat.gross[idx],
+            "fee_cost": strat.fee[idx],
+            "slippage_cost": strat.slippage[idx],
+            "funding_pnl": strat.funding[idx],
+            "net_return": r,
+            "turnover": strat.turnover[idx],
+            "gross_leverage": strat.gross_leverage[idx],
+            "long_notional": strat.long_notional[idx],
+            "short_notional": strat.short_notional[idx],
+            "beta_btc": held_exp * book.beta_btc[idx - 1],
+            "beta_eth": held_exp * book.beta_eth[idx - 1],
+            "fold": s.fold_of[idx - 1],
+            "benchmark_net_return": rb,
+            "unfunded_share": strat.unfunded_share[idx],
+        }
+    ).with_columns(pl.col("date").cast(pl.Date))
+    eq = stats.equity_curve(r)
+    equity = pl.DataFrame(
+        {
+            "date": dates,
+            "equity": eq,
+            "drawdown": stats.drawdown(r),
+            "benchmark_equity": stats.equity_curve(rb),
+            "btc_equity": stats.equity_curve(np.nan_to_num(panel.ret[idx, uni.btc])),
+        }
+    ).with_columns(pl.col("date").cast(pl.Date))
+    n = panel.n_days
+    timeline = (
+        pl.DataFrame(
+            {
+                "date": panel.dates,
+                "fold": s.fold_of,
+                "score": s.score,
+                "regime": [REGIME_NAMES[c] for c in s.codes],
+                "exposure": s.exposure,
+                "lower": thresholds(fits, n, "lower"),
+                "upper": thresholds(fits, n, "upper"),
+                "basket_size": book.n_names,
+                "book_beta_btc": book.beta_btc,
+                "book_beta_eth": book.beta_eth,
+            }
+        )
+        .with_columns(pl.col("date").cast(pl.Date))
+        .fill_nan(None)
+    )
+    held_built = np.r_[False, book.built[:-1]]
+    book_r = np.where(held_built, p.base.gross, np.nan)
+    rb_btc, rb_eth = stats.rolling_realized_betas(
+        book_r, panel.ret[:, uni.btc], panel.ret[:, uni.eth], cfg.stats.rolling_beta_window
+    )
+    betas = (
+        pl.DataFrame(
+            {
+                "date": panel.dates,
+                "beta_btc_realized": rb_btc,
+                "beta_eth_realized": rb_eth,
+                "beta_btc_ex_ante": book.beta_btc,
+                "beta_eth_ex_ante": book.beta_eth,
+            }
+        )
+        .with_columns(pl.col("date").cast(pl.Date))
+        .fill_nan(None)
+    )
+    trials = pl.concat(
+        [
+            pl.DataFrame(
+                {
+                    "fold": np.full(len(ff.trial_sharpe), ff.fold.index),
+                    "trial": np.arange(len(ff.trial_sharpe)),
+                    "train_sharpe_per_period": ff.trial_sharpe,
+                    "chosen": np.arange(len(ff.trial_sharpe)) == ff.best,
+                }
+            )
+            for ff in fits
+        ]
+    )
+    if grid is not None:
+        params = pl.DataFrame(
+            {
+                "trial": np.arange(grid.size),
+                **{f"w_{f}": grid.weights[:, j] for j, f in enumerate(grid.features)},
+                "lower": grid.lower,
+                "upper": grid.upper,
+                "band": grid.band,
+                "min_dwell": grid.dwell,
+            }
+        )
+        trials = trials.join(params, on="trial", how="left")
+    return {"pnl": pnl, "equity": equity, "timeline": timeline, "betas": betas, "trials": trials}
+
+
+def thresholds(fits: list[FoldFit], n: int, key: str) -> np.ndarray:
+    out = np.full(n, np.nan)
+    for ff in fits:
+        if key in ff.params:
+            end = ff.fold.test_start + len(ff.codes)
+            out[ff.fold.test_start : end] = float(ff.params[key])  # type: ignore[arg-type]
+    return out
