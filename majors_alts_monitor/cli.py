@@ -284,6 +284,9 @@ INTERRUPTED = "interrupted; previous outputs are untouched"
 
 
 def _interrupted() -> int:
+    # objects left half-built by the interrupt (e.g. llvmlite's during a numba compile) may
+    # complain from their finalisers at exit: noise after a Ctrl-C, not news
+    sys.unraisablehook = lambda _unraisable: None
     print(INTERRUPTED, file=sys.stderr)
     return 130
 

@@ -9,6 +9,10 @@ PBO, without ever building a (sets x days) array. Memory is O(sets x blocks).
 
 from __future__ import annotations
 
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numba
@@ -208,6 +212,28 @@ def _kernel(z, w, lower, upper, band, dwell, levels, vscale, book_pnl, cost, d0,
     return stats, blocks
 
 
+@contextmanager
+def sigint_deferred() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) while a compiled parallel kernel runs; it is delivered, as a
+    KeyboardInterrupt, the moment the kernel returns.
+
+    A SIGINT that lands inside numba's OpenMP parallel region crashed the process
+    (segmentation fault) or surfaced as ``SystemError: ... returned a result with an exception
+    set`` instead of a clean interrupt. Blocking SIGINT in the calling (main) thread keeps it
+    pending, and the OpenMP worker threads, created by the first parallel launch from inside
+    this block, inherit the blocked mask, so no thread of the kernel ever takes the signal."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(
+        signal, "pthread_sigmask"
+    ):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def evaluate_grid(
     z: np.ndarray, grid: ParamGrid, inputs: SearchInputs, d0: int, d1: int, n_blocks: int = 16
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -219,7 +245,7 @@ def evaluate_grid(
     if d1 + 1 >= len(inputs.book_pnl):
         raise ValueError("the window's last pnl day is past the data")
     n_blocks = max(1, min(n_blocks, d1 - d0 + 1))
-    return _kernel(
+    args = (
         np.ascontiguousarray(z, dtype=np.float64),
         grid.weights,
         grid.lower,
@@ -234,6 +260,8 @@ def evaluate_grid(
         int(d1),
         int(n_blocks),
     )
+    with sigint_deferred():
+        return _kernel(*args)
 
 
 def objective_from_stats(stats: np.ndarray, objective: str, periods: int = 365) -> np.ndarray:
