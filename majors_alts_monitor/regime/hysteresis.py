@@ -100,14 +100,17 @@ def _dwell(codes: np.ndarray, min_dwell: int) -> np.ndarray:
     return out
 
 
-def regime_age(codes: np.ndarray, min_dwell: int) -> tuple[np.ndarray, np.ndarray]:
+def regime_age(
+    codes: np.ndarray, min_dwell: int, state0: int = BALANCED
+) -> tuple[np.ndarray, np.ndarray]:
     """Days in the current regime and the dwell left, day by day, along one state machine's
-    path ``codes`` (its first element is the machine's first day).
+    path ``codes`` (its first element is the machine's first day; before it the machine is in
+    ``state0``, free to switch, as both machines here start).
 
     ``days_in_regime`` counts the day of entry as one. ``dwell_left`` is how many more days the
     regime must be held before a switch is allowed: ``max(min_dwell - days_in_regime, 0)``, so 0
-    means the next decision may switch. The regime the machine starts in was not entered by a
-    switch (both machines start free to switch), so its dwell left is 0."""
+    means the next decision may switch. The start state, when the machine has not left it,
+    was not entered by a switch: its dwell left is 0."""
     c = np.asarray(codes)
     n = c.shape[0]
     idx = np.arange(n)
@@ -115,7 +118,8 @@ def regime_age(codes: np.ndarray, min_dwell: int) -> tuple[np.ndarray, np.ndarra
     change[1:] = c[1:] != c[:-1]
     entry = np.maximum.accumulate(np.where(change, idx, 0))
     days = idx - entry + 1
-    left = np.where(entry == 0, 0, np.maximum(int(min_dwell) - days, 0))
+    free = (entry == 0) & (c[0] == state0) if n else np.zeros(0, dtype=bool)
+    left = np.where(free, 0, np.maximum(int(min_dwell) - days, 0))
     return days.astype(np.int64), left.astype(np.int64)
 
 
