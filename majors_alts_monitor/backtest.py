@@ -1,10 +1,18 @@
 """Vectorised daily backtest with fees, slippage and funding (timing of DESIGN.md).
 
 Weights ``W[d]`` are decided at the end of day ``d`` and held over ``d+1``; the book starts flat.
-On pnl day ``d``:
+On pnl day ``d``, with ``held = W[d-1]``:
 
-* ``gross[d] = sum_i W[d-1, i] * r[d, i]`` (an undefined return counts 0: see ``panel.py``);
-* ``turnover[d] = sum_i |W[d-1, i] - W[d-2, i]|``: the trade into the held book, charged on ``d``;
+* ``gross[d] = sum_i held_i * r[d, i]`` (an undefined return counts 0: see ``panel.py``);
+* drift: by the close of ``d`` the held weights have become
+  ``drifted[d] = held * (1 + r[d]) / (1 + gross[d])`` (an asset without a return that day does
+  not move; a book whose gross return is ``<= -1`` has lost its capital and is treated as
+  liquidated: ``drifted = 0``). Fees, slippage and funding are cash flows left out of the
+  denominator (a few bp; keeping them out keeps the search's cost table per regime pair);
+* ``turnover[d] = sum_i |dW_i|`` with ``dW = W[d-1] - drifted[d-1]``: the trade from the
+  drifted book to the new target, decided at ``d-1`` and charged on ``d`` (entering from
+  flat trades the whole target); ``turnover_target[d] = sum_i |W[d-1, i] - W[d-2, i]|`` is
+  the target-to-target figure that ignores drift (reported beside it, never charged);
 * ``fee[d] = sum_i |dW_i| * (taker_share * taker_bps + (1 - taker_share) * maker_bps) / 1e4``;
 * ``slippage[d] = sum_i |dW_i| * (floor_bps + impact_bps * sqrt(participation_i)) / 1e4`` with
   ``participation_i = min(1, |dW_i| * capital / median_volume_i[d-1])`` (trailing median volume
@@ -34,7 +42,8 @@ class BacktestResult:
     slippage: Series
     funding: Series
     net: Series
-    turnover: Series
+    turnover: Series  # drift-aware: sum |target - drifted held book|, the traded amount
+    turnover_target: Series  # target-to-target sum |W[d-1] - W[d-2]|, ignores drift
     gross_leverage: Series
     long_notional: Series
     short_notional: Series
@@ -79,6 +88,26 @@ def fill_funding(funding: Panel, basket: np.ndarray | None, rule: str) -> Panel:
     return np.where(np.isfinite(funding), funding, fill)
 
 
+def drift_weights(held: Panel, ret: Panel) -> Panel:
+    """Weights of the book ``held`` over a day at that day's close: ``held * (1 + r) / (1 + R)``
+    with ``R = sum_i held_i * r_i`` (a NaN return counts 0: that name does not move). Rows with
+    ``1 + R <= 0`` (the capital is gone) are 0: the book is liquidated and re-entered from flat."""
+    r = np.nan_to_num(ret)
+    nav = 1.0 + (held * r).sum(axis=1)
+    grown = held * (1.0 + r)
+    out = np.zeros_like(grown)
+    np.divide(grown, nav[:, None], out=out, where=nav[:, None] > 0)
+    return out
+
+
+def funding_pnl_by_asset(
+    held: Panel, funding: Panel, basket: np.ndarray | None, rule: str
+) -> Panel:
+    """Per-asset funding pnl ``-held * f`` of the book held over each day (``basket`` known at
+    the decision, i.e. already shifted): a long pays a positive rate, a short earns it."""
+    return -(held * fill_funding(funding, basket, rule))
+
+
 def run_backtest(
     weights: Panel,
     ret: Panel,
@@ -91,15 +120,18 @@ def run_backtest(
     """Per pnl day ``d`` results for decided weights ``weights`` (see module doc)."""
     n = weights.shape[0]
     held = shift(weights, 1, 0.0)  # held over day d = decided at d-1
-    dw = held - shift(held, 1, 0.0)
+    # the trade charged on d: from the book held over d-1, drifted to its close, to W[d-1]
+    dw = held - shift(drift_weights(held, ret), 1, 0.0)
     medvol_at_decision = shift(median_volume, 1)
     gross = (held * np.nan_to_num(ret)).sum(axis=1)
     fee, slip = trade_costs(dw, medvol_at_decision, costs)
     if funding is not None and costs.funding:
-        f = fill_funding(
-            funding, None if basket is None else shift(basket, 1, False), costs.missing_funding
-        )
-        fund = -(held * f).sum(axis=1)
+        fund = funding_pnl_by_asset(
+            held,
+            funding,
+            None if basket is None else shift(basket, 1, False),
+            costs.missing_funding,
+        ).sum(axis=1)
         missing = ~np.isfinite(funding)
         tot = np.abs(held).sum(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -115,6 +147,7 @@ def run_backtest(
         funding=fund,
         net=net,
         turnover=np.abs(dw).sum(axis=1),
+        turnover_target=np.abs(held - shift(held, 1, 0.0)).sum(axis=1),
         gross_leverage=np.abs(held).sum(axis=1),
         long_notional=np.where(held > 0, held, 0.0).sum(axis=1),
         short_notional=np.where(held < 0, held, 0.0).sum(axis=1),

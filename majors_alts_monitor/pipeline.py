@@ -111,7 +111,7 @@ def prepare(cfg: Config, lake: LakeData, start: date, end: date) -> Prepared:
     else:
         v = np.ones(panel.n_days)
     levels = np.array([cfg.regime.exposure[r] for r in REGIMES], dtype=np.float64)
-    cost = transition_costs(book.weights, v, levels, universe.median_volume, cfg.costs)
+    cost = transition_costs(book.weights, v, levels, panel.ret, universe.median_volume, cfg.costs)
     burn = cfg.burn_in_days()
     built = np.flatnonzero(book.built)
     first_day = max(burn, int(built[0]) if built.size else panel.n_days)

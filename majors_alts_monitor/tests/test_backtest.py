@@ -1,8 +1,8 @@
 """Tests for the vectorised backtest engine (``backtest.py``).
 
 The reference is ``_slow_backtest`` below: a plain loop over days and assets that reads the
-timing and cost rules of the module doc (and DESIGN.md) literally. The fast engine must equal
-it to 1e-12 on random books, for both ``missing_funding`` rules. Sign, timing and
+timing, drift and cost rules of the module doc (and DESIGN.md) literally. The fast engine must
+equal it to 1e-12 on random books, for both ``missing_funding`` rules. Sign, timing and
 vol-targeting rules get their own small, hand-checkable tests. Seeds are fixed.
 """
 
@@ -26,6 +26,7 @@ COLUMNS = (
     "funding",
     "net",
     "turnover",
+    "turnover_target",
     "gross_leverage",
     "long_notional",
     "short_notional",
@@ -44,8 +45,8 @@ def _slow_backtest(
     basket: np.ndarray | None,
 ) -> dict[str, np.ndarray]:
     """Loop version of the module doc: pnl day ``d`` holds the book decided at ``d-1``; the trade
-    into it (from the book decided at ``d-2``, flat before the first day) is charged on ``d``
-    with the median volume known at the decision (``d-1``)."""
+    into it (from the book decided at ``d-2`` as it drifted over ``d-1``, flat before the first
+    day) is charged on ``d`` with the median volume known at the decision (``d-1``)."""
     n, m = w.shape
     out = {c: np.zeros(n) for c in COLUMNS}
     fee_per_unit = (
@@ -54,12 +55,21 @@ def _slow_backtest(
     for d in range(n):
         held = [w[d - 1, i] if d >= 1 else 0.0 for i in range(m)]
         before = [w[d - 2, i] if d >= 2 else 0.0 for i in range(m)]
-        gross = fee = slip = fund = turnover = lev = longs = shorts = unfunded = 0.0
+        # the book held over d-1 at d-1's close: each name grew by (1 + r), the capital by the
+        # book's return; a NaN return does not move; a wiped-out book (1 + R <= 0) is flat
+        grow = [
+            1.0 + (r[d - 1, i] if d >= 1 and math.isfinite(r[d - 1, i]) else 0.0) for i in range(m)
+        ]
+        nav = 1.0 + sum(before[i] * (grow[i] - 1.0) for i in range(m))
+        drifted = [before[i] * grow[i] / nav if nav > 0 else 0.0 for i in range(m)]
+        gross = fee = slip = fund = turnover = turnover_target = 0.0
+        lev = longs = shorts = unfunded = 0.0
         for i in range(m):
             ret = r[d, i]
             gross += held[i] * (ret if math.isfinite(ret) else 0.0)
-            trade = abs(held[i] - before[i])
+            trade = abs(held[i] - drifted[i])
             turnover += trade
+            turnover_target += abs(held[i] - before[i])
             fee += trade * fee_per_unit
             vol = mv[d - 1, i] if d >= 1 else NAN
             if math.isfinite(vol) and vol > 0:
@@ -99,6 +109,7 @@ def _slow_backtest(
         out["funding"][d] = fund
         out["net"][d] = gross - fee - slip + fund
         out["turnover"][d] = turnover
+        out["turnover_target"][d] = turnover_target
         out["gross_leverage"][d] = lev
         out["long_notional"][d] = longs
         out["short_notional"][d] = shorts
@@ -180,8 +191,10 @@ def test_reference_hand_case() -> None:
     assert ref["fee"][1] == pytest.approx(0.5 * 3.5e-4)
     assert ref["slippage"][1] == pytest.approx(0.5 * (2 + 100 * math.sqrt(0.125)) / 1e4)
     assert ref["funding"][1] == pytest.approx(-0.5 * 0.001)
-    # day 2: still held (decided on day 1), no trade; day 3 would carry the exit
-    assert ref["turnover"][2] == 0.0 and ref["gross"][2] == pytest.approx(-0.005)
+    # day 2: still held (decided on day 1): the target did not move, but the 2% gain drifted
+    # the weight to 0.51 / 1.01, so trading back to 0.5 costs 0.51 / 1.01 - 0.5
+    assert ref["turnover_target"][2] == 0.0 and ref["gross"][2] == pytest.approx(-0.005)
+    assert ref["turnover"][2] == pytest.approx(0.51 / 1.01 - 0.5, rel=1e-13)
     _assert_equal_to_reference(res, ref)
 
 
@@ -248,10 +261,57 @@ def test_turnover_is_sum_abs_dw_entering_from_flat() -> None:
     held = np.vstack([np.zeros((1, 2)), w[:-1]])
     prev = np.vstack([np.zeros((1, 2)), held[:-1]])
     np.testing.assert_allclose(res.turnover, np.abs(held - prev).sum(axis=1), atol=1e-15)
+    # zero returns: nothing drifts, so both turnover figures agree
+    np.testing.assert_array_equal(res.turnover, res.turnover_target)
     assert res.turnover[0] == 0.0  # nothing held on the first day
     assert res.turnover[1] == pytest.approx(0.5)  # first book entered from flat
     assert res.turnover[2] == pytest.approx(0.2)
     assert res.turnover[3] == pytest.approx(0.1 + 0.6)
+
+
+def test_drift_hand_case() -> None:
+    """Two names held 0.5 / -0.5; the long gains 10% and the short's name falls 10% on day 1.
+    By the close the book has earned 0.1: the long is 0.55 / 1.1 = 0.5 and the short
+    -0.45 / 1.1 = -0.40909..., so staying on target trades only the short back to -0.5."""
+    w = np.array([[0.5, -0.5], [0.5, -0.5], [0.5, -0.5]])
+    r = np.array([[0.0, 0.0], [0.1, -0.1], [0.0, 0.0]])
+    res = run_backtest(w, r, None, np.full_like(w, 1e12), _costs())
+    assert res.gross[1] == pytest.approx(0.1)
+    assert res.turnover[1] == pytest.approx(1.0)  # entry from flat
+    assert res.turnover[2] == pytest.approx(0.5 - 0.45 / 1.1, rel=1e-14)
+    assert res.turnover_target[2] == 0.0
+    assert res.fee[2] == pytest.approx(res.turnover[2] * 3.2e-4, rel=1e-12)  # 0.4 x 5 + 0.6 x 2 bp
+
+
+def test_drift_edge_cases_nan_returns_and_a_wiped_out_book() -> None:
+    # a NaN return: that name does not move; the other name's gain still shrinks its weight
+    w = np.array([[0.5, 0.5], [0.5, 0.5], [0.0, 0.0]])
+    r = np.array([[0.0, 0.0], [np.nan, 0.2], [0.0, 0.0]])
+    res = run_backtest(w, r, None, np.full_like(w, 1e12), _costs())
+    nav = 1.0 + 0.5 * 0.2
+    assert res.turnover[2] == pytest.approx(abs(0.5 - 0.5 / nav) + abs(0.5 - 0.6 / nav))
+    # an inactive name that is not held never trades, whatever its return
+    w3 = np.array([[0.5, 0.0], [0.5, 0.0], [0.5, 0.0]])
+    r3 = np.array([[0.0, np.nan], [0.1, np.nan], [0.0, 3.0]])
+    res = run_backtest(w3, r3, None, np.full_like(w3, 1e12), _costs())
+    assert res.turnover[2] == pytest.approx(abs(0.5 - 0.55 / 1.05))
+    # r_book = -1 exactly and below: the capital is gone, the next target is entered from flat
+    for loss in (-0.5, -0.8):
+        w2 = np.array([[2.0], [2.0], [2.0]])
+        r2 = np.array([[0.0], [loss], [0.0]])
+        res = run_backtest(w2, r2, None, np.full_like(w2, 1e12), _costs())
+        assert res.gross[1] == pytest.approx(2.0 * loss)
+        assert res.turnover[2] == pytest.approx(2.0)
+        assert np.all(np.isfinite(res.net))
+    # just above: finite, large drift (leverage explodes as the capital shrinks)
+    res = run_backtest(
+        np.array([[2.0], [2.0], [2.0]]),
+        np.array([[0.0], [-0.49], [0.0]]),
+        None,
+        np.full((3, 1), 1e12),
+        _costs(),
+    )
+    assert res.turnover[2] == pytest.approx(abs(2.0 - 2.0 * 0.51 / 0.02))
 
 
 def test_gross_uses_next_day_return_only() -> None:
