@@ -155,6 +155,43 @@ def run_backtest(
     )
 
 
+def funding_by_leg(
+    weights: Panel,
+    funding: Panel | None,
+    costs: CostsConfig,
+    majors: list[int],
+    days: np.ndarray,
+    *,
+    basket: np.ndarray | None = None,
+) -> dict[str, float]:
+    """Total funding pnl over pnl days ``days`` of the majors (``majors_long``: the columns
+    ``majors``) and of every other name (``alts_short``: the short basket) of the book decided
+    as ``weights`` (the engine's timing and missing-data rule), and ``unfunded_short_share``:
+    the mean, over those days with short notional, of the share of the short notional without
+    funding data (nan when the book is never short). The two legs add up to the engine's
+    ``funding`` summed over ``days``. Without funding (no table, or ``costs.funding`` off) both
+    legs are 0 and every short is unfunded."""
+    held = shift(weights, 1, 0.0)[days]
+    is_major = np.zeros(weights.shape[1], dtype=bool)
+    is_major[majors] = True
+    short = np.where(held < 0, -held, 0.0)
+    tot = short.sum(axis=1)
+    if funding is None or not costs.funding:
+        per = np.zeros_like(held)
+        missing = np.ones(held.shape, dtype=bool)
+    else:
+        b = None if basket is None else shift(basket, 1, False)[days]
+        per = funding_pnl_by_asset(held, funding[days], b, costs.missing_funding)
+        missing = ~np.isfinite(funding[days])
+    has = tot > 0
+    share = (short * missing).sum(axis=1)[has] / tot[has]
+    return {
+        "majors_long": float(per[:, is_major].sum()),
+        "alts_short": float(per[:, ~is_major].sum()),
+        "unfunded_short_share": float(share.mean()) if share.size else float("nan"),
+    }
+
+
 def vol_target_scale(
     book_returns: Series, target_ann_vol: float, lookback: int, max_leverage: float
 ) -> Series:

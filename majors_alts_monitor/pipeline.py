@@ -302,6 +302,8 @@ def run(cfg: Config, start: date, end: date, progress: Progress = noop) -> RunRe
     d0, d1 = folds[0].test_start, int(s.pnl_idx[-1] - 1)
     var_trials, pbo, _ = trial_statistics(cfg, p, grid, d0, d1)
     kpis, regime_metrics = assemble_kpis(cfg, p, fits, s, grid, var_trials, pbo)
+    if kpis["funding_by_leg"]["warning"]:
+        warns.append(kpis["funding_by_leg"]["warning"])
     lap("statistics")
     frames = assemble_frames(cfg, p, fits, s, grid)
     manifest = {
