@@ -213,6 +213,11 @@ def unfunded_warning(share: float, cfg: Config, majors_funding: float) -> str | 
         how = "costs.funding is off: no leg pays or earns funding"
     elif rule == "zero":
         how = "missing_funding: zero counts it as 0, so the shorts earn nothing there"
+    elif rule == "majors_median":
+        how = (
+            "missing_funding: majors_median fills it with the median of the majors' rates "
+            "that day, an estimate (README, funding)"
+        )
     else:
         how = (
             "missing_funding: basket_median fills it with the median rate of the basket alts "

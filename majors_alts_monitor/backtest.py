@@ -19,9 +19,9 @@ On pnl day ``d``, with ``held = W[d-1]``:
   known at the decision; an asset without volume data is charged full participation);
 * ``funding[d] = -sum_i W[d-1, i] * f[d, i]``: a long pays a positive rate, a short earns it.
   A held asset without funding data that day accrues ``0`` (``missing_funding: zero``) or, for
-  a basket alt, the median rate of the basket alts that have data (``basket_median``; the
-  majors are never filled with alt rates); the share of held notional without data is
-  reported as ``unfunded_share`` either way;
+  a basket alt, the median rate of the basket alts that have data (``basket_median``) or of
+  the majors that have data (``majors_median``); the majors are never filled with alt rates;
+  the share of held notional without data is reported as ``unfunded_share`` either way;
 * ``net = gross - fee - slippage + funding``. Fees and slippage are never negative.
 """
 
@@ -73,15 +73,24 @@ def trade_costs(dw: Panel, median_volume: Panel, costs: CostsConfig) -> tuple[Se
     return fee, slip
 
 
-def fill_funding(funding: Panel, basket: np.ndarray | None, rule: str) -> Panel:
-    """Funding with the stated treatment of missing data (``zero`` or ``basket_median``)."""
-    if rule == "zero" or basket is None:
+def fill_funding(
+    funding: Panel, basket: np.ndarray | None, rule: str, majors: list[int] | None = None
+) -> Panel:
+    """Funding with the stated treatment of missing data (``zero``, ``basket_median`` or
+    ``majors_median``; the last two fill basket alts only, and fall back to 0 without a basket,
+    without the majors' columns, or on a day when no source rate exists)."""
+    if rule == "zero" or basket is None or (rule == "majors_median" and not majors):
         return np.where(np.isfinite(funding), funding, 0.0)
     import warnings
 
+    if rule == "majors_median":
+        source = np.zeros(funding.shape, dtype=bool)
+        source[:, majors] = True
+    else:
+        source = basket
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        med = np.nanmedian(np.where(basket, funding, np.nan), axis=1)
+        med = np.nanmedian(np.where(source, funding, np.nan), axis=1)
     med = np.where(np.isfinite(med), med, 0.0)
     # only basket alts take the basket median; anything else without data (the majors) accrues 0
     fill = np.where(basket, med[:, None], 0.0)
@@ -101,11 +110,15 @@ def drift_weights(held: Panel, ret: Panel) -> Panel:
 
 
 def funding_pnl_by_asset(
-    held: Panel, funding: Panel, basket: np.ndarray | None, rule: str
+    held: Panel,
+    funding: Panel,
+    basket: np.ndarray | None,
+    rule: str,
+    majors: list[int] | None = None,
 ) -> Panel:
     """Per-asset funding pnl ``-held * f`` of the book held over each day (``basket`` known at
     the decision, i.e. already shifted): a long pays a positive rate, a short earns it."""
-    return -(held * fill_funding(funding, basket, rule))
+    return -(held * fill_funding(funding, basket, rule, majors))
 
 
 def run_backtest(
@@ -116,6 +129,7 @@ def run_backtest(
     costs: CostsConfig,
     *,
     basket: np.ndarray | None = None,
+    majors: list[int] | None = None,
 ) -> BacktestResult:
     """Per pnl day ``d`` results for decided weights ``weights`` (see module doc)."""
     n = weights.shape[0]
@@ -131,6 +145,7 @@ def run_backtest(
             funding,
             None if basket is None else shift(basket, 1, False),
             costs.missing_funding,
+            majors,
         ).sum(axis=1)
         missing = ~np.isfinite(funding)
         tot = np.abs(held).sum(axis=1)
@@ -181,7 +196,7 @@ def funding_by_leg(
         missing = np.ones(held.shape, dtype=bool)
     else:
         b = None if basket is None else shift(basket, 1, False)[days]
-        per = funding_pnl_by_asset(held, funding[days], b, costs.missing_funding)
+        per = funding_pnl_by_asset(held, funding[days], b, costs.missing_funding, majors)
         missing = ~np.isfinite(funding[days])
     has = tot > 0
     share = (short * missing).sum(axis=1)[has] / tot[has]

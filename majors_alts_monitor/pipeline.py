@@ -99,6 +99,7 @@ def prepare(cfg: Config, lake: LakeData, start: date, end: date) -> Prepared:
         universe.median_volume,
         costs0,
         basket=universe.basket,
+        majors=[universe.btc, universe.eth],
     )
     book_pnl = base.gross + base.funding
     if cfg.vol_target.enabled:
@@ -213,7 +214,15 @@ def stitch(cfg: Config, p: Prepared, fits: list[FoldFit]) -> Stitched:
 
     def bt(e: np.ndarray) -> BacktestResult:
         w = p.book.weights * e[:, None]
-        return run_backtest(w, p.panel.ret, fund, uni.median_volume, cfg.costs, basket=uni.basket)
+        return run_backtest(
+            w,
+            p.panel.ret,
+            fund,
+            uni.median_volume,
+            cfg.costs,
+            basket=uni.basket,
+            majors=[uni.btc, uni.eth],
+        )
 
     pnl_idx = np.flatnonzero(oos) + 1
     pnl_idx = pnl_idx[pnl_idx < n]

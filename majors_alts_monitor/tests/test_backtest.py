@@ -33,6 +33,8 @@ COLUMNS = (
     "unfunded_share",
 )
 NAN = float("nan")
+RULES = ["zero", "basket_median", "majors_median"]
+MAJORS = [0, 1]  # the majors' columns in the random books
 
 
 # ---- the slow, obviously correct reference ----------------------------------------------------
@@ -43,6 +45,7 @@ def _slow_backtest(
     mv: np.ndarray,
     costs: CostsConfig,
     basket: np.ndarray | None,
+    majors: list[int] | None = None,
 ) -> dict[str, np.ndarray]:
     """Loop version of the module doc: pnl day ``d`` holds the book decided at ``d-1``; the trade
     into it (from the book decided at ``d-2`` as it drifted over ``d-1``, flat before the first
@@ -99,6 +102,11 @@ def _slow_backtest(
                         ]
                         if have:
                             rate = float(np.median(have))
+                    if costs.missing_funding == "majors_median" and in_basket and majors:
+                        # a basket alt takes the median of the majors' rates of day d
+                        have = [f[d, j] for j in majors if math.isfinite(f[d, j])]
+                        if have:
+                            rate = float(np.median(have))
                 fund -= held[i] * rate
             unfunded = unfunded / lev if lev > 0 else 0.0
         else:
@@ -153,16 +161,16 @@ def _assert_equal_to_reference(res: BacktestResult, ref: dict[str, np.ndarray]) 
 
 
 # ---- engine == reference -------------------------------------------------------------------
-@pytest.mark.parametrize("rule", ["zero", "basket_median"])
+@pytest.mark.parametrize("rule", RULES)
 @pytest.mark.parametrize("seed", range(6))
 def test_engine_equals_slow_reference(seed: int, rule: str) -> None:
     w, r, f, mv, basket = _random_book(seed)
     costs = _costs(missing_funding=rule)
-    res = run_backtest(w, r, f, mv, costs, basket=basket)
-    _assert_equal_to_reference(res, _slow_backtest(w, r, f, mv, costs, basket))
+    res = run_backtest(w, r, f, mv, costs, basket=basket, majors=MAJORS)
+    _assert_equal_to_reference(res, _slow_backtest(w, r, f, mv, costs, basket, MAJORS))
 
 
-@pytest.mark.parametrize("rule", ["zero", "basket_median"])
+@pytest.mark.parametrize("rule", RULES)
 def test_engine_equals_reference_without_basket_or_funding(rule: str) -> None:
     w, r, f, mv, _ = _random_book(11)
     costs = _costs(missing_funding=rule)
@@ -211,7 +219,7 @@ def test_short_gains_when_price_falls() -> None:
     assert res.gross[1] < 0
 
 
-@pytest.mark.parametrize("rule", ["zero", "basket_median"])
+@pytest.mark.parametrize("rule", RULES)
 def test_positive_funding_paid_by_long_earned_by_short(rule: str) -> None:
     r = np.zeros((2, 1))
     f = np.array([[0.0], [0.0006]])
@@ -371,6 +379,35 @@ def test_vol_target_scale_uses_past_only_and_respects_cap(seed: int) -> None:
         )
 
 
+def test_majors_median_fills_basket_alts_with_the_majors_rate() -> None:
+    from majors_alts_monitor.backtest import fill_funding
+
+    funding = np.array([[0.001, 0.003, np.nan, np.nan], [np.nan, np.nan, np.nan, 0.5]])
+    basket = np.array([[False, False, True, False], [False, False, True, True]])
+    out = fill_funding(funding, basket, "majors_median", [0, 1])
+    assert out[0, 2] == pytest.approx(0.002)  # a basket alt: the majors' median that day
+    assert out[0, 3] == 0.0  # not in the basket: 0
+    assert out[1, 2] == 0.0 and out[1, 3] == 0.5  # no major rate that day: 0; data kept
+    # without the majors' columns the rule has nothing to take: zero
+    np.testing.assert_array_equal(
+        fill_funding(funding, basket, "majors_median"), np.nan_to_num(funding)
+    )
+    # a short alt without data then earns what the long majors pay: a neutral funding book
+    w = np.array([[0.5, 0.5, -1.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
+    f = np.array([[0.0, 0.0, 0.0, 0.0], [0.001, 0.001, np.nan, np.nan]])
+    res = run_backtest(
+        w,
+        np.zeros_like(w),
+        f,
+        np.full_like(w, 1e12),
+        _costs(missing_funding="majors_median"),
+        basket=np.array([[False, False, True, True]] * 2),
+        majors=[0, 1],
+    )
+    assert res.funding[1] == pytest.approx(0.0, abs=1e-18)
+    assert res.unfunded_share[1] == pytest.approx(0.5)  # still reported as without data
+
+
 def test_basket_median_never_fills_the_majors() -> None:
     """A long major without funding data accrues 0, not the alts' median rate."""
     from majors_alts_monitor.backtest import fill_funding
@@ -434,7 +471,7 @@ def test_always_on_turnover_on_real_matches_an_independent_drift_loop(real_lake,
 
 
 # ---- funding by leg and the unfunded-short warning --------------------------------------------
-@pytest.mark.parametrize("rule", ["zero", "basket_median"])
+@pytest.mark.parametrize("rule", RULES)
 @pytest.mark.parametrize("seed", range(3))
 def test_funding_legs_add_up_to_the_engine(seed: int, rule: str) -> None:
     from majors_alts_monitor.backtest import funding_by_leg
@@ -442,9 +479,9 @@ def test_funding_legs_add_up_to_the_engine(seed: int, rule: str) -> None:
     w, r, f, mv, basket = _random_book(seed)
     basket[:, :2] = False  # columns 0 and 1 are the majors: never in the short basket
     costs = _costs(missing_funding=rule)
-    res = run_backtest(w, r, f, mv, costs, basket=basket)
+    res = run_backtest(w, r, f, mv, costs, basket=basket, majors=MAJORS)
     days = np.arange(5, len(w))
-    legs = funding_by_leg(w, f, costs, [0, 1], days, basket=basket)
+    legs = funding_by_leg(w, f, costs, MAJORS, days, basket=basket)
     assert legs["majors_long"] + legs["alts_short"] == pytest.approx(res.funding[days].sum())
     # the majors' leg by hand: -held * rate, a missing rate accrues 0 (never the alts' median)
     held = np.vstack([np.zeros((1, w.shape[1])), w[:-1]])[days]
