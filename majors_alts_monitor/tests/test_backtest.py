@@ -260,6 +260,10 @@ def test_fees_and_slippage_never_negative(w, data, taker, impact, capital) -> No
     assert np.all(res.fee >= 0) and np.all(np.isfinite(res.fee))
     assert np.all(res.slippage >= 0) and np.all(np.isfinite(res.slippage))
     assert np.all(res.net <= res.gross + res.funding + 1e-15)
+    # drift-aware turnover: finite and >= 0 whatever the returns (a wiped-out book included)
+    assert np.all(np.isfinite(res.turnover)) and np.all(res.turnover >= 0)
+    flat = run_backtest(w, np.zeros_like(w), None, mv, costs)  # nothing moves: no drift
+    np.testing.assert_allclose(flat.turnover, flat.turnover_target, rtol=1e-12, atol=1e-12)
 
 
 # ---- turnover and timing -------------------------------------------------------------------
@@ -530,3 +534,31 @@ def test_unfunded_warning_over_20_percent_names_the_rule() -> None:
         update={"costs": cfg.costs.model_copy(update={"missing_funding": "basket_median"})}
     )
     assert "basket_median" in (unfunded_warning(1.0, bm, -0.1) or "")
+
+
+# ---- the search's transition-cost table follows the engine's drift ---------------------------
+@pytest.mark.parametrize("seed", range(4))
+def test_transition_cost_table_equals_engine_costs_with_drift(seed: int) -> None:
+    """For any regime path, fee + slippage of the engine on the book scaled by
+    ``levels[code] * vscale`` equal the table's ``C[d, code[d-2], code[d-1]]`` to 1e-12, with
+    NaN returns, a vol-target scale, a negative exposure level and a day where a level's book
+    loses all its capital (``1 + e_a * R <= 0``)."""
+    from majors_alts_monitor.regime.search import transition_costs
+
+    rng = np.random.default_rng(seed)
+    w, r, _, mv, _ = _random_book(seed, n=80, m=6)
+    w[39] = [1.5, 1.0, -1.0, -0.8, 0.5, -0.5]
+    r[40, :] = np.where(w[39] > 0, -0.95, 3.0)  # a crash day: the long-short book is wiped out
+    vscale = rng.uniform(0.5, 1.8, len(w))
+    levels = np.array([1.0, 0.35, -0.6])
+    costs = _costs()
+    table = transition_costs(w, vscale, levels, r, mv, costs)
+    codes = rng.integers(0, 3, len(w))
+    codes[39] = 0
+    exposure = levels[codes] * vscale
+    res = run_backtest(w * exposure[:, None], r, None, mv, costs)
+    for d in range(2, len(w)):
+        expected = table[d, codes[d - 2], codes[d - 1]]
+        assert res.fee[d] + res.slippage[d] == pytest.approx(expected, rel=1e-12, abs=1e-15), d
+    held = w[39] * exposure[39]
+    assert 1.0 + (held * np.nan_to_num(r[40])).sum() <= 0  # the crash day did wipe it out
