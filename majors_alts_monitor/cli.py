@@ -292,10 +292,11 @@ def _interrupted() -> int:
 
 
 def _caused_by_interrupt(err: BaseException) -> bool:
-    """A Ctrl-C that surfaced as another exception. A SIGINT during a compiled numba kernel
-    (the parallel grid search) sets KeyboardInterrupt while the kernel runs; when the kernel
-    returns, CPython reports ``SystemError: ... returned a result with an exception set``
-    with the KeyboardInterrupt as its cause. Libraries may also wrap it as a context."""
+    """A Ctrl-C that surfaced as another exception: a KeyboardInterrupt raised inside a
+    Python callback of compiled code comes back as ``SystemError: ... returned a result with
+    an exception set`` with the KeyboardInterrupt as its cause (the grid search holds SIGINT
+    for this reason, ``regime.search.sigint_deferred``); libraries may also wrap it as a
+    context."""
     seen: set[int] = set()
     e: BaseException | None = err
     while e is not None and id(e) not in seen:

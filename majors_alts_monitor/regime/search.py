@@ -19,7 +19,7 @@ import numba
 import numpy as np
 
 from ..arrays import Panel, Series, shift
-from ..backtest import trade_costs
+from ..backtest import drift_weights, trade_costs
 from ..config import CostsConfig, GridConfig
 from .hysteresis import transition
 
@@ -37,19 +37,28 @@ class SearchInputs:
 
 
 def transition_costs(
-    book_w: Panel, vscale: Series, levels: np.ndarray, median_volume: Panel, costs: CostsConfig
+    book_w: Panel,
+    vscale: Series,
+    levels: np.ndarray,
+    ret: Panel,
+    median_volume: Panel,
+    costs: CostsConfig,
 ) -> np.ndarray:
     """``C[d, a, b]``: fee + slippage on pnl day ``d`` of moving from exposure ``levels[a]`` of the
-    book decided at ``d-2`` to ``levels[b]`` of the book decided at ``d-1``."""
+    book decided at ``d-2``, as it drifted over ``d-1``, to ``levels[b]`` of the book decided at
+    ``d-1`` (the engine's trade, ``backtest`` module doc). With ``S = book_w * vscale`` the held
+    book at level ``a`` is ``e_a * S[d-2]`` and drifts to ``e_a * S[d-2] * (1 + r) / (1 + e_a *
+    R)`` with ``R = sum_i S[d-2, i] * r[d-1, i]``: one 3 x 3 table per day still holds."""
     n = book_w.shape[0]
     scaled = book_w * vscale[:, None]
-    w1 = shift(scaled, 1, 0.0)  # decided at d-1
-    w2 = shift(scaled, 2, 0.0)  # decided at d-2
+    w1 = shift(scaled, 1, 0.0)  # decided at d-1: held over d
     mv = shift(median_volume, 1)
     out = np.zeros((n, 3, 3))
     for a in range(3):
+        # level a of the book held over d-1, at d-1's close
+        drifted = shift(drift_weights(levels[a] * w1, ret), 1, 0.0)
         for b in range(3):
-            fee, slip = trade_costs(levels[b] * w1 - levels[a] * w2, mv, costs)
+            fee, slip = trade_costs(levels[b] * w1 - drifted, mv, costs)
             out[:, a, b] = fee + slip
     return out
 
@@ -214,24 +223,25 @@ def _kernel(z, w, lower, upper, band, dwell, levels, vscale, book_pnl, cost, d0,
 
 @contextmanager
 def sigint_deferred() -> Iterator[None]:
-    """Hold Ctrl-C (SIGINT) while a compiled parallel kernel runs; it is delivered, as a
-    KeyboardInterrupt, the moment the kernel returns.
+    """Hold Ctrl-C (SIGINT) while a compiled kernel runs; it is re-raised under the previous
+    handler (a KeyboardInterrupt by default) the moment the kernel returns.
 
-    A SIGINT that lands inside numba's OpenMP parallel region crashed the process
-    (segmentation fault) or surfaced as ``SystemError: ... returned a result with an exception
-    set`` instead of a clean interrupt. Blocking SIGINT in the calling (main) thread keeps it
-    pending, and the OpenMP worker threads, created by the first parallel launch from inside
-    this block, inherit the blocked mask, so no thread of the kernel ever takes the signal."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(
-        signal, "pthread_sigmask"
-    ):
+    The parallel kernel calls back into Python (numba's ``_numba_unpickle``). A SIGINT that
+    arrives meanwhile, on any thread, makes the interpreter raise KeyboardInterrupt inside that
+    callback, which the compiled code does not expect: the process crashed (segmentation fault)
+    or reported ``SystemError: ... returned a result with an exception set``. Here the handler
+    in force during the kernel only records the signal, so the callback returns normally."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    hit: list[int] = []
+    old = signal.signal(signal.SIGINT, lambda signum, _frame: hit.append(signum))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        signal.signal(signal.SIGINT, old if old is not None else signal.SIG_DFL)
+        if hit:
+            signal.raise_signal(signal.SIGINT)
 
 
 def evaluate_grid(
