@@ -75,8 +75,17 @@ def _days(k: int) -> str:
     return f"{k} day" if k == 1 else f"{k} days"
 
 
-def reason(ex: Explain, t: int, mode: str) -> str:
-    """One sentence a trader reads: why day ``t`` has its regime."""
+def reason(ex: Explain, t: int, mode: str, features: tuple[str, ...] = ()) -> str:
+    """One sentence a trader reads: why day ``t`` has its regime (composite mode: with the
+    score feature that contributes most, by absolute value)."""
+    text = _reason(ex, t, mode)
+    if ex.contrib is not None and features and np.isfinite(ex.contrib[t]).any():
+        j = int(np.nanargmax(np.abs(ex.contrib[t])))
+        text += f"; largest part {features[j]} {ex.contrib[t, j]:+.2f}"
+    return text
+
+
+def _reason(ex: Explain, t: int, mode: str) -> str:
     cur, s = int(ex.codes[t]), float(ex.score[t])
     name, held = REGIME_NAMES[cur], int(ex.days_in_regime[t])
     md = int(ex.min_dwell[t]) if math.isfinite(ex.min_dwell[t]) else 1
@@ -142,7 +151,7 @@ def explain_block(ex: Explain, t: int, features: tuple[str, ...], mode: str) -> 
         "dwell_left": int(ex.dwell_left[t]),
         "previous_score": _num(ex.score[t - 1]) if t > 0 else None,
         "changed": bool(int(ex.codes[t]) != prev),
-        "reason": reason(ex, t, mode),
+        "reason": reason(ex, t, mode, features),
     }
 
 
