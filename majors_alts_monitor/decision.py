@@ -99,7 +99,8 @@ def _reason(ex: Explain, t: int, mode: str) -> str:
     if not math.isfinite(s):
         return f"score undefined today (no score feature has a z-score): {name} kept"
     if mode != "composite":
-        what = f"filtered probability of RISK_ON_MAJORS {s:.2f}"
+        kind = "filtered probability" if mode == "hmm" else "soft assignment"
+        what = f"{kind} of RISK_ON_MAJORS {s:.2f}"
         if cur != prev:
             return (
                 f"{what}; the most likely state moved to {name} after {_days(prev_held)} in "

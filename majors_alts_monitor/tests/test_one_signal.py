@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 
 from majors_alts_monitor import cli, live_signal, pipeline
 from majors_alts_monitor.config import Config
+from majors_alts_monitor.decision import Explain, reason
 from majors_alts_monitor.regime.composite import composite_contributions, composite_score
 from majors_alts_monitor.regime.hysteresis import (
     apply_hysteresis,
@@ -297,3 +298,58 @@ def test_kmeans_mode_explain_and_signal(tmp_path: Path) -> None:
         k: v for k, v in sig.items() if k != "generated_at"
     }
     assert math.isclose(s["score"], last["score"], abs_tol=1e-12)
+
+
+def _ex(codes, score, days, left, fold=None, md=2) -> Explain:
+    n = len(codes)
+    return Explain(
+        codes=np.array(codes, dtype=np.int8),
+        score=np.array(score, dtype=float),
+        fold_of=np.array(fold if fold is not None else [0] * n),
+        exposure=np.zeros(n),
+        days_in_regime=np.array(days),
+        dwell_left=np.array(left),
+        lower=np.full(n, -0.5),
+        upper=np.full(n, 0.5),
+        band=np.full(n, 0.1),
+        min_dwell=np.full(n, float(md)),
+        contrib=None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("ex", "expected"),
+    [
+        (
+            _ex([1, 1, 1, 2], [0.0, 0.1, 0.0, -0.62], [1, 2, 3, 1], [0, 0, 0, 1]),
+            "score -0.62 crossed below lower -0.50 - band 0.10 after 3 days in BALANCED "
+            "(min dwell 2): RISK_ON_ALTS",
+        ),
+        (
+            _ex([1, 0, 0], [0.0, 0.8, -0.9], [1, 1, 2], [0, 2, 1], md=3),
+            "score -0.90 points to RISK_ON_ALTS, but RISK_ON_MAJORS had been held 1 day of min "
+            "dwell 3: kept (2 days, dwell left 1)",
+        ),
+        (
+            _ex([0, 0, 1], [0.8, 0.7, 0.3], [4, 5, 1], [0, 0, 1]),
+            "score 0.30 fell below upper 0.50 - band 0.10 after 5 days in RISK_ON_MAJORS "
+            "(min dwell 2): BALANCED",
+        ),
+        (
+            _ex([1, 1], [0.2, 0.55], [6, 7], [0, 0]),
+            "score 0.55 is inside [lower - band, upper + band] = [-0.60, 0.60]: BALANCED held "
+            "for 7 days",
+        ),
+        (
+            _ex([1, 0], [0.2, 0.3], [6, 9], [0, 0], fold=[0, 1]),
+            "fold 1's model takes over today (score 0.30); run from its train start it is in "
+            "RISK_ON_MAJORS for 9 days (min dwell 2)",
+        ),
+        (
+            _ex([2, 2], [-0.9, np.nan], [3, 4], [0, 0]),
+            "score undefined today (no score feature has a z-score): RISK_ON_ALTS kept",
+        ),
+    ],
+)
+def test_reason_sentences(ex: Explain, expected: str) -> None:
+    assert reason(ex, len(ex.codes) - 1, "composite") == expected
