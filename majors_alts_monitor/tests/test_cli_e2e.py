@@ -489,3 +489,17 @@ def test_sigint_is_held_during_the_kernel_and_raised_after() -> None:
     assert finished and signal.getsignal(signal.SIGINT) is before
     with sigint_deferred():  # no signal: nothing raised
         pass
+
+
+def test_signals_with_the_runs_start_reproduces_the_run(lake: Path, tmp_path: Path) -> None:
+    """A run from a later --start (origin) is reproduced by signals --start with that origin:
+    the same file, generated_at aside."""
+    args = ["--lake", str(lake), "--quiet"]
+    run_root, sig_root = tmp_path / "run", tmp_path / "sig"
+    assert cli.main(["run", *args, "--output-root", str(run_root), "--start", "2020-03-17"]) == 0
+    s = ["signals", *args, "--output-root", str(sig_root), "--start", "2020-03-17"]
+    assert cli.main([*s, "--asof", END.isoformat()]) == 0
+    a, b = _signal_file(run_root), _signal_file(sig_root)
+    assert a["model"]["origin"] == "2020-03-17"
+    a.pop("generated_at"), b.pop("generated_at")
+    assert a == b
