@@ -83,7 +83,8 @@ h2 { font-size: 15px; margin: 0 0 10px; text-transform: uppercase; letter-spacin
 caption { caption-side: bottom; text-align: left; color: var(--muted); font-size: 12px;
           padding-top: 6px; }
 table.heat td { padding: 4px 6px; }
-td.note { color: var(--muted); font-size: 12px; white-space: normal; min-width: 16em; }
+td.note { color: var(--muted); font-size: 12px; white-space: normal; padding-top: 0; }
+tr.note-row td { border-top: none; }
 table { border-collapse: collapse; width: 100%; font-size: 13px;
         font-variant-numeric: tabular-nums; }
 th { text-align: left; font-weight: 600; color: var(--muted); border-bottom: 2px solid var(--line);
@@ -173,9 +174,15 @@ LOADER_SCRIPT = """
   function draw() {
     var config = CONFIG;
     document.querySelectorAll('script[data-figure]').forEach(function (el) {
-      var spec = JSON.parse(el.textContent);
-      var div = document.getElementById(el.getAttribute('data-figure'));
-      window.Plotly.newPlot(div, spec.data, spec.layout, config);
+      try {
+        var spec = JSON.parse(el.textContent);
+        var id = el.getAttribute('data-figure');
+        var div = document.getElementById(id);
+        if (!div) { throw new Error('no element #' + id + ' for its figure'); }
+        window.Plotly.newPlot(div, spec.data, spec.layout, config);
+      } catch (err) {  // one broken figure must not stop the others: report it, go on
+        setTimeout(function () { throw err; }, 0);
+      }
     });
   }
   if (!('DecompressionStream' in window)) {

@@ -156,8 +156,10 @@ def _table(
     rows: Sequence[Sequence[tuple[str, str]]],
     *,
     caption: str | None = None,
+    notes: Mapping[int, str] | None = None,
 ) -> str:
-    """Rows are sequences of ``(text, css_class)``; every text is escaped here."""
+    """Rows are sequences of ``(text, css_class)``; every text is escaped here. ``notes[i]``
+    adds a full-width note row under row ``i``."""
     out = [f'<table id="{e(table_id)}">']
     if caption:
         out.append(f"<caption>{e(caption)}</caption>")
@@ -167,12 +169,17 @@ def _table(
     out.append("<tbody>")
     if not rows:
         out.append(f'<tr><td colspan="{max(1, len(header or ()))}" class="muted">no rows</td></tr>')
-    for row in rows:
+    for i, row in enumerate(rows):
         cells = "".join(
             f'<td class="{e(cls)}">{e(text)}</td>' if cls else f"<td>{e(text)}</td>"
             for text, cls in row
         )
         out.append(f"<tr>{cells}</tr>")
+        note = (notes or {}).get(i)
+        if note:
+            out.append(
+                f'<tr class="note-row"><td colspan="{len(row)}" class="note">{e(note)}</td></tr>'
+            )
     out.append("</tbody></table>")
     return "".join(out)
 
@@ -275,9 +282,8 @@ def _regime_table(rm: pl.DataFrame | None, flat: set[str] | None = None) -> str:
         cols.remove("regime")
         cols.insert(0, "regime")
     header = [REGIME_COLUMNS.get(c, (_humanise(c), _generic))[0] for c in cols]
-    if flat:
-        header.append("Note")
     rows = []
+    notes: dict[int, str] = {}
     for rec in rm.select(cols).iter_rows(named=True):
         row = []
         for c in cols:
@@ -288,10 +294,10 @@ def _regime_table(rm: pl.DataFrame | None, flat: set[str] | None = None) -> str:
             fmt = REGIME_COLUMNS.get(c, ("", _generic))[1]
             cls = _sign_class(val) if c in ("sharpe", "strategy_sharpe", "ann_return") else "num"
             row.append((fmt(val), cls))
-        if flat:
-            row.append((FLAT_NOTE if str(rec.get("regime")) in flat else "", "note"))
+        if str(rec.get("regime")) in flat:
+            notes[len(rows)] = f"{rec.get('regime')}: {FLAT_NOTE}"
         rows.append(row)
-    return _table("regime-table", header, rows)
+    return _table("regime-table", header, rows, notes=notes)
 
 
 def _neutrality_table(neu: Mapping[str, Any]) -> str:

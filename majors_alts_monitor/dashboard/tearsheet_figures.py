@@ -86,6 +86,8 @@ def fig_rolling(d: DashboardData) -> go.Figure:
         ("vb", "Always-held vol", COLORS["benchmark"], 2, "%{y:.1%}"),
     ):
         dash = "solid" if col in ("s", "v") else "dot"
+        if col in ("sb", "vb") and not np.isfinite(_values(frame, col)).any():
+            continue  # no always-held returns in this frame
         fig.add_trace(
             _line(x, _values(frame, col), name, color, dash=dash, hover=hover), row=row, col=1
         )

@@ -94,12 +94,13 @@ def trades_table(d: DashboardData) -> str:
     )
     traded = t.filter(pl.col("kind") != "no trade")
     summary = (
-        f"{t.height} regime changes, {traded.height} with a trade; their days' fees "
-        f"{_pct(traded['fee_cost'].sum(), 2)}, slippage {_pct(traded['slippage_cost'].sum(), 2)}"
-        " (a day's costs include its ordinary rebalancing)"
+        f"{t.height} regime changes, {traded.height} with a trade (changes between two flat "
+        f"regimes are not listed); their days' fees {_pct(traded['fee_cost'].sum(), 2)}, "
+        f"slippage {_pct(traded['slippage_cost'].sum(), 2)} (a day's costs include its "
+        "ordinary rebalancing)"
     )
-    shown = t.tail(TRADE_ROWS).reverse()
-    if t.height > TRADE_ROWS:
+    shown = traded.tail(TRADE_ROWS).reverse()
+    if traded.height > TRADE_ROWS:
         summary += f"; the latest {TRADE_ROWS} shown"
     rows = [
         [
