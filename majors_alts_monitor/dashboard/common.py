@@ -187,9 +187,19 @@ def _drawdown(equity: np.ndarray) -> np.ndarray:
     return equity / peak - 1.0
 
 
+TEMPLATE = {
+    "layout": {
+        "colorway": ["#1f4e9c", "#f29a1f", "#2e9d5b", "#d64545", "#6a5acd", "#17becf"],
+        "hoverlabel": {"align": "left"},
+    }
+}
+"""A small template instead of ``plotly_white`` (whose 7 kB went into every figure's JSON and
+whose validation cost ~80 ms a figure); :func:`_style` sets the white look explicitly."""
+
+
 def _style(fig: go.Figure, title: str, height: int, **layout: Any) -> go.Figure:
     fig.update_layout(
-        template="plotly_white",
+        template=TEMPLATE,
         title={"text": title, "x": 0.0, "xanchor": "left", "font": {"size": 16}},
         height=height,
         autosize=True,

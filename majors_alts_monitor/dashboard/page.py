@@ -17,8 +17,8 @@ import json
 from collections.abc import Callable
 
 import plotly.graph_objects as go
-import plotly.io as pio
 import plotly.offline
+from plotly.utils import PlotlyJSONEncoder
 
 from .common import FONT_STACK, PLOTLY_CONFIG, DashboardData
 from .figures import FIGURES
@@ -216,10 +216,9 @@ def plotly_js_gz_b64() -> str:
 def _spec(fig: go.Figure) -> str:
     """The figure's data and layout as compact JSON, safe inside ``<script>``. The layout's
     title moves to the card's HTML heading (it wraps on narrow screens)."""
-    fig = go.Figure(fig)
-    fig.update_layout(title=None)
-    text = pio.to_json(fig, validate=False, pretty=False, remove_uids=True, engine="json")
-    text = json.dumps(json.loads(text), separators=(",", ":"), allow_nan=False)
+    obj = fig.to_plotly_json()
+    obj["layout"] = {k: v for k, v in obj["layout"].items() if k != "title"}
+    text = json.dumps(obj, cls=PlotlyJSONEncoder, separators=(",", ":"), allow_nan=False)
     return text.replace("</", "<\\/")
 
 
