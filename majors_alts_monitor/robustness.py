@@ -103,6 +103,7 @@ def robustness(cfg: Config, p: Prepared, base: Stitched) -> dict:
                 p.book.weights,
                 p.inputs.vscale,
                 p.inputs.levels,
+                p.panel.ret,
                 p.universe.median_volume,
                 cm.costs,
             )

@@ -310,8 +310,11 @@ def render_dashboard(d: DashboardData) -> str:
         f'<header><h1>{title}</h1><p class="sub">{sub}</p>{_latest(d)}</header>',
         banner,
     ]
-    if d.warnings:
-        items = "".join(f"<li>{e(str(w))}</li>" for w in d.warnings)
+    fb = kpis.get("funding_by_leg")
+    shown = {str(fb.get("warning"))} if isinstance(fb, dict) and fb.get("warning") else set()
+    listed = [str(w) for w in d.warnings if str(w) not in shown]  # the banner has it already
+    if listed:
+        items = "".join(f"<li>{e(w)}</li>" for w in listed)
         parts.append(
             f'<section class="card warnings" id="warnings"><h2>Warnings</h2><ul>{items}</ul></section>'
         )

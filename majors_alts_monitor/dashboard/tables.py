@@ -109,6 +109,7 @@ KPI_ROWS: tuple[tuple[str, str, Formatter], ...] = (
     ("calmar", "Calmar", _ratio),
     ("hit_rate", "Hit rate", _pct),
     ("avg_daily_turnover", "Avg daily turnover", _pct),
+    ("avg_daily_turnover_target", "Avg daily turnover (target to target)", _pct),
     ("total_fees", "Total fees", lambda v: _pct(v, 2)),
     ("total_slippage", "Total slippage", lambda v: _pct(v, 2)),
     ("total_funding", "Total funding", lambda v: _pct(v, 2)),

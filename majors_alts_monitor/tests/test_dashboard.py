@@ -8,6 +8,7 @@ script wrote into ``<body data-*>``.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import math
 import os
 import re
@@ -730,6 +731,10 @@ def test_new_kpis_keys_are_rendered(full: DashboardData) -> None:
         full, kpis={**full.kpis, "funding_by_leg": {**full.kpis["funding_by_leg"], "warning": None}}
     )
     assert 'id="funding-warning"' not in render_dashboard(no_warning)
+    # the same text among the run's warnings is shown once, in the banner
+    warn = full.kpis["funding_by_leg"]["warning"]
+    both = render_dashboard(replace(full, warnings=(warn, "another warning")))
+    assert both.count(html.escape(warn)) == 1 and "another warning" in both
 
 
 def test_flat_regime_rows_carry_a_note(data: DashboardData) -> None:
