@@ -17,7 +17,6 @@ import numpy as np
 
 from . import stats
 from .config import Config
-from .regime.search import transition_costs
 from .stages import Prepared, Stitched, iso
 
 NOTE = (
@@ -98,17 +97,12 @@ def robustness(cfg: Config, p: Prepared, base: Stitched) -> dict:
         if m == 1.0:
             s: Stitched | None = base
         else:
+            # fees and slippage are linear in the bps scaled here (DESIGN: fee = |dw| x fee
+            # rate, slippage = |dw| x (floor + impact x sqrt(participation))), so the search's
+            # cost table scales by m exactly; the backtest recomputes costs from the scaled bps
             cm = scaled_costs(cfg, m)
-            cost = transition_costs(
-                p.book.weights,
-                p.inputs.vscale,
-                p.inputs.levels,
-                p.panel.ret,
-                p.universe.median_volume,
-                cm.costs,
-            )
-            pm = dataclasses.replace(p, inputs=dataclasses.replace(p.inputs, cost=cost))
-            s = _walk(cm, pm, p.first_day)
+            inputs = dataclasses.replace(p.inputs, cost=p.inputs.cost * m)
+            s = _walk(cm, dataclasses.replace(p, inputs=inputs), p.first_day)
         row = _summary(p, s)
         mults.append(
             {

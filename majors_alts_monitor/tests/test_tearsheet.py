@@ -163,7 +163,9 @@ def run_result(tmp_path_factory: pytest.TempPathFactory):
     spec = SyntheticSpec(n_assets=20, start=START, end=END, world="planted", seed=5)
     lake_dir, _ = write_lake(generate(spec), out)
     cfg = load_config(None).with_overrides(lake=lake_dir, output_root=Path(out) / "o")
-    rep = cfg.report.model_copy(update={"start_shifts": [0, 30], "cost_multipliers": [0.0, 1.0]})
+    rep = cfg.report.model_copy(
+        update={"start_shifts": [0, 30], "cost_multipliers": [0.0, 1.0, 2.0]}
+    )
     cfg = cfg.model_copy(update={"report": rep})
     reads: list[tuple] = []
     orig = data_io.LakeReader.read
@@ -191,11 +193,37 @@ def test_robustness_reuses_the_prepared_arrays(run_result) -> None:
     assert s0["oos_start"] == period["start"] and s0["n_days"] == period["days"]
     shifted = date.fromisoformat(period["start"]) + dt.timedelta(days=30)
     assert s30["oos_start"] == shifted.isoformat() and s30["n_days"] == period["days"] - 30
-    m0, m1 = rb["cost_multiplier"]
+    m0, m1, m2 = rb["cost_multiplier"]
     assert m0["multiplier"] == 0.0 and m0["total_costs"] == 0.0  # no costs at all
     s = res.kpis["strategy"]
     assert m1["total_costs"] == pytest.approx(s["total_fees"] + s["total_slippage"], rel=1e-12)
     assert m1["oos_sharpe"] == wf["oos_sharpe"]
+    assert m2["multiplier"] == 2.0 and m2["total_costs"] > 0
+
+
+def test_the_search_cost_table_is_linear_in_the_bps(run_result) -> None:
+    """robustness scales the search's cost table instead of recomputing it: exact by linearity."""
+    from majors_alts_monitor import pipeline
+    from majors_alts_monitor.regime.search import transition_costs
+    from majors_alts_monitor.robustness import scaled_costs
+
+    res, _ = run_result
+    cfg = load_config(None).with_overrides(lake=Path(res.manifest["lake"]["lake"]))
+    p = pipeline.prepare(
+        cfg,
+        pipeline.make_reader(cfg).read(START, END),
+        START,
+        END,
+    )
+    c2 = transition_costs(
+        p.book.weights,
+        p.inputs.vscale,
+        p.inputs.levels,
+        p.panel.ret,
+        p.universe.median_volume,
+        scaled_costs(cfg, 2.0).costs,
+    )
+    np.testing.assert_allclose(c2, 2.0 * p.inputs.cost, rtol=1e-12, atol=1e-15)
 
 
 def test_attribution_of_the_run_sums_to_its_gross(run_result) -> None:
