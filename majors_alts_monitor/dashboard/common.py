@@ -162,6 +162,19 @@ def _daily(dates: Sequence[dt.date]) -> bool:
 DAY_MS = 86_400_000
 
 
+def x_args(x: list[str]) -> dict[str, Any]:
+    """``x0``/``dx`` (one day in ms) instead of ``x`` when the ISO dates ``x`` (sorted, unique)
+    are consecutive days: the dates are then not repeated in every trace's JSON."""
+    if len(x) > 1:
+        try:
+            span = (dt.date.fromisoformat(x[-1]) - dt.date.fromisoformat(x[0])).days
+        except (TypeError, ValueError):
+            return {"x": x}
+        if span == len(x) - 1:
+            return {"x0": x[0], "dx": DAY_MS}
+    return {"x": x}
+
+
 def thin(frame: pl.DataFrame, series: Sequence[str], steps: Sequence[str] = ()) -> pl.DataFrame:
     """``frame``'s rows at :func:`display_index` of its columns ``series`` and ``steps``."""
     idx = display_index(
@@ -246,7 +259,7 @@ def _line(
     **kwargs: Any,
 ) -> go.Scatter:
     return go.Scatter(
-        x=x,
+        **x_args(x),
         y=_clean(y),
         name=name,
         mode="lines",

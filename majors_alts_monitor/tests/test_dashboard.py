@@ -521,7 +521,10 @@ def test_heatmap_block_means_match_a_slow_reference() -> None:
 def test_betas_show_gaps_for_missing_rows(data: DashboardData) -> None:
     fig = fig_betas(data)
     realized = next(t for t in fig.data if t.name.startswith("BTC realized"))
-    assert len(realized.x) == data.pnl.height  # P&L dates, betas start later
+    assert len(realized.y) == data.pnl.height  # P&L dates, betas start later
+    # consecutive days: x0 + one day instead of a repeated date list
+    assert realized.x is None and realized.x0 == data.pnl["date"][0].isoformat()
+    assert realized.dx == 86_400_000
     assert realized.y[0] is None and realized.y[-1] is not None
     assert any(s.type == "line" and s.y0 == 0 for s in fig.layout.shapes)  # zero line
 
