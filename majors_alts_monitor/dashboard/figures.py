@@ -127,7 +127,7 @@ def fig_drawdown(d: DashboardData) -> go.Figure:
             fillcolor="rgba(31,78,156,0.18)",
         )
     )
-    _style(fig, title, 320)
+    _style(fig, title, 420)
     fig.update_yaxes(tickformat=".0%", title_text="drawdown")
     fig.update_layout(
         shapes=[

@@ -123,7 +123,8 @@ td.regime-RISK_ON_ALTS::before { background: #d64545; }
 footer { color: var(--muted); font-size: 12px; margin-top: 12px; }
 #script-errors { display: none; }
 .grid > * { min-width: 0; }
-@media (max-width: 1000px) { .grid { grid-template-columns: minmax(0, 1fr); } }
+.grid.even { grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); }
+@media (max-width: 1000px) { .grid, .grid.even { grid-template-columns: minmax(0, 1fr); } }
 """.replace("FONTS", FONT_STACK)
 
 ERROR_SCRIPT = """
@@ -334,8 +335,10 @@ def render_dashboard(d: DashboardData) -> str:
         _card("monthly", "Monthly returns (compounded, net)", _scroll(monthly_table(d))),
         _card("drawdowns", "Five worst drawdowns", _scroll(drawdown_table(d))),
         "</div>",
+        '<div class="grid even">',
         fig_or_note("drawdown"),
         fig_or_note("rolling"),
+        "</div>",
         _card(
             "regimes",
             "By regime (always-held book, strategy Sharpe)",
@@ -346,13 +349,17 @@ def render_dashboard(d: DashboardData) -> str:
     ]
     at = attribution_table(d)
     parts += [
-        _card("attribution-summary", "P&L by leg", _scroll(at)) if at else "",
+        '<div class="grid">',
         fig_or_note("attribution"),
+        _card("attribution-summary", "P&L by leg", _scroll(at)) if at else "<div></div>",
+        "</div>",
     ]
     rob = robustness_tables(kpis)
     parts += [
-        _card("robustness-tables", "Robustness re-runs", rob) if rob else "",
+        '<div class="grid">',
         fig_or_note("robustness"),
+        _card("robustness-tables", "Robustness re-runs", rob) if rob else "<div></div>",
+        "</div>",
         fig_or_note("trials"),
         fig_or_note("features"),
         fig_or_note("betas"),

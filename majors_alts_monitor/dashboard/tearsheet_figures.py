@@ -91,7 +91,7 @@ def fig_rolling(d: DashboardData) -> go.Figure:
         fig.add_trace(
             _line(x, _values(frame, col), name, color, dash=dash, hover=hover), row=row, col=1
         )
-    _style(fig, title, 440)
+    _style(fig, title, 420)
     fig.add_hline(y=0.0, line={"color": "#1d2433", "width": 1}, row=1, col=1)
     fig.update_yaxes(title_text="Sharpe", row=1, col=1)
     fig.update_yaxes(title_text="volatility", tickformat=".0%", rangemode="tozero", row=2, col=1)
