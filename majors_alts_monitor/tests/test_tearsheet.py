@@ -263,3 +263,58 @@ def test_robustness_can_be_switched_off(tmp_path: Path) -> None:
     assert off.report.robustness is False
     with pytest.raises(ValueError, match="start_shifts"):
         type(cfg.report)(start_shifts=[-1])
+
+
+# --------------------------------------------------------------------------------------------
+# Properties
+# --------------------------------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.extra.numpy import arrays  # noqa: E402
+
+_returns_st = arrays(
+    np.float64,
+    st.integers(1, 800),
+    elements=st.floats(-0.5, 0.5, allow_nan=False, allow_infinity=False),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(r=_returns_st, start=st.integers(0, 3000))
+def test_months_compound_to_the_year_and_drawdowns_are_consistent(r: np.ndarray, start: int):
+    d0 = np.datetime64("2018-01-01") + start
+    dates = np.arange(d0, d0 + r.size)
+    m = tearsheet.monthly_returns(dates, r)
+    for rec in m.iter_rows(named=True):
+        months = [rec[k] for k in tearsheet.MONTHS if rec[k] is not None]
+        assert np.prod(1 + np.array(months)) - 1 == pytest.approx(rec["EOY"], rel=1e-9, abs=1e-12)
+    total = np.prod(1 + m["EOY"].to_numpy()) - 1
+    assert total == pytest.approx(np.prod(1 + r) - 1, rel=1e-9, abs=1e-9)
+    dd = tearsheet.drawdown_details(dates, r, top=5)
+    if dd.height:
+        eq = np.cumprod(1 + r)
+        worst = float(np.min(eq / np.maximum.accumulate(np.r_[1.0, eq])[1:] - 1))
+        assert dd["depth"][0] == pytest.approx(worst, abs=1e-12)
+        assert (dd["depth"] < 0).all() and (dd["length_days"] >= 1).all()
+        assert (dd["start"] <= dd["trough"]).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    v=arrays(np.float64, st.integers(1, 5000), elements=st.floats(-1e6, 1e6)),
+    period=st.integers(1, 400),
+    max_points=st.integers(50, 2000),
+)
+def test_display_index_properties(v: np.ndarray, period: int, max_points: int) -> None:
+    from majors_alts_monitor.dashboard import display_index
+
+    step = (np.arange(v.size) // period) % 3
+    idx = display_index([v], [step], max_points=max_points)
+    assert idx[0] == 0 and idx[-1] == v.size - 1 and np.all(np.diff(idx) > 0)
+    if v.size <= max_points:
+        assert idx.size == v.size
+    else:
+        changes = int(np.sum(np.diff(step) != 0))
+        assert idx.size <= max_points + 2 * changes + 1
+        assert v.argmax() in idx and v.argmin() in idx
