@@ -424,4 +424,32 @@ def _latest(d: DashboardData) -> str:
         '<p class="latest">Latest: '
         + " · ".join(parts)
         + f' <span class="muted">(from {e(src)})</span></p>'
+        + _why_today(d)
+    )
+
+
+def _why_today(d: DashboardData) -> str:
+    """The timeline's last day: thresholds (and band) in force and the largest contributions."""
+    tl = _prep(d.timeline)
+    if tl.height == 0:
+        return ""
+    last = tl.row(tl.height - 1, named=True)
+    bits = []
+    if _num(last.get("lower")) is not None and _num(last.get("upper")) is not None:
+        text = f"thresholds {_ratio(last['lower'])} / {_ratio(last['upper'])}"
+        if _num(last.get("band")) is not None:
+            text += f" (band {_ratio(last['band'])})"
+        bits.append(text)
+    contrib = {
+        k.removeprefix("contrib_"): _num(v)
+        for k, v in last.items()
+        if k.startswith("contrib_") and _num(v) is not None
+    }
+    if contrib:
+        top = sorted(contrib.items(), key=lambda kv: -abs(kv[1] or 0.0))[:3]
+        bits.append("largest contributions " + ", ".join(f"{k} {v:+.2f}" for k, v in top))
+    if not bits:
+        return ""
+    return (
+        f'<p class="latest muted" id="latest-why">{e(str(last["date"]))}: {e("; ".join(bits))}</p>'
     )

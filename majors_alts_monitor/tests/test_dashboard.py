@@ -713,6 +713,11 @@ def test_latest_badge_reads_the_signal_else_the_timeline(
     assert 'data-exposure="1"' in tag and 'data-source="signal"' in tag
     assert "1 days in regime" in page and "dwell left 2" in page
     assert "action ENTER" in page
+    why = re.search(r'<p class="latest muted" id="latest-why">([^<]*)</p>', page).group(1)
+    last = full.timeline.row(full.timeline.height - 1, named=True)
+    top = max(CONTRIB_FEATURES, key=lambda f: abs(last[f"contrib_{f}"]))
+    assert f"largest contributions {top} {last[f'contrib_{top}']:+.2f}" in html.unescape(why)
+    assert "(band 0.10)" in why
     last = data.timeline.row(data.timeline.height - 1, named=True)
     tag = re.search(r'<span id="latest-regime"[^>]*>', render_dashboard(data)).group(0)
     assert f'data-regime="{last["regime"]}"' in tag and 'data-source="timeline"' in tag
