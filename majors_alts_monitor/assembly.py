@@ -13,6 +13,7 @@ from .neutrality import market_spread_betas, newey_west_lags
 from .regime.hysteresis import REGIME_NAMES
 from .regime.search import ParamGrid
 from .stages import FoldFit, Prepared, Stitched, iso, param_in_force
+from .tearsheet import pnl_attribution
 
 
 def assemble_kpis(
@@ -361,3 +362,24 @@ def explain_frame(cfg: Config, p: Prepared, fits: list[FoldFit]) -> pl.DataFrame
     cols["days_in_regime"] = pl.Series(ex.days_in_regime).set(outside, None)
     cols["dwell_left"] = pl.Series(ex.dwell_left).set(outside, None)
     return pl.DataFrame(cols).fill_nan(None)
+
+
+def with_trial_oos_sharpe(trials: pl.DataFrame, sr: np.ndarray | None) -> pl.DataFrame:
+    """``oos_sharpe_per_period``: every trial's per-period (not annualised) Sharpe over the
+    whole stitched out-of-sample span (the one the deflated Sharpe uses); null when the
+    search has a single trial."""
+    if sr is None or "trial" not in trials.columns:
+        return trials.with_columns(pl.lit(None, dtype=pl.Float64).alias("oos_sharpe_per_period"))
+    oos = pl.DataFrame({"trial": np.arange(len(sr)), "oos_sharpe_per_period": sr})
+    return trials.join(
+        oos.with_columns(pl.col("trial").cast(trials.schema["trial"])), on="trial", how="left"
+    ).with_columns(pl.col("oos_sharpe_per_period").fill_nan(None))
+
+
+def pnl_attribution_frame(p: Prepared, s: Stitched) -> pl.DataFrame:
+    """Per-asset gross P&L of the strategy's held book over the out-of-sample pnl days
+    (weights decided the day before, times exposure, times the day's return)."""
+    idx = s.pnl_idx
+    held = p.book.weights[idx - 1] * s.exposure[idx - 1][:, None]
+    uni = p.universe
+    return pnl_attribution(held, p.panel.ret[idx], p.panel.assets, uni.btc, uni.eth)

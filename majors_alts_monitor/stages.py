@@ -66,6 +66,8 @@ class RunResult:
     # exactly what the run writes to signals_today.json: built from the run's own last-day
     # labels (the timeline's last row), never from a second fit
     signal: dict = field(default_factory=dict)
+    # per-asset gross P&L of the held book over the out-of-sample days (pnl_attribution.csv)
+    attribution: pl.DataFrame | None = None
 
 
 @dataclass(frozen=True)
