@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     y.add_argument("--end", type=_date, default=None)
     y.add_argument("--partitioned", action="store_true")
     y.add_argument("--quirks", default="", help="comma list: duplicates,gaps,ragged_ends,spellings")
+    from .sweep.command import add_arguments as sweep_arguments
+
+    sweep_arguments(sub.add_parser("sweep", help="walk-forward runs over a grid of configs (Dask)"))
     return ap
 
 
@@ -244,7 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging(getattr(args, "quiet", False))
-    handlers = {"run": cmd_run, "signals": cmd_signals, "synth": cmd_synth}
+    from .sweep.command import cmd_sweep
+
+    handlers = {"run": cmd_run, "signals": cmd_signals, "synth": cmd_synth, "sweep": cmd_sweep}
     try:
         return handlers[args.command](args)
     except MonitorError as err:
