@@ -177,6 +177,30 @@ class _IgnoreSigint:
 
 
 @contextmanager
+def _sigint_flag() -> Iterator[list[bool]]:
+    """Ctrl-C still raises KeyboardInterrupt, and also leaves a flag (truthy once pressed), since
+    native code (polars, numba) running a point may turn the interrupt into an ordinary error
+    that the point would otherwise record as its failure."""
+    import signal
+    import threading
+
+    flag: list[bool] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        flag.append(True)
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+@contextmanager
 def _client(workers: int, scheduler: str | None) -> Iterator[tuple[Any, dict[str, Any]]]:
     from dask.distributed import Client, LocalCluster
 
@@ -267,14 +291,18 @@ def run_sweep(
         bar.advance(o)
 
     try:
-        if workers == 0 and scheduler is None:
-            run.cluster = {"kind": "in-process", "workers": 0}
-            if on_start:
-                on_start(run)
-            for t in tasks:
-                done(run_point(t), "in-process")
-        else:
-            _run_dask(run, tasks, workers, scheduler, done, on_start)
+        with _sigint_flag() as interrupted:
+            if workers == 0 and scheduler is None:
+                run.cluster = {"kind": "in-process", "workers": 0}
+                if on_start:
+                    on_start(run)
+                for t in tasks:
+                    o = run_point(t)
+                    if interrupted:  # a library may have turned Ctrl-C into an error
+                        raise KeyboardInterrupt
+                    done(o, "in-process")
+            else:
+                _run_dask(run, tasks, workers, scheduler, done, on_start)
     except KeyboardInterrupt:
         bar.close()
         run.write(final=False, dashboard=True)
