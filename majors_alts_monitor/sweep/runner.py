@@ -98,7 +98,7 @@ class SweepRun:
             "note": "timings and workers per point live here, not in sweep_results.parquet, so "
             "the results file is byte-identical whatever the workers; seconds is the point's "
             "wall time on its worker, cache tells whether the worker reused its lake, market "
-            "and prepared inputs",
+            "and prepared inputs, peak_rss_mb is the worker process's high-water mark after it",
         }
 
 
@@ -285,6 +285,7 @@ def run_sweep(
             "worker": worker,
             "pid": o.pid,
             "cache": o.cache,
+            "peak_rss_mb": round(o.peak_rss_mb, 1),
             "status": o.row["status"],
         }
         run.write()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import resource
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ class PointOutcome:
     seconds: float = 0.0
     pid: int = 0
     cache: dict[str, bool] = field(default_factory=dict)
+    peak_rss_mb: float = 0.0  # the worker process's high-water mark after this point
 
 
 class _One:
@@ -127,7 +129,8 @@ def run_point(task: PointTask) -> PointOutcome:
         tb = traceback.extract_tb(err.__traceback__)[-1]
         where = f" at {Path(tb.filename).name}:{tb.lineno}"
         row, sr = error_row(f"{type(err).__name__}: {err}{where}"), None
-    return PointOutcome(task.point, row, sr, time.perf_counter() - t0, os.getpid(), cache)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return PointOutcome(task.point, row, sr, time.perf_counter() - t0, os.getpid(), cache, rss)
 
 
 def _run(task: PointTask, cache: dict[str, bool]) -> tuple[dict[str, Any], np.ndarray | None]:
