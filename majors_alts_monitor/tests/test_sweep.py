@@ -17,6 +17,9 @@ import numpy as np
 import polars as pl
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from majors_alts_monitor import cli, stats
 from majors_alts_monitor.errors import ConfigError
@@ -165,6 +168,46 @@ def test_sweep_dsr_counts_every_inner_trial(tmp_path: Path, lake: Path) -> None:
         stats.deflated_sharpe(sr, 400, -0.3, 5.0, n_trials=n, var_trials=var)
     )
     assert s["n_ok"] == 2 and s["n_error"] == 1 and s["n_pending"] == 0
+
+
+# ---------------------------------------------------------------- speed fixes, same numbers
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    arrays(
+        np.float64,
+        st.tuples(st.integers(1, 30), st.integers(1, 12)),
+        elements=st.one_of(st.floats(-5, 5), st.just(np.nan)),
+    ),
+)
+def test_row_nanquantiles_equal_numpy(x: np.ndarray) -> None:
+    import warnings
+
+    from majors_alts_monitor.features import row_nanquantiles
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ref = np.nanpercentile(x, [25, 50, 75], axis=1)
+    got = row_nanquantiles(x, (0.25, 0.5, 0.75))
+    for r, g in zip(ref, got, strict=True):
+        np.testing.assert_array_equal(r, g)  # bit for bit, NaN rows included
+
+
+def test_normal_cdf_and_quantile_match_scipy_stats() -> None:
+    from scipy.stats import norm
+
+    assert stats.expected_max_sharpe(2000, 0.01) == pytest.approx(
+        0.1
+        * (
+            0.4227843350984671 * norm.ppf(1 - 1 / 2000)
+            + 0.5772156649015329 * norm.ppf(1 - 1 / (2000 * np.e))
+        ),
+        rel=1e-14,
+    )
+    assert stats.probabilistic_sharpe(0.05, 500, 0.0, 3.0) == pytest.approx(
+        norm.cdf(0.05 * np.sqrt(499) / np.sqrt(1 + 2 / 4 * 0.05**2)), rel=1e-14
+    )
 
 
 # ---------------------------------------------------------------- runs
