@@ -133,6 +133,7 @@ def prepare_from(cfg: Config, m: Market) -> Prepared:
         universe.median_volume,
         costs0,
         basket=universe.basket,
+        majors=[universe.btc, universe.eth],
     )
     book_pnl = base.gross + base.funding
     if cfg.vol_target.enabled:
@@ -145,7 +146,7 @@ def prepare_from(cfg: Config, m: Market) -> Prepared:
     else:
         v = np.ones(panel.n_days)
     levels = np.array([cfg.regime.exposure[r] for r in REGIMES], dtype=np.float64)
-    cost = transition_costs(book.weights, v, levels, universe.median_volume, cfg.costs)
+    cost = transition_costs(book.weights, v, levels, panel.ret, universe.median_volume, cfg.costs)
     burn = cfg.burn_in_days()
     built = np.flatnonzero(book.built)
     first_day = max(burn, int(built[0]) if built.size else panel.n_days)
@@ -247,7 +248,15 @@ def stitch(cfg: Config, p: Prepared, fits: list[FoldFit]) -> Stitched:
 
     def bt(e: np.ndarray) -> BacktestResult:
         w = p.book.weights * e[:, None]
-        return run_backtest(w, p.panel.ret, fund, uni.median_volume, cfg.costs, basket=uni.basket)
+        return run_backtest(
+            w,
+            p.panel.ret,
+            fund,
+            uni.median_volume,
+            cfg.costs,
+            basket=uni.basket,
+            majors=[uni.btc, uni.eth],
+        )
 
     pnl_idx = np.flatnonzero(oos) + 1
     pnl_idx = pnl_idx[pnl_idx < n]
@@ -314,6 +323,8 @@ def run(
     wf = walk_forward(cfg, p, eff_start, eff_end, progress, lap)
     fits, s, grid = wf.fits, wf.stitched, wf.grid
     kpis, regime_metrics = assemble_kpis(cfg, p, fits, s, grid, wf.var_trials, wf.pbo)
+    if kpis["funding_by_leg"]["warning"]:
+        warns.append(kpis["funding_by_leg"]["warning"])
     lap("statistics")
     frames = assemble_frames(cfg, p, fits, s, grid)
     manifest = {
