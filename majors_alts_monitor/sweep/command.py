@@ -37,6 +37,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="submission order (grouped reuses the workers' caches best; the others exist to "
         "check that the results do not depend on it)",
     )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="reuse the points of an earlier run in the same output folder that finished ok "
+        "with the same config hash (same lake and window); run the others",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress, the summary only")
 
 
@@ -85,6 +91,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             scheduler=args.scheduler,
             order=args.order,
             quiet=args.quiet,
+            resume=args.resume,
         )
     except SweepInterrupted as err:
         print(str(err), file=sys.stderr)

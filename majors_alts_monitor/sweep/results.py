@@ -277,3 +277,55 @@ def summary(
 
 def results_frame(t: pa.Table) -> pl.DataFrame:
     return pl.from_arrow(t)  # type: ignore[return-value]
+
+
+def trials_table(spec: SweepSpec, trial_sr: dict[int, np.ndarray | None]) -> pa.Table:
+    """Every finished point's trial Sharpes (per period, over its OOS span), by config hash:
+    what the sweep-level DSR pools, kept so that ``--resume`` can count resumed points."""
+    hashes, trial, sr = [], [], []
+    for p in spec.points:
+        a = trial_sr.get(p.id)
+        if a is None:
+            continue
+        hashes += [p.config.hash()] * len(a)
+        trial += list(range(len(a)))
+        sr += [float(x) for x in a]
+    return pa.table(
+        {"config_hash": hashes, "trial": trial, "sharpe_per_period": sr},
+        schema=pa.schema(
+            [
+                pa.field("config_hash", pa.string()),
+                pa.field("trial", pa.int64()),
+                pa.field("sharpe_per_period", pa.float64()),
+            ]
+        ),
+    )
+
+
+def previous_points(
+    spec: SweepSpec, results: pa.Table, trials: pa.Table | None
+) -> tuple[dict[int, dict[str, Any]], dict[int, np.ndarray | None]]:
+    """Rows and trial Sharpes of an earlier run of this sweep that can be reused: points with
+    the same config hash that finished ``ok`` (and whose trials were kept, when they have more
+    than one). Failed, pending and changed points run again."""
+    by_hash = {r["config_hash"]: r for r in results.to_pylist() if r.get("status") == "ok"}
+    sr_by_hash: dict[str, list[float]] = {}
+    if trials is not None:
+        for h, x in zip(
+            trials.column("config_hash").to_pylist(),
+            trials.column("sharpe_per_period").to_pylist(),
+            strict=True,
+        ):
+            sr_by_hash.setdefault(h, []).append(x)
+    rows: dict[int, dict[str, Any]] = {}
+    srs: dict[int, np.ndarray | None] = {}
+    for p in spec.points:
+        old = by_hash.get(p.config.hash())
+        if old is None:
+            continue
+        sr = sr_by_hash.get(p.config.hash())
+        if (old.get("n_trials") or 1) > 1 and sr is None:
+            continue
+        rows[p.id] = {"status": "ok", "error": None, **{m: old.get(m) for m in METRICS}}
+        srs[p.id] = None if sr is None else np.asarray(sr, dtype=np.float64)
+    return rows, srs

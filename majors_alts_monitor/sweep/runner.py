@@ -24,7 +24,7 @@ import numpy as np
 
 from .. import __version__
 from ..outputs import ARTIFACTS, REPORTS, to_json_bytes, write_all
-from .results import parquet_bytes, summary, table
+from .results import parquet_bytes, previous_points, summary, table, trials_table
 from .spec import SweepSpec
 from .worker import PointOutcome, PointTask, cache_keys, run_point
 
@@ -62,6 +62,8 @@ class SweepRun:
         return self.root / SWEEP_ARTIFACTS
 
     def write(self, final: bool = False, dashboard: bool = False) -> None:
+        """The results, summary and manifest; at the end (``dashboard``) also the dashboard
+        and the trials of every point (kept for ``--resume``)."""
         files = {
             self.reports / "sweep_results.parquet": parquet_bytes(table(self.spec, self.rows)),
             self.reports / "sweep_summary.json": to_json_bytes(
@@ -72,13 +74,16 @@ class SweepRun:
         if dashboard:
             from .dashboard import sweep_dashboard_html
 
+            trials = trials_table(self.spec, self.trial_sr)
+            files[self.artifacts / "sweep_trials.parquet"] = parquet_bytes(trials)
+
             files[self.reports / "sweep_dashboard.html"] = sweep_dashboard_html(
                 self.spec, table(self.spec, self.rows), summary(self.spec, self.rows, self.trial_sr)
             ).encode()
         write_all(files)
 
     def manifest(self, final: bool) -> dict[str, Any]:
-        secs = [t["seconds"] for t in self.timings.values()]
+        secs = [t["seconds"] for t in self.timings.values() if not t.get("resumed")]
         return {
             "package_version": __version__,
             "sweep_file": str(self.spec.source.resolve()),
@@ -257,10 +262,15 @@ def run_sweep(
     quiet: bool = False,
     numba_threads: int | None = None,
     on_start: Callable[[SweepRun], None] | None = None,
+    resume: bool = False,
 ) -> SweepRun:
     """Run every point; return the finished sweep (outputs written). Raises
-    ``SweepInterrupted`` on Ctrl-C after writing the finished points."""
+    ``SweepInterrupted`` on Ctrl-C after writing the finished points. ``resume`` reuses the
+    points of an earlier run of the same sweep folder that finished ok with the same config
+    hash, lake and window."""
     run = SweepRun(spec, root, start, end, {}, {}, {}, {}, time.time())
+    if resume:
+        _resume(run)
     reports_root = run.reports / "points" if spec.write_reports else None
     tasks = [
         PointTask(
@@ -272,6 +282,7 @@ def run_sweep(
             numba_threads,
         )
         for p in spec.points
+        if p.id not in run.rows
     ]
     tasks = submission_order(spec, tasks, order)
     run.write()  # every point pending: an older sweep's results are not mistaken for this one's
@@ -311,6 +322,36 @@ def run_sweep(
     bar.close()
     run.write(final=True, dashboard=True)
     return run
+
+
+def _resume(run: SweepRun) -> None:
+    import json
+
+    import pyarrow.parquet as pq
+
+    from ..errors import ConfigError
+
+    res = run.reports / "sweep_results.parquet"
+    man = run.artifacts / "sweep_manifest.json"
+    if not res.is_file() or not man.is_file():
+        return
+    old = json.loads(man.read_text())
+    now = run.manifest(False)
+    for key in ("window", "lake"):
+        if old.get(key) != now[key]:
+            raise ConfigError(
+                f"--resume: the sweep in {run.reports} ran with {key} {old.get(key)}, this one "
+                f"with {now[key]}. What to do: use the same {key}, another --output-root, or "
+                "drop --resume"
+            )
+    trials = run.artifacts / "sweep_trials.parquet"
+    rows, srs = previous_points(
+        run.spec, pq.read_table(res), pq.read_table(trials) if trials.is_file() else None
+    )
+    run.rows.update(rows)
+    run.trial_sr.update(srs)
+    for i in rows:
+        run.timings[i] = {"seconds": 0.0, "resumed": True, "status": "ok"}
 
 
 def _run_dask(

@@ -292,6 +292,26 @@ def test_failed_point_is_recorded_and_the_sweep_goes_on(lake: Path, tmp_path: Pa
 
 
 @pytest.mark.slow
+def test_resume_runs_only_new_points_and_matches_a_fresh_sweep(lake: Path, tmp_path: Path) -> None:
+    out, fresh = tmp_path / "out", tmp_path / "fresh"
+    first = write_sweep(tmp_path / "a", lake, {"costs.taker_fee_bps": [2.0, 5.0]})
+    assert cli.main(["sweep", str(first), "--workers", "0", "--output-root", str(out)]) == 0
+    second = write_sweep(tmp_path / "b", lake, {"costs.taker_fee_bps": [1.0, 2.0, 5.0]})
+    args = ["sweep", str(second), "--workers", "0", "--quiet"]
+    assert cli.main([*args, "--output-root", str(out), "--resume"]) == 0
+    man = json.loads((out / "artifacts/majors_alts/sweep/sweep_manifest.json").read_text())
+    assert [p.get("resumed", False) for p in man["points"]] == [False, True, True]
+    assert cli.main([*args, "--output-root", str(fresh)]) == 0
+    for name in ("sweep_results.parquet", "sweep_summary.json"):
+        assert (results_of(out).parent / name).read_bytes() == (
+            results_of(fresh).parent / name
+        ).read_bytes()
+    # another window is refused rather than mixed in
+    code = cli.main([*args, "--output-root", str(out), "--resume", "--start", "2020-03-01"])
+    assert code == 2
+
+
+@pytest.mark.slow
 def test_ctrl_c_leaves_finished_points_written(lake: Path, tmp_path: Path) -> None:
     path = write_sweep(tmp_path, lake, {"costs.taker_fee_bps": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]})
     out = tmp_path / "out"
