@@ -210,7 +210,16 @@ def _client(workers: int, scheduler: str | None) -> Iterator[tuple[Any, dict[str
     from dask.distributed import Client, LocalCluster
 
     if scheduler is not None:
-        client = Client(scheduler, timeout=30)
+        from ..errors import MonitorError
+
+        try:
+            client = Client(scheduler, timeout=10)
+        except (OSError, TimeoutError, ValueError) as err:
+            raise MonitorError(
+                f"cannot reach the Dask scheduler at {scheduler!r}: {err}. What to do: start "
+                "one (`dask scheduler`) and pass its address, tcp://HOST:PORT, or drop "
+                "--scheduler to use a local cluster"
+            ) from None
         info = {"kind": "scheduler", "address": scheduler}
         try:
             info["workers"] = len(client.scheduler_info()["workers"])

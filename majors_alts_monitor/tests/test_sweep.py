@@ -125,6 +125,19 @@ def test_cli_bad_sweep_is_exit_2(tmp_path: Path, lake: Path, capsys) -> None:
     assert "bogus" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # the client waits its 10 s connect timeout
+def test_unreachable_scheduler_is_exit_2(tmp_path: Path, lake: Path, capsys) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    path = write_sweep(tmp_path, lake, {"universe.basket_size": [10]})
+    args = ["sweep", str(path), "--scheduler", f"tcp://127.0.0.1:{port}", "--quiet"]
+    assert cli.main([*args, "--output-root", str(tmp_path)]) == 2
+    assert "cannot reach the Dask scheduler" in capsys.readouterr().err
+
+
 # ---------------------------------------------------------------- the sweep-level DSR
 
 
