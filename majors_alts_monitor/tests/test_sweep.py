@@ -292,6 +292,17 @@ def test_one_point_matches_a_plain_run(lake: Path, tmp_path: Path) -> None:
     assert row["n_trials"] == k["walk_forward"]["n_trials"]
 
 
+def test_write_reports_writes_each_points_report_set(lake: Path, tmp_path: Path) -> None:
+    path = write_sweep(tmp_path, lake, {"universe.basket_size": [12]}, write_reports=True)
+    assert cli.main(["sweep", str(path), "--workers", "0", "--output-root", str(tmp_path)]) == 0
+    point = results_of(tmp_path).parent / "points" / "0000"
+    k = json.loads((point / "reports/majors_alts/kpis.json").read_text())
+    assert (point / "reports/majors_alts/dashboard.html").is_file()
+    assert (point / "artifacts/majors_alts/run_manifest.json").is_file()
+    row = pl.read_parquet(results_of(tmp_path)).row(0, named=True)
+    assert row["oos_sharpe"] == pytest.approx(k["walk_forward"]["oos_sharpe"], rel=1e-12)
+
+
 def test_failed_point_is_recorded_and_the_sweep_goes_on(lake: Path, tmp_path: Path) -> None:
     # 1,000 train days do not fit in three years: that point fails, the others run
     path = write_sweep(tmp_path, lake, {"walkforward.train_days": [180, 1000, 240]})
