@@ -115,15 +115,26 @@ def _measure(fn, runs: int) -> tuple[list[float], float, float]:
     return times, peak / 2**20, rss
 
 
-def child_kernel(arrays: dict, n_sets: int, n_days: int, runs: int) -> dict:
+def child_kernel(arrays: dict, n_sets: int, n_days: int, runs: int, threads: int = 0) -> dict:
+    import numba
+
     from majors_alts_monitor.regime.search import evaluate_grid
+
+    if threads:
+        numba.set_num_threads(threads)
 
     z, d0 = np.ascontiguousarray(np.nan_to_num(arrays["z"])), int(arrays["first_day"])
     grid, inputs = _grid(arrays, n_sets), _inputs(arrays)
     d1 = d0 + n_days - 1
     evaluate_grid(z, _slice(grid, 4), inputs, d0, d0 + 30)  # warm-up: numba cache
     times, tm, rss = _measure(lambda: evaluate_grid(z, grid, inputs, d0, d1), runs)
-    return {"sets": grid.size, "times": times, "tracemalloc_mb": tm, "rss_delta_mb": rss}
+    return {
+        "sets": grid.size,
+        "times": times,
+        "tracemalloc_mb": tm,
+        "rss_delta_mb": rss,
+        "threads": numba.get_num_threads(),
+    }
 
 
 def child_vectorbt(arrays: dict, n_sets: int, n_days: int, runs: int) -> dict:
@@ -196,6 +207,7 @@ def main() -> None:
         raise SystemExit(f"the lake has too few days for {args.days} decision days")
 
     k = _in_child(child_kernel, arrays, args.sets, args.days, args.runs)
+    k1 = _in_child(child_kernel, arrays, args.sets, args.days, args.runs, 1)
     v = _in_child(child_vectorbt, arrays, min(args.vbt_sets, k["sets"]), args.days, args.runs)
     check = _in_child(child_check, arrays, 200, args.days)
 
@@ -208,8 +220,14 @@ def main() -> None:
     v_mem = v_mem_meas * scale
     print(f"\nworkload: {k['sets']:,} sets x {args.days:,} days, two-state hysteresis")
     print(
-        f"project kernel   median {k_med:8.3f} s  {k_ns:8.2f} ns per set-day  "
+        f"project kernel, {k['threads']} threads median {k_med:8.3f} s  {k_ns:8.2f} ns per set-day  "
         f"tracemalloc {k['tracemalloc_mb']:7.1f} MiB  max-RSS delta {k['rss_delta_mb']:7.1f} MiB"
+    )
+    k1_med = statistics.median(k1["times"])
+    k1_ns = k1_med / (k1["sets"] * args.days) * 1e9
+    print(
+        f"project kernel, 1 thread (vectorbt runs on one) median {k1_med:8.3f} s  "
+        f"{k1_ns:8.2f} ns per set-day"
     )
     print(
         f"vectorbt {v['version']:7s} median {v_med:8.3f} s  {v_ns:8.2f} ns per set-day  "
@@ -232,6 +250,7 @@ def main() -> None:
         f"memory ratio (kernel / vectorbt at {k['sets']:,} sets): {mem_ratio:.4f}  "
         f"target <= 0.2 -> {'PASS' if mem_ratio <= 0.2 else 'MISS'}"
     )
+    print(f"per core (kernel on 1 thread): {v_ns / k1_ns:.1f}x")
     print(f"check, 200 sets without costs: max |Sharpe kernel - Sharpe vectorbt| = {check:.2e}")
 
 
