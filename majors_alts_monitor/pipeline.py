@@ -13,7 +13,12 @@ import numpy as np
 import polars as pl
 
 from . import __version__, stats
-from .assembly import assemble_frames, assemble_kpis
+from .assembly import (
+    assemble_frames,
+    assemble_kpis,
+    pnl_attribution_frame,
+    with_trial_oos_sharpe,
+)
 from .backtest import BacktestResult, run_backtest, vol_target_scale
 from .beta_neutral import build_book, rolling_betas
 from .config import REGIMES, Config
@@ -321,12 +326,19 @@ def run(
     warns += p.warnings
     lap("prepare")
     wf = walk_forward(cfg, p, eff_start, eff_end, progress, lap)
-    fits, s, grid = wf.fits, wf.stitched, wf.grid
+    fits, s, grid, trial_oos = wf.fits, wf.stitched, wf.grid, wf.trial_sharpe
     kpis, regime_metrics = assemble_kpis(cfg, p, fits, s, grid, wf.var_trials, wf.pbo)
     if kpis["funding_by_leg"]["warning"]:
         warns.append(kpis["funding_by_leg"]["warning"])
     lap("statistics")
     frames = assemble_frames(cfg, p, fits, s, grid)
+    frames["trials"] = with_trial_oos_sharpe(frames["trials"], trial_oos)
+    if cfg.report.robustness:
+        from .robustness import robustness  # it calls back into fit_fold and stitch
+
+        progress("robustness: shifted starts and scaled costs on the prepared arrays")
+        kpis["robustness"] = robustness(cfg, p, s)
+        lap("robustness")
     manifest = {
         "package_version": __version__,
         "config": cfg.resolved(),
@@ -369,6 +381,7 @@ def run(
         frames["trials"],
         manifest,
         tuple(warns),
+        attribution=pnl_attribution_frame(p, s),
     )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import plotly
 import pyarrow as pa
 
-from ..dashboard import COUNT_SCRIPT, ERROR_SCRIPT
+from ..dashboard.page import COUNT_SCRIPT, ERROR_SCRIPT
 from ..outputs import clean_json
 from .results import METRICS
 from .spec import SweepSpec

@@ -177,5 +177,6 @@ def _write_reports(cfg: Config, task: PointTask, lake: Any, p: Any) -> None:
             manifest=res.manifest,
             folds=res.folds,
             trials=res.trials,
+            attribution=res.attribution,
         )
     )
