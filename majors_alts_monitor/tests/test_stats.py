@@ -625,6 +625,18 @@ def test_regime_edge_finds_a_planted_edge():
     assert st.regime_edge(r, lab, n_boot=500, seed=1) == (edge, p)
 
 
+def test_regime_edges_share_one_bootstrap_and_equal_one_call_per_label():
+    rng = np.random.default_rng(SEED + 13)
+    r = rng.normal(0.0, 0.01, 700)
+    r[[5, 50, 400]] = np.nan  # dropped before resampling, for every label alike
+    codes = rng.integers(0, 3, 700)
+    labels = [codes == 0, np.ones(700, dtype=bool), codes == 1, np.zeros(700, bool), codes == 2]
+    many = st.regime_edges(r, labels, n_boot=300, mean_block=5.0, seed=3)
+    one = [st.regime_edge(r, lab, n_boot=300, mean_block=5.0, seed=3) for lab in labels]
+    np.testing.assert_array_equal(np.array(many), np.array(one))
+    assert math.isnan(many[1][0]) and math.isnan(many[3][1]) and 0.0 <= many[2][1] <= 1.0
+
+
 def test_regime_edge_null_is_calibrated():
     rng = np.random.default_rng(SEED + 12)
     pvals = []
