@@ -513,21 +513,17 @@ def cscv_logits(
     chunk = max(1, _PBO_MEMORY_BUDGET // (8 * _PBO_ARRAYS_PER_SPLIT * max(n_trials, 1)))
     first = np.empty(len(combos))
     second = np.empty(len(combos))
+    from .cscv_kernel import cscv_odds  # compiled: the operations of the two helpers above
+
+    if n_trials == 0:
+        raise ValueError("cscv_logits needs at least one trial")
     for lo in range(0, len(combos), chunk):
         m = member[lo : lo + chunk]
-        s_in = m @ bs
-        q_in = m @ bq
-        c_in = m @ bc
-        s_out = tot_s - s_in
-        q_out = tot_q - q_in
-        c_out = tot_c - c_in
-        sr_in = _sharpe_from_sums(s_in, q_in, c_in)
-        del q_in
-        sr_out = _sharpe_from_sums(s_out, q_out, c_out)
-        del q_out
-        first[lo : lo + len(m)] = _logits_for(sr_in, sr_out)
-        second[lo : lo + len(m)] = _logits_for(sr_out, sr_in)
-        del sr_in, sr_out, s_in, s_out
+        # per split, both Sharpe rows and both ranks in one compiled pass: the same bits as
+        # _sharpe_from_sums then _logits_for (the pooled sums stay numpy's matrix products)
+        cscv_odds(m @ bs, m @ bq, m @ bc, tot_s, tot_q, tot_c, first[lo:], second[lo:])
+    np.log(first, out=first)
+    np.log(second, out=second)
     return np.concatenate([first, second])
 
 
