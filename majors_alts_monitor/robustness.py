@@ -65,9 +65,9 @@ def _walk(
         return None
     fits = []
     for f in folds:
-        # a train window already searched at these costs (by the run, or by an earlier
-        # re-run: a start shift of a multiple of test_days meets the run's rolling windows)
-        # is not searched again: the same search gives the same model
+        # a train window the run already searched at these costs (every fold of a cost
+        # multiplier; with rolling folds, a start shift of a multiple of test_days meets the
+        # run's windows) is not searched again: the same search gives the same model
         model = models.get((multiplier, f.train_start, f.train_end))
         fit = fit_fold(cfg, p, f, n - 1 if f is folds[-1] else None, model)
         fits.append(fit)
