@@ -43,6 +43,7 @@ class FoldFit:
     codes: np.ndarray
     trial_sharpe: np.ndarray  # per-period (not annualised) train Sharpe of every trial
     best: int  # index of the chosen trial
+    trial_codes: np.ndarray | None = None  # (trials, len(codes)): every trial's labels (jump)
 
 
 @dataclass(frozen=True)
