@@ -536,3 +536,64 @@ def test_jump_mode_pipeline_counts_penalties_and_ignores_the_future(tmp_path: Pa
     t_a = base.timeline.filter(base.timeline["date"] <= cutoff + timedelta(days=1))
     t_b = changed.timeline.filter(changed.timeline["date"] <= cutoff + timedelta(days=1))
     assert t_a["regime"].to_list() == t_b["regime"].to_list()
+
+
+def _jump_yaml(tmp_path: Path) -> Path:
+    p = tmp_path / "jump.yaml"
+    p.write_text("regime:\n  mode: jump\n  jump:\n    n_init: 3\nstats:\n  n_boot: 200\n")
+    return p
+
+
+def test_jump_signal_on_a_cut_lake_equals_the_full_lake(tmp_path: Path) -> None:
+    """The cut-lake test of test_cli_e2e for mode jump: tomorrow's signal from a lake cut at
+    ``asof`` equals the signal from the full lake (labels are online, fits end before asof)."""
+    import json
+
+    from majors_alts_monitor import cli
+    from majors_alts_monitor.tests.test_cli_e2e import _cut_lake
+
+    start, end = date(2020, 1, 1), date(2023, 3, 31)
+    spec = SyntheticSpec(n_assets=20, start=start, end=end, world="planted", seed=5)
+    lake, _ = write_lake(generate(spec), tmp_path / "full")
+    asof = date(2022, 11, 20)
+    _cut_lake(lake, tmp_path / "cut", asof)
+    cfg = _jump_yaml(tmp_path)
+    outs = []
+    for lk in (lake, tmp_path / "cut"):
+        root = tmp_path / f"o_{lk.name}"
+        args = ["signals", "--config", str(cfg), "--lake", str(lk), "--output-root", str(root)]
+        assert cli.main([*args, "--quiet", "--asof", asof.isoformat()]) == 0
+        s = json.loads((root / "reports/majors_alts/signals_today.json").read_text())
+        s.pop("generated_at")
+        outs.append(s)
+    assert outs[0]["model"]["mode"] == "jump"
+    assert outs[0] == outs[1]
+
+
+@pytest.mark.slow
+def test_jump_mode_runs_end_to_end_on_the_demo(tmp_path: Path) -> None:
+    """``python -m majors_alts_monitor.run --demo --config <mode: jump>`` as a user types it."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    cmd = [sys.executable, "-m", "majors_alts_monitor.run", "--demo", "--quiet"]
+    cmd += ["--config", str(_jump_yaml(tmp_path)), "--output-root", str(tmp_path / "o")]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+    assert r.returncode == 0, r.stderr
+    rep = tmp_path / "o" / "reports" / "majors_alts"
+    k = json.loads((rep / "kpis.json").read_text())
+    wf = k["walk_forward"]
+    assert wf["mode"] == "jump" and wf["n_trials"] == len(Config().regime.jump.penalties)
+    assert wf["effective_n_method"] == "participation_ratio"
+    for key in (
+        "effective_n_trials",
+        "deflated_sharpe_effective",
+        "deflated_sharpe_hurdle_effective",
+        "min_track_record_days",
+    ):
+        assert key in wf
+    assert all("jump_penalty" in f["params"] for f in wf["folds"])
+    assert (rep / "dashboard.html").is_file()
