@@ -291,7 +291,7 @@ def effective_n_block(
         dsr_eff, sr0_pp = multiple_testing.deflated_sharpe_effective(sr_pp, n_obs, skew, kurt, eff)
         n_eff, hurdle_eff = eff.n_effective, sr0_pp * np.sqrt(365)
         var_rep, sampled, clusters, msq = (
-            eff.var_representatives,
+            eff.var_deflation,
             eff.n_sampled,
             eff.n_clusters,
             eff.mean_sq_corr,
@@ -303,7 +303,7 @@ def effective_n_block(
         "effective_n_sampled_trials": sampled,
         "effective_n_mean_sq_corr": msq,
         "effective_n_clusters": clusters,
-        "trial_sharpe_variance_representatives": var_rep,
+        "trial_sharpe_variance_effective": var_rep,
         "deflated_sharpe_effective": dsr_eff,
         "deflated_sharpe_hurdle_effective": hurdle_eff,
         "min_track_record_days": mintrl,
@@ -311,7 +311,8 @@ def effective_n_block(
         "effective_n_note": "participation ratio N / (1 + (N - 1) mean rho^2) of the trials' "
         "out-of-sample daily returns (bias-corrected rho^2, a seeded subsample of at most "
         "stats.effective_n_max_trials trials); deflated_sharpe_effective uses it with the Sharpe "
-        "variance of round(N_eff) correlation clusters' inverse-variance representatives. "
+        "variance of round(N_eff) correlation clusters' inverse-variance representatives, or of "
+        "the trials themselves when larger (trial_sharpe_variance_effective). "
         "min_track_record_days: days of this Sharpe, skew and kurtosis needed for 95% confidence "
         "that the true Sharpe exceeds 0 (vs_hurdle: exceeds the effective hurdle); null when "
         "the Sharpe does not exceed it",
