@@ -103,6 +103,7 @@ def prepare(cfg: Config, lake: LakeData, start: date, end: date) -> Prepared:
         universe.median_volume,
         costs0,
         basket=universe.basket,
+        majors=[universe.btc, universe.eth],
     )
     book_pnl = base.gross + base.funding
     if cfg.vol_target.enabled:
@@ -115,7 +116,7 @@ def prepare(cfg: Config, lake: LakeData, start: date, end: date) -> Prepared:
     else:
         v = np.ones(panel.n_days)
     levels = np.array([cfg.regime.exposure[r] for r in REGIMES], dtype=np.float64)
-    cost = transition_costs(book.weights, v, levels, universe.median_volume, cfg.costs)
+    cost = transition_costs(book.weights, v, levels, panel.ret, universe.median_volume, cfg.costs)
     burn = cfg.burn_in_days()
     built = np.flatnonzero(book.built)
     first_day = max(burn, int(built[0]) if built.size else panel.n_days)
@@ -268,7 +269,15 @@ def backtest_exposure(cfg: Config, p: Prepared, exposure: np.ndarray) -> Backtes
     """The book scaled by a per-decision exposure, through the backtest engine."""
     uni, fund = p.universe, (p.panel.funding if p.panel.has_funding else None)
     w = p.book.weights * exposure[:, None]
-    return run_backtest(w, p.panel.ret, fund, uni.median_volume, cfg.costs, basket=uni.basket)
+    return run_backtest(
+        w,
+        p.panel.ret,
+        fund,
+        uni.median_volume,
+        cfg.costs,
+        basket=uni.basket,
+        majors=[uni.btc, uni.eth],
+    )
 
 
 # Float64 elements a chunk of the kernel's per-day output may hold (about 32 MB).
@@ -436,6 +445,8 @@ def run(cfg: Config, start: date, end: date, progress: Progress = noop) -> RunRe
     var_trials, pbo, _ = trial_statistics(cfg, p, grid, d0, d1, fits)
     eff = effective_trial_statistics(cfg, p, grid, fits, d0, d1)
     kpis, regime_metrics = assemble_kpis(cfg, p, fits, s, grid, var_trials, pbo, eff)
+    if kpis["funding_by_leg"]["warning"]:
+        warns.append(kpis["funding_by_leg"]["warning"])
     lap("statistics")
     frames = assemble_frames(cfg, p, fits, s, grid)
     manifest = {
