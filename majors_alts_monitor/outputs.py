@@ -119,6 +119,7 @@ def render_run_files(
     folds: list[dict],
     trials: pl.DataFrame,
     log_text: str = "",
+    attribution: pl.DataFrame | None = None,
 ) -> dict[Path, bytes]:
     r, a = paths.reports, paths.artifacts
     files = {
@@ -136,4 +137,6 @@ def render_run_files(
     }
     if signal is not None:
         files[r / "signals_today.json"] = to_json_bytes(signal)
+    if attribution is not None:
+        files[r / "pnl_attribution.csv"] = csv_bytes(attribution)
     return files

@@ -14,7 +14,12 @@ import numpy as np
 import polars as pl
 
 from . import __version__, multiple_testing, stats
-from .assembly import assemble_frames, assemble_kpis
+from .assembly import (
+    assemble_frames,
+    assemble_kpis,
+    pnl_attribution_frame,
+    with_trial_oos_sharpe,
+)
 from .backtest import BacktestResult, run_backtest, vol_target_scale
 from .beta_neutral import build_book, rolling_betas
 from .config import REGIMES, Config
@@ -442,13 +447,20 @@ def run(cfg: Config, start: date, end: date, progress: Progress = noop) -> RunRe
     progress("statistics")
     grid = search_grid(cfg, p) if cfg.regime.mode == "composite" else None
     d0, d1 = folds[0].test_start, int(s.pnl_idx[-1] - 1)
-    var_trials, pbo, _ = trial_statistics(cfg, p, grid, d0, d1, fits)
+    var_trials, pbo, trial_oos = trial_statistics(cfg, p, grid, d0, d1, fits)
     eff = effective_trial_statistics(cfg, p, grid, fits, d0, d1)
     kpis, regime_metrics = assemble_kpis(cfg, p, fits, s, grid, var_trials, pbo, eff)
     if kpis["funding_by_leg"]["warning"]:
         warns.append(kpis["funding_by_leg"]["warning"])
     lap("statistics")
     frames = assemble_frames(cfg, p, fits, s, grid)
+    frames["trials"] = with_trial_oos_sharpe(frames["trials"], trial_oos)
+    if cfg.report.robustness:
+        from .robustness import robustness  # it calls back into fit_fold and stitch
+
+        progress("robustness: shifted starts and scaled costs on the prepared arrays")
+        kpis["robustness"] = robustness(cfg, p, s)
+        lap("robustness")
     manifest = {
         "package_version": __version__,
         "config": cfg.resolved(),
@@ -491,4 +503,5 @@ def run(cfg: Config, start: date, end: date, progress: Progress = noop) -> RunRe
         frames["trials"],
         manifest,
         tuple(warns),
+        attribution=pnl_attribution_frame(p, s),
     )
