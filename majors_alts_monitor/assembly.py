@@ -8,10 +8,11 @@ import polars as pl
 from . import multiple_testing, stats
 from .backtest import funding_by_leg
 from .config import REGIMES, Config
+from .decision import explain_arrays
 from .neutrality import market_spread_betas, newey_west_lags
 from .regime.hysteresis import REGIME_NAMES
 from .regime.search import ParamGrid
-from .stages import FoldFit, Prepared, Stitched, iso
+from .stages import FoldFit, Prepared, Stitched, iso, param_in_force
 from .tearsheet import pnl_attribution
 
 
@@ -347,12 +348,24 @@ def assemble_frames(
 
 
 def thresholds(fits: list[FoldFit], n: int, key: str) -> np.ndarray:
-    out = np.full(n, np.nan)
-    for ff in fits:
-        if key in ff.params:
-            end = ff.fold.test_start + len(ff.codes)
-            out[ff.fold.test_start : end] = float(ff.params[key])  # type: ignore[arg-type]
-    return out
+    return param_in_force(fits, n, key)
+
+
+def explain_frame(cfg: Config, p: Prepared, fits: list[FoldFit]) -> pl.DataFrame:
+    """The timeline's "why this regime" columns (README): ``contrib_<feature>`` per score
+    feature (composite mode; they sum to ``score``), ``band``, ``min_dwell``,
+    ``days_in_regime``, ``dwell_left``; null outside the test windows."""
+    ex = explain_arrays(cfg, p, fits)
+    outside = pl.Series(ex.fold_of < 0)
+    cols: dict[str, pl.Series] = {}
+    if ex.contrib is not None:
+        for j, f in enumerate(p.score_features):
+            cols[f"contrib_{f}"] = pl.Series(ex.contrib[:, j])
+    cols["band"] = pl.Series(ex.band)
+    cols["min_dwell"] = pl.Series(ex.min_dwell).cast(pl.Int64, strict=False)
+    cols["days_in_regime"] = pl.Series(ex.days_in_regime).set(outside, None)
+    cols["dwell_left"] = pl.Series(ex.dwell_left).set(outside, None)
+    return pl.DataFrame(cols).fill_nan(None)
 
 
 def effective_n_block(
@@ -368,9 +381,14 @@ def effective_n_block(
     """kpis.json ``walk_forward`` keys of the effective number of trials and the minimum track
     record length (``multiple_testing``); with one trial the effective figures equal the raw."""
     mintrl = multiple_testing.minimum_track_record(sr_pp, skew, kurt)
-    if eff is None:
-        n_eff, dsr_eff, hurdle_eff, var_rep = float(n_trials), dsr, hurdle, float("nan")
-        sampled, clusters, msq = n_trials, n_trials, float("nan")
+    nan = float("nan")
+    method: str | None = multiple_testing.EFFECTIVE_N_METHOD
+    if eff is None and n_trials > 1:  # not computed (e.g. a sweep's runs): no figure
+        n_eff, dsr_eff, hurdle_eff, var_rep, sr0_pp = nan, nan, nan, nan, nan
+        sampled, clusters, msq, method = 0, 0, nan, None
+    elif eff is None:  # one trial: nothing to deflate, the effective figures are the raw ones
+        n_eff, dsr_eff, hurdle_eff, var_rep = float(n_trials), dsr, hurdle, nan
+        sampled, clusters, msq = n_trials, n_trials, nan
         sr0_pp = hurdle / np.sqrt(365)
     else:
         dsr_eff, sr0_pp = multiple_testing.deflated_sharpe_effective(sr_pp, n_obs, skew, kurt, eff)
@@ -384,7 +402,7 @@ def effective_n_block(
     vs_hurdle = multiple_testing.minimum_track_record(sr_pp, skew, kurt, sr_benchmark=sr0_pp)
     return {
         "effective_n_trials": n_eff,
-        "effective_n_method": multiple_testing.EFFECTIVE_N_METHOD,
+        "effective_n_method": method,
         "effective_n_sampled_trials": sampled,
         "effective_n_mean_sq_corr": msq,
         "effective_n_clusters": clusters,

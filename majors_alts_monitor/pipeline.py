@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
 import numpy as np
@@ -17,6 +17,7 @@ from . import __version__, multiple_testing, stats
 from .assembly import (
     assemble_frames,
     assemble_kpis,
+    explain_frame,
     pnl_attribution_frame,
     with_trial_oos_sharpe,
 )
@@ -24,11 +25,12 @@ from .backtest import BacktestResult, run_backtest, vol_target_scale
 from .beta_neutral import build_book, rolling_betas
 from .config import REGIMES, Config
 from .data_io import LakeData, LakeReader, check_output_root
+from .decision import signal_record
 from .errors import LakeError, MonitorError
 from .features import compute_features
 from .panel import build_panel
 from .regime.composite import CompositeRegime
-from .regime.hysteresis import BALANCED
+from .regime.hysteresis import BALANCED, regime_age
 from .regime.jump import JumpRegime
 from .regime.search import (
     ParamGrid,
@@ -39,7 +41,18 @@ from .regime.search import (
     transition_costs,
 )
 from .regime.unsupervised import HMMRegime, KMeansRegime
-from .stages import FoldFit, Prepared, Progress, RunResult, Stitched, iso, noop, z_for
+from .stages import (
+    FoldFit,
+    Market,
+    Prepared,
+    Progress,
+    RunResult,
+    Stitched,
+    iso,
+    noop,
+    stitch_labels,
+    z_for,
+)
 from .universe import build_universe
 from .walkforward import Fold, make_folds
 
@@ -59,6 +72,12 @@ def make_reader(cfg: Config) -> LakeReader:
 
 def prepare(cfg: Config, lake: LakeData, start: date, end: date) -> Prepared:
     """Panel, universe, features, betas, book and the per-day search inputs for ``[start, end]``."""
+    return prepare_from(cfg, build_market(cfg, lake, start, end))
+
+
+def build_market(cfg: Config, lake: LakeData, start: date, end: date) -> Market:
+    """The config-heavy half of ``prepare``: panel, universe, features, betas and book. Depends on
+    the lake, the window and the ``data``, ``universe``, ``features`` and ``book`` sections."""
     warns = list(lake.warnings)
     for m in cfg.universe.majors:
         if lake.tables["fact_price"].filter(pl.col("asset_id") == m).height == 0:
@@ -85,14 +104,30 @@ def prepare(cfg: Config, lake: LakeData, start: date, end: date) -> Prepared:
     warns += feats.warnings
     if not panel.has_funding:
         warns.append("fact_funding absent: funding costs are not modelled (funding_pnl is 0)")
+    betas = rolling_betas(panel, universe, cfg.book)
+    book = build_book(panel, universe, betas, cfg.book)
+    return Market(lake, panel, universe, feats, betas, book, tuple(warns))
+
+
+def prepare_from(cfg: Config, m: Market) -> Prepared:
+    """The cheap half of ``prepare`` from a built market: score features, the always-held book's
+    backtest, vol targeting and the transition-cost table (``costs``, ``vol_target``,
+    ``regime.exposure``, ``regime.grid.score_features`` and the burn-in feed it)."""
+    lake, panel, universe, feats, betas, book = (
+        m.lake,
+        m.panel,
+        m.universe,
+        m.features,
+        m.betas,
+        m.book,
+    )
+    warns = list(m.warnings)
     score_features = tuple(f for f in cfg.regime.grid.score_features if f in feats.names)
     dropped = [f for f in cfg.regime.grid.score_features if f not in feats.names]
     if dropped:
         warns.append(f"score features {dropped} unavailable in this lake; searched without them")
     if not score_features:
         raise MonitorError("none of regime.grid.score_features is available: nothing to score")
-    betas = rolling_betas(panel, universe, cfg.book)
-    book = build_book(panel, universe, betas, cfg.book)
     costs0 = cfg.costs.model_copy(
         update={
             "taker_fee_bps": 0.0,
@@ -187,6 +222,7 @@ def fit_fold(cfg: Config, p: Prepared, fold: Fold, label_end: int | None = None)
         m.fit(z, p.inputs, a, b)
         score, codes = m.predict(z, a, t1)
         assert m.stats_ is not None and m.params_ is not None
+        days, left = regime_age(codes, int(m.params_["min_dwell"]))  # type: ignore[call-overload]
         return FoldFit(
             fold,
             m.params_,
@@ -194,6 +230,9 @@ def fit_fold(cfg: Config, p: Prepared, fold: Fold, label_end: int | None = None)
             codes[t0 - a :],
             sharpe_from_stats(m.stats_, periods=1),
             m.best_,
+            days[t0 - a :],
+            left[t0 - a :],
+            m.weights_.copy(),
         )
     next_ret = p.inputs.book_pnl[a + 1 : b + 2]
     if cfg.regime.mode == "jump":
@@ -216,6 +255,7 @@ def fit_fold(cfg: Config, p: Prepared, fold: Fold, label_end: int | None = None)
             )
         score, codes = jm.predict(z[a : t1 + 1])
         assert jm.params_ is not None and jm.trial_sharpe_ is not None
+        days, left = regime_age(codes, cfg.regime.min_dwell)
         return FoldFit(
             fold,
             jm.params_,
@@ -223,7 +263,9 @@ def fit_fold(cfg: Config, p: Prepared, fold: Fold, label_end: int | None = None)
             codes[t0 - a :],
             jm.trial_sharpe_,
             jm.best_,
-            jm.predict_all(z[a : t1 + 1])[:, t0 - a :],
+            days[t0 - a :],
+            left[t0 - a :],
+            trial_codes=jm.predict_all(z[a : t1 + 1])[:, t0 - a :],
         )
     cls = HMMRegime if cfg.regime.mode == "hmm" else KMeansRegime
     model = cls(n_states=cfg.regime.n_states, min_dwell=cfg.regime.min_dwell, seed=cfg.stats.seed)
@@ -234,6 +276,7 @@ def fit_fold(cfg: Config, p: Prepared, fold: Fold, label_end: int | None = None)
     train_ret = p.inputs.levels[train_codes] * p.inputs.vscale[a : b + 1] * next_ret
     sr = stats.sharpe(train_ret, periods=1)
     assert model.params_ is not None
+    days, left = regime_age(codes, cfg.regime.min_dwell)
     return FoldFit(
         fold,
         dict(model.params_),
@@ -241,17 +284,46 @@ def fit_fold(cfg: Config, p: Prepared, fold: Fold, label_end: int | None = None)
         codes[t0 - a :],
         np.array([sr if np.isfinite(sr) else 0.0]),
         0,
+        days[t0 - a :],
+        left[t0 - a :],
+    )
+
+
+def fold_schedule(cfg: Config, first_day: int, decision_day: int) -> list[Fold]:
+    """The walk-forward folds whose test windows cover the decisions ``first_day + train +
+    purge .. decision_day``: a pure function of the config, the first usable day (end of
+    burn-in, counted from the run's origin) and the decision day. The test window of the last
+    fold contains ``decision_day``; every earlier fold is the same whatever the decision day."""
+    wf = cfg.walkforward
+    return make_folds(
+        first_day,
+        decision_day,
+        train_days=wf.train_days,
+        test_days=wf.test_days,
+        purge_days=wf.purge_days,
+        scheme=wf.scheme,
+    )
+
+
+def require_one_fold(cfg: Config, first_day: int, n: int, start: date, end: date) -> None:
+    """Refuse a window too short for one walk-forward fold with an out-of-sample day (the one
+    message ``run`` and ``signals`` give)."""
+    wf = cfg.walkforward
+    if first_day + wf.train_days + wf.purge_days <= n - 2:
+        return
+    need = first_day + wf.train_days + wf.purge_days + 2
+    raise MonitorError(
+        f"the window {start}..{end} ({n} days) is too short for one walk-forward fold: "
+        f"it needs burn-in ({first_day} days) + train ({wf.train_days}) + purge "
+        f"({wf.purge_days}) + at least one test day, about {need} days. What to do: use a "
+        "longer span of data (an earlier --start, a later --end or --asof) or shorten "
+        "walkforward.train_days"
     )
 
 
 def stitch(cfg: Config, p: Prepared, fits: list[FoldFit]) -> Stitched:
     n = p.panel.n_days
-    codes = np.full(n, BALANCED, dtype=np.int8)
-    score = np.full(n, np.nan)
-    fold_of = np.full(n, -1, dtype=np.int64)
-    for ff in fits:
-        sl = slice(ff.fold.test_start, ff.fold.test_start + len(ff.codes))
-        codes[sl], score[sl], fold_of[sl] = ff.codes, ff.score, ff.fold.index
+    codes, score, fold_of, _, _ = stitch_labels(n, fits)
     oos = fold_of >= 0
     v = p.inputs.vscale
     exposure = np.where(oos, p.inputs.levels[codes] * v, 0.0)
@@ -392,7 +464,17 @@ def trial_statistics(
     return var, pbo, sr
 
 
-def run(cfg: Config, start: date, end: date, progress: Progress = noop) -> RunResult:
+def run(
+    cfg: Config,
+    start: date,
+    end: date,
+    progress: Progress = noop,
+    *,
+    lake: LakeData | None = None,
+    prepared: Prepared | None = None,
+) -> RunResult:
+    """The whole run. ``lake`` (read for ``[start, end]``) and ``prepared`` (for the effective
+    window) skip those stages when a caller already holds them (the sweep's workers)."""
     t_start = time.time()
     timings: dict[str, float] = {}
     t = time.time()
@@ -407,54 +489,34 @@ def run(cfg: Config, start: date, end: date, progress: Progress = noop) -> RunRe
     if end < start:
         raise MonitorError(f"--end {end} is before --start {start}")
     progress("reading the lake")
-    lake = reader.read(start, end)
-    first_price = lake.tables["fact_price"]["date"].min()
-    last_price = lake.tables["fact_price"]["date"].max()
-    eff_start, eff_end = max(start, first_price), min(end, last_price)
-    warns: list[str] = []
-    if eff_end < end:
-        warns.append(f"the lake's prices end on {eff_end}, before --end {end}: the run stops there")
-    if eff_start > start:
-        warns.append(f"the lake's prices start on {eff_start}, after --start {start}")
+    lake = reader.read(start, end) if lake is None else lake
+    eff_start, eff_end, warns = effective_window(lake, start, end)
     lap("read")
     progress("building panel, universe, features and book")
-    p = prepare(cfg, lake, eff_start, eff_end)
+    p = prepare(cfg, lake, eff_start, eff_end) if prepared is None else prepared
     warns += p.warnings
     lap("prepare")
-    n = p.panel.n_days
-    wf = cfg.walkforward
-    folds = make_folds(
-        p.first_day,
-        n - 2,
-        train_days=wf.train_days,
-        test_days=wf.test_days,
-        purge_days=wf.purge_days,
-        scheme=wf.scheme,
-    )
-    if not folds:
-        need = p.first_day + wf.train_days + wf.purge_days + 2
-        raise MonitorError(
-            f"the window {eff_start}..{eff_end} ({n} days) is too short for one walk-forward fold: "
-            f"it needs burn-in ({p.first_day} days) + train ({wf.train_days}) + purge "
-            f"({wf.purge_days}) + at least one test day, about {need} days. What to do: widen "
-            "--start/--end or shorten walkforward.train_days"
-        )
-    progress(f"walk-forward: {len(folds)} folds, mode {cfg.regime.mode}")
-    fits = [fit_fold(cfg, p, f, n - 1 if f is folds[-1] else None) for f in folds]
-    lap("walk_forward")
-    s = stitch(cfg, p, fits)
-    lap("backtest")
-    progress("statistics")
-    grid = search_grid(cfg, p) if cfg.regime.mode == "composite" else None
-    d0, d1 = folds[0].test_start, int(s.pnl_idx[-1] - 1)
-    var_trials, pbo, trial_oos = trial_statistics(cfg, p, grid, d0, d1, fits)
+    wf = walk_forward(cfg, p, eff_start, eff_end, progress, lap)
+    fits, all_fits, s, grid = wf.fits, wf.all_fits, wf.stitched, wf.grid
+    d0, d1 = wf.folds[0].test_start, int(s.pnl_idx[-1] - 1)
     eff = effective_trial_statistics(cfg, p, grid, fits, d0, d1)
-    kpis, regime_metrics = assemble_kpis(cfg, p, fits, s, grid, var_trials, pbo, eff)
+    kpis, regime_metrics = assemble_kpis(cfg, p, fits, s, grid, wf.var_trials, wf.pbo, eff)
     if kpis["funding_by_leg"]["warning"]:
         warns.append(kpis["funding_by_leg"]["warning"])
     lap("statistics")
-    frames = assemble_frames(cfg, p, fits, s, grid)
-    frames["trials"] = with_trial_oos_sharpe(frames["trials"], trial_oos)
+    frames = assemble_frames(cfg, p, all_fits, s, grid)
+    frames["timeline"] = frames["timeline"].hstack(explain_frame(cfg, p, all_fits))
+    frames["trials"] = with_trial_oos_sharpe(
+        frames["trials"].filter(pl.col("fold") < len(fits)), wf.trial_sharpe
+    )
+    sig = signal_record(
+        cfg,
+        p,
+        all_fits,
+        asof=eff_end,
+        through=lake.data_through(),
+        origin=eff_start,
+    )
     if cfg.report.robustness:
         from .robustness import robustness  # it calls back into fit_fold and stitch
 
@@ -503,5 +565,65 @@ def run(cfg: Config, start: date, end: date, progress: Progress = noop) -> RunRe
         frames["trials"],
         manifest,
         tuple(warns),
+        signal=sig,
         attribution=pnl_attribution_frame(p, s),
     )
+
+
+def effective_window(lake: LakeData, start: date, end: date) -> tuple[date, date, list[str]]:
+    """The span of the lake's prices inside ``[start, end]``, with a warning per cut end."""
+    first_price = lake.tables["fact_price"]["date"].min()
+    last_price = lake.tables["fact_price"]["date"].max()
+    eff_start, eff_end = max(start, first_price), min(end, last_price)
+    warns: list[str] = []
+    if eff_end < end:
+        warns.append(f"the lake's prices end on {eff_end}, before --end {end}: the run stops there")
+    if eff_start > start:
+        warns.append(f"the lake's prices start on {eff_start}, after --start {start}")
+    return eff_start, eff_end, warns
+
+
+@dataclass(frozen=True)
+class WalkForward:
+    """Folds, fits and the stitched out-of-sample backtest of one configuration, with the
+    trials' statistics over the out-of-sample decisions (``trial_sharpe`` per period)."""
+
+    folds: list[Fold]  # the scored folds (with out-of-sample returns)
+    fits: list[FoldFit]  # their fits
+    all_fits: list[FoldFit]  # plus, when the last day opens a new fold, that fold's label-only fit
+    stitched: Stitched
+    grid: ParamGrid | None
+    var_trials: float
+    pbo: float
+    trial_sharpe: np.ndarray | None
+
+
+def walk_forward(
+    cfg: Config,
+    p: Prepared,
+    eff_start: date,
+    eff_end: date,
+    progress: Progress = noop,
+    lap: Callable[[str], None] = noop,
+) -> WalkForward:
+    """Everything of ``run`` after ``prepare`` and before the KPIs: folds, fits, stitching,
+    the trials' statistics. ``lap(name)`` is called after each stage (timings)."""
+    n = p.panel.n_days
+    require_one_fold(cfg, p.first_day, n, eff_start, eff_end)
+    # One signal per run: the last day is labelled by the fold whose test window contains it
+    # in the schedule from this run's origin, exactly as `signals --asof` labels it. When the
+    # last day opens a new fold, that fold is fitted for the label only (no out-of-sample
+    # return yet): it is not among the scored folds of kpis.json or trials.parquet.
+    folds = fold_schedule(cfg, p.first_day, n - 1)
+    scored = [f for f in folds if f.test_start <= n - 2]
+    progress(f"walk-forward: {len(scored)} folds, mode {cfg.regime.mode}")
+    all_fits = [fit_fold(cfg, p, f) for f in folds]
+    fits = all_fits[: len(scored)]
+    lap("walk_forward")
+    s = stitch(cfg, p, all_fits)
+    lap("backtest")
+    progress("statistics")
+    grid = search_grid(cfg, p) if cfg.regime.mode == "composite" else None
+    d0, d1 = folds[0].test_start, int(s.pnl_idx[-1] - 1)
+    var_trials, pbo, sr = trial_statistics(cfg, p, grid, d0, d1, fits)
+    return WalkForward(scored, fits, all_fits, s, grid, var_trials, pbo, sr)
