@@ -1,4 +1,4 @@
-"""Command line: ``majors-alts run | signals | synth``. Parsing, progress, error-to-exit mapping.
+"""Command line: ``majors-alts run | signals | synth | import | check-lake``. Parsing, progress, error-to-exit mapping.
 
 Exit codes: 0 success; 2 bad input or configuration (the message says what to do);
 1 unexpected failure (the message points at the log).
@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     y.add_argument("--end", type=_date, default=None)
     y.add_argument("--partitioned", action="store_true")
     y.add_argument("--quirks", default="", help="comma list: duplicates,gaps,ragged_ends,spellings")
+    from .importers.commands import add_parsers
+
+    add_parsers(sub)  # import binance-klines | binance-funding | coingecko; check-lake
     return ap
 
 
@@ -244,7 +247,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging(getattr(args, "quiet", False))
+    from .importers.commands import cmd_check_lake, cmd_import
+
     handlers = {"run": cmd_run, "signals": cmd_signals, "synth": cmd_synth}
+    handlers |= {"import": cmd_import, "check-lake": cmd_check_lake}
     try:
         return handlers[args.command](args)
     except MonitorError as err:
