@@ -7,6 +7,7 @@ Exit codes: 0 success; 2 bad input or configuration (the message says what to do
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 import time
@@ -162,14 +163,16 @@ def _config(args: argparse.Namespace, progress: _Progress | None = None) -> Conf
 def cmd_run(args: argparse.Namespace) -> int:
     from . import live_signal, pipeline
     from .data_io import lake_span
-    from .outputs import OutputPaths, render_run_files, write_all
+    from .outputs import OutputPaths, output_lock, render_run_files, write_all
     from .reporting import dashboard_html, summary_text
 
     progress = _Progress(args.quiet)
     capture = _Capture()
     logging.getLogger("majors_alts_monitor").addHandler(capture)
+    stack = contextlib.ExitStack()
     try:
         cfg = _config(args, progress)
+        stack.enter_context(output_lock(cfg.paths.output_root))  # one writer per output root
         reader = pipeline.make_reader(cfg)
         s0, e0 = lake_span(reader)
         start, end = args.start or s0, args.end or e0
@@ -204,6 +207,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         write_all(files)
     finally:
+        stack.close()
         logging.getLogger("majors_alts_monitor").removeHandler(capture)
     print(summary_text(res, paths, sig))
     return 0
@@ -212,7 +216,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_signals(args: argparse.Namespace) -> int:
     from . import live_signal, pipeline
     from .data_io import lake_span
-    from .outputs import OutputPaths, atomic_write, to_json_bytes
+    from .outputs import OutputPaths, atomic_write, output_lock, to_json_bytes
     from .reporting import signal_text
 
     progress = _Progress(args.quiet)
@@ -220,7 +224,8 @@ def cmd_signals(args: argparse.Namespace) -> int:
     asof = args.asof or lake_span(pipeline.make_reader(cfg))[1]
     sig = live_signal.signal(cfg, asof, progress)
     path = OutputPaths(cfg.paths.output_root).reports / "signals_today.json"
-    atomic_write(path, to_json_bytes(sig))
+    with output_lock(cfg.paths.output_root):
+        atomic_write(path, to_json_bytes(sig))
     print(signal_text(sig, path))
     return 0
 
