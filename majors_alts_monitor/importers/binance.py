@@ -261,7 +261,7 @@ def daily_funding(
             pl.col("rate").sum().alias("funding_rate"),
             pl.len().alias("n"),
             # first slot of the day: before 00:00 + its interval (else the day's start is missing)
-            (pl.col("tod").first() < pl.col("step").first() + TOLERANCE_MS).alias("starts"),
+            (pl.col("tod").first() < pl.col("step").first() - TOLERANCE_MS).alias("starts"),
             # the last one leaves no hole before midnight
             (pl.col("tod").last() + pl.col("step").last() >= DAY_MS - TOLERANCE_MS).alias("ends"),
             # inside the day every settlement follows the previous one
