@@ -113,8 +113,10 @@ def scan_partitions(
     files: tuple[Path, ...],
     required: tuple[str, ...],
     note: Note,
+    text: tuple[str, ...] = ("asset_id", "instrument_id", "symbol", "name"),
 ) -> pl.LazyFrame:
-    """A lazy scan of a folder of parquet files, reconciling partitions that disagree."""
+    """A lazy scan of a folder of parquet files, reconciling partitions that disagree.
+    ``text``: columns that hold strings (any other contract column holds a number or a date)."""
     schemas = {f: file_schema(f, table) for f in files}
     first = next(iter(schemas.values()))
     if all(s == first for s in schemas.values()):
@@ -145,11 +147,14 @@ def scan_partitions(
             keep[c] = types[0]
             continue
         target = _common_type(types)
+
         # the odd partition: the minority type; on a tie, the one that does not look right
-        # (a number or a Date is what a contract column holds)
-        majority = max(
-            set(types), key=lambda t: (types.count(t), t.is_numeric() or t == pl.Date, str(t))
-        )
+        def looks_right(t: pl.DataType, c: str = c) -> bool:
+            if c in text:
+                return t == pl.String
+            return t.is_numeric() or t == pl.Date or isinstance(t, pl.Datetime)
+
+        majority = max(set(types), key=lambda t: (types.count(t), looks_right(t), str(t)))
         odd = next(f for f in files if schemas[f][c] != majority)
         if target is None:
             raise LakeError(
@@ -169,8 +174,13 @@ def scan_partitions(
         hive = {k: v for k, v in _hive_values(f, root).items() if k not in keep}
         lf = pl.scan_parquet(f).select([pl.col(c).cast(t) for c, t in keep.items()])
         if hive:
-            lf = lf.with_columns(
-                [pl.lit(int(v) if v.lstrip("-").isdigit() else v).alias(k) for k, v in hive.items()]
+            lf = lf.with_columns(  # typed as polars' hive partitioning types them
+                [
+                    (
+                        pl.lit(int(v), dtype=pl.Int64) if v.lstrip("-").isdigit() else pl.lit(v)
+                    ).alias(k)
+                    for k, v in hive.items()
+                ]
             )
         frames.append(lf)
     return pl.concat(frames, how="diagonal_relaxed")
