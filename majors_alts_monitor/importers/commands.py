@@ -251,5 +251,14 @@ def cmd_check_lake(args: argparse.Namespace) -> int:
         print(f"{cells}  {r[5][0] if r[5] else 'ok'}")
         for extra in r[5][1:]:
             print(" " * (sum(w) + 10) + extra)
+    if reader.lake_dir.is_dir():
+        unread = sorted(
+            p.name
+            for p in reader.lake_dir.iterdir()
+            if (p.suffix == ".parquet" and p.stem not in TABLES)
+            or (p.is_dir() and p.name not in TABLES and any(p.rglob("*.parquet")))
+        )
+        if unread:
+            print(f"not read by the monitor: {', '.join(unread)}")
     print(f"{errors} table(s) with errors" if errors else "the lake passes the reader's checks")
     return 2 if errors else 0

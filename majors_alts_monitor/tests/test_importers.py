@@ -370,6 +370,10 @@ def test_import_binance_funding_writes_a_lake_table_the_reader_accepts(
         "quote": "USDT",
     }
     assert "fact_funding" in capsys.readouterr().out
+    assert cli.main(["check-lake", str(out)]) == 2  # no prices: not a lake a run accepts yet
+    text = capsys.readouterr().out
+    assert "not read by the monitor: dim_instrument.parquet" in text
+    assert text.split("fact_funding", 1)[1].split()[:2] == ["32", "2"]  # rows, assets
 
 
 # ---- coingecko -------------------------------------------------------------------------------
