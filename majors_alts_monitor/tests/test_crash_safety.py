@@ -220,9 +220,16 @@ def test_second_writer_refuses_with_the_owner_named(setup: dict, tmp_path: Path)
     assert not (root / "reports").exists()
 
 
-def test_a_killed_owner_does_not_block_and_a_waiter_proceeds(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def test_a_killed_owner_does_not_block_and_a_waiter_proceeds(tmp_path: Path) -> None:
     root = tmp_path / "out"
     holder = (
         "import os, signal, sys, time\n"
@@ -242,15 +249,18 @@ def test_a_killed_owner_does_not_block_and_a_waiter_proceeds(
     p = subprocess.Popen(
         [sys.executable, "-c", holder, str(root), "1.5"], stdout=subprocess.PIPE, text=True
     )
+    # the package logger does not propagate once the CLI has set it up: listen on it
+    seen = _Records()
+    logging.getLogger("majors_alts_monitor").addHandler(seen)
     try:
         assert p.stdout is not None and p.stdout.readline().strip() == "held"
         t = time.monotonic()
-        with caplog.at_level(logging.WARNING, logger="majors_alts_monitor"):
-            with output_lock(root, wait_s=30):
-                waited = time.monotonic() - t
+        with output_lock(root, wait_s=30):
+            waited = time.monotonic() - t
         assert 0.3 < waited < 30
-        assert any("in use by pid" in m and "waiting up to 30 s" in m for m in caplog.messages)
+        assert any("in use by pid" in m and "waiting up to 30 s" in m for m in seen.messages)
     finally:
+        logging.getLogger("majors_alts_monitor").removeHandler(seen)
         p.wait(timeout=30)
     # re-entrant in one process (a sweep inside a run may take it again)
     with output_lock(root, wait_s=0), output_lock(root, wait_s=0):
