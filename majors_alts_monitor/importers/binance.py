@@ -28,6 +28,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import polars as pl
 
 from ..errors import MonitorError
@@ -71,69 +72,104 @@ def _to_ms(col: str) -> pl.Expr:
 
 @dataclass(frozen=True)
 class Klines:
-    """One symbol's daily candles: asset_id, date, open, high, low, close, volume."""
+    """One symbol's daily candles: asset_id, date, open, high, low, close, volume, and src (the
+    file each row came from)."""
 
     symbol: str
     asset_id: str
     quote: str
-    source: str
     frame: pl.DataFrame
 
 
-def parse_klines(f: InputFile, aliases: dict[str, str], drops: Drops) -> Klines | None:
-    """Parse one klines CSV (pure: text in, frame out); None when the file is not imported."""
-    m = KLINE_NAME.match(f.stem)
-    if m is None:
-        drops.add("file name is not SYMBOL-INTERVAL-YYYY-MM[-DD]", 1, f.name)
-        return None
-    symbol, interval = m.group(1), m.group(2)
-    if interval != "1d":
-        drops.add(f"interval {interval}: only 1d klines are imported", 1, f.name)
-        return None
-    pair = pair_asset(symbol, aliases)
-    if pair is None or "_" in symbol.removesuffix("_PERP"):
-        drops.add("symbol not quoted in USD (or a dated future): skipped", 1, f.name)
-        return None
-    asset, quote = pair
-    raw = read_csv(f.text, KLINE_COLUMNS, KLINE_TYPES, f.name)
-    df = (
-        raw.with_row_index("line", offset=1)
-        .with_columns(_to_ms("open_time").alias("ms"))
-        .with_columns(
+def _rows(text: str) -> tuple[list[str], int]:
+    """A file's data lines (blank lines and a header left out) and the header's line count."""
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    first = lines[0].split(",", 1)[0].strip().strip('"') if lines else ""
+    header = int(bool(first) and not first.lstrip("-").isdigit())
+    return lines[header:], header
+
+
+def parse_klines_files(
+    files: list[InputFile], aliases: dict[str, str], drops: Drops
+) -> list[Klines]:
+    """Parse klines CSVs (pure: texts in, frames out), one parse per symbol: the files' rows are
+    concatenated, each keeping its file and line number for the messages."""
+    groups: dict[str, list[InputFile]] = {}
+    pairs: dict[str, tuple[str, str]] = {}
+    for f in files:
+        m = KLINE_NAME.match(f.stem)
+        if m is None:
+            drops.add("file name is not SYMBOL-INTERVAL-YYYY-MM[-DD]", 1, f.name)
+            continue
+        symbol, interval = m.group(1), m.group(2)
+        if interval != "1d":
+            drops.add(f"interval {interval}: only 1d klines are imported", 1, f.name)
+            continue
+        pair = pair_asset(symbol, aliases)
+        if pair is None or "_" in symbol.removesuffix("_PERP"):
+            drops.add("symbol not quoted in USD (or a dated future): skipped", 1, f.name)
+            continue
+        pairs[symbol] = pair
+        groups.setdefault(symbol, []).append(f)
+    out = []
+    for symbol, fs in groups.items():
+        asset, quote = pairs[symbol]
+        body: list[str] = []
+        counts, skip = [], []
+        for f in fs:
+            rows, header = _rows(f.text)
+            body += rows
+            counts.append(len(rows))
+            skip.append(header)
+        where = fs[0].name if len(fs) == 1 else f"{symbol} ({len(fs)} files)"
+        raw = read_csv("\n".join(body) + "\n", KLINE_COLUMNS, KLINE_TYPES, where)
+        idx = np.repeat(np.arange(len(fs)), counts)
+        first_row = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        line = np.arange(len(idx)) - first_row[idx] + 1 + np.asarray(skip, dtype=np.int64)[idx]
+        df = raw.with_columns(
+            pl.Series("src", [f.name for f in fs], dtype=pl.String).gather(idx),
+            pl.Series("line", line),
+            _to_ms("open_time").alias("ms"),
+        ).with_columns(
             pl.from_epoch("ms", time_unit="ms").dt.date().alias("date"),
             pl.lit(asset).alias("asset_id"),
         )
-    )
+        for cond, reason in (
+            (pl.col("ms").is_null(), "open_time missing"),
+            (pl.col("ms") % DAY_MS != 0, "candle does not open at 00:00 UTC"),
+            (
+                pl.col("close").is_null() | ~pl.col("close").is_finite() | (pl.col("close") <= 0),
+                "close missing or <= 0",
+            ),
+            (
+                pl.col("quote_volume").is_null()
+                | ~pl.col("quote_volume").is_finite()
+                | (pl.col("quote_volume") < 0),
+                "quote_volume missing or < 0",
+            ),
+        ):
+            bad = df.filter(cond)
+            if bad.height:
+                drops.add(reason, bad.height, f"{bad['src'][0]} row {bad['line'][0]}")
+                df = df.filter(~cond)
+        frame = df.select(
+            "asset_id",
+            "date",
+            "open",
+            "high",
+            "low",
+            "close",
+            pl.col("quote_volume").alias("volume"),
+            "src",
+        )
+        out.append(Klines(symbol, asset, quote, frame))
+    return out
 
-    def drop(cond: pl.Expr, reason: str) -> None:
-        nonlocal df
-        bad = df.filter(cond)
-        if bad.height:
-            drops.add(reason, bad.height, f"{f.name} row {bad['line'][0]}")
-            df = df.filter(~cond)
 
-    drop(pl.col("ms").is_null(), "open_time missing")
-    drop(pl.col("ms") % DAY_MS != 0, "candle does not open at 00:00 UTC")
-    drop(
-        pl.col("close").is_null() | ~pl.col("close").is_finite() | (pl.col("close") <= 0),
-        "close missing or <= 0",
-    )
-    drop(
-        pl.col("quote_volume").is_null()
-        | ~pl.col("quote_volume").is_finite()
-        | (pl.col("quote_volume") < 0),
-        "quote_volume missing or < 0",
-    )
-    frame = df.select(
-        "asset_id",
-        "date",
-        "open",
-        "high",
-        "low",
-        "close",
-        pl.col("quote_volume").alias("volume"),
-    )
-    return Klines(symbol, asset, quote, f.name, frame)
+def parse_klines(f: InputFile, aliases: dict[str, str], drops: Drops) -> Klines | None:
+    """One klines CSV; None when the file is not imported (the reason is in ``drops``)."""
+    got = parse_klines_files([f], aliases, drops)
+    return got[0] if got else None
 
 
 def combine_klines(parts: list[Klines], drops: Drops) -> pl.DataFrame:
@@ -149,7 +185,7 @@ def combine_klines(parts: list[Klines], drops: Drops) -> pl.DataFrame:
     for asset, symbols in sorted(by_asset.items()):
         series = {}
         for symbol, ks in symbols.items():
-            df = pl.concat([k.frame.with_columns(pl.lit(k.source).alias("src")) for k in ks])
+            df = pl.concat([k.frame for k in ks])
             n0 = df.height
             df = df.unique(subset=[c for c in df.columns if c != "src"], keep="first")
             drops.add("identical row in overlapping files", n0 - df.height, symbol)

@@ -99,8 +99,7 @@ def _load(args: argparse.Namespace, drops: Drops) -> tuple[dict[str, pl.DataFram
     inputs = [f for p in files for f in read_inputs(p)]
     notes = [f"{len(files)} input files, {len(inputs)} CSVs"]
     if args.source == "binance-klines":
-        parts = [k for f in inputs if (k := binance.parse_klines(f, aliases, drops)) is not None]
-        kl = binance.combine_klines(parts, drops)
+        kl = binance.combine_klines(binance.parse_klines_files(inputs, aliases, drops), drops)
         tables = {
             "fact_price": kl.select("asset_id", "date", "close", "open", "high", "low"),
             "fact_volume": kl.select("asset_id", "date", "volume"),
