@@ -265,6 +265,13 @@ def write_tables(
     rendered: dict[str, tuple[pl.DataFrame, int, bytes]] = {}
     for table, df in tables.items():
         path = out / f"{table}.parquet"
+        if (out / table).is_dir():
+            raise LakeError(
+                table,
+                f"{out / table} is a folder of partitions; the importer writes one "
+                f"{table}.parquet and would shadow it",
+                hint="import into a new --out, or leave this table out with --tables",
+            )
         old = None
         if path.is_file():
             try:

@@ -220,6 +220,17 @@ def test_import_refuses_an_out_inside_its_inputs(
     assert not (klines / "lake").exists()
 
 
+def test_import_refuses_to_shadow_a_partitioned_table(
+    exports: tuple[SyntheticLake, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    _, _, cg = exports
+    (tmp_path / "lake" / "fact_volume" / "year=2020").mkdir(parents=True)
+    files = sorted(map(str, cg.iterdir()))
+    assert cli.main(["import", "coingecko", *files, "--out", str(tmp_path / "lake")]) == 2
+    assert "fact_volume is a folder of partitions" in capsys.readouterr().err
+    assert not (tmp_path / "lake" / "fact_price.parquet").exists()  # nothing written
+
+
 # ---- klines parsing ----------------------------------------------------------------------------
 def test_klines_units_headers_and_drops() -> None:
     d = date(2025, 1, 1)
