@@ -6,7 +6,9 @@ import numpy as np
 import polars as pl
 
 from . import stats
+from .backtest import funding_by_leg
 from .config import REGIMES, Config
+from .neutrality import market_spread_betas, newey_west_lags
 from .regime.hysteresis import REGIME_NAMES
 from .regime.search import ParamGrid
 from .stages import FoldFit, Prepared, Stitched, iso
@@ -150,7 +152,88 @@ def assemble_kpis(
             "missing_funding_rule": cfg.costs.missing_funding,
         },
     }
+    add_fidelity_keys(cfg, p, s, kpis)
     return kpis, pl.DataFrame(rows)
+
+
+GROSS_KEYS = ("sharpe", "ann_return", "ann_vol", "cagr", "max_drawdown", "sortino", "calmar")
+UNFUNDED_WARN = 0.20  # share of the short notional without funding data that triggers a warning
+
+
+def add_fidelity_keys(cfg: Config, p: Prepared, s: Stitched, kpis: dict) -> None:
+    """Issue 9's keys, added in place: target-to-target turnover beside the drift-aware one,
+    the always-on book's gross figures, funding by leg with the unfunded-short warning, and the
+    market/spread betas with Newey-West standard errors (README, "Backtest fidelity")."""
+    panel, uni, idx = p.panel, p.universe, s.pnl_idx
+    kpis["strategy"]["avg_daily_turnover_target"] = float(np.mean(s.strat.turnover_target[idx]))
+    bench = kpis["benchmark_always_on"]
+    bench["avg_daily_turnover_target"] = float(np.mean(s.bench.turnover_target[idx]))
+    g = stats.kpis(s.bench.gross[idx])
+    bench["gross"] = {k: g[k] for k in GROSS_KEYS}
+    fund = panel.funding if panel.has_funding else None
+    legs = {
+        name: funding_by_leg(
+            p.book.weights * e[:, None],
+            fund,
+            cfg.costs,
+            [uni.btc, uni.eth],
+            idx,
+            basket=uni.basket,
+        )
+        for name, e in (("strategy", s.exposure), ("always_on", s.bench_exposure))
+    }
+    share = legs["strategy"]["unfunded_short_share"]
+    share_on = legs["always_on"]["unfunded_short_share"]
+    worst = max((x for x in (share, share_on) if np.isfinite(x)), default=float("nan"))
+    kpis["funding_by_leg"] = {
+        "strategy": {k: legs["strategy"][k] for k in ("majors_long", "alts_short")},
+        "always_on": {k: legs["always_on"][k] for k in ("majors_long", "alts_short")},
+        "unfunded_short_share": share,
+        "unfunded_short_share_always_on": share_on,
+        "warning": unfunded_warning(worst, cfg, legs["always_on"]["majors_long"]),
+        "rule": cfg.costs.missing_funding,
+    }
+    btc, eth = panel.ret[idx, uni.btc], panel.ret[idx, uni.eth]
+    lags = newey_west_lags(len(idx))
+    invested = s.exposure[idx - 1] > 0
+    r = np.where(invested, s.strat.net[idx], np.nan)
+    kpis["neutrality"]["market_spread"] = {
+        "strategy": market_spread_betas(r, btc, eth, lags),
+        "always_on": market_spread_betas(s.bench.net[idx], btc, eth, lags),
+        "nw_lags": lags,
+    }
+
+
+def unfunded_warning(share: float, cfg: Config, majors_funding: float) -> str | None:
+    """The run warning when more than 20% of the short notional has no funding data."""
+    if not (share > UNFUNDED_WARN):
+        return None
+    rule = cfg.costs.missing_funding
+    if not cfg.costs.funding:
+        how = "costs.funding is off: no leg pays or earns funding"
+    elif rule == "zero":
+        how = "missing_funding: zero counts it as 0, so the shorts earn nothing there"
+    elif rule == "majors_median":
+        how = (
+            "missing_funding: majors_median fills it with the median of the majors' rates "
+            "that day, an estimate (README, funding)"
+        )
+    else:
+        how = (
+            "missing_funding: basket_median fills it with the median rate of the basket alts "
+            "that have data (0 on days when none has)"
+        )
+    longs = (
+        f", while the long majors' funding is charged in full ({majors_funding:+.1%} over the "
+        "span on the always-on book)"
+        if cfg.costs.funding
+        else ""
+    )
+    return (
+        f"funding is one-sided: {share:.0%} of the short notional has no funding data on "
+        f"invested days ({how}){longs}; read net figures with benchmark_always_on.gross and "
+        "funding_by_leg in kpis.json"
+    )
 
 
 def assemble_frames(
@@ -180,6 +263,7 @@ def assemble_frames(
             "fold": s.fold_of[idx - 1],
             "benchmark_net_return": rb,
             "unfunded_share": strat.unfunded_share[idx],
+            "turnover_target": strat.turnover_target[idx],
         }
     ).with_columns(pl.col("date").cast(pl.Date))
     eq = stats.equity_curve(r)

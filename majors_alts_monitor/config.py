@@ -136,11 +136,12 @@ class CostsConfig(_Strict):
     )
     capital_usd: float = Field(10e6, gt=0)
     funding: bool = True
-    missing_funding: Literal["zero", "basket_median"] = Field(
+    missing_funding: Literal["zero", "basket_median", "majors_median"] = Field(
         "zero",
         description="funding for a held asset without data that day: 'zero' accrues nothing, "
-        "'basket_median' uses the median of the basket alts that have data; the share of "
-        "notional without data is reported either way",
+        "'basket_median' uses the median of the basket alts that have data, 'majors_median' "
+        "gives a basket alt the median of the majors' rates that day (README, funding); the "
+        "share of notional without data is reported either way",
     )
 
 

@@ -99,6 +99,7 @@ def prepare(cfg: Config, lake: LakeData, start: date, end: date) -> Prepared:
         universe.median_volume,
         costs0,
         basket=universe.basket,
+        majors=[universe.btc, universe.eth],
     )
     book_pnl = base.gross + base.funding
     if cfg.vol_target.enabled:
@@ -111,7 +112,7 @@ def prepare(cfg: Config, lake: LakeData, start: date, end: date) -> Prepared:
     else:
         v = np.ones(panel.n_days)
     levels = np.array([cfg.regime.exposure[r] for r in REGIMES], dtype=np.float64)
-    cost = transition_costs(book.weights, v, levels, universe.median_volume, cfg.costs)
+    cost = transition_costs(book.weights, v, levels, panel.ret, universe.median_volume, cfg.costs)
     burn = cfg.burn_in_days()
     built = np.flatnonzero(book.built)
     first_day = max(burn, int(built[0]) if built.size else panel.n_days)
@@ -213,7 +214,15 @@ def stitch(cfg: Config, p: Prepared, fits: list[FoldFit]) -> Stitched:
 
     def bt(e: np.ndarray) -> BacktestResult:
         w = p.book.weights * e[:, None]
-        return run_backtest(w, p.panel.ret, fund, uni.median_volume, cfg.costs, basket=uni.basket)
+        return run_backtest(
+            w,
+            p.panel.ret,
+            fund,
+            uni.median_volume,
+            cfg.costs,
+            basket=uni.basket,
+            majors=[uni.btc, uni.eth],
+        )
 
     pnl_idx = np.flatnonzero(oos) + 1
     pnl_idx = pnl_idx[pnl_idx < n]
@@ -302,6 +311,8 @@ def run(cfg: Config, start: date, end: date, progress: Progress = noop) -> RunRe
     d0, d1 = folds[0].test_start, int(s.pnl_idx[-1] - 1)
     var_trials, pbo, _ = trial_statistics(cfg, p, grid, d0, d1)
     kpis, regime_metrics = assemble_kpis(cfg, p, fits, s, grid, var_trials, pbo)
+    if kpis["funding_by_leg"]["warning"]:
+        warns.append(kpis["funding_by_leg"]["warning"])
     lap("statistics")
     frames = assemble_frames(cfg, p, fits, s, grid)
     manifest = {

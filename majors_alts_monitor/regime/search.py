@@ -15,7 +15,7 @@ import numba
 import numpy as np
 
 from ..arrays import Panel, Series, shift
-from ..backtest import trade_costs
+from ..backtest import drift_weights, trade_costs
 from ..config import CostsConfig, GridConfig
 from .hysteresis import transition
 
@@ -33,19 +33,28 @@ class SearchInputs:
 
 
 def transition_costs(
-    book_w: Panel, vscale: Series, levels: np.ndarray, median_volume: Panel, costs: CostsConfig
+    book_w: Panel,
+    vscale: Series,
+    levels: np.ndarray,
+    ret: Panel,
+    median_volume: Panel,
+    costs: CostsConfig,
 ) -> np.ndarray:
     """``C[d, a, b]``: fee + slippage on pnl day ``d`` of moving from exposure ``levels[a]`` of the
-    book decided at ``d-2`` to ``levels[b]`` of the book decided at ``d-1``."""
+    book decided at ``d-2``, as it drifted over ``d-1``, to ``levels[b]`` of the book decided at
+    ``d-1`` (the engine's trade, ``backtest`` module doc). With ``S = book_w * vscale`` the held
+    book at level ``a`` is ``e_a * S[d-2]`` and drifts to ``e_a * S[d-2] * (1 + r) / (1 + e_a *
+    R)`` with ``R = sum_i S[d-2, i] * r[d-1, i]``: one 3 x 3 table per day still holds."""
     n = book_w.shape[0]
     scaled = book_w * vscale[:, None]
-    w1 = shift(scaled, 1, 0.0)  # decided at d-1
-    w2 = shift(scaled, 2, 0.0)  # decided at d-2
+    w1 = shift(scaled, 1, 0.0)  # decided at d-1: held over d
     mv = shift(median_volume, 1)
     out = np.zeros((n, 3, 3))
     for a in range(3):
+        # level a of the book held over d-1, at d-1's close
+        drifted = shift(drift_weights(levels[a] * w1, ret), 1, 0.0)
         for b in range(3):
-            fee, slip = trade_costs(levels[b] * w1 - levels[a] * w2, mv, costs)
+            fee, slip = trade_costs(levels[b] * w1 - drifted, mv, costs)
             out[:, a, b] = fee + slip
     return out
 

@@ -469,3 +469,74 @@ def test_book_returns_timing() -> None:
     assert np.isnan(r[0])
     assert r[1] == pytest.approx(1.0 * 0.1 - 0.5 * 0.2)
     assert r[2] == pytest.approx(0.5 * 0.0 - 1.0 * 0.3)
+
+
+# ---- realised neutrality on the market and spread axes (``neutrality.py``) --------------------
+def _factor_sample(seed: int, n: int = 400, b_m: float = 0.3, b_s: float = -0.2):
+    """BTC and ETH strongly correlated (as in the data), MA(3) noise so HAC matters."""
+    rng = np.random.default_rng(seed)
+    common = rng.normal(0, 0.03, n)
+    btc = common + rng.normal(0, 0.01, n)
+    eth = 1.2 * common + rng.normal(0, 0.015, n)
+    eps = np.convolve(rng.normal(0, 0.01, n + 3), [1.0, 0.6, 0.4, 0.2], "valid")[:n]
+    y = 0.0002 + b_m * (btc + eth) / 2 + b_s * (btc - eth) + eps
+    return y, btc, eth
+
+
+@pytest.mark.parametrize("lags", [0, 1, 4, 9])
+def test_hac_standard_errors_equal_statsmodels(lags: int) -> None:
+    sm = pytest.importorskip("statsmodels.api")
+    from majors_alts_monitor.neutrality import market_spread_betas, ols_hac
+
+    y, btc, eth = _factor_sample(lags)
+    x = np.column_stack([np.ones(len(y)), (btc + eth) / 2, btc - eth])
+    ref = sm.OLS(y, x).fit(cov_type="HAC", cov_kwds={"maxlags": lags})
+    beta, se = ols_hac(y, x, lags)
+    np.testing.assert_allclose(beta, ref.params, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(se, ref.bse, rtol=1e-10)
+    out = market_spread_betas(y, btc, eth, lags)
+    assert out["beta_market"] == pytest.approx(ref.params[1], rel=1e-10)
+    assert out["se_spread"] == pytest.approx(ref.bse[2], rel=1e-10)
+    assert out["t_spread"] == pytest.approx(ref.tvalues[2], rel=1e-10)
+    assert out["n_days"] == len(y)
+
+
+def test_market_spread_betas_are_the_btc_eth_betas_rotated() -> None:
+    """``m`` and ``s`` span the same plane as BTC and ETH, so beta_market = beta_btc + beta_eth
+    and beta_spread = (beta_btc - beta_eth) / 2 exactly (stats.realized_betas as reference)."""
+    from majors_alts_monitor.neutrality import market_spread_betas
+    from majors_alts_monitor.stats import realized_betas
+
+    y, btc, eth = _factor_sample(3)
+    y[::17] = np.nan
+    bb, be = realized_betas(y, btc, eth)
+    out = market_spread_betas(y, btc, eth, 5)
+    assert out["beta_market"] == pytest.approx(bb + be, rel=1e-9)
+    assert out["beta_spread"] == pytest.approx((bb - be) / 2, rel=1e-9)
+    assert out["n_days"] == int(np.isfinite(y).sum())
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_market_spread_betas_recover_planted_tilts(seed: int) -> None:
+    from majors_alts_monitor.neutrality import market_spread_betas
+
+    y, btc, eth = _factor_sample(seed, n=1500, b_m=0.0, b_s=0.25)
+    out = market_spread_betas(y, btc, eth, 8)
+    assert abs(out["beta_spread"] - 0.25) < 4 * out["se_spread"]
+    assert abs(out["beta_market"]) < 4 * out["se_market"]
+    assert out["t_spread"] > 3
+
+
+def test_market_spread_betas_degenerate_inputs() -> None:
+    from majors_alts_monitor.neutrality import market_spread_betas, newey_west_lags
+
+    y, btc, eth = _factor_sample(0, n=20)
+    short = market_spread_betas(y, btc, eth, 2)  # below min_obs
+    assert short["n_days"] == 20 and np.isnan(short["beta_spread"])
+    y, btc, _ = _factor_sample(0)
+    same = market_spread_betas(y, btc, btc.copy(), 2)  # the spread factor is 0: collinear
+    assert np.isnan(same["beta_spread"]) and np.isnan(same["se_market"])
+    with pytest.raises(ValueError):
+        market_spread_betas(y, btc, btc[:-1], 2)
+    # the Newey-West (1994) plug-in: floor(4 (n/100)^(2/9))
+    assert [newey_west_lags(n) for n in (1, 100, 523, 1153)] == [1, 4, 5, 6]
