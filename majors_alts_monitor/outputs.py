@@ -219,8 +219,14 @@ def output_lock(root: Path, wait_s: float | None = None) -> Iterator[Path]:
     if wait_s is None:
         wait_s = float(os.environ.get(LOCK_WAIT_ENV, LOCK_WAIT_S))
     path = root / LOCK
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as err:
+        raise OutputLocationError(
+            f"cannot create the lock file {path} ({err.strerror}). What to do: pass an "
+            "--output-root you can write to"
+        ) from None
     deadline, told = time.monotonic() + wait_s, False
     while True:
         try:

@@ -310,3 +310,13 @@ def test_two_runs_on_the_same_inputs_are_byte_identical(setup: dict, runs: dict)
     assert {k: v for k, v in ma["files"].items() if k not in VOLATILE_FILES} == {
         k: v for k, v in mb["files"].items() if k not in VOLATILE_FILES
     }
+
+
+def test_an_unwritable_output_root_is_exit_2(tmp_path: Path) -> None:
+    from majors_alts_monitor.errors import OutputLocationError
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(OutputLocationError, match="cannot create the lock file"):
+        with output_lock(blocker / "root", wait_s=0):
+            pass
