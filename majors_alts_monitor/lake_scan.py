@@ -99,8 +99,10 @@ def _common_type(types: list[pl.DataType]) -> pl.DataType | None:
     """The type partitions are cast to when they disagree, or None when the drift is refused."""
     if all(t.is_numeric() for t in types):
         return pl.Float64()
-    if all(isinstance(t, pl.Datetime) for t in types):
-        zones = {t.time_zone for t in types}  # type: ignore[attr-defined]
+    if all(t == pl.Date or isinstance(t, pl.Datetime) for t in types):
+        # Datetime units, or Date in some partitions and Datetime in others: Datetime, which
+        # the reader then accepts as a date when every value is at midnight
+        zones = {t.time_zone for t in types if isinstance(t, pl.Datetime)}
         return pl.Datetime("us", zones.pop()) if len(zones) == 1 else None
     if all(t in (pl.String, pl.Categorical) or isinstance(t, pl.Enum) for t in types):
         return pl.String()

@@ -742,6 +742,19 @@ def test_partitions_with_a_numeric_type_drift_and_an_extra_column_are_read_with_
     assert_frame_equal(a.select(b.columns), b, rel_tol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [pl.Datetime("ns"), pl.Datetime("ms", "UTC")])
+def test_partitions_with_date_and_datetime_dates_are_read_as_dates(
+    hive2: Path, tmp_path: Path, dtype: pl.DataType
+) -> None:
+    lake = _hive_copy(hive2, tmp_path)
+    part = sorted((lake / "fact_volume").rglob("*.parquet"))[0]
+    df = pl.read_parquet(part, hive_partitioning=False)
+    df.with_columns(pl.col("date").cast(dtype)).write_parquet(part)
+    got = reader(lake).read()
+    assert any("type of 'date'" in n and "cast to Datetime" in n for n in got.notes)
+    assert_frame_equal(got.tables["fact_volume"], reader(hive2).read().tables["fact_volume"])
+
+
 @pytest.mark.parametrize(
     ("column", "dtype"), [("close", pl.String), ("date", pl.String), ("asset_id", pl.Int64)]
 )
