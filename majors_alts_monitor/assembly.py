@@ -12,6 +12,7 @@ from .neutrality import market_spread_betas, newey_west_lags
 from .regime.hysteresis import REGIME_NAMES
 from .regime.search import ParamGrid
 from .stages import FoldFit, Prepared, Stitched, iso
+from .tearsheet import pnl_attribution
 
 
 def assemble_kpis(
@@ -348,3 +349,24 @@ def thresholds(fits: list[FoldFit], n: int, key: str) -> np.ndarray:
             end = ff.fold.test_start + len(ff.codes)
             out[ff.fold.test_start : end] = float(ff.params[key])  # type: ignore[arg-type]
     return out
+
+
+def with_trial_oos_sharpe(trials: pl.DataFrame, sr: np.ndarray | None) -> pl.DataFrame:
+    """``oos_sharpe_per_period``: every trial's per-period (not annualised) Sharpe over the
+    whole stitched out-of-sample span (the one the deflated Sharpe uses); null when the
+    search has a single trial."""
+    if sr is None or "trial" not in trials.columns:
+        return trials.with_columns(pl.lit(None, dtype=pl.Float64).alias("oos_sharpe_per_period"))
+    oos = pl.DataFrame({"trial": np.arange(len(sr)), "oos_sharpe_per_period": sr})
+    return trials.join(
+        oos.with_columns(pl.col("trial").cast(trials.schema["trial"])), on="trial", how="left"
+    ).with_columns(pl.col("oos_sharpe_per_period").fill_nan(None))
+
+
+def pnl_attribution_frame(p: Prepared, s: Stitched) -> pl.DataFrame:
+    """Per-asset gross P&L of the strategy's held book over the out-of-sample pnl days
+    (weights decided the day before, times exposure, times the day's return)."""
+    idx = s.pnl_idx
+    held = p.book.weights[idx - 1] * s.exposure[idx - 1][:, None]
+    uni = p.universe
+    return pnl_attribution(held, p.panel.ret[idx], p.panel.assets, uni.btc, uni.eth)

@@ -204,6 +204,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             folds=res.folds,
             trials=res.trials,
             log_text=capture.text(),
+            attribution=res.attribution,
         )
         write_all(files)
     finally:

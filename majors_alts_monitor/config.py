@@ -268,6 +268,34 @@ class SignalsConfig(_Strict):
     )
 
 
+class ReportConfig(_Strict):
+    robustness: bool = Field(
+        True,
+        description="re-run the walk-forward at shifted starts and scaled costs on the prepared "
+        "arrays (kpis.json robustness, dashboard panel); false skips it",
+    )
+    start_shifts: list[int] = Field(
+        [0, 30, 60, 90], description="days the fold schedule's origin is moved, 0 = the run"
+    )
+    cost_multipliers: list[float] = Field(
+        [0.5, 1.0, 2.0], description="factors on fee and slippage bps, 1 = the run"
+    )
+
+    @field_validator("start_shifts")
+    @classmethod
+    def _shifts(cls, v: list[int]) -> list[int]:
+        if any(x < 0 for x in v):
+            raise ValueError("start_shifts must be >= 0 days")
+        return v
+
+    @field_validator("cost_multipliers")
+    @classmethod
+    def _mults(cls, v: list[float]) -> list[float]:
+        if any(x < 0 for x in v):
+            raise ValueError("cost_multipliers must be >= 0")
+        return v
+
+
 class Config(_Strict):
     paths: PathsConfig = PathsConfig()
     data: DataConfig = DataConfig()
@@ -280,6 +308,7 @@ class Config(_Strict):
     walkforward: WalkForwardConfig = WalkForwardConfig()
     stats: StatsConfig = StatsConfig()
     signals: SignalsConfig = SignalsConfig()
+    report: ReportConfig = ReportConfig()
 
     @model_validator(mode="after")
     def _feature_names(self) -> Config:

@@ -309,6 +309,7 @@ def render_run_files(
     folds: list[dict],
     trials: pl.DataFrame,
     log_text: str = "",
+    attribution: pl.DataFrame | None = None,
 ) -> dict[Path, bytes]:
     """Every output of a run, rendered. The run id (``run_id``) goes into the manifest, kpis.json,
     signals_today.json, the parquet files' metadata and a ``<meta>`` tag of the dashboard; the
@@ -333,6 +334,8 @@ def render_run_files(
     }
     if signal is not None:
         files[r / "signals_today.json"] = to_json_bytes({**signal, "run_id": rid})
+    if attribution is not None:
+        files[r / "pnl_attribution.csv"] = csv_bytes(attribution)
     listed = {
         str(p.relative_to(paths.root)): {"sha256": sha256(b), "bytes": len(b)}
         for p, b in files.items()

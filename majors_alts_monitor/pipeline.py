@@ -11,7 +11,12 @@ import numpy as np
 import polars as pl
 
 from . import __version__, stats
-from .assembly import assemble_frames, assemble_kpis
+from .assembly import (
+    assemble_frames,
+    assemble_kpis,
+    pnl_attribution_frame,
+    with_trial_oos_sharpe,
+)
 from .backtest import BacktestResult, run_backtest, vol_target_scale
 from .beta_neutral import build_book, rolling_betas
 from .config import REGIMES, Config
@@ -309,12 +314,19 @@ def run(cfg: Config, start: date, end: date, progress: Progress = noop) -> RunRe
     progress("statistics")
     grid = search_grid(cfg, p) if cfg.regime.mode == "composite" else None
     d0, d1 = folds[0].test_start, int(s.pnl_idx[-1] - 1)
-    var_trials, pbo, _ = trial_statistics(cfg, p, grid, d0, d1)
+    var_trials, pbo, trial_oos = trial_statistics(cfg, p, grid, d0, d1)
     kpis, regime_metrics = assemble_kpis(cfg, p, fits, s, grid, var_trials, pbo)
     if kpis["funding_by_leg"]["warning"]:
         warns.append(kpis["funding_by_leg"]["warning"])
     lap("statistics")
     frames = assemble_frames(cfg, p, fits, s, grid)
+    frames["trials"] = with_trial_oos_sharpe(frames["trials"], trial_oos)
+    if cfg.report.robustness:
+        from .robustness import robustness  # it calls back into fit_fold and stitch
+
+        progress("robustness: shifted starts and scaled costs on the prepared arrays")
+        kpis["robustness"] = robustness(cfg, p, s)
+        lap("robustness")
     manifest = {
         "package_version": __version__,
         "config": cfg.resolved(),
@@ -357,4 +369,5 @@ def run(cfg: Config, start: date, end: date, progress: Progress = noop) -> RunRe
         frames["trials"],
         manifest,
         tuple(warns),
+        attribution=pnl_attribution_frame(p, s),
     )

@@ -26,6 +26,9 @@ def dashboard_html(res: RunResult, cfg: Config) -> str:
         kpis=res.kpis,
         regime_metrics=res.regime_metrics,
         warnings=tuple(res.warnings),
+        trials=res.trials,
+        attribution=res.attribution,
+        signal=getattr(res, "signal", None),  # the run's signals_today.json, when it has one
     )
     return render_dashboard(data)
 

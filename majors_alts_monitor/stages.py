@@ -58,6 +58,8 @@ class RunResult:
     trials: pl.DataFrame
     manifest: dict
     warnings: tuple[str, ...]
+    # per-asset gross P&L of the held book over the out-of-sample days (pnl_attribution.csv)
+    attribution: pl.DataFrame | None = None
 
 
 @dataclass(frozen=True)

@@ -103,8 +103,11 @@ def render(
     *,
     screenshot: Path | None = None,
     timeout_s: float = 60,
+    width: int = 1400,
+    height: int = 4000,
 ) -> str:
-    """The DOM of ``html_path`` after its scripts ran; optionally a 1400x4000 PNG screenshot.
+    """The DOM of ``html_path`` after its scripts ran in a ``width`` x ``height`` window;
+    optionally a PNG screenshot of that window (the page's top ``height`` pixels).
 
     Raises :class:`ChromiumNotFound` without a browser, ``RuntimeError`` when chromium fails
     or prints no DOM, ``subprocess.TimeoutExpired`` after ``timeout_s`` seconds a call.
@@ -114,7 +117,8 @@ def render(
         raise ChromiumNotFound("no chromium found: set CHROMIUM or apt-get install chromium")
     url = Path(html_path).resolve().as_uri()
 
-    proc = _chromium(exe, ["--dump-dom"], url, timeout_s)
+    size = f"--window-size={width},{height}"
+    proc = _chromium(exe, ["--dump-dom", size], url, timeout_s)
     if proc.returncode != 0 or "<html" not in proc.stdout.lower():
         raise RuntimeError(
             f"chromium --dump-dom failed (exit {proc.returncode}): {proc.stderr[-2000:]}"
@@ -124,7 +128,7 @@ def render(
         shot = Path(screenshot).resolve()
         shot.parent.mkdir(parents=True, exist_ok=True)
         shot.unlink(missing_ok=True)
-        proc2 = _chromium(exe, [f"--screenshot={shot}", "--window-size=1400,4000"], url, timeout_s)
+        proc2 = _chromium(exe, [f"--screenshot={shot}", size], url, timeout_s)
         if proc2.returncode != 0 or not shot.is_file():
             raise RuntimeError(
                 f"chromium --screenshot failed (exit {proc2.returncode}): {proc2.stderr[-2000:]}"
@@ -157,3 +161,194 @@ def element_text(dom: str, element_id: str) -> str:
     """Unescaped text of the first element with ``id=element_id`` (no nested same tags)."""
     m = re.search(rf'<(\w+)\b[^>]*\bid="{re.escape(element_id)}"[^>]*>(.*?)</\1>', dom, flags=re.S)
     return html.unescape(re.sub(r"<[^>]+>", "", m.group(2))) if m else ""
+
+
+# --------------------------------------------------------------------------------------------
+# DevTools protocol over a pipe: exact viewport widths (a headless window is at least 500 px
+# wide) and full-page screenshots
+# --------------------------------------------------------------------------------------------
+
+PROBE_JS = """JSON.stringify({
+  rendered: document.body.dataset.figuresRendered,
+  expected: document.body.dataset.figuresExpected,
+  errors: document.body.dataset.scriptErrors,
+  errorText: (document.getElementById('script-errors') || {}).textContent || '',
+  scrollWidth: document.documentElement.scrollWidth,
+  innerWidth: window.innerWidth,
+  height: document.documentElement.scrollHeight,
+  wide: Array.from(document.querySelectorAll('body *')).filter(function (el) {
+    var r = el.getBoundingClientRect();
+    return r.right > window.innerWidth + 1 && !el.closest('.scroll');
+  }).slice(0, 8).map(function (el) {
+    return el.tagName + '#' + el.id + '.' + String(el.className && el.className.baseVal !== undefined
+      ? el.className.baseVal : el.className) + ' right=' + el.getBoundingClientRect().right;
+  }),
+  dom: document.documentElement.outerHTML
+})"""
+
+
+class _Pipe:
+    """A minimal client of chromium's ``--remote-debugging-pipe`` (NUL-separated JSON)."""
+
+    def __init__(self, proc: subprocess.Popen, write_fd: int, read_fd: int) -> None:
+        self.proc, self.w, self.r = proc, write_fd, read_fd
+        self.buf = b""
+        self.next_id = 0
+        self.events: list[dict] = []
+
+    def _read_message(self, deadline: float) -> dict:
+        import json
+        import select
+        import time
+
+        while b"\0" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise subprocess.TimeoutExpired("chromium", 0)
+            ready, _, _ = select.select([self.r], [], [], left)
+            if ready:
+                chunk = os.read(self.r, 1 << 20)
+                if not chunk:
+                    raise RuntimeError("chromium closed the DevTools pipe")
+                self.buf += chunk
+        msg, _, self.buf = self.buf.partition(b"\0")
+        return json.loads(msg)
+
+    def call(
+        self,
+        method: str,
+        params: dict | None = None,
+        session: str | None = None,
+        timeout_s: float = 60,
+    ) -> dict:
+        import json
+        import time
+
+        self.next_id += 1
+        msg: dict = {"id": self.next_id, "method": method, "params": params or {}}
+        if session:
+            msg["sessionId"] = session
+        os.write(self.w, json.dumps(msg).encode() + b"\0")
+        deadline = time.monotonic() + timeout_s
+        while True:
+            reply = self._read_message(deadline)
+            if reply.get("id") == self.next_id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply.get("result", {})
+            self.events.append(reply)
+
+
+def inspect_page(
+    html_path: str | os.PathLike[str],
+    *,
+    width: int,
+    height: int = 900,
+    screenshot: Path | None = None,
+    timeout_s: float = 120,
+    mobile: bool | None = None,
+) -> dict:
+    """Load ``html_path`` in a ``width`` x ``height`` CSS-pixel viewport (mobile emulation under
+    600 px), wait until every figure drew (or ``timeout_s``), and return the page's probes:
+    ``rendered``, ``expected``, ``errors``, ``errorText``, ``scrollWidth``, ``innerWidth``,
+    ``height``, ``wide`` (elements sticking out to the right, outside scroll boxes) and
+    ``dom``. With ``screenshot``, a full-page PNG is written there."""
+    import base64
+    import json
+    import time
+
+    exe = find_chromium()
+    if exe is None:
+        raise ChromiumNotFound("no chromium found: set CHROMIUM or apt-get install chromium")
+    url = Path(html_path).resolve().as_uri()
+    to_chrome_r, to_chrome_w = os.pipe()
+    from_chrome_r, from_chrome_w = os.pipe()
+    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
+        # chromium reads commands on fd 3 and writes replies on fd 4
+        def fds() -> None:
+            a, b = os.dup(to_chrome_r), os.dup(from_chrome_w)  # free of 3 and 4
+            os.dup2(a, 3)
+            os.dup2(b, 4)
+
+        proc = subprocess.Popen(
+            [
+                exe,
+                *BASE_FLAGS,
+                f"--user-data-dir={profile}",
+                "--remote-debugging-pipe",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=fds,  # noqa: PLW1509 - runs before exec in the child only
+            pass_fds=(3, 4),
+            start_new_session=True,
+        )
+        os.close(to_chrome_r)
+        os.close(from_chrome_w)
+        pipe = _Pipe(proc, to_chrome_w, from_chrome_r)
+        try:
+            deadline = time.monotonic() + timeout_s
+            target = pipe.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+            sid = pipe.call("Target.attachToTarget", {"targetId": target, "flatten": True})[
+                "sessionId"
+            ]
+            pipe.call(
+                "Emulation.setDeviceMetricsOverride",
+                {
+                    "width": width,
+                    "height": height,
+                    "deviceScaleFactor": 1,
+                    "mobile": width < 600 if mobile is None else mobile,
+                },
+                sid,
+            )
+            pipe.call("Page.navigate", {"url": url}, sid)
+            probe: dict = {}
+            while time.monotonic() < deadline:
+                res = pipe.call(
+                    "Runtime.evaluate", {"expression": PROBE_JS, "returnByValue": True}, sid
+                )
+                value = res.get("result", {}).get("value")
+                probe = json.loads(value) if isinstance(value, str) else {}
+                if probe.get("expected") and probe.get("rendered") == probe.get("expected"):
+                    time.sleep(0.5)  # let plotly's responsive resize settle, then measure again
+                    res = pipe.call(
+                        "Runtime.evaluate", {"expression": PROBE_JS, "returnByValue": True}, sid
+                    )
+                    probe = json.loads(res["result"]["value"])
+                    break
+                time.sleep(0.25)
+            if screenshot is not None:
+                shot = Path(screenshot)
+                shot.parent.mkdir(parents=True, exist_ok=True)
+                png = pipe.call(
+                    "Page.captureScreenshot",
+                    {
+                        "format": "png",
+                        "captureBeyondViewport": True,
+                        "clip": {
+                            "x": 0,
+                            "y": 0,
+                            "width": width,
+                            "height": max(height, int(probe.get("height") or height)),
+                            "scale": 1,
+                        },
+                    },
+                    sid,
+                    timeout_s=max(5.0, deadline - time.monotonic()),
+                )
+                shot.write_bytes(base64.b64decode(png["data"]))
+            return probe
+        finally:
+            try:
+                pipe.call("Browser.close", timeout_s=5)
+            except (RuntimeError, subprocess.TimeoutExpired, OSError):
+                pass
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            os.close(to_chrome_w)
+            os.close(from_chrome_r)

@@ -159,8 +159,12 @@ def test_reference_runs_are_whole_and_differ(runs: dict) -> None:
     assert verify(runs["old"]) == [] and verify(runs["new"]) == []
     (old_id,), (new_id,) = run_id_everywhere(runs["old"]), run_id_everywhere(runs["new"])
     assert old_id != new_id
-    # 12 files: each written to a temporary name, a journal written and committed, 12 renames
-    assert runs["steps"] == 2 * 12 + 2
+    # each file (those the manifest lists, and the manifest) written to a temporary name, a
+    # journal written and committed, then each renamed
+    man = json.loads((runs["new"] / "artifacts/majors_alts/run_manifest.json").read_text())
+    n_files = len(man["files"]) + 1
+    assert n_files >= 12 and runs["steps"] == 2 * n_files + 2
+    assert set(files_of(runs["new"])) == {*man["files"], "artifacts/majors_alts/run_manifest.json"}
 
 
 @pytest.mark.slow

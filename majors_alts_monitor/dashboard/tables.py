@@ -1,0 +1,455 @@
+"""Number formatting and the HTML tables of the page (every text escaped here)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import polars as pl
+
+from .common import DashboardData, _prep
+
+# --------------------------------------------------------------------------------------------
+# Formatting
+# --------------------------------------------------------------------------------------------
+
+DASH = "—"
+
+
+def _num(x: Any) -> float | None:
+    if isinstance(x, bool) or x is None:
+        return None
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if not math.isnan(v) else None
+
+
+def _pct(x: Any, digits: int = 1) -> str:
+    v = _num(x)
+    if v is None:
+        return DASH
+    if math.isinf(v):
+        return "∞" if v > 0 else "−∞"
+    return f"{v * 100:.{digits}f}%"
+
+
+def _ratio(x: Any, digits: int = 2) -> str:
+    v = _num(x)
+    if v is None:
+        return DASH
+    if math.isinf(v):
+        return "∞" if v > 0 else "−∞"
+    return f"{v:.{digits}f}"
+
+
+def _int(x: Any) -> str:
+    v = _num(x)
+    if v is None or math.isinf(v):
+        return DASH if v is None else str(v)
+    return f"{round(v):,}"
+
+
+def _generic(x: Any) -> str:
+    if x is None:
+        return DASH
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, int):
+        return f"{x:,}"
+    if isinstance(x, float):
+        if math.isnan(x):
+            return DASH
+        return f"{x:.4g}"
+    if isinstance(x, Mapping):
+        return _compact(x)
+    if isinstance(x, (list, tuple)):
+        return "[" + ", ".join(_generic(v) for v in x) + "]"
+    return str(x)
+
+
+def _compact(params: Any) -> str:
+    """``a=1, b.c=0.25`` for nested mappings; floats to 4 significant digits."""
+    if not isinstance(params, Mapping):
+        return _generic(params)
+    items: list[str] = []
+
+    def walk(prefix: str, obj: Mapping) -> None:
+        for key, val in obj.items():
+            name = f"{prefix}{key}"
+            if isinstance(val, Mapping):
+                walk(name + ".", val)
+            else:
+                items.append(f"{name}={_generic(val)}")
+
+    walk("", params)
+    return ", ".join(items) if items else DASH
+
+
+def _sign_class(x: Any) -> str:
+    v = _num(x)
+    if v is None or v == 0:
+        return "num"
+    return "num pos" if v > 0 else "num neg"
+
+
+Formatter = Callable[[Any], str]
+
+KPI_ROWS: tuple[tuple[str, str, Formatter], ...] = (
+    ("cagr", "CAGR", _pct),
+    ("ann_return", "Annual return", _pct),
+    ("ann_vol", "Annual volatility", _pct),
+    ("sharpe", "Sharpe", _ratio),
+    ("sortino", "Sortino", _ratio),
+    ("max_drawdown", "Max drawdown", _pct),
+    ("calmar", "Calmar", _ratio),
+    ("hit_rate", "Hit rate", _pct),
+    ("avg_daily_turnover", "Avg daily turnover", _pct),
+    ("avg_daily_turnover_target", "Avg daily turnover (target to target)", _pct),
+    ("total_fees", "Total fees", lambda v: _pct(v, 2)),
+    ("total_slippage", "Total slippage", lambda v: _pct(v, 2)),
+    ("total_funding", "Total funding", lambda v: _pct(v, 2)),
+    ("exposure_share", "Share of days invested", _pct),
+)
+
+REGIME_COLUMNS: dict[str, tuple[str, Formatter]] = {
+    "regime": ("Regime", str),
+    "days": ("Days", _int),
+    "share": ("Share", _pct),
+    "mean_daily_return": ("Mean daily", lambda v: _pct(v, 3)),
+    "ann_return": ("Ann. return", _pct),
+    "ann_vol": ("Ann. vol", _pct),
+    "sharpe": ("Sharpe (always-held)", _ratio),
+    "hit_rate": ("Hit rate", _pct),
+    "max_drawdown": ("Max drawdown", _pct),
+    "strategy_sharpe": ("Sharpe (strategy)", _ratio),
+}
+
+WF_EXTRA_ROWS: tuple[tuple[str, str, Formatter], ...] = (
+    ("effective_n_trials", "Effective number of trials", lambda v: _ratio(v, 1)),
+    ("deflated_sharpe_effective", "Deflated Sharpe (effective N)", lambda v: _ratio(v, 3)),
+    ("deflated_sharpe_hurdle_effective", "Hurdle (effective N)", _ratio),
+    ("min_track_record_days", "Min. track record (days)", _int),
+)
+
+NEUTRALITY_ROWS: dict[str, str] = {
+    "beta_btc_realized": "Realized beta to BTC",
+    "beta_eth_realized": "Realized beta to ETH",
+    "mean_abs_beta_btc_ex_ante": "Mean |ex-ante beta| to BTC",
+    "mean_abs_beta_eth_ex_ante": "Mean |ex-ante beta| to ETH",
+    "neutrality_error": "Neutrality error √(βbtc² + βeth²)",
+}
+
+e = html.escape
+
+
+def _humanise(key: str) -> str:
+    return key.replace("_", " ").strip().capitalize()
+
+
+def _table(
+    table_id: str,
+    header: Sequence[str] | None,
+    rows: Sequence[Sequence[tuple[str, str]]],
+    *,
+    caption: str | None = None,
+    notes: Mapping[int, str] | None = None,
+) -> str:
+    """Rows are sequences of ``(text, css_class)``; every text is escaped here. ``notes[i]``
+    adds a full-width note row under row ``i``."""
+    out = [f'<table id="{e(table_id)}">']
+    if caption:
+        out.append(f"<caption>{e(caption)}</caption>")
+    if header is not None:
+        cells = "".join(f"<th>{e(h)}</th>" for h in header)
+        out.append(f"<thead><tr>{cells}</tr></thead>")
+    out.append("<tbody>")
+    if not rows:
+        out.append(f'<tr><td colspan="{max(1, len(header or ()))}" class="muted">no rows</td></tr>')
+    for i, row in enumerate(rows):
+        cells = "".join(
+            f'<td class="{e(cls)}">{e(text)}</td>' if cls else f"<td>{e(text)}</td>"
+            for text, cls in row
+        )
+        out.append(f"<tr>{cells}</tr>")
+        note = (notes or {}).get(i)
+        if note:
+            out.append(
+                f'<tr class="note-row"><td colspan="{len(row)}" class="note">{e(note)}</td></tr>'
+            )
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def _kpi_table(kpis: Mapping[str, Any]) -> str:
+    """Strategy vs always-held book (net), plus the always-held book gross of costs when
+    ``benchmark_always_on.gross`` is present."""
+    strat = kpis.get("strategy") or {}
+    bench = dict(kpis.get("benchmark_always_on") or {})
+    gross = bench.pop("gross", None)
+    gross = gross if isinstance(gross, Mapping) else None
+    books = [strat, bench] + ([gross] if gross is not None else [])
+    known = {k for k, _, _ in KPI_ROWS}
+    rows: list[list[tuple[str, str]]] = []
+    for key, label, fmt in KPI_ROWS:
+        if any(key in b for b in books):
+            rows.append([(label, "label")] + [(fmt(b.get(key)), "num") for b in books])
+    extra = [k for b in books for k in b if k not in known]
+    for key in dict.fromkeys(extra):
+        rows.append([(_humanise(key), "label")] + [(_generic(b.get(key)), "num") for b in books])
+    header = ["", "Strategy", "Always-held book"] + (
+        ["Always-held, gross"] if gross is not None else []
+    )
+    return _table("kpi-table", header, rows)
+
+
+def _span(start: Any, end: Any) -> str:
+    text = f"{_generic(start)} → {_generic(end)}"
+    try:
+        days = (
+            dt.date.fromisoformat(str(end)[:10]) - dt.date.fromisoformat(str(start)[:10])
+        ).days + 1
+    except ValueError:
+        return text
+    return f"{text} ({days:,} d)"
+
+
+def _walk_forward_summary(wf: Mapping[str, Any]) -> str:
+    ci = wf.get("oos_sharpe_ci95")
+    if isinstance(ci, (list, tuple)) and len(ci) == 2:
+        ci_text = f"[{_ratio(ci[0])}, {_ratio(ci[1])}]"
+    else:
+        ci_text = DASH if ci is None else _generic(ci)
+    rows = [
+        [("Out-of-sample Sharpe", "label"), (_ratio(wf.get("oos_sharpe")), "num")],
+        [("95% CI (bootstrap)", "label"), (ci_text, "num")],
+        [("Trials searched", "label"), (_int(wf.get("n_trials")), "num")],
+        [("Deflated Sharpe (prob.)", "label"), (_ratio(wf.get("deflated_sharpe"), 3), "num")],
+        [
+            ("Hurdle: expected best null trial Sharpe", "label"),
+            (_ratio(wf.get("deflated_sharpe_hurdle")), "num"),
+        ],
+        [
+            ("Probabilistic Sharpe vs 0", "label"),
+            (_ratio(wf.get("probabilistic_sharpe"), 3), "num"),
+        ],
+        [("Prob. of backtest overfitting", "label"), (_pct(wf.get("pbo")), "num")],
+        [("Folds", "label"), (str(len(wf.get("folds") or [])), "num")],
+    ]
+    for key, label, fmt in WF_EXTRA_ROWS:
+        if key in wf:
+            rows.append([(label, "label"), (fmt(wf.get(key)), "num")])
+    return _table("walk-forward-summary", None, rows)
+
+
+def _folds_table(folds: Sequence[Mapping[str, Any]]) -> str:
+    rows = []
+    for f in folds:
+        rows.append(
+            [
+                (_generic(f.get("fold")), "num"),
+                (_span(f.get("train_start"), f.get("train_end")), "span"),
+                (_span(f.get("test_start"), f.get("test_end")), "span"),
+                (_ratio(f.get("test_sharpe")), _sign_class(f.get("test_sharpe"))),
+                (_ratio(f.get("train_sharpe")), _sign_class(f.get("train_sharpe"))),
+                (_compact(f.get("params") or {}), "params"),
+            ]
+        )
+    header = ("Fold", "Train", "Test", "Test Sharpe", "Train Sharpe", "Parameters")
+    return _table("folds-table", header, rows)
+
+
+FLAT_NOTE = "flat (exposure 0): the strategy holds nothing, so its Sharpe here is exit costs only"
+
+
+def flat_regimes(pnl: pl.DataFrame | None) -> set[str]:
+    """Regimes whose held exposure is 0 on every out-of-sample day they were held."""
+    if pnl is None or not {"regime", "exposure"} <= set(pnl.columns) or pnl.height == 0:
+        return set()
+    g = pnl.group_by("regime").agg(pl.col("exposure").abs().max().alias("m"))
+    return {str(r) for r, m in g.iter_rows() if r is not None and m is not None and m == 0}
+
+
+def _regime_table(rm: pl.DataFrame | None, flat: set[str] | None = None) -> str:
+    if rm is None or rm.height == 0:
+        return _table("regime-table", ("Regime",), [])
+    flat = flat or set()
+    cols = list(rm.columns)
+    if "regime" in cols:
+        cols.remove("regime")
+        cols.insert(0, "regime")
+    header = [REGIME_COLUMNS.get(c, (_humanise(c), _generic))[0] for c in cols]
+    rows = []
+    notes: dict[int, str] = {}
+    for rec in rm.select(cols).iter_rows(named=True):
+        row = []
+        for c in cols:
+            val = rec[c]
+            if c == "regime":
+                row.append((_generic(val), f"regime regime-{_generic(val)}"))
+                continue
+            fmt = REGIME_COLUMNS.get(c, ("", _generic))[1]
+            cls = _sign_class(val) if c in ("sharpe", "strategy_sharpe", "ann_return") else "num"
+            row.append((fmt(val), cls))
+        if str(rec.get("regime")) in flat:
+            notes[len(rows)] = f"{rec.get('regime')}: {FLAT_NOTE}"
+        rows.append(row)
+    return _table("regime-table", header, rows, notes=notes)
+
+
+def _neutrality_table(neu: Mapping[str, Any]) -> str:
+    rows = []
+    for key, label in NEUTRALITY_ROWS.items():
+        if key in neu:
+            rows.append([(label, "label"), (_ratio(neu.get(key), 3), "num")])
+    for key, val in neu.items():
+        if key == "market_spread":
+            continue  # its own table
+        if key not in NEUTRALITY_ROWS:
+            if isinstance(val, int) and not isinstance(val, bool):
+                text = _int(val)  # counts (infeasible days, fallback name-days)
+            else:
+                text = _ratio(val, 3) if _num(val) is not None else _generic(val)
+            rows.append([(_humanise(key), "label"), (text, "num")])
+    return _table("neutrality-table", None, rows)
+
+
+def _market_spread_table(ms: Any) -> str:
+    """``neutrality.market_spread``: betas to the market and to the majors-alts spread."""
+    if not isinstance(ms, Mapping):
+        return ""
+    cols = (
+        ("beta_market", "β market", 3),
+        ("se_market", "s.e.", 3),
+        ("beta_spread", "β spread", 3),
+        ("se_spread", "s.e.", 3),
+        ("t_spread", "t spread", 2),
+    )
+    rows = []
+    for book, label in (("strategy", "Strategy"), ("always_on", "Always-held book")):
+        b = ms.get(book)
+        if isinstance(b, Mapping):
+            rows.append(
+                [(label, "label")]
+                + [(_ratio(b.get(k), nd), "num") for k, _, nd in cols]
+                + [(_int(b.get("n_days")), "num")]
+            )
+    cap = f"Newey-West standard errors, {_int(ms.get('nw_lags'))} lags"
+    header = ["", *(h for _, h, _ in cols), "Days"]
+    return _table("market-spread-table", header, rows, caption=cap)
+
+
+def _funding_by_leg(fb: Any) -> tuple[str, str]:
+    """(warning banner or "", table) of ``funding_by_leg``."""
+    if not isinstance(fb, Mapping):
+        return "", ""
+    rows = []
+    for book, label in (("strategy", "Strategy"), ("always_on", "Always-held book")):
+        b = fb.get(book)
+        if isinstance(b, Mapping):
+            rows.append(
+                [
+                    (label, "label"),
+                    (_pct(b.get("majors_long"), 2), _sign_class(b.get("majors_long"))),
+                    (_pct(b.get("alts_short"), 2), _sign_class(b.get("alts_short"))),
+                ]
+            )
+    cap = []
+    if "unfunded_short_share" in fb:
+        cap.append(f"unfunded share of the short basket {_pct(fb.get('unfunded_short_share'))}")
+    if fb.get("rule"):
+        cap.append(f"rule: {_generic(fb.get('rule'))}")
+    table = _table(
+        "funding-table",
+        ("", "Majors long", "Alts short"),
+        rows,
+        caption="; ".join(cap) if cap else None,
+    )
+    warn = fb.get("warning")
+    banner = (
+        f'<section class="card banner" id="funding-warning" role="alert"><strong>Funding:</strong> '
+        f"{e(str(warn))}</section>"
+        if warn
+        else ""
+    )
+    return banner, table
+
+
+def latest_state(d: DashboardData) -> dict[str, Any]:
+    """The Latest badge's numbers: the run's signal when present, else the timeline's last row."""
+    tl = _prep(d.timeline)
+    last = tl.row(tl.height - 1, named=True) if tl.height else {}
+    sig = d.signal if isinstance(d.signal, Mapping) else None
+    out: dict[str, Any] = {
+        "source": "signal" if sig else "timeline",
+        "date": (sig or {}).get("asof", last.get("date")),
+        "regime": (sig or last).get("regime"),
+        "exposure": (sig or last).get("exposure"),
+        "score": (sig or last).get("score"),
+        "action": (sig or {}).get("action"),
+        "previous_regime": (sig or {}).get("previous_regime"),
+    }
+    ex = (sig or {}).get("explain") if sig else None
+    for key in ("days_in_regime", "dwell_left"):
+        val = ex.get(key) if isinstance(ex, Mapping) and key in ex else last.get(key)
+        out[key] = val
+    return out
+
+
+def _latest(d: DashboardData) -> str:
+    st = latest_state(d)
+    if st["date"] is None and st["regime"] is None:
+        return ""
+    reg = "" if st["regime"] is None else str(st["regime"])
+    badge = (
+        f'<span id="latest-regime" class="regime regime-{e(reg)}" data-regime="{e(reg)}" '
+        f'data-exposure="{e(_generic(st["exposure"]))}" data-score="{e(_generic(st["score"]))}" '
+        f'data-source="{e(st["source"])}">{e(reg or DASH)}</span>'
+    )
+    parts = [badge, f"for the day after {e(_generic(st['date']))}"]
+    if st["action"]:
+        parts.append(f"action {e(str(st['action']))}")
+    parts.append(f"score {e(_ratio(st['score'], 3))}")
+    parts.append(f"exposure {e(_ratio(st['exposure'], 2))}")
+    if st["days_in_regime"] is not None:
+        parts.append(f"{e(_int(st['days_in_regime']))} days in regime")
+    if st["dwell_left"] is not None:
+        parts.append(f"dwell left {e(_int(st['dwell_left']))}")
+    src = "signals_today.json" if st["source"] == "signal" else "the timeline's last row"
+    return (
+        '<p class="latest">Latest: '
+        + " · ".join(parts)
+        + f' <span class="muted">(from {e(src)})</span></p>'
+        + _why_today(d)
+    )
+
+
+def _why_today(d: DashboardData) -> str:
+    """The timeline's last day: thresholds (and band) in force and the largest contributions."""
+    tl = _prep(d.timeline)
+    if tl.height == 0:
+        return ""
+    last = tl.row(tl.height - 1, named=True)
+    bits = []
+    if _num(last.get("lower")) is not None and _num(last.get("upper")) is not None:
+        text = f"thresholds {_ratio(last['lower'])} / {_ratio(last['upper'])}"
+        if _num(last.get("band")) is not None:
+            text += f" (band {_ratio(last['band'])})"
+        bits.append(text)
+    contrib = {
+        k.removeprefix("contrib_"): _num(v)
+        for k, v in last.items()
+        if k.startswith("contrib_") and _num(v) is not None
+    }
+    if contrib:
+        top = sorted(contrib.items(), key=lambda kv: -abs(kv[1] or 0.0))[:3]
+        bits.append("largest contributions " + ", ".join(f"{k} {v:+.2f}" for k, v in top))
+    if not bits:
+        return ""
+    return (
+        f'<p class="latest muted" id="latest-why">{e(str(last["date"]))}: {e("; ".join(bits))}</p>'
+    )
