@@ -294,6 +294,20 @@ def verify(root: Path) -> list[str]:
     return out
 
 
+def _timings_to_manifest(kpis: dict, manifest: dict) -> tuple[dict, dict]:
+    """Timings (a block's ``seconds``, such as ``robustness.seconds``) leave kpis.json for the
+    manifest's ``timings_s`` (as ``<block>``, unless the pipeline timed it there already), so
+    kpis.json depends on the inputs only."""
+    timings = dict(manifest.get("timings_s", {}))
+    out = {}
+    for k, v in kpis.items():
+        if isinstance(v, dict) and "seconds" in v:
+            timings.setdefault(k, v["seconds"])  # the pipeline's own lap wins
+            v = {kk: vv for kk, vv in v.items() if kk != "seconds"}
+        out[k] = v
+    return out, {**manifest, "timings_s": timings}
+
+
 def render_run_files(
     paths: OutputPaths,
     *,
@@ -315,6 +329,7 @@ def render_run_files(
     signals_today.json, the parquet files' metadata and a ``<meta>`` tag of the dashboard; the
     manifest lists every other file's sha256 and comes last (see ``write_all``)."""
     r, a = paths.reports, paths.artifacts
+    kpis, manifest = _timings_to_manifest(kpis, manifest)
     rid = run_id(manifest)
     meta = {"majors_alts_run_id": rid}
     html = dashboard_html.replace(
