@@ -381,6 +381,9 @@ def test_import_binance_funding_writes_a_lake_table_the_reader_accepts(
         "quote": "USDT",
     }
     assert "fact_funding" in capsys.readouterr().out
+    snap = file_stat_snapshot(out)
+    assert cli.main(["import", "binance-funding", str(src), "--out", str(out)]) == 0
+    assert file_stat_snapshot(out) == snap and "unchanged" in capsys.readouterr().out
     assert cli.main(["check-lake", str(out)]) == 2  # no prices: not a lake a run accepts yet
     text = capsys.readouterr().out
     assert "not read by the monitor: dim_instrument.parquet" in text
