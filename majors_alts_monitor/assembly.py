@@ -8,10 +8,11 @@ import polars as pl
 from . import stats
 from .backtest import funding_by_leg
 from .config import REGIMES, Config
+from .decision import explain_arrays
 from .neutrality import market_spread_betas, newey_west_lags
 from .regime.hysteresis import REGIME_NAMES
 from .regime.search import ParamGrid
-from .stages import FoldFit, Prepared, Stitched, iso
+from .stages import FoldFit, Prepared, Stitched, iso, param_in_force
 from .tearsheet import pnl_attribution
 
 
@@ -343,12 +344,24 @@ def assemble_frames(
 
 
 def thresholds(fits: list[FoldFit], n: int, key: str) -> np.ndarray:
-    out = np.full(n, np.nan)
-    for ff in fits:
-        if key in ff.params:
-            end = ff.fold.test_start + len(ff.codes)
-            out[ff.fold.test_start : end] = float(ff.params[key])  # type: ignore[arg-type]
-    return out
+    return param_in_force(fits, n, key)
+
+
+def explain_frame(cfg: Config, p: Prepared, fits: list[FoldFit]) -> pl.DataFrame:
+    """The timeline's "why this regime" columns (README): ``contrib_<feature>`` per score
+    feature (composite mode; they sum to ``score``), ``band``, ``min_dwell``,
+    ``days_in_regime``, ``dwell_left``; null outside the test windows."""
+    ex = explain_arrays(cfg, p, fits)
+    outside = pl.Series(ex.fold_of < 0)
+    cols: dict[str, pl.Series] = {}
+    if ex.contrib is not None:
+        for j, f in enumerate(p.score_features):
+            cols[f"contrib_{f}"] = pl.Series(ex.contrib[:, j])
+    cols["band"] = pl.Series(ex.band)
+    cols["min_dwell"] = pl.Series(ex.min_dwell).cast(pl.Int64, strict=False)
+    cols["days_in_regime"] = pl.Series(ex.days_in_regime).set(outside, None)
+    cols["dwell_left"] = pl.Series(ex.dwell_left).set(outside, None)
+    return pl.DataFrame(cols).fill_nan(None)
 
 
 def with_trial_oos_sharpe(trials: pl.DataFrame, sr: np.ndarray | None) -> pl.DataFrame:

@@ -64,6 +64,19 @@ def build_parser() -> argparse.ArgumentParser:
     _common(r)
     s = sub.add_parser("signals", help="tomorrow's regime and target book from data <= --asof")
     s.add_argument("--asof", type=_date, default=None, help="decision date (default: lake end)")
+    s.add_argument(
+        "--start",
+        type=_date,
+        default=None,
+        help="origin of the walk-forward fold schedule (default: the lake's first date, as for "
+        "run); pass the run's --start to reproduce that run's regime",
+    )
+    s.add_argument(
+        "--allow-stale",
+        action="store_true",
+        help="accept an --asof more than data.stale_days after the lake's last date (the "
+        "signal is then for the day after that date and marked stale)",
+    )
     _common(s)
     y = sub.add_parser("synth", help="write a synthetic lake with planted truth")
     y.add_argument("out_dir", type=Path)
@@ -144,6 +157,12 @@ def demo_lake_root(output_root: Path) -> Path:
 
 
 def _config(args: argparse.Namespace, progress: _Progress | None = None) -> Config:
+    if args.demo and (args.lake is not None or args.duckdb is not None):
+        given = "--lake" if args.lake is not None else "--duckdb"
+        raise MonitorError(
+            f"--demo runs on the generated synthetic demo lake and cannot be combined with "
+            f"{given}. What to do: drop --demo to use your lake, or drop {given} for the demo"
+        )
     cfg = load_config(args.config)
     cfg = cfg.with_overrides(lake=args.lake, duckdb=args.duckdb, output_root=args.output_root)
     if args.demo:
@@ -161,7 +180,7 @@ def _config(args: argparse.Namespace, progress: _Progress | None = None) -> Conf
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from . import live_signal, pipeline
+    from . import pipeline
     from .data_io import lake_span
     from .outputs import OutputPaths, output_lock, render_run_files, write_all
     from .reporting import dashboard_html, summary_text
@@ -179,10 +198,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         log.info(f"run {start}..{end}, lake {cfg.paths.data_lake}, config hash {cfg.hash()}")
         res = pipeline.run(cfg, start, end, progress)
         timings = res.manifest["timings_s"]
-        t = time.time()
-        progress("signals at the last date of the run")
-        sig = live_signal.signal(cfg, date.fromisoformat(res.manifest["effective_window"]["end"]))
-        timings["signals"] = round(time.time() - t, 3)
+        sig = res.signal  # the run's own last-day labels: one model, no second fit
         t = time.time()
         progress("rendering the dashboard")
         html = dashboard_html(res, cfg)
@@ -223,7 +239,7 @@ def cmd_signals(args: argparse.Namespace) -> int:
     progress = _Progress(args.quiet)
     cfg = _config(args, progress)
     asof = args.asof or lake_span(pipeline.make_reader(cfg))[1]
-    sig = live_signal.signal(cfg, asof, progress)
+    sig = live_signal.signal(cfg, asof, progress, start=args.start, allow_stale=args.allow_stale)
     path = OutputPaths(cfg.paths.output_root).reports / "signals_today.json"
     with output_lock(cfg.paths.output_root):
         atomic_write(path, to_json_bytes(sig))
@@ -250,22 +266,23 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    _setup_logging(getattr(args, "quiet", False))
-    from .importers.commands import cmd_check_lake, cmd_import
-
-    handlers = {"run": cmd_run, "signals": cmd_signals, "synth": cmd_synth}
-    handlers |= {"import": cmd_import, "check-lake": cmd_check_lake}
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        _setup_logging(getattr(args, "quiet", False))
+        handlers = {"run": cmd_run, "signals": cmd_signals, "synth": cmd_synth}
+        from .importers.commands import cmd_check_lake, cmd_import
+
+        handlers |= {"import": cmd_import, "check-lake": cmd_check_lake}
         return handlers[args.command](args)
     except MonitorError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
-        print("interrupted; previous outputs are untouched", file=sys.stderr)
-        return 130
+        return _interrupted()
     except Exception as err:  # noqa: BLE001 - the one place that maps surprises to exit 1
+        if _caused_by_interrupt(err):
+            return _interrupted()
         traceback.print_exc(file=sys.stderr)
         print(
             f"unexpected failure: {type(err).__name__}: {err}. Previous outputs are untouched. "
@@ -273,6 +290,33 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+INTERRUPTED = "interrupted; previous outputs are untouched"
+
+
+def _interrupted() -> int:
+    # objects left half-built by the interrupt (e.g. llvmlite's during a numba compile) may
+    # complain from their finalisers at exit: noise after a Ctrl-C, not news
+    sys.unraisablehook = lambda _unraisable: None
+    print(INTERRUPTED, file=sys.stderr)
+    return 130
+
+
+def _caused_by_interrupt(err: BaseException) -> bool:
+    """A Ctrl-C that surfaced as another exception: a KeyboardInterrupt raised inside a
+    Python callback of compiled code comes back as ``SystemError: ... returned a result with
+    an exception set`` with the KeyboardInterrupt as its cause (the grid search holds SIGINT
+    for this reason, ``regime.search.sigint_deferred``); libraries may also wrap it as a
+    context."""
+    seen: set[int] = set()
+    e: BaseException | None = err
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False
 
 
 def run_entry() -> None:

@@ -264,7 +264,10 @@ class StatsConfig(_Strict):
 
 class SignalsConfig(_Strict):
     history_days: int | None = Field(
-        None, ge=60, description="days of data before --asof to load; null = derived from windows"
+        None,
+        ge=60,
+        description="origin of the signal's fold schedule, in days before the decision day; "
+        "null = the lake's first date (or --start), the same schedule as run",
     )
 
 
@@ -338,12 +341,6 @@ class Config(_Strict):
         if self.walkforward.burn_in_days is not None:
             return self.walkforward.burn_in_days
         return max(self.book.beta_window, self.features.zscore_min_periods + 20)
-
-    def history_days(self) -> int:
-        """Days of data before a decision that a signal needs: burn-in, purge and one train window."""
-        if self.signals.history_days is not None:
-            return self.signals.history_days
-        return self.burn_in_days() + self.walkforward.purge_days + self.walkforward.train_days + 30
 
     def with_overrides(
         self,

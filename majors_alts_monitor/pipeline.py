@@ -14,6 +14,7 @@ from . import __version__, stats
 from .assembly import (
     assemble_frames,
     assemble_kpis,
+    explain_frame,
     pnl_attribution_frame,
     with_trial_oos_sharpe,
 )
@@ -21,11 +22,12 @@ from .backtest import BacktestResult, run_backtest, vol_target_scale
 from .beta_neutral import build_book, rolling_betas
 from .config import REGIMES, Config
 from .data_io import LakeData, LakeReader, check_output_root
+from .decision import signal_record
 from .errors import LakeError, MonitorError
 from .features import compute_features
 from .panel import build_panel
 from .regime.composite import CompositeRegime
-from .regime.hysteresis import BALANCED
+from .regime.hysteresis import regime_age
 from .regime.search import (
     ParamGrid,
     SearchInputs,
@@ -35,7 +37,17 @@ from .regime.search import (
     transition_costs,
 )
 from .regime.unsupervised import HMMRegime, KMeansRegime
-from .stages import FoldFit, Prepared, Progress, RunResult, Stitched, iso, noop, z_for
+from .stages import (
+    FoldFit,
+    Prepared,
+    Progress,
+    RunResult,
+    Stitched,
+    iso,
+    noop,
+    stitch_labels,
+    z_for,
+)
 from .universe import build_universe
 from .walkforward import Fold, make_folds
 
@@ -170,6 +182,7 @@ def fit_fold(cfg: Config, p: Prepared, fold: Fold, label_end: int | None = None)
         m.fit(z, p.inputs, a, b)
         score, codes = m.predict(z, a, t1)
         assert m.stats_ is not None and m.params_ is not None
+        days, left = regime_age(codes, int(m.params_["min_dwell"]))  # type: ignore[call-overload]
         return FoldFit(
             fold,
             m.params_,
@@ -177,6 +190,9 @@ def fit_fold(cfg: Config, p: Prepared, fold: Fold, label_end: int | None = None)
             codes[t0 - a :],
             sharpe_from_stats(m.stats_, periods=1),
             m.best_,
+            days[t0 - a :],
+            left[t0 - a :],
+            m.weights_.copy(),
         )
     cls = HMMRegime if cfg.regime.mode == "hmm" else KMeansRegime
     model = cls(n_states=cfg.regime.n_states, min_dwell=cfg.regime.min_dwell, seed=cfg.stats.seed)
@@ -193,6 +209,7 @@ def fit_fold(cfg: Config, p: Prepared, fold: Fold, label_end: int | None = None)
     train_ret = p.inputs.levels[train_codes] * p.inputs.vscale[a : b + 1] * next_ret
     sr = stats.sharpe(train_ret, periods=1)
     assert model.params_ is not None
+    days, left = regime_age(codes, cfg.regime.min_dwell)
     return FoldFit(
         fold,
         dict(model.params_),
@@ -200,17 +217,46 @@ def fit_fold(cfg: Config, p: Prepared, fold: Fold, label_end: int | None = None)
         codes[t0 - a :],
         np.array([sr if np.isfinite(sr) else 0.0]),
         0,
+        days[t0 - a :],
+        left[t0 - a :],
+    )
+
+
+def fold_schedule(cfg: Config, first_day: int, decision_day: int) -> list[Fold]:
+    """The walk-forward folds whose test windows cover the decisions ``first_day + train +
+    purge .. decision_day``: a pure function of the config, the first usable day (end of
+    burn-in, counted from the run's origin) and the decision day. The test window of the last
+    fold contains ``decision_day``; every earlier fold is the same whatever the decision day."""
+    wf = cfg.walkforward
+    return make_folds(
+        first_day,
+        decision_day,
+        train_days=wf.train_days,
+        test_days=wf.test_days,
+        purge_days=wf.purge_days,
+        scheme=wf.scheme,
+    )
+
+
+def require_one_fold(cfg: Config, first_day: int, n: int, start: date, end: date) -> None:
+    """Refuse a window too short for one walk-forward fold with an out-of-sample day (the one
+    message ``run`` and ``signals`` give)."""
+    wf = cfg.walkforward
+    if first_day + wf.train_days + wf.purge_days <= n - 2:
+        return
+    need = first_day + wf.train_days + wf.purge_days + 2
+    raise MonitorError(
+        f"the window {start}..{end} ({n} days) is too short for one walk-forward fold: "
+        f"it needs burn-in ({first_day} days) + train ({wf.train_days}) + purge "
+        f"({wf.purge_days}) + at least one test day, about {need} days. What to do: use a "
+        "longer span of data (an earlier --start, a later --end or --asof) or shorten "
+        "walkforward.train_days"
     )
 
 
 def stitch(cfg: Config, p: Prepared, fits: list[FoldFit]) -> Stitched:
     n = p.panel.n_days
-    codes = np.full(n, BALANCED, dtype=np.int8)
-    score = np.full(n, np.nan)
-    fold_of = np.full(n, -1, dtype=np.int64)
-    for ff in fits:
-        sl = slice(ff.fold.test_start, ff.fold.test_start + len(ff.codes))
-        codes[sl], score[sl], fold_of[sl] = ff.codes, ff.score, ff.fold.index
+    codes, score, fold_of, _, _ = stitch_labels(n, fits)
     oos = fold_of >= 0
     v = p.inputs.vscale
     exposure = np.where(oos, p.inputs.levels[codes] * v, 0.0)
@@ -289,27 +335,18 @@ def run(cfg: Config, start: date, end: date, progress: Progress = noop) -> RunRe
     warns += p.warnings
     lap("prepare")
     n = p.panel.n_days
-    wf = cfg.walkforward
-    folds = make_folds(
-        p.first_day,
-        n - 2,
-        train_days=wf.train_days,
-        test_days=wf.test_days,
-        purge_days=wf.purge_days,
-        scheme=wf.scheme,
-    )
-    if not folds:
-        need = p.first_day + wf.train_days + wf.purge_days + 2
-        raise MonitorError(
-            f"the window {eff_start}..{eff_end} ({n} days) is too short for one walk-forward fold: "
-            f"it needs burn-in ({p.first_day} days) + train ({wf.train_days}) + purge "
-            f"({wf.purge_days}) + at least one test day, about {need} days. What to do: widen "
-            "--start/--end or shorten walkforward.train_days"
-        )
-    progress(f"walk-forward: {len(folds)} folds, mode {cfg.regime.mode}")
-    fits = [fit_fold(cfg, p, f, n - 1 if f is folds[-1] else None) for f in folds]
+    require_one_fold(cfg, p.first_day, n, eff_start, eff_end)
+    # One signal per run: the last day is labelled by the fold whose test window contains it
+    # in the schedule from this run's origin, exactly as `signals --asof` labels it. When the
+    # last day opens a new fold, that fold is fitted for the label only (no out-of-sample
+    # return yet): it is not among the scored folds of kpis.json or trials.parquet.
+    folds = fold_schedule(cfg, p.first_day, n - 1)
+    scored = [f for f in folds if f.test_start <= n - 2]
+    progress(f"walk-forward: {len(scored)} folds, mode {cfg.regime.mode}")
+    all_fits = [fit_fold(cfg, p, f) for f in folds]
+    fits = all_fits[: len(scored)]
     lap("walk_forward")
-    s = stitch(cfg, p, fits)
+    s = stitch(cfg, p, all_fits)
     lap("backtest")
     progress("statistics")
     grid = search_grid(cfg, p) if cfg.regime.mode == "composite" else None
@@ -319,8 +356,19 @@ def run(cfg: Config, start: date, end: date, progress: Progress = noop) -> RunRe
     if kpis["funding_by_leg"]["warning"]:
         warns.append(kpis["funding_by_leg"]["warning"])
     lap("statistics")
-    frames = assemble_frames(cfg, p, fits, s, grid)
-    frames["trials"] = with_trial_oos_sharpe(frames["trials"], trial_oos)
+    frames = assemble_frames(cfg, p, all_fits, s, grid)
+    frames["timeline"] = frames["timeline"].hstack(explain_frame(cfg, p, all_fits))
+    frames["trials"] = with_trial_oos_sharpe(
+        frames["trials"].filter(pl.col("fold") < len(scored)), trial_oos
+    )
+    sig = signal_record(
+        cfg,
+        p,
+        all_fits,
+        asof=eff_end,
+        through=lake.data_through(),
+        origin=eff_start,
+    )
     if cfg.report.robustness:
         from .robustness import robustness  # it calls back into fit_fold and stitch
 
@@ -369,5 +417,6 @@ def run(cfg: Config, start: date, end: date, progress: Progress = noop) -> RunRe
         frames["trials"],
         manifest,
         tuple(warns),
+        signal=sig,
         attribution=pnl_attribution_frame(p, s),
     )

@@ -40,7 +40,10 @@ def _f(x: object, pct: bool = False, nd: int = 2) -> str:
     return f"{v * 100:.{nd}f}%" if pct else f"{v:.{nd}f}"
 
 
-def summary_text(res: RunResult, paths: OutputPaths, sig: dict | None) -> str:
+def summary_text(res: RunResult, paths: OutputPaths, sig: dict | None = None) -> str:
+    """The end-of-run summary; the signal lines print ``res.signal`` (the run's last-day
+    labels, the same record as signals_today.json) unless ``sig`` is given."""
+    sig = sig if sig is not None else (res.signal or None)
     k = res.kpis
     s, b, wf, nt = k["strategy"], k["benchmark_always_on"], k["walk_forward"], k["neutrality"]
     ci = wf["oos_sharpe_ci95"]
@@ -64,8 +67,11 @@ def summary_text(res: RunResult, paths: OutputPaths, sig: dict | None) -> str:
     if sig is not None:
         lines.append(
             f"  signal {sig['asof']}     {sig['regime']} -> {sig['action']} "
-            f"(exposure {_f(sig['exposure'])})"
+            f"(exposure {_f(sig['exposure'])}, score {_f(sig['score'], nd=3)}, "
+            f"was {sig['previous_regime']})"
         )
+        if sig.get("explain"):
+            lines.append(f"  why                   {sig['explain']['reason']}")
     if res.warnings:
         lines.append(
             f"  warnings              {len(res.warnings)} (see run_manifest.json); first: "
@@ -86,6 +92,7 @@ def signal_text(sig: dict, path: Path) -> str:
         f"Signal as of {sig['asof']} (decision on data through {sig['decision_date']})",
         f"  regime   {sig['previous_regime']} -> {sig['regime']}   score {_f(sig['score'], nd=3)}",
         f"  action   {sig['action']}   exposure {_f(sig['exposure'])}",
+        *([f"  why      {sig['explain']['reason']}"] if sig.get("explain") else []),
         f"  betas    BTC {_f(sig['book_betas']['btc'], nd=3)}  ETH {_f(sig['book_betas']['eth'], nd=3)}",
     ]
     longs = [t for t in sig["book"] if t["side"] == "long"]

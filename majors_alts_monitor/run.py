@@ -1,6 +1,12 @@
 """``python -m majors_alts_monitor.run --start S --end E --config C``"""
 
-from .cli import run_entry
+import sys
+
+try:
+    from .cli import run_entry
+except KeyboardInterrupt:  # Ctrl-C while the modules load: the same clean exit as later
+    print("interrupted; previous outputs are untouched", file=sys.stderr)
+    sys.exit(130)
 
 if __name__ == "__main__":
     run_entry()

@@ -1,6 +1,12 @@
 """``python -m majors_alts_monitor.signals --asof D --config C``"""
 
-from .cli import signals_entry
+import sys
+
+try:
+    from .cli import signals_entry
+except KeyboardInterrupt:  # Ctrl-C while the modules load: the same clean exit as later
+    print("interrupted; previous outputs are untouched", file=sys.stderr)
+    sys.exit(130)
 
 if __name__ == "__main__":
     signals_entry()

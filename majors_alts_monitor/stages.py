@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
@@ -13,6 +13,7 @@ from .beta_neutral import Betas, Book
 from .data_io import LakeData
 from .features import FeatureSet
 from .panel import MarketPanel
+from .regime.hysteresis import BALANCED
 from .regime.search import SearchInputs
 from .universe import Universe
 from .walkforward import Fold
@@ -43,6 +44,10 @@ class FoldFit:
     codes: np.ndarray
     trial_sharpe: np.ndarray  # per-period (not annualised) train Sharpe of every trial
     best: int  # index of the chosen trial
+    # along the stored days (the state machine runs from train_start; see regime_age)
+    days_in_regime: np.ndarray | None = None
+    dwell_left: np.ndarray | None = None
+    weights: np.ndarray | None = None  # composite: the chosen weights over score_features, exact
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,9 @@ class RunResult:
     trials: pl.DataFrame
     manifest: dict
     warnings: tuple[str, ...]
+    # exactly what the run writes to signals_today.json: built from the run's own last-day
+    # labels (the timeline's last row), never from a second fit
+    signal: dict = field(default_factory=dict)
     # per-asset gross P&L of the held book over the out-of-sample days (pnl_attribution.csv)
     attribution: pl.DataFrame | None = None
 
@@ -86,3 +94,30 @@ def iso(d: np.datetime64) -> str:
 
 def z_for(p: Prepared) -> np.ndarray:
     return p.features.z[:, [p.features.column(f) for f in p.score_features]]
+
+
+def stitch_labels(n: int, fits: list[FoldFit]) -> tuple[np.ndarray, ...]:
+    """Per-day regime code, score, fold, days in regime and dwell left from the folds' test
+    labels (BALANCED, NaN and -1 outside every test window)."""
+    codes = np.full(n, BALANCED, dtype=np.int8)
+    score = np.full(n, np.nan)
+    fold_of = np.full(n, -1, dtype=np.int64)
+    days = np.full(n, -1, dtype=np.int64)
+    left = np.full(n, -1, dtype=np.int64)
+    for ff in fits:
+        sl = slice(ff.fold.test_start, ff.fold.test_start + len(ff.codes))
+        codes[sl], score[sl], fold_of[sl] = ff.codes, ff.score, ff.fold.index
+        if ff.days_in_regime is not None and ff.dwell_left is not None:
+            days[sl], left[sl] = ff.days_in_regime, ff.dwell_left
+    return codes, score, fold_of, days, left
+
+
+def param_in_force(fits: list[FoldFit], n: int, key: str) -> np.ndarray:
+    """Per day, the fold parameter ``key`` of the model that labelled the day (NaN outside
+    the test windows or when the model has no such parameter)."""
+    out = np.full(n, np.nan)
+    for ff in fits:
+        if key in ff.params:
+            end = ff.fold.test_start + len(ff.codes)
+            out[ff.fold.test_start : end] = float(ff.params[key])  # type: ignore[arg-type]
+    return out

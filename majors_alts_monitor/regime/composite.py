@@ -23,6 +23,16 @@ def composite_score(z: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return np.where(fin.any(axis=1), s, np.nan)
 
 
+def composite_contributions(z: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Each feature's part of :func:`composite_score`, ``w_f * z_f`` per day (days x features):
+    0 where the z-score is NaN or the weight is 0, NaN on days whose score is NaN. A row sums
+    to the score wherever the score is defined."""
+    fin = np.isfinite(z)
+    c = np.where(fin, z, 0.0) * weights[None, :]
+    defined = (fin & (weights != 0)[None, :]).any(axis=1)
+    return np.where(defined[:, None], c, np.nan)
+
+
 @dataclass
 class CompositeRegime:
     """Estimator: ``fit`` searches the grid on decision days ``[d0, d1]``; fitted attributes

@@ -100,6 +100,29 @@ def _dwell(codes: np.ndarray, min_dwell: int) -> np.ndarray:
     return out
 
 
+def regime_age(
+    codes: np.ndarray, min_dwell: int, state0: int = BALANCED
+) -> tuple[np.ndarray, np.ndarray]:
+    """Days in the current regime and the dwell left, day by day, along one state machine's
+    path ``codes`` (its first element is the machine's first day; before it the machine is in
+    ``state0``, free to switch, as both machines here start).
+
+    ``days_in_regime`` counts the day of entry as one. ``dwell_left`` is how many more days the
+    regime must be held before a switch is allowed: ``max(min_dwell - days_in_regime, 0)``, so 0
+    means the next decision may switch. The start state, when the machine has not left it,
+    was not entered by a switch: its dwell left is 0."""
+    c = np.asarray(codes)
+    n = c.shape[0]
+    idx = np.arange(n)
+    change = np.ones(n, dtype=bool)
+    change[1:] = c[1:] != c[:-1]
+    entry = np.maximum.accumulate(np.where(change, idx, 0))
+    days = idx - entry + 1
+    free = (entry == 0) & (c[0] == state0) if n else np.zeros(0, dtype=bool)
+    left = np.where(free, 0, np.maximum(int(min_dwell) - days, 0))
+    return days.astype(np.int64), left.astype(np.int64)
+
+
 def dwell_filter(codes: np.ndarray, min_dwell: int) -> np.ndarray:
     """Apply a minimum dwell to a raw regime-code series (-1 = no signal keeps the state)."""
     return _dwell(np.ascontiguousarray(codes, dtype=np.int8), int(min_dwell))

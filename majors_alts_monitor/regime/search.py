@@ -9,6 +9,10 @@ PBO, without ever building a (sets x days) array. Memory is O(sets x blocks).
 
 from __future__ import annotations
 
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numba
@@ -217,6 +221,29 @@ def _kernel(z, w, lower, upper, band, dwell, levels, vscale, book_pnl, cost, d0,
     return stats, blocks
 
 
+@contextmanager
+def sigint_deferred() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) while a compiled kernel runs; it is re-raised under the previous
+    handler (a KeyboardInterrupt by default) the moment the kernel returns.
+
+    The parallel kernel calls back into Python (numba's ``_numba_unpickle``). A SIGINT that
+    arrives meanwhile, on any thread, makes the interpreter raise KeyboardInterrupt inside that
+    callback, which the compiled code does not expect: the process crashed (segmentation fault)
+    or reported ``SystemError: ... returned a result with an exception set``. Here the handler
+    in force during the kernel only records the signal, so the callback returns normally."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    hit: list[int] = []
+    old = signal.signal(signal.SIGINT, lambda signum, _frame: hit.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old if old is not None else signal.SIG_DFL)
+        if hit:
+            signal.raise_signal(signal.SIGINT)
+
+
 def evaluate_grid(
     z: np.ndarray, grid: ParamGrid, inputs: SearchInputs, d0: int, d1: int, n_blocks: int = 16
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -228,7 +255,7 @@ def evaluate_grid(
     if d1 + 1 >= len(inputs.book_pnl):
         raise ValueError("the window's last pnl day is past the data")
     n_blocks = max(1, min(n_blocks, d1 - d0 + 1))
-    return _kernel(
+    args = (
         np.ascontiguousarray(z, dtype=np.float64),
         grid.weights,
         grid.lower,
@@ -243,6 +270,8 @@ def evaluate_grid(
         int(d1),
         int(n_blocks),
     )
+    with sigint_deferred():
+        return _kernel(*args)
 
 
 def objective_from_stats(stats: np.ndarray, objective: str, periods: int = 365) -> np.ndarray:

@@ -7,7 +7,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -240,24 +240,69 @@ def test_signal_on_a_cut_lake_equals_the_full_lake(lake: Path, tmp_path: Path) -
     assert outs[0] == outs[1]
 
 
-def test_stale_lake_is_a_warning(lake: Path, tmp_path: Path) -> None:
-    assert (
-        cli.main(
-            [
-                "signals",
-                "--lake",
-                str(lake),
-                "--output-root",
-                str(tmp_path),
-                "--quiet",
-                "--asof",
-                "2024-07-10",
-            ]
+def _signals(lake: Path, root: Path, *extra: str) -> int:
+    return cli.main(["signals", "--lake", str(lake), "--output-root", str(root), "--quiet", *extra])
+
+
+def _signal_file(root: Path) -> dict:
+    return json.loads((root / "reports/majors_alts/signals_today.json").read_text())
+
+
+def test_stale_asof_is_refused_naming_the_lakes_end(
+    lake: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Past data.stale_days (1) after the lake's last date: exit 2 naming that date, unless
+    --allow-stale (exit 0, stale: true and a STALE warning). Within stale_days: exit 0, stale."""
+    assert _signals(lake, tmp_path, "--asof", "2024-07-10") == 2
+    err = capsys.readouterr().err
+    assert "2024-06-30" in err and "--allow-stale" in err and "stale_days" in err
+    assert "later --asof" not in err
+    assert not (tmp_path / "reports/majors_alts/signals_today.json").exists()
+    assert _signals(lake, tmp_path, "--asof", "2024-07-10", "--allow-stale") == 0
+    s = _signal_file(tmp_path)
+    assert s["stale"] is True and s["decision_date"] == "2024-06-30"
+    assert any("STALE" in w and "2024-06-30" in w for w in s["warnings"])
+    assert "STALE" in capsys.readouterr().out
+    assert _signals(lake, tmp_path, "--asof", "2024-07-01") == 0  # 1 day late: allowed, loud
+    assert _signal_file(tmp_path)["stale"] is True
+
+
+def test_repeated_stale_asof_cannot_change_the_signal(lake: Path, tmp_path: Path) -> None:
+    """Days with no new data change nothing but asof, stale and the STALE warning."""
+    outs = []
+    for k in range(4):
+        asof = date(2024, 6, 30) + timedelta(days=k)
+        assert _signals(lake, tmp_path, "--asof", asof.isoformat(), "--allow-stale") == 0
+        s = _signal_file(tmp_path)
+        assert s["stale"] is (k > 0)
+        outs.append(
+            {k: v for k, v in s.items() if k not in {"asof", "generated_at", "stale", "warnings"}}
         )
-        == 0
-    )
-    s = json.loads((tmp_path / "reports/majors_alts/signals_today.json").read_text())
-    assert s["stale"] is True and any("STALE" in w for w in s["warnings"])
+    assert all(o == outs[0] for o in outs[1:])
+
+
+def test_short_train_window_same_message_as_run(
+    lake: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """A window too short for one fold: signals refuses with run's message (one function)."""
+    args = ["--lake", str(lake), "--output-root", str(tmp_path), "--quiet"]
+    assert cli.main(["run", *args, "--start", "2023-06-01", "--end", "2024-06-30"]) == 2
+    run_err = capsys.readouterr().err
+    assert cli.main(["signals", *args, "--start", "2023-06-01", "--asof", "2024-06-30"]) == 2
+    sig_err = capsys.readouterr().err
+    assert "too short for one walk-forward fold" in run_err
+    assert sig_err == run_err
+
+
+def test_demo_with_a_lake_is_an_error(
+    lake: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    for flag, val in (("--lake", str(lake)), ("--duckdb", str(tmp_path / "x.duckdb"))):
+        for cmd in ("run", "signals"):
+            assert cli.main([cmd, "--demo", flag, val, "--output-root", str(tmp_path)]) == 2
+            err = capsys.readouterr().err
+            assert "--demo" in err and flag in err and "What to do" in err
+    assert not (tmp_path / "cache").exists(), "no demo lake generated"
 
 
 def test_failed_run_leaves_previous_outputs_whole(
@@ -349,3 +394,112 @@ def test_seed_commands_as_subprocesses(lake: Path, tmp_path: Path) -> None:
     )
     assert r.returncode == 0, r.stderr
     assert "action" in r.stdout
+
+
+def test_interrupt_wrapped_by_a_compiled_kernel_exits_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """A SIGINT inside numba's parallel kernel surfaces as ``SystemError: ... returned a result
+    with an exception set`` caused by the KeyboardInterrupt: the same clean exit 130."""
+
+    def kernel_interrupted(args: object) -> int:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as ki:
+            raise SystemError(
+                "CPUDispatcher(_kernel) returned a result with an exception set"
+            ) from ki
+
+    monkeypatch.setattr(cli, "cmd_run", kernel_interrupted)
+    monkeypatch.setattr(sys, "unraisablehook", sys.unraisablehook)  # main() silences it
+    assert cli.main(["run"]) == 130
+    err = capsys.readouterr().err
+    assert err.strip() == cli.INTERRUPTED and "Traceback" not in err
+
+
+@pytest.mark.parametrize("point", ["import", "reading the lake", "walk-forward"])
+def test_ctrl_c_anywhere_exits_130_without_traceback(
+    lake: Path, tmp_path: Path, point: str
+) -> None:
+    """SIGINT sent to a real ``run`` while its modules load, while it reads the lake, and while
+    the compiled grid search runs (a grid of 60,000 sets keeps each fold's kernel busy)."""
+    import signal
+    import time
+
+    cfg = tmp_path / "big_grid.yaml"
+    cfg.write_text("regime:\n  grid:\n    max_sets: 60000\n")
+    # -X importtime reports each finished import on stderr: the first pydantic line means the
+    # package's modules are loading (Python's own start-up, before any of our code, is not ours)
+    importtime = ["-X", "importtime"] if point == "import" else []
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            *importtime,
+            "-m",
+            "majors_alts_monitor.run",
+            "--config",
+            str(cfg),
+            "--lake",
+            str(lake),
+            "--output-root",
+            str(tmp_path / "out"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        # a child of a non-interactive shell may inherit SIGINT ignored: restore the default
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    seen: list[str] = []
+    try:
+        assert proc.stderr is not None
+        marker = "pydantic" if point == "import" else point
+        for line in proc.stderr:
+            seen.append(line)
+            if marker in line:
+                break
+        time.sleep(0.5 if point == "walk-forward" else 0.0)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    err = "".join(seen) + err
+    assert proc.returncode == 130, err
+    assert cli.INTERRUPTED in err and "Traceback" not in err and "report" not in err
+    assert not (tmp_path / "out" / "reports").exists(), "nothing written by an interrupted run"
+
+
+def test_sigint_is_held_during_the_kernel_and_raised_after() -> None:
+    """``sigint_deferred``: a SIGINT inside the block runs no KeyboardInterrupt there (the
+    compiled kernel's Python callbacks must not raise); it is raised when the block ends, and
+    the previous handler is back."""
+    import signal
+
+    from majors_alts_monitor.regime.search import sigint_deferred
+
+    before = signal.getsignal(signal.SIGINT)
+    finished = False
+    with pytest.raises(KeyboardInterrupt):
+        with sigint_deferred():
+            signal.raise_signal(signal.SIGINT)
+            sum(range(1000))  # bytecode runs: a KeyboardInterrupt would be raised here
+            finished = True
+    assert finished and signal.getsignal(signal.SIGINT) is before
+    with sigint_deferred():  # no signal: nothing raised
+        pass
+
+
+def test_signals_with_the_runs_start_reproduces_the_run(lake: Path, tmp_path: Path) -> None:
+    """A run from a later --start (origin) is reproduced by signals --start with that origin:
+    the same file, generated_at aside."""
+    args = ["--lake", str(lake), "--quiet"]
+    run_root, sig_root = tmp_path / "run", tmp_path / "sig"
+    assert cli.main(["run", *args, "--output-root", str(run_root), "--start", "2020-03-17"]) == 0
+    s = ["signals", *args, "--output-root", str(sig_root), "--start", "2020-03-17"]
+    assert cli.main([*s, "--asof", END.isoformat()]) == 0
+    a, b = _signal_file(run_root), _signal_file(sig_root)
+    assert a["model"]["origin"] == "2020-03-17"
+    a.pop("generated_at"), b.pop("generated_at")
+    assert a == b

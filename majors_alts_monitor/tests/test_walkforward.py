@@ -200,3 +200,38 @@ def test_pipeline_folds_follow_make_folds(tmp_path: Path, scheme: str) -> None:
     # the out-of-sample rows are exactly the test windows
     assert res.pnl["date"].min() == test_days[0][0] and res.pnl["date"].max() == test_days[-1][1]
     assert res.pnl.height == (test_days[-1][1] - test_days[0][0]).days + 1
+
+
+def test_last_day_opening_a_fold_is_labelled_by_that_fold(tmp_path: Path) -> None:
+    """The one-signal rule at a fold boundary: when the run's last day is the first test day of
+    a fold (in the schedule from the run's origin), that fold's model labels it, as
+    ``signals --asof`` would; the fold has no out-of-sample return yet, so it is not among the
+    scored folds of kpis.json or trials.parquet."""
+    end = date(2020, 12, 31)
+    spec = SyntheticSpec(n_assets=20, start=START, end=end, seed=2)
+    lake, _ = write_lake(generate(spec), tmp_path / "synth")
+    cfg = _config(lake, tmp_path / "out")
+    cfg = cfg.model_copy(
+        update={"walkforward": cfg.walkforward.model_copy(update={"test_days": 60})}
+    )
+    p = pipeline.prepare(cfg, pipeline.make_reader(cfg).read(START, end), START, end)
+    folds = pipeline.fold_schedule(cfg, p.first_day, p.panel.n_days - 1)
+    assert len(folds) >= 3
+    opens = folds[-1].test_start
+    last = date.fromisoformat(str(np.datetime64(p.panel.dates[opens], "D")))
+    res = pipeline.run(cfg, START, last)
+    tl = res.timeline
+    n_scored = len(res.kpis["walk_forward"]["folds"])
+    assert tl["fold"][-1] == n_scored == folds[-1].index  # the label-only fold
+    assert tl["fold"][-2] == n_scored - 1
+    assert res.trials["fold"].max() == n_scored - 1
+    assert res.pnl["date"].max() == last  # held over the last day: decided the day before
+    sig = res.signal
+    assert sig["model"]["fold"] == folds[-1].index
+    assert sig["regime"] == tl["regime"][-1] and sig["previous_regime"] == tl["regime"][-2]
+    assert "takes over today" in sig["explain"]["reason"]
+    # the same fold's label on that day in the longer run (same origin, more data)
+    longer = pipeline.run(cfg, START, last + timedelta(days=5))
+    row = longer.timeline.filter(pl.col("date") == last).row(0, named=True)
+    assert row["fold"] == folds[-1].index and row["regime"] == sig["regime"]
+    assert abs(row["score"] - sig["score"]) < 1e-12
