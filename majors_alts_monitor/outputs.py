@@ -326,8 +326,8 @@ def render_run_files(
     attribution: pl.DataFrame | None = None,
 ) -> dict[Path, bytes]:
     """Every output of a run, rendered. The run id (``run_id``) goes into the manifest, kpis.json,
-    signals_today.json, the parquet files' metadata and a ``<meta>`` tag of the dashboard; the
-    manifest lists every other file's sha256 and comes last (see ``write_all``)."""
+    the parquet files' metadata and a ``<meta>`` tag of the dashboard; the manifest lists every
+    other file's sha256 and comes last (see ``write_all``)."""
     r, a = paths.reports, paths.artifacts
     kpis, manifest = _timings_to_manifest(kpis, manifest)
     rid = run_id(manifest)
@@ -348,7 +348,9 @@ def render_run_files(
         a / "run.log": log_text.encode(),
     }
     if signal is not None:
-        files[r / "signals_today.json"] = to_json_bytes({**signal, "run_id": rid})
+        # no run id here: `signals` rewrites this file on its own, and the file must be the
+        # same whichever command wrote it (generated_at aside)
+        files[r / "signals_today.json"] = to_json_bytes(signal)
     if attribution is not None:
         files[r / "pnl_attribution.csv"] = csv_bytes(attribution)
     listed = {

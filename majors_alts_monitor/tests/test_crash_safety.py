@@ -4,7 +4,7 @@
   ``outputs`` module kills itself after the k-th temporary write or rename). Right after the
   kill every file is whole: the old or the new version. After the next writer's recovery the
   set is one run's, whole: every file has the sha256 the manifest lists, and the run id in
-  kpis.json, signals_today.json and the parquet metadata is the manifest's.
+  kpis.json, the parquet metadata and the dashboard is the manifest's.
 - A second process refuses an output root in use, with a message naming the owner; a lock
   whose owner was killed does not block; a waiter proceeds when the owner finishes.
 - Two runs on the same inputs write byte-identical files (``generated_at`` and timings aside,
@@ -146,7 +146,6 @@ def run_id_everywhere(root: Path) -> set[str]:
     ids = {
         json.loads((art / "run_manifest.json").read_text())["run_id"],
         json.loads((rep / "kpis.json").read_text())["run_id"],
-        json.loads((rep / "signals_today.json").read_text())["run_id"],
     }
     for f in (rep / "features_wide.parquet", art / "trials.parquet"):
         ids.add(pl.read_parquet_metadata(f)["majors_alts_run_id"])

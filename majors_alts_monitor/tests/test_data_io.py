@@ -660,12 +660,22 @@ def _cli_refuses(lake: Path, tmp_path: Path, capsys: pytest.CaptureFixture, *ext
 
     from majors_alts_monitor import cli
 
-    # the CLI's console handler is made once per process: point it at this test's stderr
+    # the CLI's console handler is made once per process: point one at this test's stderr for
+    # this call only, and leave the logger as it was for the tests that follow
     root = logging.getLogger("majors_alts_monitor")
-    for h in [h for h in root.handlers if getattr(h, "_mam", False)]:
+    before = list(root.handlers)
+    for h in [h for h in before if getattr(h, "_mam", False)]:
         root.removeHandler(h)
     snap = file_stat_snapshot(lake)
-    code = cli.main(["run", "--lake", str(lake), "--output-root", str(tmp_path / "out"), *extra])
+    try:
+        code = cli.main(
+            ["run", "--lake", str(lake), "--output-root", str(tmp_path / "out"), *extra]
+        )
+    finally:
+        for h in list(root.handlers):
+            root.removeHandler(h)
+        for h in before:
+            root.addHandler(h)
     err = capsys.readouterr().err
     assert code == 2, err
     assert "Traceback" not in err and "unexpected failure" not in err
