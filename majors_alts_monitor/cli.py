@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     y.add_argument("--end", type=_date, default=None)
     y.add_argument("--partitioned", action="store_true")
     y.add_argument("--quirks", default="", help="comma list: duplicates,gaps,ragged_ends,spellings")
+    from .sweep.command import add_arguments as sweep_arguments
+
+    sweep_arguments(sub.add_parser("sweep", help="walk-forward runs over a grid of configs (Dask)"))
     from .importers.commands import add_parsers
 
     add_parsers(sub)  # import binance-klines | binance-funding | coingecko; check-lake
@@ -131,17 +134,26 @@ class _Capture(logging.Handler):
         return "\n".join(self.lines) + "\n"
 
 
+class _StderrHandler(logging.Handler):
+    """Writes to whatever ``sys.stderr`` is at the time of the record (not the stream of the
+    first call: a replaced and closed stream would otherwise raise on every later record)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:  # noqa: BLE001 - logging's own contract: report, never raise
+            self.handleError(record)
+
+
 def _setup_logging(quiet: bool) -> None:
     root = logging.getLogger("majors_alts_monitor")
     root.setLevel(logging.DEBUG)
-    if not any(
-        isinstance(h, logging.StreamHandler) and getattr(h, "_mam", False) for h in root.handlers
-    ):
-        h = logging.StreamHandler(sys.stderr)
-        h._mam = True  # type: ignore[attr-defined]
-        h.setLevel(logging.WARNING if quiet else logging.INFO)
+    h = next((h for h in root.handlers if isinstance(h, _StderrHandler)), None)
+    if h is None:
+        h = _StderrHandler()
         h.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
         root.addHandler(h)
+    h.setLevel(logging.WARNING if quiet else logging.INFO)
     root.propagate = False
 
 
@@ -270,9 +282,10 @@ def main(argv: list[str] | None = None) -> int:
         parser = build_parser()
         args = parser.parse_args(argv)
         _setup_logging(getattr(args, "quiet", False))
-        handlers = {"run": cmd_run, "signals": cmd_signals, "synth": cmd_synth}
         from .importers.commands import cmd_check_lake, cmd_import
+        from .sweep.command import cmd_sweep
 
+        handlers = {"run": cmd_run, "signals": cmd_signals, "synth": cmd_synth, "sweep": cmd_sweep}
         handlers |= {"import": cmd_import, "check-lake": cmd_check_lake}
         return handlers[args.command](args)
     except MonitorError as err:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import numpy as np
@@ -39,6 +41,7 @@ from .regime.search import (
 from .regime.unsupervised import HMMRegime, KMeansRegime
 from .stages import (
     FoldFit,
+    Market,
     Prepared,
     Progress,
     RunResult,
@@ -67,6 +70,12 @@ def make_reader(cfg: Config) -> LakeReader:
 
 def prepare(cfg: Config, lake: LakeData, start: date, end: date) -> Prepared:
     """Panel, universe, features, betas, book and the per-day search inputs for ``[start, end]``."""
+    return prepare_from(cfg, build_market(cfg, lake, start, end))
+
+
+def build_market(cfg: Config, lake: LakeData, start: date, end: date) -> Market:
+    """The config-heavy half of ``prepare``: panel, universe, features, betas and book. Depends on
+    the lake, the window and the ``data``, ``universe``, ``features`` and ``book`` sections."""
     warns = list(lake.warnings)
     for m in cfg.universe.majors:
         if lake.tables["fact_price"].filter(pl.col("asset_id") == m).height == 0:
@@ -93,14 +102,30 @@ def prepare(cfg: Config, lake: LakeData, start: date, end: date) -> Prepared:
     warns += feats.warnings
     if not panel.has_funding:
         warns.append("fact_funding absent: funding costs are not modelled (funding_pnl is 0)")
+    betas = rolling_betas(panel, universe, cfg.book)
+    book = build_book(panel, universe, betas, cfg.book)
+    return Market(lake, panel, universe, feats, betas, book, tuple(warns))
+
+
+def prepare_from(cfg: Config, m: Market) -> Prepared:
+    """The cheap half of ``prepare`` from a built market: score features, the always-held book's
+    backtest, vol targeting and the transition-cost table (``costs``, ``vol_target``,
+    ``regime.exposure``, ``regime.grid.score_features`` and the burn-in feed it)."""
+    lake, panel, universe, feats, betas, book = (
+        m.lake,
+        m.panel,
+        m.universe,
+        m.features,
+        m.betas,
+        m.book,
+    )
+    warns = list(m.warnings)
     score_features = tuple(f for f in cfg.regime.grid.score_features if f in feats.names)
     dropped = [f for f in cfg.regime.grid.score_features if f not in feats.names]
     if dropped:
         warns.append(f"score features {dropped} unavailable in this lake; searched without them")
     if not score_features:
         raise MonitorError("none of regime.grid.score_features is available: nothing to score")
-    betas = rolling_betas(panel, universe, cfg.book)
-    book = build_book(panel, universe, betas, cfg.book)
     costs0 = cfg.costs.model_copy(
         update={
             "taker_fee_bps": 0.0,
@@ -305,7 +330,17 @@ def trial_statistics(
     return var, pbo, sr
 
 
-def run(cfg: Config, start: date, end: date, progress: Progress = noop) -> RunResult:
+def run(
+    cfg: Config,
+    start: date,
+    end: date,
+    progress: Progress = noop,
+    *,
+    lake: LakeData | None = None,
+    prepared: Prepared | None = None,
+) -> RunResult:
+    """The whole run. ``lake`` (read for ``[start, end]``) and ``prepared`` (for the effective
+    window) skip those stages when a caller already holds them (the sweep's workers)."""
     t_start = time.time()
     timings: dict[str, float] = {}
     t = time.time()
@@ -320,46 +355,23 @@ def run(cfg: Config, start: date, end: date, progress: Progress = noop) -> RunRe
     if end < start:
         raise MonitorError(f"--end {end} is before --start {start}")
     progress("reading the lake")
-    lake = reader.read(start, end)
-    first_price = lake.tables["fact_price"]["date"].min()
-    last_price = lake.tables["fact_price"]["date"].max()
-    eff_start, eff_end = max(start, first_price), min(end, last_price)
-    warns: list[str] = []
-    if eff_end < end:
-        warns.append(f"the lake's prices end on {eff_end}, before --end {end}: the run stops there")
-    if eff_start > start:
-        warns.append(f"the lake's prices start on {eff_start}, after --start {start}")
+    lake = reader.read(start, end) if lake is None else lake
+    eff_start, eff_end, warns = effective_window(lake, start, end)
     lap("read")
     progress("building panel, universe, features and book")
-    p = prepare(cfg, lake, eff_start, eff_end)
+    p = prepare(cfg, lake, eff_start, eff_end) if prepared is None else prepared
     warns += p.warnings
     lap("prepare")
-    n = p.panel.n_days
-    require_one_fold(cfg, p.first_day, n, eff_start, eff_end)
-    # One signal per run: the last day is labelled by the fold whose test window contains it
-    # in the schedule from this run's origin, exactly as `signals --asof` labels it. When the
-    # last day opens a new fold, that fold is fitted for the label only (no out-of-sample
-    # return yet): it is not among the scored folds of kpis.json or trials.parquet.
-    folds = fold_schedule(cfg, p.first_day, n - 1)
-    scored = [f for f in folds if f.test_start <= n - 2]
-    progress(f"walk-forward: {len(scored)} folds, mode {cfg.regime.mode}")
-    all_fits = [fit_fold(cfg, p, f) for f in folds]
-    fits = all_fits[: len(scored)]
-    lap("walk_forward")
-    s = stitch(cfg, p, all_fits)
-    lap("backtest")
-    progress("statistics")
-    grid = search_grid(cfg, p) if cfg.regime.mode == "composite" else None
-    d0, d1 = folds[0].test_start, int(s.pnl_idx[-1] - 1)
-    var_trials, pbo, trial_oos = trial_statistics(cfg, p, grid, d0, d1)
-    kpis, regime_metrics = assemble_kpis(cfg, p, fits, s, grid, var_trials, pbo)
+    wf = walk_forward(cfg, p, eff_start, eff_end, progress, lap)
+    fits, all_fits, s, grid = wf.fits, wf.all_fits, wf.stitched, wf.grid
+    kpis, regime_metrics = assemble_kpis(cfg, p, fits, s, grid, wf.var_trials, wf.pbo)
     if kpis["funding_by_leg"]["warning"]:
         warns.append(kpis["funding_by_leg"]["warning"])
     lap("statistics")
     frames = assemble_frames(cfg, p, all_fits, s, grid)
     frames["timeline"] = frames["timeline"].hstack(explain_frame(cfg, p, all_fits))
     frames["trials"] = with_trial_oos_sharpe(
-        frames["trials"].filter(pl.col("fold") < len(scored)), trial_oos
+        frames["trials"].filter(pl.col("fold") < len(fits)), wf.trial_sharpe
     )
     sig = signal_record(
         cfg,
@@ -420,3 +432,62 @@ def run(cfg: Config, start: date, end: date, progress: Progress = noop) -> RunRe
         signal=sig,
         attribution=pnl_attribution_frame(p, s),
     )
+
+
+def effective_window(lake: LakeData, start: date, end: date) -> tuple[date, date, list[str]]:
+    """The span of the lake's prices inside ``[start, end]``, with a warning per cut end."""
+    first_price = lake.tables["fact_price"]["date"].min()
+    last_price = lake.tables["fact_price"]["date"].max()
+    eff_start, eff_end = max(start, first_price), min(end, last_price)
+    warns: list[str] = []
+    if eff_end < end:
+        warns.append(f"the lake's prices end on {eff_end}, before --end {end}: the run stops there")
+    if eff_start > start:
+        warns.append(f"the lake's prices start on {eff_start}, after --start {start}")
+    return eff_start, eff_end, warns
+
+
+@dataclass(frozen=True)
+class WalkForward:
+    """Folds, fits and the stitched out-of-sample backtest of one configuration, with the
+    trials' statistics over the out-of-sample decisions (``trial_sharpe`` per period)."""
+
+    folds: list[Fold]  # the scored folds (with out-of-sample returns)
+    fits: list[FoldFit]  # their fits
+    all_fits: list[FoldFit]  # plus, when the last day opens a new fold, that fold's label-only fit
+    stitched: Stitched
+    grid: ParamGrid | None
+    var_trials: float
+    pbo: float
+    trial_sharpe: np.ndarray | None
+
+
+def walk_forward(
+    cfg: Config,
+    p: Prepared,
+    eff_start: date,
+    eff_end: date,
+    progress: Progress = noop,
+    lap: Callable[[str], None] = noop,
+) -> WalkForward:
+    """Everything of ``run`` after ``prepare`` and before the KPIs: folds, fits, stitching,
+    the trials' statistics. ``lap(name)`` is called after each stage (timings)."""
+    n = p.panel.n_days
+    require_one_fold(cfg, p.first_day, n, eff_start, eff_end)
+    # One signal per run: the last day is labelled by the fold whose test window contains it
+    # in the schedule from this run's origin, exactly as `signals --asof` labels it. When the
+    # last day opens a new fold, that fold is fitted for the label only (no out-of-sample
+    # return yet): it is not among the scored folds of kpis.json or trials.parquet.
+    folds = fold_schedule(cfg, p.first_day, n - 1)
+    scored = [f for f in folds if f.test_start <= n - 2]
+    progress(f"walk-forward: {len(scored)} folds, mode {cfg.regime.mode}")
+    all_fits = [fit_fold(cfg, p, f) for f in folds]
+    fits = all_fits[: len(scored)]
+    lap("walk_forward")
+    s = stitch(cfg, p, all_fits)
+    lap("backtest")
+    progress("statistics")
+    grid = search_grid(cfg, p) if cfg.regime.mode == "composite" else None
+    d0, d1 = folds[0].test_start, int(s.pnl_idx[-1] - 1)
+    var_trials, pbo, sr = trial_statistics(cfg, p, grid, d0, d1)
+    return WalkForward(scored, fits, all_fits, s, grid, var_trials, pbo, sr)

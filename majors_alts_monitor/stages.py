@@ -22,6 +22,20 @@ Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
+class Market:
+    """The config-heavy part of ``Prepared`` (lake, panel, universe, features, betas, book):
+    configurations that differ only in costs, vol targeting, exposures or the search reuse it."""
+
+    lake: LakeData
+    panel: MarketPanel
+    universe: Universe
+    features: FeatureSet
+    betas: Betas
+    book: Book
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Prepared:
     lake: LakeData
     panel: MarketPanel

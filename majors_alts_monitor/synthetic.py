@@ -84,7 +84,6 @@ from typing import Final, Literal, get_args
 import numpy as np
 import numpy.typing as npt
 import polars as pl
-from scipy.signal import lfilter
 
 from majors_alts_monitor.errors import OutputLocationError
 
@@ -257,12 +256,16 @@ def _ar1(innov: _F64, phi: float, sd: float) -> _F64:
     """Stationary AR(1) along axis 0 with stationary sd ``sd`` driven by unit innovations."""
     e = innov * (sd * np.sqrt(1.0 - phi * phi))
     e[0] = innov[0] * sd
+    from scipy.signal import lfilter  # here: scipy.signal pulls in scipy.stats (~1 s) on import
+
     return np.asarray(lfilter([1.0], [1.0, -phi], e, axis=0), dtype=np.float64)
 
 
 def _ema(x: _F64, alpha: float) -> _F64:
     """Exponential smoothing along axis 0, started at the first value."""
     zi = ((1.0 - alpha) * x[0])[np.newaxis, ...]
+    from scipy.signal import lfilter
+
     y, _ = lfilter([alpha], [1.0, -(1.0 - alpha)], x, axis=0, zi=zi)
     return np.asarray(y, dtype=np.float64)
 

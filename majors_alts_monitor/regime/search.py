@@ -157,13 +157,34 @@ def build_grid(
 
 
 @numba.njit(parallel=True, cache=True)
-def _kernel(z, w, lower, upper, band, dwell, levels, vscale, book_pnl, cost, d0, d1, n_blocks):
+def _kernel(
+    z0, fmask, w, lower, upper, band, dwell, levels, vscale, book_pnl, cost, d0, d1, n_blocks
+):
+    """``z0``: the features with NaN as 0; ``fmask[d]``: bit ``f`` set where feature ``f`` is
+    finite on day ``d`` (a set's score is NaN on a day none of its features is)."""
     n_sets = w.shape[0]
-    n_feat = z.shape[1]
+    n_feat = z0.shape[1]
     n = d1 - d0 + 1
     stats = np.zeros((n_sets, 6))
     blocks = np.zeros((n_sets, n_blocks, 2))
+    carry = np.empty((n, 3))  # per-day gross of each regime, shared by every set
+    for t in range(n):
+        for k in range(3):
+            carry[t, k] = levels[k] * vscale[d0 + t] * book_pnl[d0 + t + 1]
+    bounds = np.empty(n_blocks + 1, dtype=np.int64)  # first day of each block, then n
+    for k in range(n_blocks + 1):
+        bounds[k] = (k * n + n_blocks - 1) // n_blocks
     for s in numba.prange(n_sets):
+        idx = np.empty(n_feat, dtype=np.int64)  # the features this set weighs
+        ws = np.empty(n_feat)
+        m = 0
+        used = 0
+        for f in range(n_feat):
+            if w[s, f] != 0.0:
+                idx[m] = f
+                ws[m] = w[s, f]
+                m += 1
+                used |= 1 << f
         state = 1
         prev = 1
         dw = 10**9
@@ -174,21 +195,20 @@ def _kernel(z, w, lower, upper, band, dwell, levels, vscale, book_pnl, cost, d0,
         sm = 0.0
         sq = 0.0
         dn = 0.0
-        le = 0.0
+        ruined = False
         eq = 1.0
         peak = 1.0
         mdd = 0.0
-        for d in range(d0, d1 + 1):
+        b = 0
+        nxt = bounds[1]
+        bs = 0.0
+        bq = 0.0
+        for t in range(n):
+            d = d0 + t
             sc = 0.0
-            seen = 0
-            for f in range(n_feat):
-                wf = w[s, f]
-                if wf != 0.0:
-                    x = z[d, f]
-                    if np.isfinite(x):
-                        sc += wf * x
-                        seen += 1
-            if seen == 0:
+            for j in range(m):
+                sc += ws[j] * z0[d, idx[j]]
+            if (fmask[d] & used) == 0:
                 sc = np.nan
             new = transition(state, sc, lo, hi, bd) if dw >= md else state
             if new != state:
@@ -196,27 +216,35 @@ def _kernel(z, w, lower, upper, band, dwell, levels, vscale, book_pnl, cost, d0,
                 dw = 1
             else:
                 dw += 1
-            p = levels[state] * vscale[d] * book_pnl[d + 1] - cost[d + 1, prev, state]
+            p = carry[t, state] - cost[d + 1, prev, state]
             prev = state
             sm += p
             sq += p * p
             if p < 0.0:
                 dn += p * p
-            le += np.log1p(p) if p > -1.0 else -np.inf
+                if p <= -1.0:
+                    ruined = True
             eq *= 1.0 + p
             if eq > peak:
                 peak = eq
-            ddv = eq / peak - 1.0
-            if ddv < mdd:
-                mdd = ddv
-            b = (d - d0) * n_blocks // n
-            blocks[s, b, 0] += p
-            blocks[s, b, 1] += p * p
+            elif eq < peak * (1.0 + mdd):
+                mdd = eq / peak - 1.0
+            if t == nxt:  # block sums kept in registers, stored once per block
+                blocks[s, b, 0] = bs
+                blocks[s, b, 1] = bq
+                bs = 0.0
+                bq = 0.0
+                b += 1
+                nxt = bounds[b + 1]
+            bs += p
+            bq += p * p
+        blocks[s, b, 0] = bs
+        blocks[s, b, 1] = bq
         stats[s, 0] = sm
         stats[s, 1] = sq
         stats[s, 2] = n
         stats[s, 3] = dn
-        stats[s, 4] = le
+        stats[s, 4] = -np.inf if ruined else np.log(eq)  # log equity: sum of log1p(p)
         stats[s, 5] = mdd
     return stats, blocks
 
@@ -255,8 +283,14 @@ def evaluate_grid(
     if d1 + 1 >= len(inputs.book_pnl):
         raise ValueError("the window's last pnl day is past the data")
     n_blocks = max(1, min(n_blocks, d1 - d0 + 1))
+    z = np.asarray(z, dtype=np.float64)
+    if z.shape[1] > 62:
+        raise ValueError(f"at most 62 score features (got {z.shape[1]})")
+    fin = np.isfinite(z)
+    fmask = (fin.astype(np.int64) << np.arange(z.shape[1], dtype=np.int64)).sum(axis=1)
     args = (
-        np.ascontiguousarray(z, dtype=np.float64),
+        np.ascontiguousarray(np.where(fin, z, 0.0)),
+        np.ascontiguousarray(fmask, dtype=np.int64),
         grid.weights,
         grid.lower,
         grid.upper,

@@ -1,0 +1,115 @@
+"""``majors-alts sweep SWEEP.yaml [--workers N] [--scheduler ADDRESS] [--output-root DIR]``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from ..errors import ConfigError, MonitorError
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from ..cli import _date
+
+    p.add_argument("sweep_file", type=Path, help="SWEEP.yaml: base_config, grid, lake, window")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes of the local Dask cluster, one thread each (default: the CPU count); "
+        "0 runs the points in this process without Dask",
+    )
+    p.add_argument(
+        "--scheduler", default=None, help="address of an existing Dask scheduler (tcp://host:port)"
+    )
+    p.add_argument("--output-root", type=Path, default=None, help="override output_root")
+    p.add_argument("--lake", type=Path, default=None, help="override the lake of every point")
+    p.add_argument("--duckdb", type=Path, default=None, help="override paths.duckdb")
+    p.add_argument("--demo", action="store_true", help="run every point on the demo lake")
+    p.add_argument("--start", type=_date, default=None, help="first day (default: lake start)")
+    p.add_argument("--end", type=_date, default=None, help="last day (default: lake end)")
+    p.add_argument(
+        "--order",
+        choices=("grouped", "reverse", "shuffled"),
+        default="grouped",
+        help="submission order (grouped reuses the workers' caches best; the others exist to "
+        "check that the results do not depend on it)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="reuse the points of an earlier run in the same output folder that finished ok "
+        "with the same config hash (same lake and window); run the others",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress, the summary only")
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .. import pipeline
+    from ..cli import demo_lake_root
+    from ..data_io import check_output_root, lake_span
+    from .runner import SweepInterrupted, run_sweep
+    from .spec import load_sweep, with_demo_lake, with_paths
+
+    workers = (os.cpu_count() or 1) if args.workers is None else args.workers
+    if workers < 0:
+        raise ConfigError(f"--workers must be >= 0 (got {workers})")
+    spec = with_paths(load_sweep(args.sweep_file), args.lake, args.duckdb, args.output_root)
+    cfg0 = spec.points[0].config
+    root = cfg0.paths.output_root
+    if args.demo or spec.demo:
+        from ..cli import DEMO_ASSETS, DEMO_SEED
+        from ..synthetic import synth_command
+
+        demo_root = demo_lake_root(root)
+        if not (demo_root / "lake" / "fact_price.parquet").is_file():
+            print(f"generating the synthetic demo lake in {demo_root.resolve()}", file=sys.stderr)
+            synth_command(demo_root, seed=DEMO_SEED, world="planted", n_assets=DEMO_ASSETS)
+        spec = with_demo_lake(spec, demo_root / "lake")
+        cfg0 = spec.points[0].config
+    check_output_root(root, cfg0.paths.data_lake, cfg0.paths.duckdb)
+    s0, e0 = lake_span(pipeline.make_reader(cfg0))
+    start, end = args.start or spec.start or s0, args.end or spec.end or e0
+    if end < start:
+        raise MonitorError(f"the sweep's end {end} is before its start {start}")
+    where = args.scheduler or (f"{workers} local worker(s)" if workers else "this process")
+    if not args.quiet:
+        print(
+            f"sweep {spec.source}: {len(spec.points)} points over {', '.join(spec.keys)}; "
+            f"{start}..{end}; on {where}",
+            file=sys.stderr,
+        )
+    try:
+        run = run_sweep(
+            spec,
+            root,
+            start,
+            end,
+            workers=workers,
+            scheduler=args.scheduler,
+            order=args.order,
+            quiet=args.quiet,
+            resume=args.resume,
+        )
+    except SweepInterrupted as err:
+        print(str(err), file=sys.stderr)
+        return 130
+    from .results import summary
+
+    s = summary(spec, run.rows, run.trial_sr)
+    print(f"sweep: {s['n_ok']} of {s['n_points']} points ok, {s['n_error']} failed")
+    if s["best_point"]:
+        b, d = s["best_point"], s["sweep_deflated_sharpe"]
+        dsr = "n/a" if d["value"] is None else f"{d['value']:.3f}"
+        print(
+            f"best point {b['point']} {b['values']}: OOS Sharpe {b['oos_sharpe']:.3f}; "
+            f"deflated Sharpe over all {d['n_trials_total']:,} trials {dsr}"
+        )
+    print(f"  results     {run.reports / 'sweep_results.parquet'}")
+    print(f"  dashboard   {run.reports / 'sweep_dashboard.html'}")
+    print(f"  manifest    {run.artifacts / 'sweep_manifest.json'}")
+    if s["n_error"]:
+        print(f"  {s['n_error']} point(s) failed: see the error column of the results")
+    return 0

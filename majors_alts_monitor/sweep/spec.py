@@ -1,0 +1,219 @@
+"""SWEEP.yaml: a base configuration, a grid of overrides on dotted config keys, and where and
+over which window to run. Every point is validated by the same pydantic ``Config`` as a run, so
+an unknown key or a bad value is an error (exit 2) naming the key and the point."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..config import DEFAULT_CONFIG_PATH, Config, parse_config
+from ..errors import ConfigError
+
+SPEC_KEYS = {
+    "base_config": "path of the base config YAML, relative to the sweep file (null: packaged)",
+    "grid": "mapping of dotted config keys to lists of values; the sweep is their product",
+    "points": "optional list of mappings of dotted keys to values, appended after the grid",
+    "lake": "paths.data_lake for every point, relative to the sweep file",
+    "duckdb": "paths.duckdb for every point, relative to the sweep file",
+    "output_root": "where reports/majors_alts/sweep/ goes, relative to the sweep file",
+    "demo": "true: use the synthetic demo lake under <output_root>/cache/",
+    "start": "first day of every run (YYYY-MM-DD; default: the lake's first day)",
+    "end": "last day of every run (YYYY-MM-DD; default: the lake's last day)",
+    "write_reports": "true: also write each point's full report set under sweep/points/",
+}
+
+
+@dataclass(frozen=True)
+class Point:
+    """One configuration of the sweep: its id (position in the expansion), the overrides as
+    written, the validated config and the resolved value of every swept key."""
+
+    id: int
+    overrides: dict[str, Any]
+    config: Config
+    values: dict[str, Any]  # every swept key -> resolved value in this point's config
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    source: Path
+    base_config: Path
+    keys: tuple[str, ...]  # every swept key, in order of first appearance
+    points: tuple[Point, ...]
+    lake: Path | None
+    duckdb: Path | None
+    output_root: Path | None
+    demo: bool
+    start: date | None
+    end: date | None
+    write_reports: bool
+
+    def hash(self) -> str:
+        """sha256 (16 hex) over the points' config hashes, in point order."""
+        blob = json.dumps([p.config.hash() for p in self.points])
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _err(source: Path, msg: str) -> ConfigError:
+    return ConfigError(f"invalid sweep file {source}: {msg}")
+
+
+def set_dotted(raw: dict[str, Any], key: str, value: Any, source: str) -> None:
+    """Set ``a.b.c`` in a nested mapping, creating mappings on the way; a non-mapping on the
+    way is an error naming the key."""
+    parts = key.split(".")
+    node = raw
+    for i, part in enumerate(parts[:-1]):
+        nxt = node.get(part)
+        if nxt is None:
+            nxt = node[part] = {}
+        if not isinstance(nxt, dict):
+            where = ".".join(parts[: i + 1])
+            raise ConfigError(
+                f"invalid configuration in {source}: key '{key}' goes through '{where}', "
+                "which is not a section"
+            )
+        node = nxt
+    node[parts[-1]] = value
+
+
+def get_dotted(resolved: dict[str, Any], key: str) -> Any:
+    node: Any = resolved
+    for part in key.split("."):
+        node = node[part] if isinstance(node, dict) and part in node else None
+    return node
+
+
+def _date(v: Any, key: str, source: Path) -> date | None:
+    if v is None or isinstance(v, date):
+        return v
+    try:
+        return date.fromisoformat(str(v))
+    except ValueError:
+        raise _err(source, f"'{key}' must be a date in YYYY-MM-DD form (got {v!r})") from None
+
+
+def _path(v: Any, key: str, source: Path) -> Path | None:
+    if v is None:
+        return None
+    if not isinstance(v, str):
+        raise _err(source, f"'{key}' must be a path (got {v!r})")
+    p = Path(v).expanduser()
+    return p if p.is_absolute() else source.parent / p
+
+
+def expand(grid: dict[str, list[Any]], points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The grid's product (last key varying fastest, keys in the file's order), then ``points``."""
+    keys = list(grid)
+    out = [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*grid.values())]
+    if not keys:
+        out = []
+    return out + [dict(p) for p in points]
+
+
+def load_sweep(path: Path | str) -> SweepSpec:
+    """Read, expand and validate a sweep file (every point's config is built here, in the
+    client, so a bad point fails before anything runs)."""
+    source = Path(path)
+    if not source.is_file():
+        raise ConfigError(f"sweep file {source} not found. What to do: pass an existing YAML file")
+    try:
+        raw = yaml.safe_load(source.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"sweep file {source} is not valid YAML: {err}") from None
+    if not isinstance(raw, dict):
+        raise _err(source, "the top level must be a mapping with at least 'grid' or 'points'")
+    unknown = sorted(set(raw) - set(SPEC_KEYS))
+    if unknown:
+        raise _err(source, f"unknown key(s) {unknown}; the keys are {sorted(SPEC_KEYS)}")
+    grid = raw.get("grid") or {}
+    extra = raw.get("points") or []
+    if not isinstance(grid, dict):
+        raise _err(source, "'grid' must map dotted config keys to lists of values")
+    for k, v in grid.items():
+        if not isinstance(v, list) or not v:
+            raise _err(source, f"grid key '{k}' must have a non-empty list of values (got {v!r})")
+    if not isinstance(extra, list) or not all(isinstance(p, dict) for p in extra):
+        raise _err(source, "'points' must be a list of mappings of dotted config keys to values")
+    overrides = expand(grid, extra)
+    if not overrides:
+        raise _err(source, "no points: give 'grid' (key: [values]) or 'points' (a list)")
+    base = _path(raw.get("base_config"), "base_config", source) or DEFAULT_CONFIG_PATH
+    if not base.is_file():
+        raise _err(source, f"base_config {base} not found")
+    try:
+        base_raw = yaml.safe_load(base.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"configuration file {base} is not valid YAML: {err}") from None
+    if not isinstance(base_raw, dict):
+        raise ConfigError(f"invalid configuration in {base}: the top level must be a mapping")
+    keys: list[str] = []
+    for ov in overrides:
+        keys += [k for k in ov if k not in keys]
+    pts = []
+    for i, ov in enumerate(overrides):
+        cfg_raw = copy.deepcopy(base_raw)
+        where = f"{source} point {i} {json.dumps(ov, default=str)}"
+        for k, v in ov.items():
+            set_dotted(cfg_raw, str(k), v, where)
+        cfg = parse_config(cfg_raw, where)
+        resolved = cfg.resolved()
+        pts.append(Point(i, ov, cfg, {k: get_dotted(resolved, k) for k in keys}))
+    return SweepSpec(
+        source=source,
+        base_config=base,
+        keys=tuple(keys),
+        points=tuple(pts),
+        lake=_path(raw.get("lake"), "lake", source),
+        duckdb=_path(raw.get("duckdb"), "duckdb", source),
+        output_root=_path(raw.get("output_root"), "output_root", source),
+        demo=bool(raw.get("demo", False)),
+        start=_date(raw.get("start"), "start", source),
+        end=_date(raw.get("end"), "end", source),
+        write_reports=bool(raw.get("write_reports", False)),
+    )
+
+
+def with_paths(
+    spec: SweepSpec,
+    lake: Path | None = None,
+    duckdb: Path | None = None,
+    output_root: Path | None = None,
+) -> SweepSpec:
+    """Every point's ``paths`` set from the command line, else from the sweep file."""
+    lake, duckdb = lake or spec.lake, duckdb or spec.duckdb
+    output_root = output_root or spec.output_root
+    pts = tuple(
+        replace(
+            p, config=p.config.with_overrides(lake=lake, duckdb=duckdb, output_root=output_root)
+        )
+        for p in spec.points
+    )
+    return replace(spec, points=pts, lake=lake, duckdb=duckdb, output_root=output_root)
+
+
+def with_demo_lake(spec: SweepSpec, lake_dir: Path) -> SweepSpec:
+    """Every point reads the demo lake (no DuckDB fallback)."""
+    pts = tuple(
+        replace(
+            p,
+            config=p.config.model_copy(
+                update={
+                    "paths": p.config.paths.model_copy(
+                        update={"data_lake": lake_dir, "duckdb": None}
+                    )
+                }
+            ),
+        )
+        for p in spec.points
+    )
+    return replace(spec, points=pts, lake=lake_dir, duckdb=None)

@@ -1,0 +1,436 @@
+"""Sweeps: SWEEP.yaml validation, results byte-identical whatever the workers and the order,
+a Dask scheduler and worker on loopback, failed points, Ctrl-C, the sweep-level deflated
+Sharpe, and the sweep dashboard in a real browser. Small synthetic lake, short windows."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from majors_alts_monitor import cli, stats
+from majors_alts_monitor.errors import ConfigError
+from majors_alts_monitor.sweep.results import summary
+from majors_alts_monitor.sweep.spec import load_sweep
+from majors_alts_monitor.synthetic import SyntheticSpec, generate, write_lake
+from majors_alts_monitor.tests import browser
+
+REPO = Path(__file__).resolve().parents[2]
+START, END = date(2020, 1, 1), date(2022, 12, 31)
+BASE = {
+    "regime": {"grid": {"max_sets": 60}},
+    "stats": {"n_boot": 200, "pbo_blocks": 8},
+    "walkforward": {"train_days": 200, "test_days": 90},
+}
+GRID12 = {
+    "universe.basket_size": [8, 12],
+    "costs.taker_fee_bps": [2.0, 5.0, 10.0],
+    "walkforward.train_days": [180, 240],
+}
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sweep_lake")
+    spec = SyntheticSpec(n_assets=24, start=START, end=END, world="planted", seed=5)
+    lake_dir, _ = write_lake(generate(spec), out)
+    return lake_dir
+
+
+def write_sweep(folder: Path, lake: Path, grid: dict, **extra: object) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "base.yaml").write_text(yaml.safe_dump(BASE))
+    doc = {"base_config": "base.yaml", "lake": str(lake), "grid": grid, **extra}
+    path = folder / "sweep.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def results_of(root: Path) -> Path:
+    return root / "reports" / "majors_alts" / "sweep" / "sweep_results.parquet"
+
+
+def env() -> dict[str, str]:
+    e = dict(os.environ)
+    e["PYTHONPATH"] = str(REPO) + os.pathsep + e.get("PYTHONPATH", "")
+    return e
+
+
+# ---------------------------------------------------------------- SWEEP.yaml
+
+
+def test_grid_expands_in_file_order_then_points(tmp_path: Path, lake: Path) -> None:
+    path = write_sweep(
+        tmp_path,
+        lake,
+        {"universe.basket_size": [10, 20], "costs.taker_fee_bps": [1, 2, 3]},
+        points=[{"book.weighting": "cap"}],
+    )
+    spec = load_sweep(path)
+    assert len(spec.points) == 7
+    assert spec.keys == ("universe.basket_size", "costs.taker_fee_bps", "book.weighting")
+    assert spec.points[1].overrides == {"universe.basket_size": 10, "costs.taker_fee_bps": 2}
+    assert spec.points[3].config.universe.basket_size == 20
+    # every swept key has its resolved value in every point (pydantic's type: 2 -> 2.0)
+    assert spec.points[6].values == {
+        "universe.basket_size": 20,
+        "costs.taker_fee_bps": 5.0,
+        "book.weighting": "cap",
+    }
+    assert spec.points[1].values["costs.taker_fee_bps"] == 2.0
+    assert spec.points[0].config.regime.grid.max_sets == 60  # the base config, relative path
+    assert len({p.config.hash() for p in spec.points}) == 7
+
+
+@pytest.mark.parametrize(
+    ("grid", "needle"),
+    [
+        ({"universe.basket_sizee": [10]}, "unknown key 'universe.basket_sizee'"),
+        ({"universe.basket_size": [10, -1]}, "key 'universe.basket_size'"),
+        ({"costs.taker_fee_bps.x": [1]}, "key 'costs.taker_fee_bps'"),
+        ({"universe.basket_size": []}, "non-empty list"),
+    ],
+)
+def test_bad_key_or_value_names_key_and_point(
+    tmp_path: Path, lake: Path, grid: dict, needle: str
+) -> None:
+    path = write_sweep(tmp_path, lake, grid)
+    with pytest.raises(ConfigError, match="sweep") as err:
+        load_sweep(path)
+    assert needle in str(err.value)
+    if "-1" in json.dumps(grid):
+        assert "point 1" in str(err.value)
+
+
+def test_cli_bad_sweep_is_exit_2(tmp_path: Path, lake: Path, capsys) -> None:
+    path = write_sweep(tmp_path, lake, {"universe.nope": [1]})
+    assert cli.main(["sweep", str(path), "--output-root", str(tmp_path), "--workers", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "universe.nope" in err and "point 0" in err
+    (tmp_path / "s2.yaml").write_text("grid: {universe.basket_size: [1]}\nbogus: 1\n")
+    assert cli.main(["sweep", str(tmp_path / "s2.yaml"), "--workers", "0"]) == 2
+    assert "bogus" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # the client waits its 10 s connect timeout
+def test_unreachable_scheduler_is_exit_2(tmp_path: Path, lake: Path, capsys) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    path = write_sweep(tmp_path, lake, {"universe.basket_size": [10]})
+    args = ["sweep", str(path), "--scheduler", f"tcp://127.0.0.1:{port}", "--quiet"]
+    assert cli.main([*args, "--output-root", str(tmp_path)]) == 2
+    assert "cannot reach the Dask scheduler" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- the sweep-level DSR
+
+
+def test_sweep_dsr_counts_every_inner_trial(tmp_path: Path, lake: Path) -> None:
+    spec = load_sweep(write_sweep(tmp_path, lake, {"universe.basket_size": [10, 20, 30]}))
+    rng = np.random.default_rng(0)
+    trials = {i: rng.normal(0.0, 0.02, 50 + 10 * i) for i in range(3)}
+    rows = {
+        i: {
+            "status": "ok",
+            "oos_sharpe": s,
+            "oos_sharpe_ci_low": s - 1,
+            "oos_sharpe_ci_high": s + 1,
+            "deflated_sharpe": 0.5,
+            "n_trials": len(trials[i]),
+            "sharpe_per_period": s / np.sqrt(365),
+            "skew": -0.3,
+            "kurtosis": 5.0,
+            "oos_days": 400,
+        }
+        for i, s in enumerate([0.8, 1.4, 1.1])
+    }
+    rows[2] = {"status": "error", "error": "x"}  # a failed point counts nothing
+    s = summary(spec, rows, trials)
+    assert s["best_point"]["point"] == 1
+    d = s["sweep_deflated_sharpe"]
+    assert d["n_trials_total"] == 50 + 60
+    pooled = np.concatenate([trials[0], trials[1]])
+    var = float(np.var(pooled, ddof=1))
+    assert d["trial_sharpe_variance_per_period"] == pytest.approx(var)
+    # by hand: PSR against the expected maximum of 110 null trials (Bailey & Lopez de Prado)
+    from scipy.stats import norm
+
+    g = 0.5772156649015329
+    n = 110
+    sr0 = np.sqrt(var) * ((1 - g) * norm.ppf(1 - 1 / n) + g * norm.ppf(1 - 1 / (n * np.e)))
+    sr = 1.4 / np.sqrt(365)
+    z = (sr - sr0) * np.sqrt(399) / np.sqrt(1 + 0.3 * sr + (5.0 - 1) / 4 * sr**2)
+    assert d["value"] == pytest.approx(norm.cdf(z), rel=1e-9)
+    assert d["value"] == pytest.approx(
+        stats.deflated_sharpe(sr, 400, -0.3, 5.0, n_trials=n, var_trials=var)
+    )
+    assert s["n_ok"] == 2 and s["n_error"] == 1 and s["n_pending"] == 0
+
+
+# ---------------------------------------------------------------- speed fixes, same numbers
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    arrays(
+        np.float64,
+        st.tuples(st.integers(1, 30), st.integers(1, 12)),
+        elements=st.one_of(st.floats(-5, 5), st.just(np.nan)),
+    ),
+)
+def test_row_nanquantiles_equal_numpy(x: np.ndarray) -> None:
+    import warnings
+
+    from majors_alts_monitor.features import row_nanquantiles
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ref = np.nanpercentile(x, [25, 50, 75], axis=1)
+    got = row_nanquantiles(x, (0.25, 0.5, 0.75))
+    for r, g in zip(ref, got, strict=True):
+        np.testing.assert_array_equal(r, g)  # bit for bit, NaN rows included
+
+
+def test_normal_cdf_and_quantile_match_scipy_stats() -> None:
+    from scipy.stats import norm
+
+    assert stats.expected_max_sharpe(2000, 0.01) == pytest.approx(
+        0.1
+        * (
+            0.4227843350984671 * norm.ppf(1 - 1 / 2000)
+            + 0.5772156649015329 * norm.ppf(1 - 1 / (2000 * np.e))
+        ),
+        rel=1e-14,
+    )
+    assert stats.probabilistic_sharpe(0.05, 500, 0.0, 3.0) == pytest.approx(
+        norm.cdf(0.05 * np.sqrt(499) / np.sqrt(1 + 2 / 4 * 0.05**2)), rel=1e-14
+    )
+
+
+# ---------------------------------------------------------------- runs
+
+
+@pytest.fixture(scope="module")
+def sweep12(lake: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The 12-point sweep on a 2-process local cluster."""
+    folder = tmp_path_factory.mktemp("sweep12")
+    path = write_sweep(folder, lake, GRID12)
+    out = folder / "out2"
+    r = subprocess.run(
+        [sys.executable, "-m", "majors_alts_monitor.sweep", str(path), "--workers", "2"]
+        + ["--output-root", str(out)],
+        capture_output=True,
+        text=True,
+        env=env(),
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr
+    return path, out
+
+
+@pytest.mark.slow
+def test_12_points_two_workers_match_one_worker_reverse_order(
+    sweep12: tuple[Path, Path], tmp_path: Path
+) -> None:
+    path, out2 = sweep12
+    df = pl.read_parquet(results_of(out2))
+    assert df.height == 12 and df["point"].to_list() == list(range(12))
+    assert (df["status"] == "ok").all(), df.filter(pl.col("status") != "ok")["error"].to_list()
+    assert set(GRID12) <= set(df.columns)
+    assert df["n_trials"].min() > 1 and df["oos_sharpe"].is_not_null().all()
+    assert "seconds" not in df.columns  # timings live in the manifest
+    out1 = tmp_path / "out1"
+    code = cli.main(
+        ["sweep", str(path), "--workers", "1", "--order", "reverse", "--output-root", str(out1)]
+        + ["--quiet"]
+    )
+    assert code == 0
+    assert results_of(out1).read_bytes() == results_of(out2).read_bytes()
+    s1 = (results_of(out1).parent / "sweep_summary.json").read_bytes()
+    assert s1 == (results_of(out2).parent / "sweep_summary.json").read_bytes()
+    man = json.loads((out2 / "artifacts/majors_alts/sweep/sweep_manifest.json").read_text())
+    assert man["finished"] and man["points_done"] == 12 and len(man["points"]) == 12
+    # each worker process read the lake once, not once per point
+    by_pid: dict[int, list[bool]] = {}
+    for p in man["points"]:
+        by_pid.setdefault(p["pid"], []).append(p["cache"]["lake"])
+    assert all(hits.count(False) == 1 for hits in by_pid.values()), by_pid
+
+
+def test_one_point_matches_a_plain_run(lake: Path, tmp_path: Path) -> None:
+    """A sweep point's metrics are the run's kpis.json (same config, same window)."""
+    path = write_sweep(tmp_path, lake, {"universe.basket_size": [12]})
+    assert cli.main(["sweep", str(path), "--workers", "0", "--output-root", str(tmp_path)]) == 0
+    row = pl.read_parquet(results_of(tmp_path)).row(0, named=True)
+    run_cfg = {**BASE, "universe": {"basket_size": 12}}
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(run_cfg))
+    code = cli.main(
+        ["run", "--config", str(tmp_path / "run.yaml"), "--lake", str(lake), "--quiet"]
+        + ["--output-root", str(tmp_path / "run")]
+    )
+    assert code == 0
+    k = json.loads((tmp_path / "run/reports/majors_alts/kpis.json").read_text())
+    assert row["oos_sharpe"] == pytest.approx(k["walk_forward"]["oos_sharpe"], rel=1e-12)
+    assert row["deflated_sharpe"] == pytest.approx(k["walk_forward"]["deflated_sharpe"], rel=1e-12)
+    assert row["total_fees"] == pytest.approx(k["strategy"]["total_fees"], rel=1e-12)
+    assert row["n_trials"] == k["walk_forward"]["n_trials"]
+
+
+def test_write_reports_writes_each_points_report_set(lake: Path, tmp_path: Path) -> None:
+    path = write_sweep(tmp_path, lake, {"universe.basket_size": [12]}, write_reports=True)
+    assert cli.main(["sweep", str(path), "--workers", "0", "--output-root", str(tmp_path)]) == 0
+    point = results_of(tmp_path).parent / "points" / "0000"
+    k = json.loads((point / "reports/majors_alts/kpis.json").read_text())
+    assert (point / "reports/majors_alts/dashboard.html").is_file()
+    assert (point / "artifacts/majors_alts/run_manifest.json").is_file()
+    row = pl.read_parquet(results_of(tmp_path)).row(0, named=True)
+    assert row["oos_sharpe"] == pytest.approx(k["walk_forward"]["oos_sharpe"], rel=1e-12)
+
+
+def test_failed_point_is_recorded_and_the_sweep_goes_on(lake: Path, tmp_path: Path) -> None:
+    # 1,000 train days do not fit in three years: that point fails, the others run
+    path = write_sweep(tmp_path, lake, {"walkforward.train_days": [180, 1000, 240]})
+    assert cli.main(["sweep", str(path), "--workers", "0", "--output-root", str(tmp_path)]) == 0
+    df = pl.read_parquet(results_of(tmp_path))
+    assert df["status"].to_list() == ["ok", "error", "ok"]
+    assert "too short for one walk-forward fold" in df["error"][1]
+    assert df["oos_sharpe"][1] is None
+    s = json.loads((results_of(tmp_path).parent / "sweep_summary.json").read_text())
+    assert s["n_error"] == 1 and s["best_point"]["point"] in (0, 2)
+
+
+@pytest.mark.slow
+def test_resume_runs_only_new_points_and_matches_a_fresh_sweep(lake: Path, tmp_path: Path) -> None:
+    out, fresh = tmp_path / "out", tmp_path / "fresh"
+    first = write_sweep(tmp_path / "a", lake, {"costs.taker_fee_bps": [2.0, 5.0]})
+    assert cli.main(["sweep", str(first), "--workers", "0", "--output-root", str(out)]) == 0
+    second = write_sweep(tmp_path / "b", lake, {"costs.taker_fee_bps": [1.0, 2.0, 5.0]})
+    args = ["sweep", str(second), "--workers", "0", "--quiet"]
+    assert cli.main([*args, "--output-root", str(out), "--resume"]) == 0
+    man = json.loads((out / "artifacts/majors_alts/sweep/sweep_manifest.json").read_text())
+    assert [p.get("resumed", False) for p in man["points"]] == [False, True, True]
+    assert cli.main([*args, "--output-root", str(fresh)]) == 0
+    for name in ("sweep_results.parquet", "sweep_summary.json"):
+        assert (results_of(out).parent / name).read_bytes() == (
+            results_of(fresh).parent / name
+        ).read_bytes()
+    # another window is refused rather than mixed in
+    code = cli.main([*args, "--output-root", str(out), "--resume", "--start", "2020-03-01"])
+    assert code == 2
+
+
+@pytest.mark.slow
+def test_ctrl_c_leaves_finished_points_written(lake: Path, tmp_path: Path) -> None:
+    path = write_sweep(tmp_path, lake, {"costs.taker_fee_bps": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]})
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "majors_alts_monitor.sweep", str(path), "--workers", "0"]
+        + ["--output-root", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env(),
+    )
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        if results_of(out).is_file():
+            st = pl.read_parquet(results_of(out))["status"]
+            if (st == "ok").sum() >= 1:
+                break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "interrupted:" in err
+    df = pl.read_parquet(results_of(out))
+    assert df.height == 6 and (df["status"] == "ok").sum() >= 1
+    assert set(df["status"].to_list()) <= {"ok", "pending"}
+    assert not list(results_of(out).parent.glob(".*tmp*"))
+
+
+@pytest.mark.slow
+def test_scheduler_and_worker_on_loopback(lake: Path, tmp_path: Path) -> None:
+    grid = {"universe.basket_size": [8, 12], "costs.taker_fee_bps": [2.0, 10.0]}
+    path = write_sweep(tmp_path, lake, grid)
+    sched_file = tmp_path / "scheduler.json"
+    procs = []
+    try:
+        procs.append(
+            subprocess.Popen(
+                ["dask", "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard"]
+                + ["--scheduler-file", str(sched_file)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=env(),
+            )
+        )
+        deadline = time.time() + 60
+        while not sched_file.is_file() and time.time() < deadline:
+            time.sleep(0.2)
+        address = json.loads(sched_file.read_text())["address"]
+        assert address.startswith("tcp://127.0.0.1:")
+        procs.append(
+            subprocess.Popen(
+                ["dask", "worker", address, "--nworkers", "1", "--nthreads", "1"]
+                + ["--host", "127.0.0.1", "--no-dashboard"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=env(),
+            )
+        )
+        out = tmp_path / "remote"
+        r = subprocess.run(
+            [sys.executable, "-m", "majors_alts_monitor.sweep", str(path)]
+            + ["--scheduler", address, "--output-root", str(out)],
+            capture_output=True,
+            text=True,
+            env=env(),
+            timeout=600,
+        )
+        assert r.returncode == 0, r.stderr
+    finally:
+        for p in procs[::-1]:
+            p.send_signal(signal.SIGINT)
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    local = tmp_path / "local"
+    assert cli.main(["sweep", str(path), "--workers", "0", "--output-root", str(local)]) == 0
+    assert results_of(out).read_bytes() == results_of(local).read_bytes()
+    man = json.loads((out / "artifacts/majors_alts/sweep/sweep_manifest.json").read_text())
+    assert man["cluster"]["kind"] == "scheduler" and man["cluster"]["address"] == address
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_sweep_dashboard_in_a_browser(sweep12: tuple[Path, Path], tmp_path: Path) -> None:
+    if browser.find_chromium() is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("CI=true requires chromium for the browser tests", pytrace=False)
+        pytest.skip("no chromium")
+    page = results_of(sweep12[1]).parent / "sweep_dashboard.html"
+    text = page.read_text()
+    assert text.count("<script src=") == 0  # nothing fetched: plotly.js is inline, once
+    dom = browser.render(page, timeout_s=120)
+    attrs = browser.body_attributes(dom)
+    errors = browser.element_text(dom, "script-errors")
+    assert attrs.get("data-script-errors") == "0", errors
+    assert attrs.get("data-figures-rendered") == attrs.get("data-figures-expected") == "2", errors
+    assert dom.count("<tr") == 13  # header + 12 points
