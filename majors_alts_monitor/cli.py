@@ -177,6 +177,11 @@ def _config(args: argparse.Namespace, progress: _Progress | None = None) -> Conf
         )
     cfg = load_config(args.config)
     cfg = cfg.with_overrides(lake=args.lake, duckdb=args.duckdb, output_root=args.output_root)
+    from .data_io import check_output_root, ensure_output_root
+
+    if not args.demo:
+        check_output_root(cfg.paths.output_root, cfg.paths.data_lake, cfg.paths.duckdb)
+    ensure_output_root(cfg.paths.output_root)
     if args.demo:
         from .synthetic import synth_command
 

@@ -25,6 +25,7 @@ Rules applied to every table, in this order (each stated, logged and tested):
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -156,6 +157,32 @@ def check_output_root(output_root: Path, lake_dir: Path, duckdb_path: Path | Non
             )
         if duckdb_path is not None and target.resolve() == Path(duckdb_path).resolve():
             raise OutputLocationError(f"output folder {target} is the DuckDB file {duckdb_path}")
+
+
+def ensure_output_root(output_root: Path) -> None:
+    """Create the output root if absent and refuse one that cannot hold the output folders (a
+    file, a file in the way of ``reports/``, ``artifacts/`` or ``cache/``, or a place that
+    cannot be created or written). Call it after ``check_output_root``, never for a root inside
+    the lake."""
+    root = Path(output_root)
+    for target in (root, root / "reports", root / "artifacts", root / "cache"):
+        if target.exists() and not target.is_dir():
+            raise OutputLocationError(
+                f"output location {target} exists and is not a folder. What to do: pass "
+                "--output-root with a folder (it is created if absent), or move that file"
+            )
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputLocationError(
+            f"output root {root} cannot be created ({err.strerror or err}). What to do: pass "
+            "--output-root with a folder you can write to"
+        ) from None
+    if not os.access(root, os.W_OK | os.X_OK):
+        raise OutputLocationError(
+            f"output root {root} is not writable. What to do: pass --output-root with a folder "
+            "you can write to"
+        )
 
 
 def normalise_symbol(sym: str, known: set[str], aliases: dict[str, str]) -> str:
