@@ -4,7 +4,8 @@ On the demo lake and both real fixture lakes, one ``run`` each (module-scoped): 
 Latest badge, the console summary, ``signals_today.json`` and the timeline's last row give the
 same regime; ``signals --asof D`` for D in the run's last test window (its first day, where the
 model changes, the next day and the run's last day) gives the timeline's regime, exposure and
-score (to 1e-12) at D, and at the run's last day the very same file. The explain columns sum
+score (to 1e-12) at D, and at the run's last day the same file (bar the
+run-only warnings). One list of warnings on every surface of a run. The explain columns sum
 to the score (1e-9) and agree with the signal's explain block. Unit tests pin the contribution
 rule (NaN z-scores) and the days-in-regime / dwell-left rule against the state machine.
 """
