@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from . import stats
+from . import multiple_testing, stats
 from .backtest import funding_by_leg
 from .config import REGIMES, Config
 from .decision import explain_arrays
@@ -24,6 +24,7 @@ def assemble_kpis(
     grid: ParamGrid | None,
     var_trials: float,
     pbo: float,
+    eff: multiple_testing.EffectiveTrials | None = None,
 ) -> tuple[dict, pl.DataFrame]:
     """kpis.json (OUTPUTS.md) and the by-regime metrics, over the out-of-sample pnl days."""
     panel, uni, book, idx = p.panel, p.universe, p.book, s.pnl_idx
@@ -51,7 +52,7 @@ def assemble_kpis(
         r, n_boot=cfg.stats.n_boot, mean_block=cfg.stats.mean_block, seed=cfg.stats.seed
     )
     sr_pp, n_obs, skew, kurt = stats.sharpe_moments(r)
-    n_trials = grid.size if grid is not None else 1
+    n_trials = grid.size if grid is not None else len(fits[0].trial_sharpe) if fits else 1
     finite = bool(np.isfinite(sr_pp))
     dsr = (
         stats.deflated_sharpe(sr_pp, n_obs, skew, kurt, n_trials=n_trials, var_trials=var_trials)
@@ -60,6 +61,7 @@ def assemble_kpis(
     )
     psr = stats.probabilistic_sharpe(sr_pp, n_obs, skew, kurt) if finite else float("nan")
     hurdle = stats.expected_max_sharpe(n_trials, var_trials) * np.sqrt(365) if n_trials > 1 else 0.0
+    effective = effective_n_block(sr_pp, n_obs, skew, kurt, n_trials, dsr, hurdle, eff)
     invested = held_exp > 0
     if invested.sum() >= 10:
         bb, be = stats.realized_betas(r[invested], btc_r[invested], eth_r[invested])
@@ -122,7 +124,9 @@ def assemble_kpis(
             "deflated_sharpe_note": "probability that the stitched out-of-sample Sharpe beats "
             "the expected best of n_trials null trials; the trials' Sharpe spread is measured "
             "over the same out-of-sample days. Conservative: trials are correlated, so fewer "
-            "are independent than n_trials. probabilistic_sharpe is the same test against 0",
+            "are independent than n_trials; deflated_sharpe_effective deflates by "
+            "effective_n_trials instead. probabilistic_sharpe is the same test against 0",
+            **effective,
             "pbo_note": "CSCV over the out-of-sample span, every trial evaluated on every day",
             "mode": cfg.regime.mode,
             "grid_combinations": grid.total_combinations if grid is not None else None,
@@ -362,6 +366,60 @@ def explain_frame(cfg: Config, p: Prepared, fits: list[FoldFit]) -> pl.DataFrame
     cols["days_in_regime"] = pl.Series(ex.days_in_regime).set(outside, None)
     cols["dwell_left"] = pl.Series(ex.dwell_left).set(outside, None)
     return pl.DataFrame(cols).fill_nan(None)
+
+
+def effective_n_block(
+    sr_pp: float,
+    n_obs: int,
+    skew: float,
+    kurt: float,
+    n_trials: int,
+    dsr: float,
+    hurdle: float,
+    eff: multiple_testing.EffectiveTrials | None,
+) -> dict:
+    """kpis.json ``walk_forward`` keys of the effective number of trials and the minimum track
+    record length (``multiple_testing``); with one trial the effective figures equal the raw."""
+    mintrl = multiple_testing.minimum_track_record(sr_pp, skew, kurt)
+    nan = float("nan")
+    method: str | None = multiple_testing.EFFECTIVE_N_METHOD
+    if eff is None and n_trials > 1:  # not computed (e.g. a sweep's runs): no figure
+        n_eff, dsr_eff, hurdle_eff, var_rep, sr0_pp = nan, nan, nan, nan, nan
+        sampled, clusters, msq, method = 0, 0, nan, None
+    elif eff is None:  # one trial: nothing to deflate, the effective figures are the raw ones
+        n_eff, dsr_eff, hurdle_eff, var_rep = float(n_trials), dsr, hurdle, nan
+        sampled, clusters, msq = n_trials, n_trials, nan
+        sr0_pp = hurdle / np.sqrt(365)
+    else:
+        dsr_eff, sr0_pp = multiple_testing.deflated_sharpe_effective(sr_pp, n_obs, skew, kurt, eff)
+        n_eff, hurdle_eff = eff.n_effective, sr0_pp * np.sqrt(365)
+        var_rep, sampled, clusters, msq = (
+            eff.var_deflation,
+            eff.n_sampled,
+            eff.n_clusters,
+            eff.mean_sq_corr,
+        )
+    vs_hurdle = multiple_testing.minimum_track_record(sr_pp, skew, kurt, sr_benchmark=sr0_pp)
+    return {
+        "effective_n_trials": n_eff,
+        "effective_n_method": method,
+        "effective_n_sampled_trials": sampled,
+        "effective_n_mean_sq_corr": msq,
+        "effective_n_clusters": clusters,
+        "trial_sharpe_variance_effective": var_rep,
+        "deflated_sharpe_effective": dsr_eff,
+        "deflated_sharpe_hurdle_effective": hurdle_eff,
+        "min_track_record_days": mintrl,
+        "min_track_record_days_vs_hurdle": vs_hurdle,
+        "effective_n_note": "participation ratio N / (1 + (N - 1) mean rho^2) of the trials' "
+        "out-of-sample daily returns (bias-corrected rho^2, a seeded subsample of at most "
+        "stats.effective_n_max_trials trials); deflated_sharpe_effective uses it with the Sharpe "
+        "variance of round(N_eff) correlation clusters' inverse-variance representatives, or of "
+        "the trials themselves when larger (trial_sharpe_variance_effective). "
+        "min_track_record_days: days of this Sharpe, skew and kurtosis needed for 95% confidence "
+        "that the true Sharpe exceeds 0 (vs_hurdle: exceeds the effective hurdle); null when "
+        "the Sharpe does not exceed it",
+    }
 
 
 def with_trial_oos_sharpe(trials: pl.DataFrame, sr: np.ndarray | None) -> pl.DataFrame:

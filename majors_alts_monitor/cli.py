@@ -7,6 +7,7 @@ Exit codes: 0 success; 2 bad input or configuration (the message says what to do
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 import time
@@ -89,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .sweep.command import add_arguments as sweep_arguments
 
     sweep_arguments(sub.add_parser("sweep", help="walk-forward runs over a grid of configs (Dask)"))
+    from .importers.commands import add_parsers
+
+    add_parsers(sub)  # import binance-klines | binance-funding | coingecko; check-lake
     return ap
 
 
@@ -177,6 +181,11 @@ def _config(args: argparse.Namespace, progress: _Progress | None = None) -> Conf
         raise demo_conflict("--demo", "--lake" if args.lake is not None else "--duckdb")
     cfg = load_config(args.config)
     cfg = cfg.with_overrides(lake=args.lake, duckdb=args.duckdb, output_root=args.output_root)
+    from .data_io import check_output_root, ensure_output_root
+
+    if not args.demo:
+        check_output_root(cfg.paths.output_root, cfg.paths.data_lake, cfg.paths.duckdb)
+    ensure_output_root(cfg.paths.output_root)
     if args.demo:
         from .synthetic import synth_command
 
@@ -194,14 +203,16 @@ def _config(args: argparse.Namespace, progress: _Progress | None = None) -> Conf
 def cmd_run(args: argparse.Namespace) -> int:
     from . import pipeline
     from .data_io import lake_span
-    from .outputs import OutputPaths, render_run_files, write_all
+    from .outputs import OutputPaths, output_lock, render_run_files, write_all
     from .reporting import dashboard_html, summary_text
 
     progress = _Progress(args.quiet)
     capture = _Capture()
     logging.getLogger("majors_alts_monitor").addHandler(capture)
+    stack = contextlib.ExitStack()
     try:
         cfg = _config(args, progress)
+        stack.enter_context(output_lock(cfg.paths.output_root))  # one writer per output root
         reader = pipeline.make_reader(cfg)
         s0, e0 = lake_span(reader)
         start, end = args.start or s0, args.end or e0
@@ -234,6 +245,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         write_all(files)
     finally:
+        stack.close()
         logging.getLogger("majors_alts_monitor").removeHandler(capture)
     print(summary_text(res, paths, sig))
     return 0
@@ -242,7 +254,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_signals(args: argparse.Namespace) -> int:
     from . import live_signal, pipeline
     from .data_io import lake_span
-    from .outputs import OutputPaths, atomic_write, to_json_bytes
+    from .outputs import OutputPaths, atomic_write, output_lock, to_json_bytes
     from .reporting import signal_text
 
     progress = _Progress(args.quiet)
@@ -250,7 +262,8 @@ def cmd_signals(args: argparse.Namespace) -> int:
     asof = args.asof or lake_span(pipeline.make_reader(cfg))[1]
     sig = live_signal.signal(cfg, asof, progress, start=args.start, allow_stale=args.allow_stale)
     path = OutputPaths(cfg.paths.output_root).reports / "signals_today.json"
-    atomic_write(path, to_json_bytes(sig))
+    with output_lock(cfg.paths.output_root):
+        atomic_write(path, to_json_bytes(sig))
     print(signal_text(sig, path))
     return 0
 
@@ -278,9 +291,11 @@ def main(argv: list[str] | None = None) -> int:
         parser = build_parser()
         args = parser.parse_args(argv)
         _setup_logging(getattr(args, "quiet", False))
+        from .importers.commands import cmd_check_lake, cmd_import
         from .sweep.command import cmd_sweep
 
         handlers = {"run": cmd_run, "signals": cmd_signals, "synth": cmd_synth, "sweep": cmd_sweep}
+        handlers |= {"import": cmd_import, "check-lake": cmd_check_lake}
         return handlers[args.command](args)
     except MonitorError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -209,8 +209,21 @@ class GridConfig(_Strict):
         return v
 
 
+class JumpConfig(_Strict):
+    """The statistical jump model of ``regime.mode: jump`` (regime/jump.py)."""
+
+    penalties: tuple[Annotated[float, Field(gt=0)], ...] = Field(
+        (3.0, 10.0, 30.0, 100.0),
+        min_length=1,
+        description="jump penalties lambda (loss units: half squared z-score distance) searched "
+        "in every train fold; each one is a trial counted in n_trials",
+    )
+    n_init: int = Field(10, ge=1, description="k-means++ restarts of the coordinate descent")
+    max_iter: int = Field(100, ge=1, description="coordinate-descent iterations per restart")
+
+
 class RegimeConfig(_Strict):
-    mode: Literal["composite", "hmm", "kmeans"] = "composite"
+    mode: Literal["composite", "hmm", "kmeans", "jump"] = "composite"
     default_weights: dict[str, float] = Field(
         default_factory=lambda: {"alt_mom_7d": -1.0, "alt_mom_20d": -1.0, "btc_dom_chg_20d": 1.0}
     )
@@ -222,8 +235,9 @@ class RegimeConfig(_Strict):
         default_factory=lambda: {"RISK_ON_MAJORS": 1.0, "BALANCED": 0.0, "RISK_ON_ALTS": 0.0}
     )
     objective: Literal["sharpe", "sortino", "calmar", "mean"] = "sharpe"
-    n_states: int = Field(3, ge=2, le=6, description="states of the HMM / k-means models")
+    n_states: int = Field(3, ge=2, le=6, description="states of the HMM / k-means / jump models")
     grid: GridConfig = GridConfig()
+    jump: JumpConfig = JumpConfig()
 
     @model_validator(mode="after")
     def _check(self) -> RegimeConfig:
@@ -252,6 +266,12 @@ class StatsConfig(_Strict):
     n_boot: int = Field(2000, ge=100)
     mean_block: float = Field(10.0, gt=1)
     pbo_blocks: int = Field(16, ge=4)
+    effective_n_max_trials: int = Field(
+        1000,
+        ge=2,
+        description="trials whose out-of-sample daily returns are evaluated for the effective "
+        "number of trials; larger grids are subsampled (seeded by stats.seed)",
+    )
     seed: int = 0
 
     @field_validator("pbo_blocks")

@@ -25,6 +25,7 @@ Rules applied to every table, in this order (each stated, logged and tested):
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -34,6 +35,14 @@ from typing import Literal
 import polars as pl
 
 from .errors import LakeError, OutputLocationError
+from .lake_scan import (
+    collect,
+    duckdb_connection,
+    file_schema,
+    missing_table_hint,
+    other_formats,
+    scan_partitions,
+)
 
 log = logging.getLogger("majors_alts_monitor")
 
@@ -78,6 +87,9 @@ TABLES: dict[str, TableSpec] = {
         "universe_snapshots", ("rebalance_date", "asset_id"), (), False, dated=False
     ),
 }
+
+
+_EXTRA_REQUIRED = {"dim_asset": ("symbol", "is_stable")}
 
 
 @dataclass(frozen=True)
@@ -147,6 +159,52 @@ def check_output_root(output_root: Path, lake_dir: Path, duckdb_path: Path | Non
             raise OutputLocationError(f"output folder {target} is the DuckDB file {duckdb_path}")
 
 
+def ensure_output_root(output_root: Path) -> None:
+    """Create the output root if absent and refuse one that cannot hold the output folders (a
+    file, a file in the way of ``reports/``, ``artifacts/`` or ``cache/``, or a place that
+    cannot be created or written). Call it after ``check_output_root``, never for a root inside
+    the lake."""
+    root = Path(output_root)
+    for target in (root, root / "reports", root / "artifacts", root / "cache"):
+        if target.exists() and not target.is_dir():
+            raise OutputLocationError(
+                f"output location {target} exists and is not a folder. What to do: pass "
+                "--output-root with a folder (it is created if absent), or move that file"
+            )
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputLocationError(
+            f"output root {root} cannot be created ({err.strerror or err}). What to do: pass "
+            "--output-root with a folder you can write to"
+        ) from None
+    if not os.access(root, os.W_OK | os.X_OK):
+        raise OutputLocationError(
+            f"output root {root} is not writable. What to do: pass --output-root with a folder "
+            "you can write to"
+        )
+
+
+def normalise_symbol(sym: str, known: set[str], aliases: dict[str, str]) -> str:
+    """Upper-case, strip ``SUFFIXES`` while what remains is a known asset, then apply aliases
+    (keys and values upper-case)."""
+    s = sym.strip().upper()
+    for _ in range(3):
+        if s in aliases:
+            return aliases[s]
+        if s in known:
+            return s
+        for suf in SUFFIXES:
+            if s.endswith(suf) and len(s) > len(suf):
+                rest = s[: -len(suf)]
+                if rest in known or rest in aliases:
+                    s = rest
+                    break
+        else:
+            return s
+    return aliases.get(s, s)
+
+
 class LakeReader:
     """Read-only reader of one lake folder, with an optional DuckDB fallback."""
 
@@ -176,19 +234,14 @@ class LakeReader:
             )
 
     # ---- sources -------------------------------------------------------------------------
-    def _duckdb_tables(self) -> set[str]:
+    def _duckdb_tables(self, table: str) -> set[str]:
         if self._duck_tables is None:
             self._duck_tables = set()
             if self.duckdb_path is not None and self.duckdb_path.is_file():
-                import duckdb
-
-                con = duckdb.connect(str(self.duckdb_path), read_only=True)
-                try:
+                with duckdb_connection(self.duckdb_path, table) as con:
                     rows = con.execute(
                         "select table_name from information_schema.tables"
                     ).fetchall()
-                finally:
-                    con.close()
                 self._duck_tables = {r[0] for r in rows}
         return self._duck_tables
 
@@ -202,7 +255,7 @@ class LakeReader:
             files = tuple(sorted(folder.rglob("*.parquet")))
             if files:
                 src = Source(table, "parquet_dir", folder, files)
-        in_duck = table in self._duckdb_tables()
+        in_duck = table in self._duckdb_tables(table)
         if src is not None:
             if in_duck and report is not None:
                 report.note(
@@ -239,14 +292,16 @@ class LakeReader:
 
     # ---- scanning ------------------------------------------------------------------------
     def _scan(
-        self, src: Source, spec: TableSpec, start: date | None, end: date | None
+        self,
+        src: Source,
+        spec: TableSpec,
+        start: date | None,
+        end: date | None,
+        rep: _Report | None = None,
     ) -> pl.DataFrame:
         date_col = "date" if spec.dated else None
         if src.kind == "duckdb":
-            import duckdb
-
-            con = duckdb.connect(str(src.path), read_only=True)
-            try:
+            with duckdb_connection(src.path, spec.name) as con:
                 cols = [r[0] for r in con.execute(f'describe "{spec.name}"').fetchall()]
                 sql = f'select * from "{spec.name}"'
                 params: list[object] = []
@@ -257,14 +312,16 @@ class LakeReader:
                 # duckdb >= 1.4 names it to_arrow_table (2.0 dropped the older names)
                 to_arrow = getattr(rel, "to_arrow_table", None) or rel.arrow
                 df = pl.from_arrow(to_arrow())
-            finally:
-                con.close()
             assert isinstance(df, pl.DataFrame)
             return df
         if src.kind == "parquet_file":
+            file_schema(src.path, spec.name)
             lf = pl.scan_parquet(src.path)
         else:
-            lf = pl.scan_parquet(str(src.path / "**" / "*.parquet"), hive_partitioning=True)
+            required = (*spec.key, *spec.values, *_EXTRA_REQUIRED.get(spec.name, ()))
+            lf = scan_partitions(
+                spec.name, src.path, src.files, required, rep.note if rep else log.debug
+            )
         schema = lf.collect_schema()
         if date_col and date_col in schema and (start or end):
             dt = schema[date_col]
@@ -276,7 +333,7 @@ class LakeReader:
                     lf = lf.filter(col >= start)
                 if end:
                     lf = lf.filter(col <= end)
-        return lf.collect()
+        return collect(lf, spec.name, src.files)
 
     def _known_assets(self, start: date | None, end: date | None) -> set[str]:
         known: set[str] = set()
@@ -290,21 +347,7 @@ class LakeReader:
         return {self.aliases.get(a, a) for a in known}
 
     def normalise_symbol(self, sym: str, known: set[str]) -> str:
-        s = sym.strip().upper()
-        for _ in range(3):
-            if s in self.aliases:
-                return self.aliases[s]
-            if s in known:
-                return s
-            for suf in SUFFIXES:
-                if s.endswith(suf) and len(s) > len(suf):
-                    rest = s[: -len(suf)]
-                    if rest in known or rest in self.aliases:
-                        s = rest
-                        break
-            else:
-                return s
-        return self.aliases.get(s, s)
+        return normalise_symbol(sym, known, self.aliases)
 
     # ---- validation ----------------------------------------------------------------------
     def _validate(
@@ -312,7 +355,7 @@ class LakeReader:
     ) -> pl.DataFrame:
         t = spec.name
         hint_cols = "the lake's writer must provide it (see LAKE_CONTRACT.md)"
-        extra_req = ("symbol", "is_stable") if t == "dim_asset" else ()
+        extra_req = _EXTRA_REQUIRED.get(t, ())
         for c in (*spec.key, *spec.values, *extra_req):
             if c not in df.columns:
                 raise LakeError(
@@ -459,30 +502,45 @@ class LakeReader:
         return df
 
     # ---- public ----------------------------------------------------------------------------
+    def read_table(
+        self,
+        name: str,
+        start: date | None,
+        end: date | None,
+        known: set[str],
+        rep: _Report,
+    ) -> tuple[Source, pl.DataFrame] | None:
+        """One table scanned and validated (rules 1-5), or None when an optional one is absent."""
+        spec = TABLES[name]
+        src = self.source(name, rep)
+        if src is None:
+            if spec.required:
+                raise LakeError(
+                    name,
+                    f"not found in {self.lake_dir} (as {name}.parquet or {name}/)"
+                    + (f" nor in {self.duckdb_path}" if self.duckdb_path else ""),
+                    hint=missing_table_hint(self.lake_dir, name),
+                )
+            if name not in ("dim_asset", "universe_snapshots"):
+                rep.note(
+                    f"optional table '{name}' is absent: features and costs that need it are skipped"
+                )
+            if other_formats(self.lake_dir, name):
+                rep.warn(f"optional table '{name}': {missing_table_hint(self.lake_dir, name)}")
+            return None
+        raw = self._scan(src, spec, start, end, rep)
+        return src, self._validate(raw, spec, known, rep)
+
     def read(self, start: date | None = None, end: date | None = None) -> LakeData:
         """Read and validate every contract table for ``[start, end]`` (inclusive)."""
         rep = _Report()
         known = self._known_assets(start, end)
         tables: dict[str, pl.DataFrame] = {}
         sources: dict[str, Source] = {}
-        for name, spec in TABLES.items():
-            src = self.source(name, rep)
-            if src is None:
-                if spec.required:
-                    raise LakeError(
-                        name,
-                        f"not found in {self.lake_dir} (as {name}.parquet or {name}/)"
-                        + (f" nor in {self.duckdb_path}" if self.duckdb_path else ""),
-                        hint="check --lake points at the lake folder",
-                    )
-                if name not in ("dim_asset", "universe_snapshots"):
-                    rep.note(
-                        f"optional table '{name}' is absent: features and costs that need it are skipped"
-                    )
-                continue
-            sources[name] = src
-            raw = self._scan(src, spec, start, end)
-            tables[name] = self._validate(raw, spec, known, rep)
+        for name in TABLES:
+            got = self.read_table(name, start, end, known, rep)
+            if got is not None:
+                sources[name], tables[name] = got
         stables = set(self.exclude)
         if "dim_asset" in tables:
             dim = tables["dim_asset"]
@@ -519,7 +577,11 @@ def lake_span(reader: LakeReader) -> tuple[date, date]:
     """First and last date of ``fact_price`` (reads only the date column)."""
     src = reader.source("fact_price")
     if src is None:
-        raise LakeError("fact_price", "not found", hint="check --lake")
+        raise LakeError(
+            "fact_price",
+            f"not found in {reader.lake_dir} (as fact_price.parquet or fact_price/)",
+            hint=missing_table_hint(reader.lake_dir, "fact_price"),
+        )
     df = reader._scan(src, TABLES["fact_price"], None, None).select("date")
     if isinstance(df.schema["date"], pl.Datetime):
         df = df.with_columns(pl.col("date").dt.date())

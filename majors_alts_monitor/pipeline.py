@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
 import numpy as np
 import polars as pl
 
-from . import __version__, stats
+from . import __version__, multiple_testing, stats
 from .assembly import (
     assemble_frames,
     assemble_kpis,
@@ -29,7 +30,8 @@ from .errors import LakeError, MonitorError
 from .features import compute_features
 from .panel import build_panel
 from .regime.composite import CompositeRegime
-from .regime.hysteresis import regime_age
+from .regime.hysteresis import BALANCED, regime_age
+from .regime.jump import JumpRegime
 from .regime.search import (
     ParamGrid,
     SearchInputs,
@@ -190,6 +192,19 @@ def search_grid(cfg: Config, p: Prepared) -> ParamGrid:
     return build_grid(p.score_features, cfg.regime.grid, default_params(cfg))
 
 
+@contextmanager
+def _fold_errors(p: Prepared, fold: Fold) -> Iterator[None]:
+    """A model that cannot fit a fold's training window: a clear error naming the fold."""
+    try:
+        yield
+    except ValueError as err:
+        a, b = fold.train_start, fold.train_end
+        raise MonitorError(
+            f"fold {fold.index} ({iso(p.panel.dates[a])}..{iso(p.panel.dates[b])}): {err}. "
+            "What to do: lengthen walkforward.train_days or use regime.mode: composite"
+        ) from None
+
+
 def fit_fold(cfg: Config, p: Prepared, fold: Fold, label_end: int | None = None) -> FoldFit:
     """Fit the configured model on the fold's train decisions and label its test decisions
     (through ``label_end`` when given: the run's last day, whose next-day return is unknown)."""
@@ -219,16 +234,43 @@ def fit_fold(cfg: Config, p: Prepared, fold: Fold, label_end: int | None = None)
             left[t0 - a :],
             m.weights_.copy(),
         )
+    next_ret = p.inputs.book_pnl[a + 1 : b + 2]
+    if cfg.regime.mode == "jump":
+        jc = cfg.regime.jump
+        jm = JumpRegime(
+            n_states=cfg.regime.n_states,
+            penalties=jc.penalties,
+            min_dwell=cfg.regime.min_dwell,
+            seed=cfg.stats.seed,
+            n_init=jc.n_init,
+            max_iter=jc.max_iter,
+        )
+        with _fold_errors(p, fold):
+            jm.fit(
+                z[a : b + 1],
+                next_ret,
+                p.inputs.vscale[a : b + 1],
+                p.inputs.levels,
+                p.inputs.cost[a + 1 : b + 2],
+            )
+        score, codes = jm.predict(z[a : t1 + 1])
+        assert jm.params_ is not None and jm.trial_sharpe_ is not None
+        days, left = regime_age(codes, cfg.regime.min_dwell)
+        return FoldFit(
+            fold,
+            jm.params_,
+            score[t0 - a :],
+            codes[t0 - a :],
+            jm.trial_sharpe_,
+            jm.best_,
+            days[t0 - a :],
+            left[t0 - a :],
+            trial_codes=jm.predict_all(z[a : t1 + 1])[:, t0 - a :],
+        )
     cls = HMMRegime if cfg.regime.mode == "hmm" else KMeansRegime
     model = cls(n_states=cfg.regime.n_states, min_dwell=cfg.regime.min_dwell, seed=cfg.stats.seed)
-    next_ret = p.inputs.book_pnl[a + 1 : b + 2]
-    try:
+    with _fold_errors(p, fold):
         model.fit(z[a : b + 1], next_ret)
-    except ValueError as err:
-        raise MonitorError(
-            f"fold {fold.index} ({iso(p.panel.dates[a])}..{iso(p.panel.dates[b])}): {err}. "
-            "What to do: lengthen walkforward.train_days or use regime.mode: composite"
-        ) from None
     score, codes = model.predict(z[a : t1 + 1])
     train_codes = codes[: b - a + 1]
     train_ret = p.inputs.levels[train_codes] * p.inputs.vscale[a : b + 1] * next_ret
@@ -286,33 +328,125 @@ def stitch(cfg: Config, p: Prepared, fits: list[FoldFit]) -> Stitched:
     v = p.inputs.vscale
     exposure = np.where(oos, p.inputs.levels[codes] * v, 0.0)
     bench_exposure = np.where(oos, v, 0.0)
-    uni, fund = p.universe, (p.panel.funding if p.panel.has_funding else None)
-
-    def bt(e: np.ndarray) -> BacktestResult:
-        w = p.book.weights * e[:, None]
-        return run_backtest(
-            w,
-            p.panel.ret,
-            fund,
-            uni.median_volume,
-            cfg.costs,
-            basket=uni.basket,
-            majors=[uni.btc, uni.eth],
-        )
-
     pnl_idx = np.flatnonzero(oos) + 1
     pnl_idx = pnl_idx[pnl_idx < n]
     return Stitched(
-        codes, score, fold_of, exposure, bench_exposure, bt(exposure), bt(bench_exposure), pnl_idx
+        codes,
+        score,
+        fold_of,
+        exposure,
+        bench_exposure,
+        backtest_exposure(cfg, p, exposure),
+        backtest_exposure(cfg, p, bench_exposure),
+        pnl_idx,
     )
 
 
+def backtest_exposure(cfg: Config, p: Prepared, exposure: np.ndarray) -> BacktestResult:
+    """The book scaled by a per-decision exposure, through the backtest engine."""
+    uni, fund = p.universe, (p.panel.funding if p.panel.has_funding else None)
+    w = p.book.weights * exposure[:, None]
+    return run_backtest(
+        w,
+        p.panel.ret,
+        fund,
+        uni.median_volume,
+        cfg.costs,
+        basket=uni.basket,
+        majors=[uni.btc, uni.eth],
+    )
+
+
+# Float64 elements a chunk of the kernel's per-day output may hold (about 32 MB).
+_DAILY_CHUNK_ELEMENTS = 4_000_000
+
+
+def trial_daily_returns(
+    cfg: Config,
+    p: Prepared,
+    grid: ParamGrid | None,
+    fits: list[FoldFit],
+    d0: int,
+    d1: int,
+) -> tuple[np.ndarray, int] | None:
+    """Net daily returns over pnl days ``d0+1 .. d1+1`` of the trials the effective number of
+    trials is estimated from, shape (days, m), and the raw number of trials; None with one trial.
+
+    Composite: a seeded sample of at most ``stats.effective_n_max_trials`` grid sets, each run
+    by the search kernel from ``d0`` (one kernel block per day, in chunks of sets, so memory stays
+    near ``days x m`` floats). Jump: every penalty's stitched out-of-sample labels through the
+    backtest engine, as the strategy itself."""
+    if cfg.regime.mode == "jump":
+        codes = [ff.trial_codes for ff in fits if ff.trial_codes is not None]
+        if not codes or codes[0].shape[0] < 2:
+            return None
+        out = np.empty((d1 - d0 + 1, codes[0].shape[0]))
+        for j in range(out.shape[1]):
+            c = np.full(p.panel.n_days, BALANCED, dtype=np.int8)
+            oos = np.zeros(p.panel.n_days, dtype=bool)
+            for ff in fits:
+                assert ff.trial_codes is not None
+                sl = slice(ff.fold.test_start, ff.fold.test_start + ff.trial_codes.shape[1])
+                c[sl], oos[sl] = ff.trial_codes[j], True
+            e = np.where(oos, p.inputs.levels[c] * p.inputs.vscale, 0.0)
+            out[:, j] = backtest_exposure(cfg, p, e).net[d0 + 1 : d1 + 2]
+        return out, out.shape[1]
+    if grid is None or grid.size < 2 or d1 <= d0:
+        return None
+    take = multiple_testing.sample_trials(
+        grid.size, cfg.stats.effective_n_max_trials, cfg.stats.seed
+    )
+    span = d1 - d0 + 1
+    out = np.empty((span, take.size))
+    chunk = max(1, _DAILY_CHUNK_ELEMENTS // (2 * span))
+    z = z_for(p)
+    for lo in range(0, take.size, chunk):
+        ix = take[lo : lo + chunk]
+        sub = replace(
+            grid,
+            weights=np.ascontiguousarray(grid.weights[ix]),
+            lower=np.ascontiguousarray(grid.lower[ix]),
+            upper=np.ascontiguousarray(grid.upper[ix]),
+            band=np.ascontiguousarray(grid.band[ix]),
+            dwell=np.ascontiguousarray(grid.dwell[ix]),
+        )
+        _, blocks = evaluate_grid(z, sub, p.inputs, d0, d1, span)
+        out[:, lo : lo + ix.size] = blocks[:, :, 0].T
+    return out, grid.size
+
+
+def effective_trial_statistics(
+    cfg: Config, p: Prepared, grid: ParamGrid | None, fits: list[FoldFit], d0: int, d1: int
+) -> multiple_testing.EffectiveTrials | None:
+    """The effective number of independent trials over the out-of-sample span (None: 1 trial)."""
+    got = trial_daily_returns(cfg, p, grid, fits, d0, d1)
+    if got is None:
+        return None
+    return multiple_testing.effective_trials(got[0], got[1])
+
+
 def trial_statistics(
-    cfg: Config, p: Prepared, grid: ParamGrid | None, d0: int, d1: int
+    cfg: Config,
+    p: Prepared,
+    grid: ParamGrid | None,
+    d0: int,
+    d1: int,
+    fits: list[FoldFit] | None = None,
 ) -> tuple[float, float, np.ndarray | None]:
     """Variance of the trials' per-period Sharpe over the out-of-sample decisions ``[d0, d1]``
     (the same span and length as the Sharpe being deflated), PBO by CSCV over that span, and
-    each trial's Sharpe there. Unsupervised modes have one trial: variance 0, PBO nan."""
+    each trial's Sharpe there. HMM and k-means have one trial: variance 0, PBO nan. The jump
+    model's trials are its penalties, each stitched out of sample from ``fits``."""
+    if cfg.regime.mode == "jump":
+        got = trial_daily_returns(cfg, p, None, fits or [], d0, d1)
+        if got is None:
+            return 0.0, float("nan"), None
+        x = got[0]
+        sr = np.array([stats.sharpe(x[:, j], periods=1) for j in range(x.shape[1])])
+        sr = np.where(np.isfinite(sr), sr, 0.0)
+        nb = cfg.stats.pbo_blocks
+        pbo = stats.pbo(x, nb) if x.shape[0] >= 2 * nb else float("nan")
+        return float(np.var(sr, ddof=1)), pbo, sr
     if grid is None or grid.size < 2 or d1 <= d0:
         return 0.0, float("nan"), None
     nb = cfg.stats.pbo_blocks
@@ -364,7 +498,9 @@ def run(
     lap("prepare")
     wf = walk_forward(cfg, p, eff_start, eff_end, progress, lap)
     fits, all_fits, s, grid = wf.fits, wf.all_fits, wf.stitched, wf.grid
-    kpis, regime_metrics = assemble_kpis(cfg, p, fits, s, grid, wf.var_trials, wf.pbo)
+    d0, d1 = wf.folds[0].test_start, int(s.pnl_idx[-1] - 1)
+    eff = effective_trial_statistics(cfg, p, grid, fits, d0, d1)
+    kpis, regime_metrics = assemble_kpis(cfg, p, fits, s, grid, wf.var_trials, wf.pbo, eff)
     if kpis["funding_by_leg"]["warning"]:
         warns.append(kpis["funding_by_leg"]["warning"])
     lap("statistics")
@@ -489,5 +625,5 @@ def walk_forward(
     progress("statistics")
     grid = search_grid(cfg, p) if cfg.regime.mode == "composite" else None
     d0, d1 = folds[0].test_start, int(s.pnl_idx[-1] - 1)
-    var_trials, pbo, sr = trial_statistics(cfg, p, grid, d0, d1)
+    var_trials, pbo, sr = trial_statistics(cfg, p, grid, d0, d1, fits)
     return WalkForward(scored, fits, all_fits, s, grid, var_trials, pbo, sr)

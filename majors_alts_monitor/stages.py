@@ -62,6 +62,7 @@ class FoldFit:
     days_in_regime: np.ndarray | None = None
     dwell_left: np.ndarray | None = None
     weights: np.ndarray | None = None  # composite: the chosen weights over score_features, exact
+    trial_codes: np.ndarray | None = None  # (trials, len(codes)): every trial's labels (jump)
 
 
 @dataclass(frozen=True)

@@ -352,21 +352,24 @@ def sharpe_moments(r: npt.ArrayLike) -> tuple[float, int, float, float]:
     return (float(a.mean() / np.std(a, ddof=1)), n, skew, kurt)
 
 
-def expected_max_sharpe(n_trials: int, var_trials: float) -> float:
+def expected_max_sharpe(n_trials: float, var_trials: float) -> float:
     """Expected maximum Sharpe of ``n_trials`` skill-less trials (the DSR's ``SR0``).
 
     ``SR0 = sqrt(V) * ((1 - g) * Z(1 - 1/N) + g * Z(1 - 1/(N e)))`` with ``g`` the
     Euler-Mascheroni constant and ``Z`` the standard normal quantile (Bailey & Lopez de Prado
     2014, eq. 2). ``var_trials`` is the variance of the trials' Sharpe ratios in the same
-    (per-period) units as the result. 0.0 for a single trial.
+    (per-period) units as the result. 0.0 for a single trial. ``n_trials`` may be fractional
+    (an effective number of trials); the approximation turns negative just above one trial,
+    where the expected maximum of at least one null trial is floored at 0.
     """
-    if not (var_trials >= 0.0) or n_trials < 1:
+    if not (var_trials >= 0.0) or not n_trials >= 1:
         return math.nan
     if n_trials == 1:
         return 0.0
     z1 = ndtri(1.0 - 1.0 / n_trials)
     z2 = ndtri(1.0 - 1.0 / (n_trials * math.e))
-    return float(math.sqrt(var_trials) * ((1.0 - _EULER_GAMMA) * z1 + _EULER_GAMMA * z2))
+    sr0 = math.sqrt(var_trials) * ((1.0 - _EULER_GAMMA) * z1 + _EULER_GAMMA * z2)
+    return float(max(sr0, 0.0))
 
 
 def probabilistic_sharpe(
@@ -393,7 +396,7 @@ def deflated_sharpe(
     skew: float,
     kurt: float,
     *,
-    n_trials: int,
+    n_trials: float,
     var_trials: float,
 ) -> float:
     """Deflated Sharpe ratio (Bailey & Lopez de Prado 2014): PSR against ``SR0``.

@@ -305,6 +305,25 @@ def test_demo_with_a_lake_is_an_error(
     assert not (tmp_path / "cache").exists(), "no demo lake generated"
 
 
+def test_unusable_output_root_is_refused_before_any_work(
+    lake: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """An output root that is a file, or has a file where reports/ would go, or cannot be
+    created: exit 2 naming the path, before the lake is read (no traceback)."""
+    a_file = tmp_path / "afile"
+    a_file.write_text("not a folder")
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    (blocked / "reports").write_text("in the way")
+    cases = [(a_file, str(a_file)), (blocked, str(blocked / "reports")), (a_file / "sub", "afile")]
+    for root, named in cases:
+        for cmd in (["run"], ["signals", "--asof", "2024-06-30"]):
+            assert cli.main([*cmd, "--lake", str(lake), "--output-root", str(root)]) == 2
+            err = capsys.readouterr().err
+            assert named in err and "What to do" in err and "Traceback" not in err
+    assert a_file.read_text() == "not a folder"
+
+
 def test_failed_run_leaves_previous_outputs_whole(
     run_output: tuple[Path, dict], lake: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

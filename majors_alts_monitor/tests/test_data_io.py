@@ -651,3 +651,164 @@ def test_datetime_date_at_midnight_is_accepted_as_date(
     assert_frame_equal(win, clean_read.tables[table].filter(pl.col("date").is_between(lo, hi)))
     assert lake_span(r) == (CLEAN.start, CLEAN.end)
     assert file_stat_snapshot(lake) == snap
+
+
+# ---- broken lakes: exit 2 naming the file, never a traceback (issue 11) ------------------------
+def _cli_refuses(lake: Path, tmp_path: Path, capsys: pytest.CaptureFixture, *extra: str) -> str:
+    """``majors-alts run`` on the lake: exit 2, no traceback, the lake unchanged; the message."""
+    import logging
+
+    from majors_alts_monitor import cli
+
+    # the CLI's console handler is made once per process: point one at this test's stderr for
+    # this call only, and leave the logger as it was for the tests that follow
+    root = logging.getLogger("majors_alts_monitor")
+    before = list(root.handlers)
+    for h in [h for h in before if getattr(h, "_mam", False)]:
+        root.removeHandler(h)
+    snap = file_stat_snapshot(lake)
+    try:
+        code = cli.main(
+            ["run", "--lake", str(lake), "--output-root", str(tmp_path / "out"), *extra]
+        )
+    finally:
+        for h in list(root.handlers):
+            root.removeHandler(h)
+        for h in before:
+            root.addHandler(h)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Traceback" not in err and "unexpected failure" not in err
+    assert file_stat_snapshot(lake) == snap
+    return err
+
+
+TWO_YEARS = SyntheticSpec(n_assets=8, start=date(2020, 10, 1), end=date(2021, 3, 31), seed=SEED)
+
+
+@pytest.fixture(scope="module")
+def hive2(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A clean hive lake with two partitions (year=2020, year=2021) per fact table."""
+    lake_dir, _ = write_lake(
+        generate(TWO_YEARS), tmp_path_factory.mktemp("hive2"), partitioned=True
+    )
+    return lake_dir
+
+
+def _hive_copy(hive2: Path, tmp_path: Path) -> Path:
+    return copy_lake(hive2, tmp_path / "lake")
+
+
+def test_corrupt_parquet_file_names_the_file(
+    clean_lake: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    lake = copy_lake(clean_lake, tmp_path / "lake")
+    (lake / "fact_volume.parquet").write_bytes(b"this is not parquet" * 50)
+    err = _cli_refuses(lake, tmp_path, capsys)
+    assert "lake table 'fact_volume'" in err and str(lake / "fact_volume.parquet") in err
+    assert "cannot be read as parquet" in err and "What to do" in err
+
+
+def test_corrupt_partition_names_the_partition(
+    hive2: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    lake = _hive_copy(hive2, tmp_path)
+    part = sorted((lake / "fact_price").rglob("*.parquet"))[-1]
+    part.write_bytes(part.read_bytes()[: part.stat().st_size // 2])  # truncated
+    err = _cli_refuses(lake, tmp_path, capsys)
+    assert str(part) in err and "lake table 'fact_price'" in err
+
+
+def test_corrupt_duckdb_fallback_names_the_file(
+    clean_lake: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    lake = copy_lake(clean_lake, tmp_path / "lake")
+    (lake / "fact_volume.parquet").unlink()
+    duck = tmp_path / "research.duckdb"
+    duck.write_bytes(b"junk" * 4096)
+    err = _cli_refuses(lake, tmp_path, capsys, "--duckdb", str(duck))
+    assert f"the DuckDB file {duck} cannot be opened" in err and "What to do" in err
+
+
+def test_partitions_with_a_numeric_type_drift_and_an_extra_column_are_read_with_notes(
+    hive2: Path, tmp_path: Path
+) -> None:
+    lake = _hive_copy(hive2, tmp_path)
+    first = sorted((lake / "fact_price").rglob("*.parquet"))[0]
+    rel = str(first.relative_to(lake / "fact_price"))
+    df = pl.read_parquet(first, hive_partitioning=False)
+    df.with_columns(pl.col("close").cast(pl.Float32), pl.lit("x").alias("vendor")).write_parquet(
+        first
+    )
+    got = reader(lake).read()
+    want = reader(hive2).read()
+    notes = [n for n in got.notes if "partition" in n]
+    assert any(f"type of 'close' (Float32 in {rel}" in n and "cast to Float64" in n for n in notes)
+    assert any("'vendor' is present in only 1 of 2 partitions" in n for n in notes)
+    a = got.tables["fact_price"]
+    b = want.tables["fact_price"]
+    assert a.schema["close"] == pl.Float64 and a.height == b.height
+    # the one partition lost float32 precision; the others are exact
+    assert_frame_equal(a.select(b.columns), b, rel_tol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [pl.Datetime("ns"), pl.Datetime("ms", "UTC")])
+def test_partitions_with_date_and_datetime_dates_are_read_as_dates(
+    hive2: Path, tmp_path: Path, dtype: pl.DataType
+) -> None:
+    lake = _hive_copy(hive2, tmp_path)
+    part = sorted((lake / "fact_volume").rglob("*.parquet"))[0]
+    df = pl.read_parquet(part, hive_partitioning=False)
+    df.with_columns(pl.col("date").cast(dtype)).write_parquet(part)
+    got = reader(lake).read()
+    assert any("type of 'date'" in n and "cast to Datetime" in n for n in got.notes)
+    assert_frame_equal(got.tables["fact_volume"], reader(hive2).read().tables["fact_volume"])
+
+
+@pytest.mark.parametrize(
+    ("column", "dtype"), [("close", pl.String), ("date", pl.String), ("asset_id", pl.Int64)]
+)
+def test_non_numeric_type_drift_between_partitions_names_the_partition(
+    hive2: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
+    column: str,
+    dtype: pl.DataType,
+) -> None:
+    lake = _hive_copy(hive2, tmp_path)
+    part = sorted((lake / "fact_price").rglob("*.parquet"))[0]
+    df = pl.read_parquet(part, hive_partitioning=False)
+    if dtype == pl.Int64:
+        df = df.with_columns(pl.col(column).rank("dense").cast(pl.Int64))
+    df.with_columns(pl.col(column).cast(dtype)).write_parquet(part)
+    err = _cli_refuses(lake, tmp_path, capsys)
+    assert f"partition {part}" in err and f"column '{column}'" in err
+    assert "rewrite that partition" in err
+
+
+def test_required_column_missing_from_one_partition_names_it(
+    hive2: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    lake = _hive_copy(hive2, tmp_path)
+    part = sorted((lake / "fact_volume").rglob("*.parquet"))[-1]
+    pl.read_parquet(part, hive_partitioning=False).drop("volume").write_parquet(part)
+    err = _cli_refuses(lake, tmp_path, capsys)
+    assert f"partition {part} has no column 'volume'" in err
+
+
+@pytest.mark.parametrize("layout", ["file", "folder"])
+def test_csv_instead_of_parquet_is_named(
+    clean_lake: Path, tmp_path: Path, capsys: pytest.CaptureFixture, layout: str
+) -> None:
+    lake = copy_lake(clean_lake, tmp_path / "lake")
+    df = pl.read_parquet(lake / "fact_price.parquet")
+    (lake / "fact_price.parquet").unlink()
+    if layout == "file":
+        df.write_csv(lake / "fact_price.csv")
+        named = "fact_price.csv"
+    else:
+        (lake / "fact_price" / "year=2020").mkdir(parents=True)
+        df.write_csv(lake / "fact_price" / "year=2020" / "part-0.csv")
+        named = "fact_price/year=2020/part-0.csv"
+    err = _cli_refuses(lake, tmp_path, capsys)
+    assert f"found {named}; only parquet is read; see `majors-alts import`" in err

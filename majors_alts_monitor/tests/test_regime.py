@@ -1,11 +1,13 @@
 """Tests for the regime package: the hysteresis state machine, the fused grid-search kernel,
 the grid builder, the composite model against the backtest engine, and the unsupervised models
-(HMM and k-means): recovery of planted states and strict filtering (no look-ahead).
+(HMM, k-means and the statistical jump model): recovery of planted states and strict filtering
+(no look-ahead).
 
 References: a plain Python loop of the state machine and of the kernel's statistics (read from
 the module docs); the backtest engine (``backtest.run_backtest``) for the kernel's net returns;
 hmmlearn's own forward-backward posterior at the last row (which equals the filtered
-probability there) and a hand-written forward recursion for the HMM filter. Seeds are fixed.
+probability there) and a hand-written forward recursion for the HMM filter; the jumpmodels
+package's own ``predict_online`` for the jump model's online labels. Seeds are fixed.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from majors_alts_monitor.regime.hysteresis import (
     apply_hysteresis,
     dwell_filter,
 )
+from majors_alts_monitor.regime.jump import JumpRegime, online_values
 from majors_alts_monitor.regime.search import (
     STAT_DOWNSQ,
     STAT_LOGEQ,
@@ -369,7 +372,7 @@ def _agreement(labels: np.ndarray, truth: np.ndarray) -> float:
     return best
 
 
-@pytest.mark.parametrize("cls", [HMMRegime, KMeansRegime])
+@pytest.mark.parametrize("cls", [HMMRegime, KMeansRegime, JumpRegime])
 @pytest.mark.parametrize("seed", [0, 1])
 def test_unsupervised_recovers_planted_states(cls, seed: int) -> None:
     z, states, next_ret = _planted(seed)
@@ -384,7 +387,7 @@ def test_unsupervised_recovers_planted_states(cls, seed: int) -> None:
     assert (codes[states == 2] == ALTS).mean() > 0.8
 
 
-@pytest.mark.parametrize("cls", [HMMRegime, KMeansRegime])
+@pytest.mark.parametrize("cls", [HMMRegime, KMeansRegime, JumpRegime])
 def test_unsupervised_predict_is_filtered_not_smoothed(cls) -> None:
     z, _, next_ret = _planted(5, n=600)
     z[[50, 51, 300]] = np.nan  # missing rows take the no-update path
@@ -442,3 +445,186 @@ def test_hmm_filtered_probabilities_equal_forward_recursion() -> None:
     for k in (1, 5, 60, 200, len(zc)):
         post = model.model_.predict_proba(zc[:k])  # type: ignore[attr-defined]
         np.testing.assert_allclose(filt_c[k - 1], post[-1], atol=1e-8)
+
+
+# ---- statistical jump model (regime.mode: jump) --------------------------------------------
+@pytest.mark.parametrize("seed", [0, 3])
+@pytest.mark.parametrize("penalty", [0.5, 10.0, 80.0])
+def test_jump_online_labels_equal_the_package_predict_online(seed: int, penalty: float) -> None:
+    from jumpmodels.jump import JumpModel
+
+    z, _, _ = _planted(seed, n=700)
+    jm = JumpModel(n_components=3, jump_penalty=penalty, random_state=seed).fit(
+        z[:500], sort_by=None
+    )
+    ours = online_values(z, np.asarray(jm.centers_), penalty).argmin(axis=1)
+    np.testing.assert_array_equal(ours, np.asarray(jm.predict_online(z)))
+
+
+def test_jump_penalty_is_chosen_by_train_sharpe_net_of_costs() -> None:
+    z, _, next_ret = _planted(4, n=600)
+    rng = np.random.default_rng(1)
+    vscale = rng.uniform(0.5, 1.5, 600)
+    levels = np.array([1.0, 0.25, 0.0])
+    cost = rng.uniform(0.0, 0.004, (600, 3, 3))
+    for k in range(3):
+        cost[:, k, k] = 0.0  # staying costs nothing
+    pens = (0.2, 5.0, 40.0)
+    m = JumpRegime(n_states=3, penalties=pens, min_dwell=2, seed=0)
+    m.fit(z, next_ret, vscale, levels, cost)
+    assert m.trial_sharpe_ is not None and len(m.trial_sharpe_) == len(pens)
+    for i in range(len(pens)):
+        _, codes = m.predict_trial(z, i)
+        prev = np.r_[BALANCED, codes[:-1]]
+        pnl = levels[codes] * vscale * next_ret - cost[np.arange(600), prev, codes]
+        assert m.trial_sharpe_[i] == pytest.approx(pnl.mean() / pnl.std(ddof=1), rel=1e-10)
+    assert m.best_ == int(np.argmax(m.trial_sharpe_))
+    assert m.params_ is not None and m.params_["jump_penalty"] == pens[m.best_]
+    # a larger penalty switches less often (the penalty does what it says)
+    switches = [int(np.sum(np.diff(m.predict_trial(z, i)[1]) != 0)) for i in range(len(pens))]
+    assert switches[0] >= switches[1] >= switches[2]
+    all_codes = m.predict_all(z)
+    np.testing.assert_array_equal(all_codes[m.best_], m.predict(z)[1])
+
+
+def _jump_config(lake: Path, out: Path) -> Config:
+    cfg = Config().with_overrides(lake=lake, output_root=out)
+    return cfg.model_copy(
+        update={
+            "stats": cfg.stats.model_copy(update={"n_boot": 100}),
+            "regime": cfg.regime.model_copy(
+                update={
+                    "mode": "jump",
+                    "jump": cfg.regime.jump.model_copy(update={"n_init": 3}),
+                }
+            ),
+        }
+    )
+
+
+def test_jump_mode_pipeline_counts_penalties_and_ignores_the_future(tmp_path: Path) -> None:
+    """The HMM's future-rewrite test (test_walkforward) for the jump model: changing every table
+    after a fold's last training label leaves that fold's and earlier folds' fits unchanged."""
+    from datetime import timedelta
+
+    from majors_alts_monitor.tests.test_walkforward import _rewrite_after
+
+    start, end = date(2020, 1, 1), date(2023, 6, 30)
+    lake, _ = write_lake(
+        generate(SyntheticSpec(n_assets=25, start=start, end=end, seed=11)), tmp_path / "s"
+    )
+    base = pipeline.run(_jump_config(lake, tmp_path / "a"), start, end)
+    wf = base.kpis["walk_forward"]
+    n_pen = len(Config().regime.jump.penalties)
+    assert wf["mode"] == "jump" and wf["n_trials"] == n_pen
+    assert all(f["n_trials"] == n_pen for f in wf["folds"])
+    assert {f["params"]["jump_penalty"] for f in wf["folds"]} <= set(Config().regime.jump.penalties)
+    assert 1.0 <= wf["effective_n_trials"] <= n_pen
+    assert wf["trial_sharpe_variance_per_period"] > 0.0
+    assert 0.0 <= wf["deflated_sharpe"] <= wf["deflated_sharpe_effective"] <= 1.0
+    folds = wf["folds"]
+    assert len(folds) >= 4
+    k = 1
+    cutoff = date.fromisoformat(folds[k]["train_end"])
+    _rewrite_after(lake, tmp_path / "changed", cutoff)
+    changed = pipeline.run(_jump_config(tmp_path / "changed", tmp_path / "b"), start, end)
+    cfolds = changed.kpis["walk_forward"]["folds"]
+    for j in range(k + 1):
+        assert cfolds[j]["params"] == folds[j]["params"], f"fold {j} saw the future"
+        assert cfolds[j]["train_sharpe"] == folds[j]["train_sharpe"]
+    # labels of fold k's test days up to the cutoff's pnl day are online: unchanged
+    t_a = base.timeline.filter(base.timeline["date"] <= cutoff + timedelta(days=1))
+    t_b = changed.timeline.filter(changed.timeline["date"] <= cutoff + timedelta(days=1))
+    assert t_a["regime"].to_list() == t_b["regime"].to_list()
+
+
+def _jump_yaml(tmp_path: Path) -> Path:
+    p = tmp_path / "jump.yaml"
+    p.write_text("regime:\n  mode: jump\n  jump:\n    n_init: 3\nstats:\n  n_boot: 200\n")
+    return p
+
+
+def test_jump_signal_on_a_cut_lake_equals_the_full_lake(tmp_path: Path) -> None:
+    """The cut-lake test of test_cli_e2e for mode jump: tomorrow's signal from a lake cut at
+    ``asof`` equals the signal from the full lake (labels are online, fits end before asof)."""
+    import json
+
+    from majors_alts_monitor import cli
+    from majors_alts_monitor.tests.test_cli_e2e import _cut_lake
+
+    start, end = date(2020, 1, 1), date(2023, 3, 31)
+    spec = SyntheticSpec(n_assets=20, start=start, end=end, world="planted", seed=5)
+    lake, _ = write_lake(generate(spec), tmp_path / "full")
+    asof = date(2022, 11, 20)
+    _cut_lake(lake, tmp_path / "cut", asof)
+    cfg = _jump_yaml(tmp_path)
+    outs = []
+    for lk in (lake, tmp_path / "cut"):
+        root = tmp_path / f"o_{lk.name}"
+        args = ["signals", "--config", str(cfg), "--lake", str(lk), "--output-root", str(root)]
+        assert cli.main([*args, "--quiet", "--asof", asof.isoformat()]) == 0
+        s = json.loads((root / "reports/majors_alts/signals_today.json").read_text())
+        s.pop("generated_at")
+        outs.append(s)
+    assert outs[0]["model"]["mode"] == "jump"
+    assert outs[0] == outs[1]
+
+
+@pytest.mark.slow
+def test_jump_mode_runs_end_to_end_on_the_demo(tmp_path: Path) -> None:
+    """``python -m majors_alts_monitor.run --demo --config <mode: jump>`` as a user types it."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    cmd = [sys.executable, "-m", "majors_alts_monitor.run", "--demo", "--quiet"]
+    cmd += ["--config", str(_jump_yaml(tmp_path)), "--output-root", str(tmp_path / "o")]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+    assert r.returncode == 0, r.stderr
+    rep = tmp_path / "o" / "reports" / "majors_alts"
+    k = json.loads((rep / "kpis.json").read_text())
+    wf = k["walk_forward"]
+    assert wf["mode"] == "jump" and wf["n_trials"] == len(Config().regime.jump.penalties)
+    assert wf["effective_n_method"] == "participation_ratio"
+    for key in (
+        "effective_n_trials",
+        "deflated_sharpe_effective",
+        "deflated_sharpe_hurdle_effective",
+        "min_track_record_days",
+    ):
+        assert key in wf
+    assert all("jump_penalty" in f["params"] for f in wf["folds"])
+    assert (rep / "dashboard.html").is_file()
+
+
+def test_trial_daily_returns_are_the_kernel_returns_of_the_sampled_sets(
+    lake_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The per-day series behind the effective number of trials: one kernel block per day, in
+    chunks of sets, for a seeded sample of the grid; their sums are the kernel's statistics."""
+    from majors_alts_monitor import multiple_testing as mt
+
+    cfg = Config().with_overrides(lake=lake_dir)
+    cfg = cfg.model_copy(
+        update={"stats": cfg.stats.model_copy(update={"effective_n_max_trials": 40, "seed": 3})}
+    )
+    start, end = date(2019, 1, 1), date(2021, 6, 30)
+    p = pipeline.prepare(cfg, pipeline.make_reader(cfg).read(start, end), start, end)
+    grid = build_grid(p.score_features, cfg.regime.grid.model_copy(update={"max_sets": 150}), None)
+    d0, d1 = p.first_day + 5, p.first_day + 300
+    monkeypatch.setattr(pipeline, "_DAILY_CHUNK_ELEMENTS", 2 * (d1 - d0 + 1) * 7)  # 6 chunks
+    got = pipeline.trial_daily_returns(cfg, p, grid, [], d0, d1)
+    assert got is not None
+    x, n = got
+    take = mt.sample_trials(grid.size, 40, 3)
+    assert n == grid.size and x.shape == (d1 - d0 + 1, 40)
+    stats, _ = evaluate_grid(
+        p.features.z[:, [p.features.column(f) for f in p.score_features]], grid, p.inputs, d0, d1
+    )
+    np.testing.assert_allclose(x.sum(axis=0), stats[take, STAT_SUM], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose((x * x).sum(axis=0), stats[take, STAT_SUMSQ], rtol=1e-10)
+    eff = pipeline.effective_trial_statistics(cfg, p, grid, [], d0, d1)
+    assert eff is not None and eff.n_trials == grid.size and eff.n_sampled == 40
+    assert 1.0 <= eff.n_effective <= grid.size
