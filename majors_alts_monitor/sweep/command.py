@@ -74,7 +74,7 @@ def _check_demo(args: argparse.Namespace, spec: SweepSpec) -> None:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from .. import pipeline
     from ..cli import demo_lake_root
-    from ..data_io import check_output_root, lake_span
+    from ..data_io import check_output_root, ensure_output_root, lake_span
     from .runner import SweepInterrupted, run_sweep
     from .spec import load_sweep, with_demo_lake, with_paths
 
@@ -94,6 +94,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     spec = with_paths(spec, args.lake, args.duckdb, args.output_root)
     cfg0 = spec.points[0].config
     root = cfg0.paths.output_root
+    if not (args.demo or spec.demo):
+        check_output_root(root, cfg0.paths.data_lake, cfg0.paths.duckdb)
+    ensure_output_root(root)
     if args.demo or spec.demo:
         from ..cli import DEMO_ASSETS, DEMO_SEED
         from ..synthetic import synth_command
