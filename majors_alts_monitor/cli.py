@@ -1,4 +1,5 @@
-"""Command line: ``majors-alts run | signals | synth``. Parsing, progress, error-to-exit mapping.
+"""Command line: ``majors-alts <command>`` (``majors-alts --help`` lists the commands).
+Parsing, progress, error-to-exit mapping.
 
 Exit codes: 0 success; 2 bad input or configuration (the message says what to do);
 1 unexpected failure (the message points at the log).
