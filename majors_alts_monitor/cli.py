@@ -1,4 +1,5 @@
-"""Command line: ``majors-alts run | signals | synth``. Parsing, progress, error-to-exit mapping.
+"""Command line: ``majors-alts <command>`` (``majors-alts --help`` lists the commands).
+Parsing, progress, error-to-exit mapping.
 
 Exit codes: 0 success; 2 bad input or configuration (the message says what to do);
 1 unexpected failure (the message points at the log).
@@ -168,13 +169,17 @@ def demo_lake_root(output_root: Path) -> Path:
     return output_root / "cache" / f"demo_lake_{DEMO_SEED}_{key}"
 
 
+def demo_conflict(demo: str, given: str) -> MonitorError:
+    """The error for asking for the demo lake and a lake of one's own at once."""
+    return MonitorError(
+        f"{demo} runs on the generated synthetic demo lake and cannot be combined with "
+        f"{given}. What to do: drop {demo} to use your lake, or drop {given} for the demo"
+    )
+
+
 def _config(args: argparse.Namespace, progress: _Progress | None = None) -> Config:
     if args.demo and (args.lake is not None or args.duckdb is not None):
-        given = "--lake" if args.lake is not None else "--duckdb"
-        raise MonitorError(
-            f"--demo runs on the generated synthetic demo lake and cannot be combined with "
-            f"{given}. What to do: drop --demo to use your lake, or drop {given} for the demo"
-        )
+        raise demo_conflict("--demo", "--lake" if args.lake is not None else "--duckdb")
     cfg = load_config(args.config)
     cfg = cfg.with_overrides(lake=args.lake, duckdb=args.duckdb, output_root=args.output_root)
     from .data_io import check_output_root, ensure_output_root

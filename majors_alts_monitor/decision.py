@@ -90,17 +90,18 @@ def _reason(ex: Explain, t: int, mode: str) -> str:
     name, held = REGIME_NAMES[cur], int(ex.days_in_regime[t])
     md = int(ex.min_dwell[t]) if math.isfinite(ex.min_dwell[t]) else 1
     same_model = t > 0 and ex.fold_of[t - 1] == ex.fold_of[t]
+    since = f"run from its train start it is in {name} for {_days(held)} (min dwell {md})"
     if not same_model:
-        return (
-            f"fold {int(ex.fold_of[t])}'s model takes over today (score {s:.2f}); run from its "
-            f"train start it is in {name} for {_days(held)} (min dwell {md})"
-        )
+        takeover = f"fold {int(ex.fold_of[t])}'s model takes over today"
+        prev = int(ex.codes[t - 1]) if t > 0 and ex.fold_of[t - 1] >= 0 else cur
+        if prev == cur:
+            return f"{takeover} (score {s:.2f}); {since}"
+        return f"{takeover}: {REGIME_NAMES[prev]} -> {name}; {_where(ex, t, mode)}; {since}"
     prev, prev_held = int(ex.codes[t - 1]), int(ex.days_in_regime[t - 1])
     if not math.isfinite(s):
         return f"score undefined today (no score feature has a z-score): {name} kept"
     if mode != "composite":
-        kind = "filtered probability" if mode == "hmm" else "soft assignment"
-        what = f"{kind} of RISK_ON_MAJORS {s:.2f}"
+        what = _where(ex, t, mode)
         if cur != prev:
             return (
                 f"{what}; the most likely state moved to {name} after {_days(prev_held)} in "
@@ -131,6 +132,22 @@ def _reason(ex: Explain, t: int, mode: str) -> str:
     else:
         why = f"is inside [lower - band, upper + band] = [{lo - bd:.2f}, {hi + bd:.2f}]"
     return f"score {s:.2f} {why}: {name} held for {_days(held)}"
+
+
+def _where(ex: Explain, t: int, mode: str) -> str:
+    """Where day ``t``'s score sits against the thresholds and band in force."""
+    s = float(ex.score[t])
+    if not math.isfinite(s):
+        return "score undefined today (no score feature has a z-score)"
+    if mode != "composite":
+        kind = "filtered probability" if mode == "hmm" else "soft assignment"
+        return f"{kind} of RISK_ON_MAJORS {s:.2f}"
+    lo, hi, bd = float(ex.lower[t]), float(ex.upper[t]), float(ex.band[t])
+    if s < lo - bd:
+        return f"score {s:.2f} is below lower {lo:.2f} - band {bd:.2f}"
+    if s > hi + bd:
+        return f"score {s:.2f} is above upper {hi:.2f} + band {bd:.2f}"
+    return f"score {s:.2f} is inside [lower - band, upper + band] = [{lo - bd:.2f}, {hi + bd:.2f}]"
 
 
 def explain_block(ex: Explain, t: int, features: tuple[str, ...], mode: str) -> dict:

@@ -529,6 +529,10 @@ def run(
         through=lake.data_through(),
         origin=eff_start,
     )
+    # One run, one set of warnings: the run's (window, data, backtest) and the signal's (lagging
+    # tables, the decision day's book), deduplicated in order, on every surface of the run.
+    warns = list(dict.fromkeys([*warns, *sig["warnings"]]))
+    sig["warnings"] = list(warns)
     if cfg.report.robustness:
         from .robustness import robustness  # it calls back into fit_fold and stitch
 

@@ -36,8 +36,9 @@ def dashboard_html(res: RunResult, cfg: Config) -> str:
 def _f(x: object, pct: bool = False, nd: int = 2) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "n/a"
-    v = float(x)  # type: ignore[arg-type]
-    return f"{v * 100:.{nd}f}%" if pct else f"{v:.{nd}f}"
+    v = float(x) * (100 if pct else 1)  # type: ignore[arg-type]
+    v = round(v, nd) + 0.0  # -0.000 reads as a short position: print 0.000
+    return f"{v:.{nd}f}%" if pct else f"{v:.{nd}f}"
 
 
 def summary_text(res: RunResult, paths: OutputPaths, sig: dict | None = None) -> str:
@@ -73,10 +74,8 @@ def summary_text(res: RunResult, paths: OutputPaths, sig: dict | None = None) ->
         if sig.get("explain"):
             lines.append(f"  why                   {sig['explain']['reason']}")
     if res.warnings:
-        lines.append(
-            f"  warnings              {len(res.warnings)} (see run_manifest.json); first: "
-            f"{res.warnings[0]}"
-        )
+        lines.append(f"  warnings              {len(res.warnings)} (also in run_manifest.json)")
+        lines += [f"  warning  {w}" for w in res.warnings]
     lines += [
         f"  dashboard             {(paths.reports / 'dashboard.html').resolve()}",
         f"  reports               {paths.reports.resolve()}",

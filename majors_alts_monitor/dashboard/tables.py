@@ -416,7 +416,8 @@ def _latest(d: DashboardData) -> str:
     parts.append(f"score {e(_ratio(st['score'], 3))}")
     parts.append(f"exposure {e(_ratio(st['exposure'], 2))}")
     if st["days_in_regime"] is not None:
-        parts.append(f"{e(_int(st['days_in_regime']))} days in regime")
+        k = _int(st["days_in_regime"])
+        parts.append(f"{e(k)} {'day' if k == '1' else 'days'} in regime")
     if st["dwell_left"] is not None:
         parts.append(f"dwell left {e(_int(st['dwell_left']))}")
     src = "signals_today.json" if st["source"] == "signal" else "the timeline's last row"

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, MonitorError
+
+if TYPE_CHECKING:
+    from .spec import SweepSpec
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -46,19 +51,52 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress, the summary only")
 
 
+def _check_demo(args: argparse.Namespace, spec: SweepSpec) -> None:
+    """The demo lake and a lake of one's own at once is an error (exit 2), as for ``run``;
+    ``--demo`` on the command line replaces a ``lake:``/``duckdb:`` of the sweep file, as it
+    replaces the config file's paths for ``run``."""
+    from ..cli import demo_conflict
+
+    demo = "--demo" if args.demo else "'demo: true' in the sweep file" if spec.demo else None
+    if demo is None:
+        return
+    given = [("--lake", args.lake), ("--duckdb", args.duckdb)]
+    if not args.demo:
+        given += [
+            ("'lake:' in the sweep file", spec.lake),
+            ("'duckdb:' in the sweep file", spec.duckdb),
+        ]
+    for name, v in given:
+        if v is not None:
+            raise demo_conflict(demo, name)
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     from .. import pipeline
     from ..cli import demo_lake_root
-    from ..data_io import check_output_root, lake_span
+    from ..data_io import check_output_root, ensure_output_root, lake_span
     from .runner import SweepInterrupted, run_sweep
     from .spec import load_sweep, with_demo_lake, with_paths
 
     workers = (os.cpu_count() or 1) if args.workers is None else args.workers
     if workers < 0:
         raise ConfigError(f"--workers must be >= 0 (got {workers})")
-    spec = with_paths(load_sweep(args.sweep_file), args.lake, args.duckdb, args.output_root)
+    spec = load_sweep(args.sweep_file)
+    _check_demo(args, spec)
+    for d in spec.duplicates:
+        print(
+            f"warning: {spec.source} entry {d.entry} {json.dumps(d.overrides, default=str)} is "
+            f"the same configuration (config hash {d.config_hash}) as point {d.duplicate_of} "
+            f"{json.dumps(spec.points[d.duplicate_of].overrides, default=str)}: collapsed "
+            "into it (run once, counted once in the sweep-level deflated Sharpe)",
+            file=sys.stderr,
+        )
+    spec = with_paths(spec, args.lake, args.duckdb, args.output_root)
     cfg0 = spec.points[0].config
     root = cfg0.paths.output_root
+    if not (args.demo or spec.demo):
+        check_output_root(root, cfg0.paths.data_lake, cfg0.paths.duckdb)
+    ensure_output_root(root)
     if args.demo or spec.demo:
         from ..cli import DEMO_ASSETS, DEMO_SEED
         from ..synthetic import synth_command

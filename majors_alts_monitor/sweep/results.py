@@ -211,7 +211,8 @@ def parquet_bytes(t: pa.Table) -> bytes:
 DSR_METHOD = (
     "Deflated Sharpe ratio (Bailey & Lopez de Prado 2014) of the best point (highest "
     "out-of-sample Sharpe among the points that finished), counting every inner trial of every "
-    "finished point: n_trials = the sum of the points' n_trials, and the variance of the trials' "
+    "finished point once (entries of the sweep file with the same config hash are one point): "
+    "n_trials = the sum of the points' n_trials, and the variance of the trials' "
     "per-period Sharpe is taken over all those trials pooled (each trial's Sharpe measured over "
     "its own point's out-of-sample span). The best point's per-period Sharpe, skewness, kurtosis "
     "and number of days enter as in a single run. Picking the best point is one more selection "
@@ -224,11 +225,12 @@ def summary(
     spec: SweepSpec, rows: dict[int, dict[str, Any]], trial_sr: dict[int, np.ndarray | None]
 ) -> dict[str, Any]:
     """sweep_summary.json: counts, the best point and its sweep-level deflated Sharpe."""
-    ok = [
-        i
-        for i in sorted(rows)
-        if rows[i]["status"] == "ok" and _f(rows[i]["oos_sharpe"]) is not None
-    ]
+    ok, seen = [], set()
+    for i in sorted(rows):  # one configuration is one set of trials, however often it appears
+        h = spec.points[i].config.hash()
+        if rows[i]["status"] == "ok" and _f(rows[i]["oos_sharpe"]) is not None and h not in seen:
+            ok.append(i)
+            seen.add(h)
     out: dict[str, Any] = {
         "sweep_hash": spec.hash(),
         "n_points": len(spec.points),
@@ -239,6 +241,10 @@ def summary(
         "best_point": None,
         "sweep_deflated_sharpe": None,
         "sweep_deflated_sharpe_method": DSR_METHOD,
+        "duplicates": [
+            {"entry": d.entry, "overrides": d.overrides, "duplicate_of": d.duplicate_of}
+            for d in spec.duplicates
+        ],
     }
     if not ok:
         return out

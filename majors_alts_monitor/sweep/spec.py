@@ -34,13 +34,24 @@ SPEC_KEYS = {
 
 @dataclass(frozen=True)
 class Point:
-    """One configuration of the sweep: its id (position in the expansion), the overrides as
-    written, the validated config and the resolved value of every swept key."""
+    """One distinct configuration of the sweep: its id (position among the distinct points of
+    the expansion; duplicates are collapsed, see ``Duplicate``), the overrides as written, the validated config and the resolved value of every swept key."""
 
     id: int
     overrides: dict[str, Any]
     config: Config
     values: dict[str, Any]  # every swept key -> resolved value in this point's config
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """An entry of the expansion whose configuration (same config hash) equals an earlier
+    point's: collapsed into that point, so it never runs and never counts as a trial."""
+
+    entry: int  # position in the expansion (grid product, then ``points``)
+    overrides: dict[str, Any]
+    duplicate_of: int  # the point id it equals
+    config_hash: str
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,7 @@ class SweepSpec:
     start: date | None
     end: date | None
     write_reports: bool
+    duplicates: tuple[Duplicate, ...] = ()
 
     def hash(self) -> str:
         """sha256 (16 hex) over the points' config hashes, in point order."""
@@ -100,6 +112,16 @@ def _date(v: Any, key: str, source: Path) -> date | None:
         return date.fromisoformat(str(v))
     except ValueError:
         raise _err(source, f"'{key}' must be a date in YYYY-MM-DD form (got {v!r})") from None
+
+
+def _bool(raw: dict[str, Any], key: str, source: Path) -> bool:
+    v = raw.get(key, False)
+    if not isinstance(v, bool):
+        raise _err(
+            source,
+            f"'{key}' must be true or false (a YAML boolean, unquoted; got {v!r})",
+        )
+    return v
 
 
 def _path(v: Any, key: str, source: Path) -> Path | None:
@@ -159,15 +181,22 @@ def load_sweep(path: Path | str) -> SweepSpec:
     keys: list[str] = []
     for ov in overrides:
         keys += [k for k in ov if k not in keys]
-    pts = []
+    pts: list[Point] = []
+    dups: list[Duplicate] = []
+    by_hash: dict[str, int] = {}
     for i, ov in enumerate(overrides):
         cfg_raw = copy.deepcopy(base_raw)
         where = f"{source} point {i} {json.dumps(ov, default=str)}"
         for k, v in ov.items():
             set_dotted(cfg_raw, str(k), v, where)
         cfg = parse_config(cfg_raw, where)
+        h = cfg.hash()
+        if h in by_hash:  # same configuration as an earlier point: one trial, run once
+            dups.append(Duplicate(i, ov, by_hash[h], h))
+            continue
+        by_hash[h] = len(pts)
         resolved = cfg.resolved()
-        pts.append(Point(i, ov, cfg, {k: get_dotted(resolved, k) for k in keys}))
+        pts.append(Point(len(pts), ov, cfg, {k: get_dotted(resolved, k) for k in keys}))
     return SweepSpec(
         source=source,
         base_config=base,
@@ -176,10 +205,11 @@ def load_sweep(path: Path | str) -> SweepSpec:
         lake=_path(raw.get("lake"), "lake", source),
         duckdb=_path(raw.get("duckdb"), "duckdb", source),
         output_root=_path(raw.get("output_root"), "output_root", source),
-        demo=bool(raw.get("demo", False)),
+        demo=_bool(raw, "demo", source),
         start=_date(raw.get("start"), "start", source),
         end=_date(raw.get("end"), "end", source),
-        write_reports=bool(raw.get("write_reports", False)),
+        write_reports=_bool(raw, "write_reports", source),
+        duplicates=tuple(dups),
     )
 
 

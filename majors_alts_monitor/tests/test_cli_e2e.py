@@ -309,7 +309,7 @@ def test_unusable_output_root_is_refused_before_any_work(
     lake: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     """An output root that is a file, or has a file where reports/ would go, or cannot be
-    created: exit 2 naming the path, before the lake is read (no traceback)."""
+    created: exit 2 naming the path, before the lake is read (no traceback); sweeps too."""
     a_file = tmp_path / "afile"
     a_file.write_text("not a folder")
     blocked = tmp_path / "blocked"
@@ -321,6 +321,11 @@ def test_unusable_output_root_is_refused_before_any_work(
             assert cli.main([*cmd, "--lake", str(lake), "--output-root", str(root)]) == 2
             err = capsys.readouterr().err
             assert named in err and "What to do" in err and "Traceback" not in err
+    sweep_file = tmp_path / "sweep.yaml"
+    sweep_file.write_text(f"lake: {lake}\ngrid:\n  costs.taker_fee_bps: [2, 5]\n")
+    assert cli.main(["sweep", str(sweep_file), "--workers", "0", "--output-root", str(a_file)]) == 2
+    err = capsys.readouterr().err
+    assert str(a_file) in err and "What to do" in err and "Traceback" not in err
     assert a_file.read_text() == "not a folder"
 
 

@@ -711,7 +711,11 @@ def test_latest_badge_reads_the_signal_else_the_timeline(
     tag = m.group(0)
     assert 'data-regime="RISK_ON_MAJORS"' in tag and 'data-score="0.987"' in tag
     assert 'data-exposure="1"' in tag and 'data-source="signal"' in tag
-    assert "1 days in regime" in page and "dwell left 2" in page
+    assert "· 1 day in regime" in page and "1 days" not in page and "dwell left 2" in page
+    ex3 = {**full.signal["explain"], "days_in_regime": 3}
+    assert "· 3 days in regime" in render_dashboard(
+        replace(full, signal={**full.signal, "explain": ex3})
+    )
     assert "action ENTER" in page
     why = re.search(r'<p class="latest muted" id="latest-why">([^<]*)</p>', page).group(1)
     last = full.timeline.row(full.timeline.height - 1, named=True)

@@ -4,7 +4,8 @@ On the demo lake and both real fixture lakes, one ``run`` each (module-scoped): 
 Latest badge, the console summary, ``signals_today.json`` and the timeline's last row give the
 same regime; ``signals --asof D`` for D in the run's last test window (its first day, where the
 model changes, the next day and the run's last day) gives the timeline's regime, exposure and
-score (to 1e-12) at D, and at the run's last day the very same file. The explain columns sum
+score (to 1e-12) at D, and at the run's last day the same file (bar the
+run-only warnings). One list of warnings on every surface of a run. The explain columns sum
 to the score (1e-9) and agree with the signal's explain block. Unit tests pin the contribution
 rule (NaN z-scores) and the days-in-regime / dwell-left rule against the state machine.
 """
@@ -12,6 +13,7 @@ rule (NaN z-scores) and the days-in-regime / dwell-left rule against the state m
 from __future__ import annotations
 
 import contextlib
+import html
 import io
 import json
 import math
@@ -29,6 +31,7 @@ from hypothesis import strategies as st
 from majors_alts_monitor import cli, live_signal, pipeline
 from majors_alts_monitor.config import Config
 from majors_alts_monitor.decision import Explain, reason
+from majors_alts_monitor.outputs import OutputPaths
 from majors_alts_monitor.regime.composite import composite_contributions, composite_score
 from majors_alts_monitor.regime.hysteresis import (
     apply_hysteresis,
@@ -36,6 +39,7 @@ from majors_alts_monitor.regime.hysteresis import (
     regime_age,
     transition,
 )
+from majors_alts_monitor.reporting import _f, signal_text
 from majors_alts_monitor.synthetic import SyntheticSpec, generate, write_lake
 
 
@@ -159,9 +163,43 @@ def test_signals_asof_inside_the_last_test_window_matches_the_timeline(
         assert s["previous_regime"] == _row(tl, d - timedelta(days=1))["regime"]
         assert s["explain"]["days_in_regime"] == row["days_in_regime"]
         if d == last["date"]:
-            a = {k: v for k, v in s.items() if k != "generated_at"}
-            b = {k: v for k, v in run.signal.items() if k != "generated_at"}
-            assert a == b, "signals at the run's last day differs from the run's own file"
+            _assert_same_signal(s, run.signal)
+
+
+# Warnings only a run can give: they need the backtest (funding over the invested days) or the
+# run's --start/--end; `signals` fits no backtest and has no --end, so it cannot repeat them.
+RUN_ONLY_WARNINGS = (
+    "funding is one-sided",
+    "the lake's prices end on",
+    "the lake's prices start on",
+)
+
+
+def _assert_same_signal(standalone: dict, of_run: dict) -> None:
+    """``signals --asof`` gives the run's file apart from ``generated_at`` and the run-only
+    warnings; every data-level warning (lagging tables, the decision day's book) is in both, in
+    the same order."""
+    a = {k: v for k, v in standalone.items() if k not in {"generated_at", "warnings"}}
+    b = {k: v for k, v in of_run.items() if k not in {"generated_at", "warnings"}}
+    assert a == b, "signals at the run's last day differs from the run's own file"
+    shared = [w for w in of_run["warnings"] if not w.startswith(RUN_ONLY_WARNINGS)]
+    assert standalone["warnings"] == shared
+
+
+def test_one_run_one_set_of_warnings(run: Run) -> None:
+    """signals_today.json, run_manifest.json, the console and the dashboard list the same
+    warnings: the run's and the signal's, once each."""
+    manifest = json.loads((OutputPaths(run.root).artifacts / "run_manifest.json").read_text())
+    warns = run.signal["warnings"]
+    assert warns == manifest["warnings"] and len(set(warns)) == len(warns)
+    assert f"warnings              {len(warns)} " in run.console if warns else True
+    for w in warns:
+        assert f"  warning  {w}\n" in run.console, w
+        assert html.escape(w) in run.dashboard, w
+    if run.name == "real_binance":  # open interest stops in 2025-10, prices run on
+        assert any(w.startswith("table fact_open_interest ends on 2025-10-26") for w in warns)
+    if run.name == "demo":
+        assert any(w.startswith("funding is one-sided") for w in warns)
 
 
 def test_explain_columns_sum_to_the_score_and_match_the_block(run: Run) -> None:
@@ -294,9 +332,7 @@ def test_kmeans_mode_explain_and_signal(tmp_path: Path) -> None:
     assert sig["regime"] == last["regime"] and sig["explain"]["contributions"] == {}
     assert sig["explain"]["lower"] is None and sig["explain"]["days_in_regime"] >= 1
     s = live_signal.signal(cfg, end)
-    assert {k: v for k, v in s.items() if k != "generated_at"} == {
-        k: v for k, v in sig.items() if k != "generated_at"
-    }
+    _assert_same_signal(s, sig)
     assert math.isclose(s["score"], last["score"], abs_tol=1e-12)
 
 
@@ -341,9 +377,26 @@ def _ex(codes, score, days, left, fold=None, md=2) -> Explain:
             "for 7 days",
         ),
         (
-            _ex([1, 0], [0.2, 0.3], [6, 9], [0, 0], fold=[0, 1]),
+            _ex([0, 0], [0.6, 0.3], [6, 9], [0, 0], fold=[0, 1]),  # no change
             "fold 1's model takes over today (score 0.30); run from its train start it is in "
             "RISK_ON_MAJORS for 9 days (min dwell 2)",
+        ),
+        (
+            _ex([0, 2], [0.8, -0.62], [6, 9], [0, 0], fold=[6, 7]),
+            "fold 7's model takes over today: RISK_ON_MAJORS -> RISK_ON_ALTS; score -0.62 is "
+            "below lower -0.50 - band 0.10; run from its train start it is in RISK_ON_ALTS for "
+            "9 days (min dwell 2)",
+        ),
+        (
+            _ex([1, 0], [0.0, 0.55], [6, 1], [0, 1], fold=[2, 3]),
+            "fold 3's model takes over today: BALANCED -> RISK_ON_MAJORS; score 0.55 is inside "
+            "[lower - band, upper + band] = [-0.60, 0.60]; run from its train start it is in "
+            "RISK_ON_MAJORS for 1 day (min dwell 2)",
+        ),
+        (
+            _ex([1, 0], [0.2, 0.7], [6, 2], [0, 0], fold=[-1, 0]),
+            "fold 0's model takes over today (score 0.70); run from its train start it is in "
+            "RISK_ON_MAJORS for 2 days (min dwell 2)",
         ),
         (
             _ex([2, 2], [-0.9, np.nan], [3, 4], [0, 0]),
@@ -353,3 +406,34 @@ def _ex(codes, score, days, left, fold=None, md=2) -> Explain:
 )
 def test_reason_sentences(ex: Explain, expected: str) -> None:
     assert reason(ex, len(ex.codes) - 1, "composite") == expected
+
+
+def test_reason_on_a_fold_boundary_in_the_unsupervised_modes() -> None:
+    ex = _ex([2, 0], [0.1, 0.9], [4, 3], [0, 0], fold=[4, 5])
+    assert reason(ex, 1, "hmm") == (
+        "fold 5's model takes over today: RISK_ON_ALTS -> RISK_ON_MAJORS; filtered probability "
+        "of RISK_ON_MAJORS 0.90; run from its train start it is in RISK_ON_MAJORS for 3 days "
+        "(min dwell 2)"
+    )
+
+
+def test_console_never_prints_negative_zero(tmp_path: Path) -> None:
+    sig = {
+        "asof": "2024-01-02",
+        "decision_date": "2024-01-02",
+        "previous_regime": "BALANCED",
+        "regime": "BALANCED",
+        "score": -0.0001,
+        "action": "STAY_FLAT",
+        "exposure": -0.0,
+        "book_betas": {"btc": 0.0, "eth": -1e-17},
+        "book": [],
+        "targets": [],
+        "stale": False,
+        "warnings": [],
+    }
+    text = signal_text(sig, tmp_path / "signals_today.json")
+    assert "betas    BTC 0.000  ETH 0.000" in text and "score 0.000" in text
+    assert "-0.0" not in text
+    assert _f(-0.0004, pct=True) == "-0.04%" and _f(-0.00004, pct=True) == "0.00%"
+    assert _f(-0.0051) == "-0.01"

@@ -125,6 +125,86 @@ def test_cli_bad_sweep_is_exit_2(tmp_path: Path, lake: Path, capsys) -> None:
     assert "bogus" in capsys.readouterr().err
 
 
+def test_demo_with_a_lake_is_exit_2(tmp_path: Path, lake: Path, capsys) -> None:
+    path = write_sweep(tmp_path, lake, {"universe.basket_size": [10]})
+    base = ["sweep", str(path), "--output-root", str(tmp_path), "--workers", "0"]
+    for extra, flag in (
+        (["--demo", "--lake", str(lake)], "--lake"),
+        (["--demo", "--duckdb", str(tmp_path / "x.duckdb")], "--duckdb"),
+    ):
+        assert cli.main([*base, *extra]) == 2
+        err = capsys.readouterr().err
+        assert (
+            f"--demo runs on the generated synthetic demo lake and cannot be combined with {flag}"
+            in err
+        )
+    both = write_sweep(tmp_path / "f", lake, {"universe.basket_size": [10]}, demo=True)
+    assert cli.main(["sweep", str(both), "--output-root", str(tmp_path), "--workers", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "'demo: true' in the sweep file" in err and "'lake:' in the sweep file" in err
+    assert not (tmp_path / "cache").exists()  # refused before generating the demo lake
+
+
+@pytest.mark.parametrize(("key", "value"), [("demo", "false"), ("write_reports", "maybe")])
+def test_demo_and_write_reports_must_be_yaml_booleans(
+    tmp_path: Path, lake: Path, key: str, value: str
+) -> None:
+    path = write_sweep(tmp_path, lake, {"universe.basket_size": [10]}, **{key: value})
+    with pytest.raises(ConfigError, match=f"'{key}' must be true or false"):
+        load_sweep(path)
+    path.write_text(yaml.safe_dump({**yaml.safe_load(path.read_text()), key: False}))
+    assert getattr(load_sweep(path), key) is False
+
+
+def test_duplicate_points_are_collapsed_and_reported(tmp_path: Path, lake: Path, capsys) -> None:
+    grid = {"universe.basket_size": [10, 10], "costs.taker_fee_bps": [1.0, 2.0]}
+    spec = load_sweep(write_sweep(tmp_path, lake, grid, points=[{"costs.taker_fee_bps": 2.0}]))
+    assert [p.overrides for p in spec.points] == [
+        {"universe.basket_size": 10, "costs.taker_fee_bps": 1.0},
+        {"universe.basket_size": 10, "costs.taker_fee_bps": 2.0},
+        {"costs.taker_fee_bps": 2.0},  # the base basket size is not 10: a distinct point
+    ]
+    assert [p.id for p in spec.points] == [0, 1, 2]
+    assert [(d.entry, d.duplicate_of) for d in spec.duplicates] == [(2, 0), (3, 1)]
+    # the console says so (checked on a run refused right after loading: end before start)
+    path = tmp_path / "sweep.yaml"
+    args = ["sweep", str(path), "--output-root", str(tmp_path), "--workers", "0"]
+    assert cli.main([*args, "--start", "2021-01-01", "--end", "2020-06-01"]) == 2
+    err = capsys.readouterr().err
+    assert "entry 2" in err and "as point 0" in err and "entry 3" in err and "as point 1" in err
+
+
+def test_sweep_dsr_counts_a_configuration_once(tmp_path: Path, lake: Path) -> None:
+    """Two points with one config hash (a spec built by hand, past load_sweep's collapsing)
+    give the same sweep-level DSR as the one point: the trials were never independent."""
+    from dataclasses import replace
+
+    spec = load_sweep(write_sweep(tmp_path, lake, {"universe.basket_size": [10, 20]}))
+    twice = replace(spec, points=(*spec.points, replace(spec.points[1], id=2)))
+    rng = np.random.default_rng(1)
+    trials = {i: rng.normal(0.0, 0.02, 40) for i in range(2)}
+    trials[2] = trials[1]
+
+    def row(s: float) -> dict:
+        return {
+            "status": "ok",
+            "oos_sharpe": s,
+            "oos_sharpe_ci_low": s - 1,
+            "oos_sharpe_ci_high": s + 1,
+            "deflated_sharpe": 0.5,
+            "n_trials": 40,
+            "sharpe_per_period": s / np.sqrt(365),
+            "skew": 0.0,
+            "kurtosis": 3.0,
+            "oos_days": 500,
+        }
+
+    rows = {0: row(0.9), 1: row(1.3)}
+    once = summary(spec, rows, trials)["sweep_deflated_sharpe"]
+    dup = summary(twice, {**rows, 2: row(1.3)}, trials)["sweep_deflated_sharpe"]
+    assert dup == once and once["n_trials_total"] == 80 and once["n_points_counted"] == 2
+
+
 @pytest.mark.slow  # the client waits its 10 s connect timeout
 def test_unreachable_scheduler_is_exit_2(tmp_path: Path, lake: Path, capsys) -> None:
     import socket
