@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
 import numpy as np
@@ -205,21 +205,32 @@ def _fold_errors(p: Prepared, fold: Fold) -> Iterator[None]:
         ) from None
 
 
-def fit_fold(cfg: Config, p: Prepared, fold: Fold, label_end: int | None = None) -> FoldFit:
+def composite_model(cfg: Config, p: Prepared) -> CompositeRegime:
+    """The configured composite model, unfitted."""
+    return CompositeRegime(
+        p.score_features,
+        cfg.regime.grid,
+        cfg.regime.objective,
+        default_params(cfg),
+        n_blocks=cfg.stats.pbo_blocks,
+    )
+
+
+def fit_fold(
+    cfg: Config,
+    p: Prepared,
+    fold: Fold,
+    label_end: int | None = None,
+    fitted: CompositeRegime | None = None,
+) -> FoldFit:
     """Fit the configured model on the fold's train decisions and label its test decisions
-    (through ``label_end`` when given: the run's last day, whose next-day return is unknown)."""
+    (through ``label_end`` when given: the run's last day, whose next-day return is unknown).
+    ``fitted``: a composite model already fitted on this fold's train window (not refitted)."""
     z = z_for(p)
     a, b, t0 = fold.train_start, fold.train_end, fold.test_start
     t1 = fold.test_end if label_end is None else max(fold.test_end, label_end)
     if cfg.regime.mode == "composite":
-        m = CompositeRegime(
-            p.score_features,
-            cfg.regime.grid,
-            cfg.regime.objective,
-            default_params(cfg),
-            n_blocks=cfg.stats.pbo_blocks,
-        )
-        m.fit(z, p.inputs, a, b)
+        m = fitted if fitted is not None else composite_model(cfg, p).fit(z, p.inputs, a, b)
         score, codes = m.predict(z, a, t1)
         assert m.stats_ is not None and m.params_ is not None
         days, left = regime_age(codes, int(m.params_["min_dwell"]))  # type: ignore[call-overload]
@@ -496,7 +507,8 @@ def run(
     p = prepare(cfg, lake, eff_start, eff_end) if prepared is None else prepared
     warns += p.warnings
     lap("prepare")
-    wf = walk_forward(cfg, p, eff_start, eff_end, progress, lap)
+    mults = tuple(cfg.report.cost_multipliers) if cfg.report.robustness else ()
+    wf = walk_forward(cfg, p, eff_start, eff_end, progress, lap, mults)
     fits, all_fits, s, grid = wf.fits, wf.all_fits, wf.stitched, wf.grid
     d0, d1 = wf.folds[0].test_start, int(s.pnl_idx[-1] - 1)
     eff = effective_trial_statistics(cfg, p, grid, fits, d0, d1)
@@ -525,7 +537,7 @@ def run(
         from .robustness import robustness  # it calls back into fit_fold and stitch
 
         progress("robustness: shifted starts and scaled costs on the prepared arrays")
-        kpis["robustness"] = robustness(cfg, p, s)
+        kpis["robustness"] = robustness(cfg, p, s, wf.models)
         lap("robustness")
     manifest = {
         "package_version": __version__,
@@ -600,6 +612,31 @@ class WalkForward:
     var_trials: float
     pbo: float
     trial_sharpe: np.ndarray | None
+    # composite fits by (cost multiplier, train_start, train_end), for the robustness re-runs
+    models: dict[tuple[float, int, int], CompositeRegime] = field(default_factory=dict)
+
+
+def fit_folds(
+    cfg: Config, p: Prepared, folds: list[Fold], cost_multipliers: tuple[float, ...] = ()
+) -> tuple[list[FoldFit], dict[tuple[float, int, int], CompositeRegime]]:
+    """``fit_fold`` for each fold (no ``label_end``). Composite mode also fits every fold with
+    the fee and slippage table scaled by each of ``cost_multipliers`` in the same kernel pass
+    (the regime paths do not depend on costs) and returns all fits by ``(multiplier,
+    train_start, train_end)``, 1.0 being the run's own costs; their PBO blocks are dropped."""
+    if cfg.regime.mode != "composite":
+        return [fit_fold(cfg, p, f) for f in folds], {}
+    mults = (1.0,) + tuple(m for m in dict.fromkeys(float(x) for x in cost_multipliers) if m != 1.0)
+    costs = tuple(p.inputs.cost if m == 1.0 else p.inputs.cost * m for m in mults)
+    z, fits, models = z_for(p), [], {}
+    for f in folds:
+        a, b = f.train_start, f.train_end
+        fitted = composite_model(cfg, p).fit_costs(z, p.inputs, a, b, costs)
+        for m, model in zip(mults, fitted, strict=True):
+            models[(m, a, b)] = model
+        fits.append(fit_fold(cfg, p, f, fitted=models[(1.0, a, b)]))
+    for model in models.values():
+        model.blocks_ = None
+    return fits, models
 
 
 def walk_forward(
@@ -609,9 +646,12 @@ def walk_forward(
     eff_end: date,
     progress: Progress = noop,
     lap: Callable[[str], None] = noop,
+    cost_multipliers: tuple[float, ...] = (),
 ) -> WalkForward:
     """Everything of ``run`` after ``prepare`` and before the KPIs: folds, fits, stitching,
-    the trials' statistics. ``lap(name)`` is called after each stage (timings)."""
+    the trials' statistics. ``lap(name)`` is called after each stage (timings).
+    ``cost_multipliers``: fit the folds at these scaled costs too (``fit_folds``), for the
+    robustness panel."""
     n = p.panel.n_days
     require_one_fold(cfg, p.first_day, n, eff_start, eff_end)
     # One signal per run: the last day is labelled by the fold whose test window contains it
@@ -621,7 +661,7 @@ def walk_forward(
     folds = fold_schedule(cfg, p.first_day, n - 1)
     scored = [f for f in folds if f.test_start <= n - 2]
     progress(f"walk-forward: {len(scored)} folds, mode {cfg.regime.mode}")
-    all_fits = [fit_fold(cfg, p, f) for f in folds]
+    all_fits, models = fit_folds(cfg, p, folds, cost_multipliers)
     fits = all_fits[: len(scored)]
     lap("walk_forward")
     s = stitch(cfg, p, all_fits)
@@ -630,4 +670,4 @@ def walk_forward(
     grid = search_grid(cfg, p) if cfg.regime.mode == "composite" else None
     d0, d1 = folds[0].test_start, int(s.pnl_idx[-1] - 1)
     var_trials, pbo, sr = trial_statistics(cfg, p, grid, d0, d1, fits)
-    return WalkForward(scored, fits, all_fits, s, grid, var_trials, pbo, sr)
+    return WalkForward(scored, fits, all_fits, s, grid, var_trials, pbo, sr, models)

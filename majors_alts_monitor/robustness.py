@@ -12,12 +12,18 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import stats
 from .config import Config
 from .stages import Prepared, Stitched, iso
+
+if TYPE_CHECKING:
+    from .regime.composite import CompositeRegime
+
+Models = dict[tuple[float, int, int], "CompositeRegime"]
 
 NOTE = (
     "the run re-done on its prepared arrays (no new lake reads): start_shift moves the fold "
@@ -40,7 +46,9 @@ def scaled_costs(cfg: Config, m: float) -> Config:
     return cfg.model_copy(update={"costs": costs})
 
 
-def _walk(cfg: Config, p: Prepared, first_day: int) -> Stitched | None:
+def _walk(
+    cfg: Config, p: Prepared, first_day: int, models: Models, multiplier: float = 1.0
+) -> Stitched | None:
     from .pipeline import fit_fold, stitch  # pipeline imports this module's caller
     from .walkforward import make_folds
 
@@ -55,7 +63,14 @@ def _walk(cfg: Config, p: Prepared, first_day: int) -> Stitched | None:
     )
     if not folds:
         return None
-    fits = [fit_fold(cfg, p, f, n - 1 if f is folds[-1] else None) for f in folds]
+    fits = []
+    for f in folds:
+        # a train window the run already searched at these costs (every fold of a cost
+        # multiplier; with rolling folds, a start shift of a multiple of test_days meets the
+        # run's windows) is not searched again: the same search gives the same model
+        model = models.get((multiplier, f.train_start, f.train_end))
+        fit = fit_fold(cfg, p, f, n - 1 if f is folds[-1] else None, model)
+        fits.append(fit)
     return stitch(cfg, p, fits)
 
 
@@ -81,13 +96,16 @@ def _summary(p: Prepared, s: Stitched | None) -> dict:
     }
 
 
-def robustness(cfg: Config, p: Prepared, base: Stitched) -> dict:
-    """kpis.json ``robustness``: one row per start shift and per cost multiplier."""
+def robustness(cfg: Config, p: Prepared, base: Stitched, models: Models | None = None) -> dict:
+    """kpis.json ``robustness``: one row per start shift and per cost multiplier. ``models``:
+    composite fits already made by ``(cost multiplier, train_start, train_end)``
+    (``pipeline.fit_folds``), reused instead of searching those windows again."""
+    models = {} if models is None else models
     t0 = time.perf_counter()
     rc = cfg.report
     shifts = []
     for k in dict.fromkeys(int(x) for x in rc.start_shifts):
-        s = base if k == 0 else _walk(cfg, p, p.first_day + k)
+        s = base if k == 0 else _walk(cfg, p, p.first_day + k, models)
         row = _summary(p, s)
         shifts.append(
             {"shift_days": k} | {key: row[key] for key in row if key not in ("total_costs",)}
@@ -102,7 +120,7 @@ def robustness(cfg: Config, p: Prepared, base: Stitched) -> dict:
             # cost table scales by m exactly; the backtest recomputes costs from the scaled bps
             cm = scaled_costs(cfg, m)
             inputs = dataclasses.replace(p.inputs, cost=p.inputs.cost * m)
-            s = _walk(cm, dataclasses.replace(p, inputs=inputs), p.first_day)
+            s = _walk(cm, dataclasses.replace(p, inputs=inputs), p.first_day, models, m)
         row = _summary(p, s)
         mults.append(
             {

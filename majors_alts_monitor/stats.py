@@ -516,21 +516,17 @@ def cscv_logits(
     chunk = max(1, _PBO_MEMORY_BUDGET // (8 * _PBO_ARRAYS_PER_SPLIT * max(n_trials, 1)))
     first = np.empty(len(combos))
     second = np.empty(len(combos))
+    from .cscv_kernel import cscv_odds  # compiled: the operations of the two helpers above
+
+    if n_trials == 0:
+        raise ValueError("cscv_logits needs at least one trial")
     for lo in range(0, len(combos), chunk):
         m = member[lo : lo + chunk]
-        s_in = m @ bs
-        q_in = m @ bq
-        c_in = m @ bc
-        s_out = tot_s - s_in
-        q_out = tot_q - q_in
-        c_out = tot_c - c_in
-        sr_in = _sharpe_from_sums(s_in, q_in, c_in)
-        del q_in
-        sr_out = _sharpe_from_sums(s_out, q_out, c_out)
-        del q_out
-        first[lo : lo + len(m)] = _logits_for(sr_in, sr_out)
-        second[lo : lo + len(m)] = _logits_for(sr_out, sr_in)
-        del sr_in, sr_out, s_in, s_out
+        # per split, both Sharpe rows and both ranks in one compiled pass: the same bits as
+        # _sharpe_from_sums then _logits_for (the pooled sums stay numpy's matrix products)
+        cscv_odds(m @ bs, m @ bq, m @ bc, tot_s, tot_q, tot_c, first[lo:], second[lo:])
+    np.log(first, out=first)
+    np.log(second, out=second)
     return np.concatenate([first, second])
 
 
@@ -673,36 +669,64 @@ def regime_edge(
     hold days of both kinds. Days with a missing return are dropped. nan when either side is
     empty.
     """
+    return regime_edges(r, [in_regime], n_boot=n_boot, mean_block=mean_block, seed=seed)[0]
+
+
+def regime_edges(
+    r: npt.ArrayLike,
+    in_regimes: Sequence[npt.ArrayLike],
+    *,
+    n_boot: int = 2000,
+    mean_block: float = 10.0,
+    seed: int = 0,
+) -> list[tuple[float, float]]:
+    """``regime_edge`` of ``r`` for each label vector in ``in_regimes``, in one pass: the
+    resampled days depend only on the seed and the number of finite returns, the same for every
+    label, so the indices are drawn once and each label is evaluated on them (the results are
+    those of one ``regime_edge`` call per label)."""
     a = _as_1d(r)
-    lab = np.asarray(in_regime, dtype=bool).reshape(-1)
-    if lab.shape != a.shape:
-        raise ValueError("r and in_regime must have the same length")
+    labs = []
+    for in_regime in in_regimes:
+        lab = np.asarray(in_regime, dtype=bool).reshape(-1)
+        if lab.shape != a.shape:
+            raise ValueError("r and in_regime must have the same length")
+        labs.append(lab)
     ok = np.isfinite(a)
-    a, lab = a[ok], lab[ok]
+    a = a[ok]
     n = a.size
-    n_in = int(lab.sum())
-    if n_in == 0 or n_in == n:
-        return (math.nan, math.nan)
-    edge = float(np.mean(a[lab]) - np.mean(a[~lab]))
-    if n_boot < 1:
-        return (edge, math.nan)
+    out: list[tuple[float, float]] = [(math.nan, math.nan)] * len(labs)
+    todo: list[tuple[int, npt.NDArray[np.bool_], float]] = []
+    for i, lab in enumerate(labs):
+        lab = lab[ok]
+        n_in = int(lab.sum())
+        if n_in == 0 or n_in == n:
+            continue
+        edge = float(np.mean(a[lab]) - np.mean(a[~lab]))
+        out[i] = (edge, math.nan)
+        if n_boot >= 1:
+            todo.append((i, lab, edge))
+    if not todo:
+        return out
     rng = np.random.default_rng(seed)
-    hits = 0
-    valid = 0
+    hits = [0] * len(todo)
+    valid = [0] * len(todo)
     for size in _boot_chunks(n, n_boot):
         idx = stationary_bootstrap_indices(n, size, mean_block, rng)
-        rb, lb = a[idx], lab[idx]
-        k_in = lb.sum(axis=1)
-        s_in = np.where(lb, rb, 0.0).sum(axis=1)
+        rb = a[idx]
         s_all = rb.sum(axis=1)
-        both = (k_in > 0) & (k_in < n)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            e_star = s_in / k_in - (s_all - s_in) / (n - k_in)
-        dev = np.abs(e_star[both] - edge)
-        hits += int(np.count_nonzero(dev >= abs(edge)))
-        valid += int(both.sum())
-    p = hits / valid if valid else math.nan
-    return (edge, p)
+        for j, (_, lab, edge) in enumerate(todo):
+            lb = lab[idx]
+            k_in = lb.sum(axis=1)
+            s_in = np.where(lb, rb, 0.0).sum(axis=1)
+            both = (k_in > 0) & (k_in < n)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                e_star = s_in / k_in - (s_all - s_in) / (n - k_in)
+            dev = np.abs(e_star[both] - edge)
+            hits[j] += int(np.count_nonzero(dev >= abs(edge)))
+            valid[j] += int(both.sum())
+    for j, (i, _, edge) in enumerate(todo):
+        out[i] = (edge, hits[j] / valid[j] if valid[j] else math.nan)
+    return out
 
 
 def regime_metrics(
@@ -730,11 +754,11 @@ def regime_metrics(
         raise ValueError("r_book, regimes and r_strategy must have the same length")
     total = reg.size
     rows = []
-    for name in regime_names:
-        mask = reg == name
+    masks = [reg == name for name in regime_names]
+    edges = regime_edges(book, masks, n_boot=n_boot, mean_block=mean_block, seed=seed)
+    for name, mask, (edge, p) in zip(regime_names, masks, edges, strict=True):
         days = int(mask.sum())
         sub = _finite(book[mask])
-        edge, p = regime_edge(book, mask, n_boot=n_boot, mean_block=mean_block, seed=seed)
         rows.append(
             {
                 "regime": str(name),

@@ -12,9 +12,12 @@ from __future__ import annotations
 import base64
 import functools
 import gzip
+import hashlib
 import html
 import json
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 import plotly.graph_objects as go
 import plotly.offline
@@ -207,11 +210,33 @@ LOADER_SCRIPT = """
 """
 
 
+def _js_cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "majors_alts_monitor"
+
+
 @functools.lru_cache(maxsize=1)
 def plotly_js_gz_b64() -> str:
-    """The installed plotly.js, gzip-compressed (level 9, mtime 0: reproducible), base64."""
+    """The installed plotly.js, gzip-compressed (level 9, mtime 0: reproducible), base64.
+
+    Compressing 4.8 MB at level 9 takes about 0.4 s, so the result is kept in the user's cache
+    directory (``$XDG_CACHE_HOME`` or ``~/.cache``, ``majors_alts_monitor/``) under the
+    SHA-256 of the plotly.js it encodes: the same bytes on every later run. An unreadable or
+    unwritable cache is skipped (the text is then computed)."""
     raw = plotly.offline.get_plotlyjs().encode("utf-8")
-    return base64.b64encode(gzip.compress(raw, compresslevel=9, mtime=0)).decode("ascii")
+    path = _js_cache_dir() / f"plotly-{hashlib.sha256(raw).hexdigest()[:20]}.gz.b64"
+    try:
+        return path.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError):
+        pass
+    text = base64.b64encode(gzip.compress(raw, compresslevel=9, mtime=0)).decode("ascii")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(text, encoding="ascii")
+        tmp.replace(path)  # whole file or nothing, even with concurrent runs
+    except OSError:
+        pass
+    return text
 
 
 def _spec(fig: go.Figure) -> str:

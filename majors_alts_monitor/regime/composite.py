@@ -3,13 +3,19 @@ hysteresis band and a minimum dwell, tuned by a fused grid search on the trainin
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from ..config import GridConfig
 from .hysteresis import BALANCED, _hyst
-from .search import ParamGrid, SearchInputs, build_grid, evaluate_grid, objective_from_stats
+from .search import (
+    ParamGrid,
+    SearchInputs,
+    build_grid,
+    evaluate_grid_costs,
+    objective_from_stats,
+)
 
 
 def composite_score(z: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -51,14 +57,26 @@ class CompositeRegime:
     params_: dict[str, object] | None = field(default=None, init=False)
 
     def fit(self, z: np.ndarray, inputs: SearchInputs, d0: int, d1: int) -> CompositeRegime:
+        return self.fit_costs(z, inputs, d0, d1, (inputs.cost,))[0]
+
+    def fit_costs(
+        self, z: np.ndarray, inputs: SearchInputs, d0: int, d1: int, costs: tuple[np.ndarray, ...]
+    ) -> list[CompositeRegime]:
+        """``fit`` once per cost table (``inputs.cost`` replaced by ``costs[k]``) in one kernel
+        pass: this model fitted on ``costs[0]``, then fitted copies for the others."""
         if z.shape[1] != len(self.features):
             raise ValueError("z has a different number of columns than features")
-        self.grid_ = build_grid(self.features, self.grid, self.default)
-        self.stats_, self.blocks_ = evaluate_grid(z, self.grid_, inputs, d0, d1, self.n_blocks)
-        self.objective_ = objective_from_stats(self.stats_, self.objective)
-        self.best_ = int(np.argmax(self.objective_))
-        self.params_ = self.grid_.params(self.best_)
-        return self
+        grid = build_grid(self.features, self.grid, self.default)
+        stats, blocks = evaluate_grid_costs(z, grid, inputs, d0, d1, self.n_blocks, costs)
+        out = []
+        for k in range(len(costs)):
+            m = self if k == 0 else replace(self)
+            m.grid_, m.stats_, m.blocks_ = grid, stats[k], blocks[k]
+            m.objective_ = objective_from_stats(m.stats_, m.objective)
+            m.best_ = int(np.argmax(m.objective_))
+            m.params_ = grid.params(m.best_)
+            out.append(m)
+        return out
 
     @property
     def weights_(self) -> np.ndarray:

@@ -156,96 +156,115 @@ def build_grid(
     )
 
 
+_CHUNK = 16  # parameter sets per parallel task (one score buffer per task, not per set)
+
+
 @numba.njit(parallel=True, cache=True)
 def _kernel(
-    z0, fmask, w, lower, upper, band, dwell, levels, vscale, book_pnl, cost, d0, d1, n_blocks
+    zt, fmask, w, lower, upper, band, dwell, levels, vscale, book_pnl, cost, d0, d1, n_blocks
 ):
-    """``z0``: the features with NaN as 0; ``fmask[d]``: bit ``f`` set where feature ``f`` is
-    finite on day ``d`` (a set's score is NaN on a day none of its features is)."""
+    """``zt``: the features with NaN as 0, one contiguous row per feature ``(F, n_days)``;
+    ``fmask[d]``: bit ``f`` set where feature ``f`` is finite on day ``d`` (a set's score is NaN
+    on a day none of its features is); ``cost``: ``(K, n_days, 3, 3)``, K cost tables charged
+    to the same regime paths (``stats`` ``(K, S, 6)``, ``blocks`` ``(K, S, n_blocks, 2)``).
+
+    Per task of ``_CHUNK`` sets, each set's score over the window is built first, feature by
+    feature, in a buffer (a vectorised loop over days; the same additions in the same order as
+    a per-day dot product, so the same bits), then the state machine runs over it once and
+    records the regime path, then each cost table is charged along that path. The window's
+    cost tables are copied once into a contiguous ``(K, days, 9)`` layout."""
     n_sets = w.shape[0]
-    n_feat = z0.shape[1]
+    n_feat = zt.shape[0]
+    n_cost = cost.shape[0]
     n = d1 - d0 + 1
-    stats = np.zeros((n_sets, 6))
-    blocks = np.zeros((n_sets, n_blocks, 2))
+    stats = np.zeros((n_cost, n_sets, 6))
+    blocks = np.zeros((n_cost, n_sets, n_blocks, 2))
     carry = np.empty((n, 3))  # per-day gross of each regime, shared by every set
+    cw = np.empty((n_cost, n, 9))  # cost of moving a -> b on pnl day d0 + t + 1: [., t, 3a + b]
+    fm = np.empty(n, dtype=np.int64)
     for t in range(n):
+        fm[t] = fmask[d0 + t]
         for k in range(3):
             carry[t, k] = levels[k] * vscale[d0 + t] * book_pnl[d0 + t + 1]
+            for j in range(3):
+                for c in range(n_cost):
+                    cw[c, t, 3 * k + j] = cost[c, d0 + t + 1, k, j]
     bounds = np.empty(n_blocks + 1, dtype=np.int64)  # first day of each block, then n
     for k in range(n_blocks + 1):
         bounds[k] = (k * n + n_blocks - 1) // n_blocks
-    for s in numba.prange(n_sets):
-        idx = np.empty(n_feat, dtype=np.int64)  # the features this set weighs
-        ws = np.empty(n_feat)
-        m = 0
-        used = 0
-        for f in range(n_feat):
-            if w[s, f] != 0.0:
-                idx[m] = f
-                ws[m] = w[s, f]
-                m += 1
-                used |= 1 << f
-        state = 1
-        prev = 1
-        dw = 10**9
-        lo = lower[s]
-        hi = upper[s]
-        bd = band[s]
-        md = dwell[s]
-        sm = 0.0
-        sq = 0.0
-        dn = 0.0
-        ruined = False
-        eq = 1.0
-        peak = 1.0
-        mdd = 0.0
-        b = 0
-        nxt = bounds[1]
-        bs = 0.0
-        bq = 0.0
-        for t in range(n):
-            d = d0 + t
-            sc = 0.0
-            for j in range(m):
-                sc += ws[j] * z0[d, idx[j]]
-            if (fmask[d] & used) == 0:
-                sc = np.nan
-            new = transition(state, sc, lo, hi, bd) if dw >= md else state
-            if new != state:
-                state = new
-                dw = 1
-            else:
-                dw += 1
-            p = carry[t, state] - cost[d + 1, prev, state]
-            prev = state
-            sm += p
-            sq += p * p
-            if p < 0.0:
-                dn += p * p
-                if p <= -1.0:
-                    ruined = True
-            eq *= 1.0 + p
-            if eq > peak:
-                peak = eq
-            elif eq < peak * (1.0 + mdd):
-                mdd = eq / peak - 1.0
-            if t == nxt:  # block sums kept in registers, stored once per block
-                blocks[s, b, 0] = bs
-                blocks[s, b, 1] = bq
+    n_tasks = (n_sets + _CHUNK - 1) // _CHUNK
+    for task in numba.prange(n_tasks):
+        sc = np.empty(n)
+        gross = np.empty(n)  # the set's gross return on pnl day d0 + t + 1
+        path = np.empty(n, dtype=np.int64)  # its move a -> b there, as 3 a + b
+        for s in range(task * _CHUNK, min(n_sets, (task + 1) * _CHUNK)):
+            used = 0  # the features this set weighs
+            sc[:] = 0.0
+            for f in range(n_feat):
+                wf = w[s, f]
+                if wf != 0.0:
+                    used |= 1 << f
+                    for t in range(n):
+                        sc[t] += wf * zt[f, d0 + t]
+            state = 1
+            prev = 1
+            dw = 10**9
+            lo = lower[s]
+            hi = upper[s]
+            bd = band[s]
+            md = dwell[s]
+            for t in range(n):
+                x = sc[t] if (fm[t] & used) != 0 else np.nan
+                new = transition(state, x, lo, hi, bd) if dw >= md else state
+                if new != state:
+                    state = new
+                    dw = 1
+                else:
+                    dw += 1
+                gross[t] = carry[t, state]
+                path[t] = 3 * prev + state
+                prev = state
+            for c in range(n_cost):
+                sm = 0.0
+                sq = 0.0
+                dn = 0.0
+                ruined = False
+                eq = 1.0
+                peak = 1.0
+                mdd = 0.0
+                b = 0
+                nxt = bounds[1]
                 bs = 0.0
                 bq = 0.0
-                b += 1
-                nxt = bounds[b + 1]
-            bs += p
-            bq += p * p
-        blocks[s, b, 0] = bs
-        blocks[s, b, 1] = bq
-        stats[s, 0] = sm
-        stats[s, 1] = sq
-        stats[s, 2] = n
-        stats[s, 3] = dn
-        stats[s, 4] = -np.inf if ruined else np.log(eq)  # log equity: sum of log1p(p)
-        stats[s, 5] = mdd
+                for t in range(n):
+                    p = gross[t] - cw[c, t, path[t]]
+                    sm += p
+                    sq += p * p
+                    q = p if p < 0.0 else 0.0  # branch-free downside: adds +0.0 when p >= 0
+                    dn += q * q
+                    ruined |= p <= -1.0
+                    eq *= 1.0 + p
+                    if eq > peak:
+                        peak = eq
+                    elif eq < peak * (1.0 + mdd):
+                        mdd = eq / peak - 1.0
+                    if t == nxt:  # block sums kept in registers, stored once per block
+                        blocks[c, s, b, 0] = bs
+                        blocks[c, s, b, 1] = bq
+                        bs = 0.0
+                        bq = 0.0
+                        b += 1
+                        nxt = bounds[b + 1]
+                    bs += p
+                    bq += p * p
+                blocks[c, s, b, 0] = bs
+                blocks[c, s, b, 1] = bq
+                stats[c, s, 0] = sm
+                stats[c, s, 1] = sq
+                stats[c, s, 2] = n
+                stats[c, s, 3] = dn
+                stats[c, s, 4] = -np.inf if ruined else np.log(eq)  # sum of log1p(p)
+                stats[c, s, 5] = mdd
     return stats, blocks
 
 
@@ -280,6 +299,23 @@ def evaluate_grid(
     Returns ``stats`` (S, 6): sum, sum of squares, count, downside sum of squares, log equity,
     max drawdown of the net daily returns; and ``blocks`` (S, n_blocks, 2) sums and sums of
     squares over contiguous blocks (for PBO). The state machine starts BALANCED at ``d0``."""
+    stats, blocks = evaluate_grid_costs(z, grid, inputs, d0, d1, n_blocks, (inputs.cost,))
+    return stats[0], blocks[0]
+
+
+def evaluate_grid_costs(
+    z: np.ndarray,
+    grid: ParamGrid,
+    inputs: SearchInputs,
+    d0: int,
+    d1: int,
+    n_blocks: int,
+    costs: tuple[np.ndarray, ...],
+) -> tuple[np.ndarray, np.ndarray]:
+    """``evaluate_grid`` once per cost table in ``costs`` (each shaped like ``inputs.cost``)
+    in one pass: the scores and regime paths do not depend on costs and are computed once.
+    Returns ``stats`` (K, S, 6) and ``blocks`` (K, S, n_blocks, 2), each ``[k]`` equal to
+    ``evaluate_grid`` with ``inputs.cost = costs[k]``."""
     if d1 + 1 >= len(inputs.book_pnl):
         raise ValueError("the window's last pnl day is past the data")
     n_blocks = max(1, min(n_blocks, d1 - d0 + 1))
@@ -288,8 +324,13 @@ def evaluate_grid(
         raise ValueError(f"at most 62 score features (got {z.shape[1]})")
     fin = np.isfinite(z)
     fmask = (fin.astype(np.int64) << np.arange(z.shape[1], dtype=np.int64)).sum(axis=1)
+    cost = (
+        np.asarray(costs[0], dtype=np.float64)[None]
+        if len(costs) == 1
+        else np.stack([np.asarray(c, dtype=np.float64) for c in costs])
+    )
     args = (
-        np.ascontiguousarray(np.where(fin, z, 0.0)),
+        np.ascontiguousarray(np.where(fin, z, 0.0).T),
         np.ascontiguousarray(fmask, dtype=np.int64),
         grid.weights,
         grid.lower,
@@ -299,7 +340,7 @@ def evaluate_grid(
         np.ascontiguousarray(inputs.levels, dtype=np.float64),
         np.ascontiguousarray(inputs.vscale, dtype=np.float64),
         np.ascontiguousarray(np.nan_to_num(inputs.book_pnl), dtype=np.float64),
-        np.ascontiguousarray(inputs.cost, dtype=np.float64),
+        np.ascontiguousarray(cost),
         int(d0),
         int(d1),
         int(n_blocks),

@@ -907,3 +907,26 @@ def test_page_probes_report_errors_and_missing_figures(tmp_path, page: str) -> N
     assert attrs.get("data-script-errors") == "2", text  # the planted error, the lost figure
     assert "planted failure" in text and "no element #fig-costs" in text
     assert attrs.get("data-figures-rendered") == str(N_CORE - 1)  # the others still drew
+
+
+def test_compressed_plotly_js_is_cached_on_disk_and_identical(tmp_path, monkeypatch) -> None:
+    """The level-9 gzip of plotly.js is computed once per plotly.js and read back after."""
+    import base64 as b64
+    import gzip as gz
+
+    import plotly.offline
+
+    from majors_alts_monitor.dashboard import page
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    page.plotly_js_gz_b64.cache_clear()
+    try:
+        first = page.plotly_js_gz_b64()
+        (cached,) = (tmp_path / "majors_alts_monitor").glob("plotly-*.gz.b64")
+        assert cached.read_text(encoding="ascii") == first == PLOTLY_GZ
+        raw = plotly.offline.get_plotlyjs().encode("utf-8")
+        assert gz.decompress(b64.b64decode(first)) == raw
+        page.plotly_js_gz_b64.cache_clear()
+        assert page.plotly_js_gz_b64() == first  # read back from the file
+    finally:
+        page.plotly_js_gz_b64.cache_clear()

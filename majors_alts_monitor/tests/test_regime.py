@@ -45,6 +45,7 @@ from majors_alts_monitor.regime.search import (
     SearchInputs,
     build_grid,
     evaluate_grid,
+    evaluate_grid_costs,
 )
 from majors_alts_monitor.regime.unsupervised import HMMRegime, KMeansRegime
 from majors_alts_monitor.synthetic import SyntheticSpec, generate, write_lake
@@ -200,6 +201,29 @@ def test_kernel_equals_slow_reference(seed: int, n_blocks: int) -> None:
     np.testing.assert_allclose(blocks, ref_blocks, rtol=1e-10, atol=1e-10)
     # the block sums add up to the totals
     np.testing.assert_allclose(blocks[:, :, 0].sum(axis=1), stats[:, STAT_SUM], atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_kernel_with_several_cost_tables_equals_one_call_per_table(seed: int) -> None:
+    """The regime paths are shared across cost tables: each table's results are the same bits
+    as a call with that table alone (the robustness cost multipliers rely on it)."""
+    z, grid, inputs = _random_problem(seed)
+    d0, d1 = 5, 100 - seed
+    costs = (inputs.cost * 0.5, inputs.cost, inputs.cost * 2.0, np.zeros_like(inputs.cost))
+    stats, blocks = evaluate_grid_costs(z, grid, inputs, d0, d1, 7, costs)
+    assert stats.shape == (4, grid.size, 6) and blocks.shape == (4, grid.size, 7, 2)
+    for k, c in enumerate(costs):
+        one_s, one_b = evaluate_grid(z, grid, dataclasses.replace(inputs, cost=c), d0, d1, 7)
+        np.testing.assert_array_equal(stats[k], one_s)
+        np.testing.assert_array_equal(blocks[k], one_b)
+    fits = CompositeRegime(grid.features, GridConfig(max_sets=50)).fit_costs(
+        z, inputs, d0, d1, costs
+    )
+    alone = CompositeRegime(grid.features, GridConfig(max_sets=50)).fit(
+        z, dataclasses.replace(inputs, cost=costs[2]), d0, d1
+    )
+    assert fits[2].params_ == alone.params_ and fits[2].best_ == alone.best_
+    np.testing.assert_array_equal(fits[2].stats_, alone.stats_)
 
 
 def test_kernel_refuses_a_window_past_the_data() -> None:

@@ -626,6 +626,18 @@ def test_regime_edge_finds_a_planted_edge():
     assert st.regime_edge(r, lab, n_boot=500, seed=1) == (edge, p)
 
 
+def test_regime_edges_share_one_bootstrap_and_equal_one_call_per_label():
+    rng = np.random.default_rng(SEED + 13)
+    r = rng.normal(0.0, 0.01, 700)
+    r[[5, 50, 400]] = np.nan  # dropped before resampling, for every label alike
+    codes = rng.integers(0, 3, 700)
+    labels = [codes == 0, np.ones(700, dtype=bool), codes == 1, np.zeros(700, bool), codes == 2]
+    many = st.regime_edges(r, labels, n_boot=300, mean_block=5.0, seed=3)
+    one = [st.regime_edge(r, lab, n_boot=300, mean_block=5.0, seed=3) for lab in labels]
+    np.testing.assert_array_equal(np.array(many), np.array(one))
+    assert math.isnan(many[1][0]) and math.isnan(many[3][1]) and 0.0 <= many[2][1] <= 1.0
+
+
 def test_regime_edge_null_is_calibrated():
     rng = np.random.default_rng(SEED + 12)
     pvals = []
@@ -691,6 +703,32 @@ def test_regime_metrics():
     never = rows[3]
     assert never["days"] == 0 and never["share"] == 0.0
     assert all(math.isnan(never[k]) for k in keys - {"regime", "days", "share"})
+
+
+@pytest.mark.parametrize("same_counts", [True, False])
+def test_cscv_compiled_pass_equals_the_numpy_reference(same_counts: bool) -> None:
+    """The compiled per-split pass gives the same bits as the numpy helpers it replaced."""
+    import itertools
+
+    rng = np.random.default_rng(SEED + 14)
+    n_blk, n_trials = 8, 60
+    bc = rng.integers(5, 9, (n_blk, 1 if same_counts else n_trials)).astype(np.float64)
+    bc = np.repeat(bc, n_trials, axis=1) if same_counts else bc
+    bs = rng.normal(0.0, 0.05, (n_blk, n_trials)) * bc
+    bs[:, :3] = 0.0  # flat trials: Sharpe 0, ties in the ranks
+    bq = bs * bs / bc + rng.uniform(0.0, 0.01, (n_blk, n_trials)) * bc
+    bq[:, :3] = 0.0
+    got = st.cscv_logits(bs, bq, bc)
+    combos = [c for c in itertools.combinations(range(n_blk), n_blk // 2) if c[0] == 0]
+    m = np.zeros((len(combos), n_blk))
+    for i, c in enumerate(combos):
+        m[i, list(c)] = 1.0
+    c_all = bc[:, :1] if same_counts else bc
+    s_in, q_in, c_in = m @ bs, m @ bq, m @ c_all
+    sr_in = st._sharpe_from_sums(s_in.copy(), q_in.copy(), c_in)
+    sr_out = st._sharpe_from_sums(bs.sum(0) - s_in, bq.sum(0) - q_in, c_all.sum(0) - c_in)
+    ref = np.concatenate([st._logits_for(sr_in, sr_out), st._logits_for(sr_out, sr_in)])
+    np.testing.assert_array_equal(got, ref)
 
 
 # ------------------------------------------------------------------------------------------

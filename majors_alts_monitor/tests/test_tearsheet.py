@@ -201,6 +201,31 @@ def test_robustness_reuses_the_prepared_arrays(run_result) -> None:
     assert m2["multiplier"] == 2.0 and m2["total_costs"] > 0
 
 
+def test_robustness_from_shared_fits_equals_fresh_searches(run_result) -> None:
+    """The run fits the cost multipliers in its own kernel pass and the re-runs reuse windows
+    already searched; searching every re-run from scratch gives the same rows."""
+    from majors_alts_monitor import pipeline
+    from majors_alts_monitor.robustness import robustness
+
+    res, _ = run_result
+    cfg = load_config(None).with_overrides(lake=Path(res.manifest["lake"]["lake"]))
+    rep = cfg.report.model_copy(
+        update={"start_shifts": [0, 90], "cost_multipliers": [0.0, 1.0, 2.0]}
+    )
+    cfg = cfg.model_copy(update={"report": rep})
+    lake = pipeline.make_reader(cfg).read(START, END)
+    s, e, _ = pipeline.effective_window(lake, START, END)
+    p = pipeline.prepare(cfg, lake, s, e)
+    wf = pipeline.walk_forward(cfg, p, s, e, cost_multipliers=(0.0, 1.0, 2.0))
+    assert {m for m, _, _ in wf.models} == {0.0, 1.0, 2.0}
+    plain = pipeline.walk_forward(cfg, p, s, e)
+    assert plain.stitched.strat.net.tobytes() == wf.stitched.strat.net.tobytes()
+    shared = robustness(cfg, p, wf.stitched, wf.models)
+    fresh = robustness(cfg, p, wf.stitched)
+    for key in ("start_shift", "cost_multiplier"):
+        assert shared[key] == fresh[key]
+
+
 def test_the_search_cost_table_is_linear_in_the_bps(run_result) -> None:
     """robustness scales the search's cost table instead of recomputing it: exact by linearity."""
     from majors_alts_monitor import pipeline
