@@ -29,6 +29,7 @@ def dashboard_html(res: RunResult, cfg: Config) -> str:
         trials=res.trials,
         attribution=res.attribution,
         signal=getattr(res, "signal", None),  # the run's signals_today.json, when it has one
+        js_cache_dir=OutputPaths(cfg.paths.output_root).cache,
     )
     return render_dashboard(data)
 

@@ -8,6 +8,7 @@ import html
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -65,6 +66,7 @@ class DashboardData:
     trials: pl.DataFrame | None = None  # trials.parquet (with oos_sharpe_per_period)
     attribution: pl.DataFrame | None = None  # pnl_attribution.csv
     signal: dict | None = None  # signals_today.json of the same run
+    js_cache_dir: Path | None = None  # <output root>/cache: where plotly.js's gzip is kept
 
     def __post_init__(self) -> None:
         if not isinstance(self.warnings, tuple):

@@ -210,32 +210,31 @@ LOADER_SCRIPT = """
 """
 
 
-def _js_cache_dir() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "majors_alts_monitor"
-
-
-@functools.lru_cache(maxsize=1)
-def plotly_js_gz_b64() -> str:
+@functools.lru_cache(maxsize=4)
+def plotly_js_gz_b64(cache_dir: Path | None = None) -> str:
     """The installed plotly.js, gzip-compressed (level 9, mtime 0: reproducible), base64.
 
-    Compressing 4.8 MB at level 9 takes about 0.4 s, so the result is kept in the user's cache
-    directory (``$XDG_CACHE_HOME`` or ``~/.cache``, ``majors_alts_monitor/``) under the
-    SHA-256 of the plotly.js it encodes: the same bytes on every later run. An unreadable or
-    unwritable cache is skipped (the text is then computed)."""
+    Compressing 4.8 MB at level 9 takes about 0.4 s, so when ``cache_dir`` is given (the run's
+    ``<output root>/cache``, never anywhere else) the result is kept there under the SHA-256 of
+    the plotly.js it encodes: the same bytes on every later run. An unreadable or unwritable
+    cache is skipped (the text is then computed)."""
     raw = plotly.offline.get_plotlyjs().encode("utf-8")
-    path = _js_cache_dir() / f"plotly-{hashlib.sha256(raw).hexdigest()[:20]}.gz.b64"
-    try:
-        return path.read_text(encoding="ascii")
-    except (OSError, UnicodeDecodeError):
-        pass
+    path = None
+    if cache_dir is not None:
+        path = Path(cache_dir) / f"plotly-{hashlib.sha256(raw).hexdigest()[:20]}.gz.b64"
+        try:
+            return path.read_text(encoding="ascii")
+        except (OSError, UnicodeDecodeError):
+            pass
     text = base64.b64encode(gzip.compress(raw, compresslevel=9, mtime=0)).decode("ascii")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(text, encoding="ascii")
-        tmp.replace(path)  # whole file or nothing, even with concurrent runs
-    except OSError:
-        pass
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            tmp.write_text(text, encoding="ascii")
+            tmp.replace(path)  # whole file or nothing, even with concurrent runs
+        except OSError:
+            pass
     return text
 
 
@@ -393,7 +392,7 @@ def render_dashboard(d: DashboardData) -> str:
         "from the network. Long daily series are thinned for drawing only (min/max kept); "
         "every number is computed on the full series.</footer>",
         "</main>",
-        f'<script type="text/plain" id="plotly-js-gz">{plotly_js_gz_b64()}</script>',
+        f'<script type="text/plain" id="plotly-js-gz">{plotly_js_gz_b64(d.js_cache_dir)}</script>',
         f"<script>{LOADER_SCRIPT.replace('CONFIG', json.dumps(PLOTLY_CONFIG))}</script>",
         f"<script>{COUNT_SCRIPT}</script>",
         "</body></html>",

@@ -909,8 +909,9 @@ def test_page_probes_report_errors_and_missing_figures(tmp_path, page: str) -> N
     assert attrs.get("data-figures-rendered") == str(N_CORE - 1)  # the others still drew
 
 
-def test_compressed_plotly_js_is_cached_on_disk_and_identical(tmp_path, monkeypatch) -> None:
-    """The level-9 gzip of plotly.js is computed once per plotly.js and read back after."""
+def test_compressed_plotly_js_is_cached_on_disk_and_identical(tmp_path) -> None:
+    """The level-9 gzip of plotly.js is computed once per plotly.js and read back after, from
+    the cache folder it is given (a run's <output root>/cache) and from nowhere else."""
     import base64 as b64
     import gzip as gz
 
@@ -918,15 +919,15 @@ def test_compressed_plotly_js_is_cached_on_disk_and_identical(tmp_path, monkeypa
 
     from majors_alts_monitor.dashboard import page
 
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     page.plotly_js_gz_b64.cache_clear()
     try:
-        first = page.plotly_js_gz_b64()
-        (cached,) = (tmp_path / "majors_alts_monitor").glob("plotly-*.gz.b64")
+        first = page.plotly_js_gz_b64(tmp_path)
+        (cached,) = tmp_path.glob("plotly-*.gz.b64")
         assert cached.read_text(encoding="ascii") == first == PLOTLY_GZ
         raw = plotly.offline.get_plotlyjs().encode("utf-8")
         assert gz.decompress(b64.b64decode(first)) == raw
         page.plotly_js_gz_b64.cache_clear()
-        assert page.plotly_js_gz_b64() == first  # read back from the file
+        assert page.plotly_js_gz_b64(tmp_path) == first  # read back from the file
+        assert page.plotly_js_gz_b64(None) == first  # no folder: computed, nothing written
     finally:
         page.plotly_js_gz_b64.cache_clear()
