@@ -119,18 +119,21 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             f"{start}..{end}; on {where}",
             file=sys.stderr,
         )
+    from ..outputs import output_lock
+
     try:
-        run = run_sweep(
-            spec,
-            root,
-            start,
-            end,
-            workers=workers,
-            scheduler=args.scheduler,
-            order=args.order,
-            quiet=args.quiet,
-            resume=args.resume,
-        )
+        with output_lock(root):  # one writer per output root, as for run and signals
+            run = run_sweep(
+                spec,
+                root,
+                start,
+                end,
+                workers=workers,
+                scheduler=args.scheduler,
+                order=args.order,
+                quiet=args.quiet,
+                resume=args.resume,
+            )
     except SweepInterrupted as err:
         print(str(err), file=sys.stderr)
         return 130

@@ -329,6 +329,34 @@ def test_unusable_output_root_is_refused_before_any_work(
     assert a_file.read_text() == "not a folder"
 
 
+def test_sweep_holds_the_output_lock(lake: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+    """A sweep into an output root another process holds refuses (exit 2) naming the owner."""
+    root = tmp_path / "out"
+    (root / "cache").mkdir(parents=True)
+    lock = root / "cache" / "majors_alts.lock"
+    code = (
+        "import fcntl, os, sys, time\n"
+        f"fd = os.open({str(lock)!r}, os.O_RDWR | os.O_CREAT, 0o644)\n"
+        "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+        "os.write(fd, f'{os.getpid()} test-host'.encode())\n"
+        "print('held', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        monkeypatch.setenv("MAJORS_ALTS_LOCK_WAIT_S", "0.5")
+        sweep_file = tmp_path / "sweep.yaml"
+        sweep_file.write_text(f"lake: {lake}\ngrid:\n  costs.taker_fee_bps: [2, 5]\n")
+        rc = cli.main(["sweep", str(sweep_file), "--workers", "0", "--output-root", str(root)])
+        err = capsys.readouterr().err
+        assert rc == 2 and "lock" in err.lower() and "Traceback" not in err
+        assert not (root / "reports").exists(), "nothing written while another process holds it"
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 def test_failed_run_leaves_previous_outputs_whole(
     run_output: tuple[Path, dict], lake: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
