@@ -83,11 +83,12 @@ def digest(p: Path) -> str:
 
 
 def files_of(root: Path) -> dict[str, str]:
-    """Every output file (relative path) with its sha256; the lock file aside."""
+    """Every output file (relative path) with its sha256; ``cache/`` aside (the lock file and
+    what can be deleted without loss, e.g. the compressed plotly.js: not a run's output set)."""
     return {
         str(p.relative_to(root)): digest(p)
         for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != "majors_alts.lock"
+        if p.is_file() and p.relative_to(root).parts[0] != "cache"
     }
 
 
