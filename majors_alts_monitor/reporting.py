@@ -59,6 +59,10 @@ def summary_text(res: RunResult, paths: OutputPaths, sig: dict | None = None) ->
         f"  deflated Sharpe       {_f(wf['deflated_sharpe'], nd=3)}  ({wf['n_trials']} trials/fold, "
         f"hurdle {_f(wf.get('deflated_sharpe_hurdle'))})   PSR vs 0 "
         f"{_f(wf.get('probabilistic_sharpe'), nd=3)}   PBO {_f(wf['pbo'], nd=3)}",
+        f"  at effective N        {_f(wf.get('deflated_sharpe_effective'), nd=3)}  "
+        f"(N_eff {_f(wf.get('effective_n_trials'), nd=1)}, hurdle "
+        f"{_f(wf.get('deflated_sharpe_hurdle_effective'))}; raw N is the lower bound, this the "
+        "upper)",
         f"  CAGR / max drawdown   {_f(s['cagr'], True)} / {_f(s['max_drawdown'], True)}   "
         f"always-on {_f(b['cagr'], True)} / {_f(b['max_drawdown'], True)}",
         f"  costs (sum)           fees {_f(s['total_fees'], True)}, slippage {_f(s['total_slippage'], True)}, "
