@@ -13,6 +13,7 @@ import logging
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -177,6 +178,20 @@ def demo_conflict(demo: str, given: str) -> MonitorError:
     )
 
 
+def ensure_demo_lake(output_root: Path, say: Callable[[str], None] | None = None) -> Path:
+    """The demo lake's folder under ``output_root``, generated once (keyed by the generator's
+    source, see ``demo_lake_root``)."""
+    demo_root = demo_lake_root(output_root)
+    lake_dir = demo_root / "lake"
+    if not (lake_dir / "fact_price.parquet").is_file():
+        from .synthetic import synth_command
+
+        say = say or (lambda m: print(m, file=sys.stderr))
+        say(f"generating the synthetic demo lake (seed {DEMO_SEED}) in {demo_root.resolve()}")
+        synth_command(demo_root, seed=DEMO_SEED, world="planted", n_assets=DEMO_ASSETS)
+    return lake_dir
+
+
 def _config(args: argparse.Namespace, progress: _Progress | None = None) -> Config:
     if args.demo and (args.lake is not None or args.duckdb is not None):
         raise demo_conflict("--demo", "--lake" if args.lake is not None else "--duckdb")
@@ -188,14 +203,7 @@ def _config(args: argparse.Namespace, progress: _Progress | None = None) -> Conf
         check_output_root(cfg.paths.output_root, cfg.paths.data_lake, cfg.paths.duckdb)
     ensure_output_root(cfg.paths.output_root)
     if args.demo:
-        from .synthetic import synth_command
-
-        demo_root = demo_lake_root(cfg.paths.output_root)
-        lake_dir = demo_root / "lake"
-        if not (lake_dir / "fact_price.parquet").is_file():
-            say = progress or (lambda m: print(m, file=sys.stderr))
-            say(f"generating the synthetic demo lake (seed {DEMO_SEED}) in {demo_root.resolve()}")
-            synth_command(demo_root, seed=DEMO_SEED, world="planted", n_assets=DEMO_ASSETS)
+        lake_dir = ensure_demo_lake(cfg.paths.output_root, progress)
         paths = cfg.paths.model_copy(update={"data_lake": lake_dir, "duckdb": None})
         cfg = cfg.model_copy(update={"paths": paths})
     return cfg
@@ -220,7 +228,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         log.info(f"run {start}..{end}, lake {cfg.paths.data_lake}, config hash {cfg.hash()}")
         res = pipeline.run(cfg, start, end, progress)
         timings = res.manifest["timings_s"]
-        sig = res.signal  # the run's own last-day labels: one model, no second fit
         t = time.time()
         progress("rendering the dashboard")
         html = dashboard_html(res, cfg)
@@ -228,27 +235,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         paths = OutputPaths(cfg.paths.output_root)
         res.manifest["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         log.info(f"writing outputs under {paths.root.resolve()}")
-        files = render_run_files(
-            paths,
-            timeline=res.timeline,
-            features=res.features,
-            pnl=res.pnl,
-            equity=res.equity,
-            kpis=res.kpis,
-            regime_metrics=res.regime_metrics,
-            dashboard_html=html,
-            signal=sig,
-            manifest=res.manifest,
-            folds=res.folds,
-            trials=res.trials,
-            log_text=capture.text(),
-            attribution=res.attribution,
-        )
+        files = render_run_files(paths, res, dashboard_html=html, log_text=capture.text())
         write_all(files)
     finally:
         stack.close()
         logging.getLogger("majors_alts_monitor").removeHandler(capture)
-    print(summary_text(res, paths, sig))
+    print(summary_text(res, paths, res.signal))  # the run's own labels: no second fit
     return 0
 
 

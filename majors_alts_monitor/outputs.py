@@ -30,12 +30,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 
 from .errors import OutputLocationError
+
+if TYPE_CHECKING:
+    from .stages import RunResult
 
 log = logging.getLogger("majors_alts_monitor")
 
@@ -310,49 +313,41 @@ def _timings_to_manifest(kpis: dict, manifest: dict) -> tuple[dict, dict]:
 
 def render_run_files(
     paths: OutputPaths,
+    res: RunResult,
     *,
-    timeline: pl.DataFrame,
-    features: pl.DataFrame,
-    pnl: pl.DataFrame,
-    equity: pl.DataFrame,
-    kpis: dict,
-    regime_metrics: pl.DataFrame,
     dashboard_html: str,
-    signal: dict | None,
-    manifest: dict,
-    folds: list[dict],
-    trials: pl.DataFrame,
+    with_signal: bool = True,
     log_text: str = "",
-    attribution: pl.DataFrame | None = None,
 ) -> dict[Path, bytes]:
     """Every output of a run, rendered. The run id (``run_id``) goes into the manifest, kpis.json,
     the parquet files' metadata and a ``<meta>`` tag of the dashboard; the manifest lists every
     other file's sha256 and comes last (see ``write_all``)."""
     r, a = paths.reports, paths.artifacts
-    kpis, manifest = _timings_to_manifest(kpis, manifest)
+    kpis, manifest = _timings_to_manifest(res.kpis, res.manifest)
+    signal = res.signal if with_signal else None
     rid = run_id(manifest)
     meta = {"majors_alts_run_id": rid}
     html = dashboard_html.replace(
         "<head>", f'<head><meta name="majors-alts-run-id" content="{rid}">', 1
     )
     files = {
-        r / "regime_timeline.csv": csv_bytes(timeline),
-        r / "features_wide.parquet": parquet_bytes(features, meta),
-        r / "bt_daily_pnl.csv": csv_bytes(pnl),
-        r / "bt_equity_curve.csv": csv_bytes(equity),
+        r / "regime_timeline.csv": csv_bytes(res.timeline),
+        r / "features_wide.parquet": parquet_bytes(res.features, meta),
+        r / "bt_daily_pnl.csv": csv_bytes(res.pnl),
+        r / "bt_equity_curve.csv": csv_bytes(res.equity),
         r / "kpis.json": to_json_bytes({**kpis, "run_id": rid}),
-        r / "regime_metrics.csv": csv_bytes(regime_metrics),
+        r / "regime_metrics.csv": csv_bytes(res.regime_metrics),
         r / "dashboard.html": html.encode(),
-        a / "fold_params.json": to_json_bytes(folds),
-        a / "trials.parquet": parquet_bytes(trials, meta),
+        a / "fold_params.json": to_json_bytes(res.folds),
+        a / "trials.parquet": parquet_bytes(res.trials, meta),
         a / "run.log": log_text.encode(),
     }
     if signal is not None:
         # no run id here: `signals` rewrites this file on its own, and the file must be the
         # same whichever command wrote it (generated_at aside)
         files[r / "signals_today.json"] = to_json_bytes(signal)
-    if attribution is not None:
-        files[r / "pnl_attribution.csv"] = csv_bytes(attribution)
+    if res.attribution is not None:
+        files[r / "pnl_attribution.csv"] = csv_bytes(res.attribution)
     listed = {
         str(p.relative_to(paths.root)): {"sha256": sha256(b), "bytes": len(b)}
         for p, b in files.items()

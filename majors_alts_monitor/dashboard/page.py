@@ -286,6 +286,25 @@ OPTIONAL: tuple[tuple[str, str, Callable[[DashboardData], go.Figure | None]], ..
 """Figures drawn only when their input is present (else a short note)."""
 
 
+def page_start(title: str, css: str, n_figures: int) -> list[str]:
+    """The head and the opening of the body shared by the run's and the sweep's pages: the
+    browser test reads ``data-figures-expected/-rendered`` and ``data-script-errors`` from the
+    body, which ``ERROR_SCRIPT`` and ``COUNT_SCRIPT`` keep. ``title`` is escaped HTML."""
+    return [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{title}</title>",
+        f"<style>{css}</style>",
+        "</head>",
+        f'<body data-figures-expected="{n_figures}" data-figures-rendered="0" '
+        'data-script-errors="0">',
+        '<pre id="script-errors" hidden></pre>',
+        f"<script>{ERROR_SCRIPT}</script>",
+        "<script>window.PlotlyConfig = {MathJaxConfig: 'local'};</script>",
+    ]
+
+
 def render_dashboard(d: DashboardData) -> str:
     """The whole page as one self-contained HTML string (plotly.js inline, nothing fetched)."""
     kpis = d.kpis or {}
@@ -320,17 +339,7 @@ def render_dashboard(d: DashboardData) -> str:
     spread = _market_spread_table(neu.get("market_spread"))
 
     parts: list[str] = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{title}</title>",
-        f"<style>{CSS}</style>",
-        "</head>",
-        f'<body data-figures-expected="{n_figures}" data-figures-rendered="0" '
-        'data-script-errors="0">',
-        '<pre id="script-errors" hidden></pre>',
-        f"<script>{ERROR_SCRIPT}</script>",
-        "<script>window.PlotlyConfig = {MathJaxConfig: 'local'};</script>",
+        *page_start(title, CSS, n_figures),
         "<main>",
         f'<header><h1>{title}</h1><p class="sub">{sub}</p>{_latest(d)}</header>',
         banner,

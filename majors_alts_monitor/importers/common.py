@@ -24,7 +24,7 @@ from typing import Literal
 
 import polars as pl
 
-from ..data_io import normalise_symbol
+from ..data_io import TABLES, normalise_symbol
 from ..errors import LakeError, MonitorError
 from ..outputs import atomic_write
 
@@ -56,12 +56,9 @@ SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "quote": pl.String(),
     },
 }
+# keys as the reader checks them (data_io.TABLES); dim_instrument is written, never read
 KEYS: dict[str, tuple[str, ...]] = {
-    "fact_price": ("asset_id", "date"),
-    "fact_marketcap": ("asset_id", "date"),
-    "fact_volume": ("asset_id", "date"),
-    "fact_funding": ("asset_id", "instrument_id", "date"),
-    "dim_instrument": ("instrument_id",),
+    name: TABLES[name].key if name in TABLES else ("instrument_id",) for name in SCHEMAS
 }
 # quote assets whose volume is USD at par; longest first so FDUSD is not read as ...USD
 USD_QUOTES = ("FDUSD", "USDT", "USDC", "BUSD", "TUSD", "USD")

@@ -73,7 +73,7 @@ def _check_demo(args: argparse.Namespace, spec: SweepSpec) -> None:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from .. import pipeline
-    from ..cli import demo_lake_root
+    from ..cli import ensure_demo_lake
     from ..data_io import check_output_root, ensure_output_root, lake_span
     from .runner import SweepInterrupted, run_sweep
     from .spec import load_sweep, with_demo_lake, with_paths
@@ -98,14 +98,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         check_output_root(root, cfg0.paths.data_lake, cfg0.paths.duckdb)
     ensure_output_root(root)
     if args.demo or spec.demo:
-        from ..cli import DEMO_ASSETS, DEMO_SEED
-        from ..synthetic import synth_command
-
-        demo_root = demo_lake_root(root)
-        if not (demo_root / "lake" / "fact_price.parquet").is_file():
-            print(f"generating the synthetic demo lake in {demo_root.resolve()}", file=sys.stderr)
-            synth_command(demo_root, seed=DEMO_SEED, world="planted", n_assets=DEMO_ASSETS)
-        spec = with_demo_lake(spec, demo_root / "lake")
+        spec = with_demo_lake(spec, ensure_demo_lake(root))
         cfg0 = spec.points[0].config
     check_output_root(root, cfg0.paths.data_lake, cfg0.paths.duckdb)
     s0, e0 = lake_span(pipeline.make_reader(cfg0))

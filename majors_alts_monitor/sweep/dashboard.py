@@ -15,7 +15,7 @@ from typing import Any
 import plotly
 import pyarrow as pa
 
-from ..dashboard.page import COUNT_SCRIPT, ERROR_SCRIPT
+from ..dashboard.page import COUNT_SCRIPT, page_start
 from ..outputs import clean_json
 from .results import METRICS
 from .spec import SweepSpec
@@ -240,16 +240,7 @@ def sweep_dashboard_html(spec: SweepSpec, t: pa.Table, summary: dict[str, Any]) 
     title = f"Sweep {e(spec.source.name)}: {len(spec.points)} points"
     return "\n".join(
         [
-            "<!DOCTYPE html>",
-            '<html lang="en"><head><meta charset="utf-8">',
-            '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            f"<title>{title}</title>",
-            f"<style>{CSS}</style>",
-            "</head>",
-            '<body data-figures-expected="2" data-figures-rendered="0" data-script-errors="0">',
-            '<pre id="script-errors" hidden></pre>',
-            f"<script>{ERROR_SCRIPT}</script>",
-            "<script>window.PlotlyConfig = {MathJaxConfig: 'local'};</script>",
+            *page_start(title, CSS, 2),
             f"<script>{plotly.offline.get_plotlyjs()}</script>",
             "<main>",
             f'<header><h1>{title}</h1><p class="sub">base config {e(spec.base_config.name)}, '

@@ -166,17 +166,8 @@ def _write_reports(cfg: Config, task: PointTask, lake: Any, p: Any) -> None:
     write_all(
         render_run_files(
             OutputPaths(task.reports_dir),
-            timeline=res.timeline,
-            features=res.features,
-            pnl=res.pnl,
-            equity=res.equity,
-            kpis=res.kpis,
-            regime_metrics=res.regime_metrics,
+            res,
             dashboard_html=dashboard_html(res, cfg),
-            signal=None,
-            manifest=res.manifest,
-            folds=res.folds,
-            trials=res.trials,
-            attribution=res.attribution,
+            with_signal=False,  # a sweep point is not tomorrow's signal
         )
     )

@@ -821,14 +821,6 @@ def test_full_page_stays_under_3_mb() -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def _require_chromium() -> None:
-    """Skip without chromium, except in CI (``CI=true``), where a missing browser fails."""
-    if browser.find_chromium() is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("chromium not found in CI: apt-get install chromium (or set CHROMIUM)")
-        pytest.skip("chromium not found (apt-get install chromium, or set CHROMIUM)")
-
-
 SCREEN_WIDTHS = (1600, 390)
 
 
@@ -837,7 +829,7 @@ SCREEN_WIDTHS = (1600, 390)
 def test_dashboard_fits_the_screen_in_chromium(tmp_path, full_page: str, width: int) -> None:
     """Every figure drawn, no script error, no horizontal page overflow at 1600 and 390 CSS
     pixels; a full-page screenshot is saved (also under $DASHBOARD_SCREENSHOTS when set)."""
-    _require_chromium()
+    browser.require_chromium()
     html_path = tmp_path / "dashboard.html"
     html_path.write_text(full_page, encoding="utf-8")
     shot = tmp_path / f"dashboard_{width}.png"
@@ -867,7 +859,7 @@ def test_dashboard_fits_the_screen_in_chromium(tmp_path, full_page: str, width: 
 @pytest.mark.browser
 @pytest.mark.parametrize("case", ["nan_everywhere", "empty_frames"])
 def test_degenerate_dashboards_render_without_errors(tmp_path, data: DashboardData, case) -> None:
-    _require_chromium()
+    browser.require_chromium()
     if case == "nan_everywhere":
         d = _nan_everywhere(data)
     else:
@@ -893,7 +885,7 @@ def test_degenerate_dashboards_render_without_errors(tmp_path, data: DashboardDa
 @pytest.mark.browser
 def test_page_probes_report_errors_and_missing_figures(tmp_path, page: str) -> None:
     """The DOM probes are not vacuous: a thrown error and a figure that never draws show up."""
-    _require_chromium()
+    browser.require_chromium()
     div = '<div class="plot" id="fig-costs"></div>'
     assert page.count(div) == 1
     broken = page.replace(div, "").replace(

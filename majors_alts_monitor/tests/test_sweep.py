@@ -501,10 +501,7 @@ def test_scheduler_and_worker_on_loopback(lake: Path, tmp_path: Path) -> None:
 @pytest.mark.browser
 @pytest.mark.slow
 def test_sweep_dashboard_in_a_browser(sweep12: tuple[Path, Path], tmp_path: Path) -> None:
-    if browser.find_chromium() is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("CI=true requires chromium for the browser tests", pytrace=False)
-        pytest.skip("no chromium")
+    browser.require_chromium()
     page = results_of(sweep12[1]).parent / "sweep_dashboard.html"
     text = page.read_text()
     assert text.count("<script src=") == 0  # nothing fetched: plotly.js is inline, once
