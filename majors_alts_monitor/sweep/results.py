@@ -15,7 +15,6 @@ from datetime import date
 from typing import Any
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -62,7 +61,6 @@ METRICS: dict[str, str] = {
 }
 _STR = {"start", "end", "oos_start", "oos_end"}
 _INT = {"oos_days", "n_folds", "n_trials"}
-STATUSES = ("ok", "error", "pending")
 
 
 def _f(x: Any) -> float | None:
@@ -279,10 +277,6 @@ def summary(
         "hurdle_annualised": hurdle,
     }
     return out
-
-
-def results_frame(t: pa.Table) -> pl.DataFrame:
-    return pl.from_arrow(t)  # type: ignore[return-value]
 
 
 def trials_table(spec: SweepSpec, trial_sr: dict[int, np.ndarray | None]) -> pa.Table:

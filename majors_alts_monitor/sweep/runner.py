@@ -31,7 +31,6 @@ from .worker import PointOutcome, PointTask, cache_keys, run_point
 log = logging.getLogger("majors_alts_monitor")
 SWEEP_REPORTS = REPORTS / "sweep"
 SWEEP_ARTIFACTS = ARTIFACTS / "sweep"
-ORDERS = ("grouped", "reverse", "shuffled")
 
 
 class SweepInterrupted(Exception):
