@@ -1,7 +1,8 @@
 """Statistics of a daily-returns backtest: KPIs, bootstrap, deflated Sharpe, PBO, betas.
 
 Pure numpy (plus ``scipy.special``'s ``ndtr``/``ndtri``, the normal cdf and quantile, which
-import in milliseconds where ``scipy.stats`` takes about a second); no file I/O.
+import in milliseconds where ``scipy.stats`` takes about a second, and two compiled inner
+steps: ``resample.chain_indices`` and ``cscv_kernel``); no file I/O.
 
 Conventions (``docs/OUTPUTS.md``, binding): simple daily returns as fractions of equity,
 ``PERIODS = 365`` periods a year, no risk-free rate.
@@ -33,6 +34,8 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 from scipy.special import ndtr, ndtri
+
+from .resample import chain_indices
 
 __all__ = [
     "PERIODS",
@@ -263,8 +266,9 @@ def stationary_bootstrap_indices(
     """Politis & Romano (1994) stationary-bootstrap indices, shape ``(n_boot, n)``.
 
     Each resample is a chain of blocks of geometric length with mean ``mean_block``, each
-    block starting at a uniform random day and wrapping around the end of the sample.
-    Vectorised: a block's start is found with a running maximum of the start positions.
+    block starting at a uniform random day and wrapping around the end of the sample. The
+    draws are numpy's (two arrays, in this order); the chains are compiled
+    (``resample.chain_indices``).
     """
     if n < 0 or n_boot < 0:
         raise ValueError("n and n_boot must be non-negative")
@@ -274,16 +278,8 @@ def stationary_bootstrap_indices(
         return np.zeros((n_boot, n), dtype=np.int64)
     p = 1.0 / float(mean_block)
     new_block = rng.random((n_boot, n)) < p
-    new_block[:, 0] = True
     starts = rng.integers(0, n, size=(n_boot, n), dtype=np.int64)
-    pos = np.arange(n, dtype=np.int64)
-    block_pos = np.where(new_block, pos, 0)
-    np.maximum.accumulate(block_pos, axis=1, out=block_pos)
-    idx = np.take_along_axis(starts, block_pos, axis=1)
-    idx += pos
-    idx -= block_pos
-    idx %= n
-    return idx
+    return chain_indices(new_block, starts)
 
 
 def _boot_chunks(n: int, n_boot: int) -> list[int]:
