@@ -35,6 +35,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import ndtr, ndtri
 
+from .interrupts import sigint_deferred
 from .resample import chain_indices
 
 __all__ = [
@@ -520,7 +521,8 @@ def cscv_logits(
         m = member[lo : lo + chunk]
         # per split, both Sharpe rows and both ranks in one compiled pass: the same bits as
         # _sharpe_from_sums then _logits_for (the pooled sums stay numpy's matrix products)
-        cscv_odds(m @ bs, m @ bq, m @ bc, tot_s, tot_q, tot_c, first[lo:], second[lo:])
+        with sigint_deferred():  # a parallel compiled kernel: Ctrl-C is raised after it
+            cscv_odds(m @ bs, m @ bq, m @ bc, tot_s, tot_q, tot_c, first[lo:], second[lo:])
     np.log(first, out=first)
     np.log(second, out=second)
     return np.concatenate([first, second])
