@@ -1,5 +1,5 @@
 """How many independent trials a search ran, the deflated Sharpe ratio at that number, and the
-minimum track record length. Pure numpy (and ``scipy.special.ndtri``); no file I/O.
+minimum track record length. Pure numpy; no file I/O.
 
 **Effective number of trials.** A grid of 2,000 composite-score parameter sets is not 2,000
 independent bets: neighbouring sets hold the same regime on most days. The deflated Sharpe
@@ -62,10 +62,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import ndtri
 
 from .linkage import average_linkage_clusters
-from .stats import deflated_sharpe, expected_max_sharpe
+from .stats import deflated_sharpe, expected_max_sharpe, norm_ppf
 
 __all__ = [
     "EffectiveTrials",
@@ -103,7 +102,7 @@ def minimum_track_record(
         return math.nan
     if sr <= sr_benchmark:
         return math.inf
-    z = float(ndtri(confidence))
+    z = norm_ppf(confidence)
     return 1.0 + factor * (z / (sr - sr_benchmark)) ** 2
 
 
