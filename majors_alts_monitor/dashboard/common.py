@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import plotly.graph_objects as go
 import polars as pl
+
+from .plot import TEMPLATE, Figure, add_annotation, figure, update, update_axes
 
 REGIMES = ("RISK_ON_MAJORS", "BALANCED", "RISK_ON_ALTS")
 REGIME_COLORS = {
@@ -202,50 +203,55 @@ def _drawdown(equity: np.ndarray) -> np.ndarray:
     return equity / peak - 1.0
 
 
-TEMPLATE = {
-    "layout": {
-        "colorway": ["#1f4e9c", "#f29a1f", "#2e9d5b", "#d64545", "#6a5acd", "#17becf"],
-        "hoverlabel": {"align": "left"},
-    }
+STYLE_LAYOUT: dict[str, Any] = {
+    "autosize": True,
+    "margin": {"l": 56, "r": 16, "t": 40, "b": 36},
+    "font": {"family": FONT_STACK, "size": 12, "color": "#1d2433"},
+    "legend": {"orientation": "h", "x": 0.0, "xanchor": "left", "y": -0.12, "yanchor": "top"},
+    "hovermode": "x unified",
+    "paper_bgcolor": "white",
+    "plot_bgcolor": "white",
 }
-"""A small template instead of ``plotly_white`` (whose 7 kB went into every figure's JSON and
-whose validation cost ~80 ms a figure); :func:`_style` sets the white look explicitly."""
+STYLE_XAXIS = {"showgrid": True, "gridcolor": "#eceef2", "linecolor": "#c8ccd4", "ticks": "outside"}
+STYLE_YAXIS = {
+    "showgrid": True,
+    "gridcolor": "#eceef2",
+    "zerolinecolor": "#c8ccd4",
+    "automargin": True,
+}
 
 
-def _style(fig: go.Figure, title: str, height: int, **layout: Any) -> go.Figure:
-    fig.update_layout(
-        template=TEMPLATE,
-        title={"text": title, "x": 0.0, "xanchor": "left", "font": {"size": 16}},
-        height=height,
-        autosize=True,
-        margin={"l": 56, "r": 16, "t": 40, "b": 36},
-        font={"family": FONT_STACK, "size": 12, "color": "#1d2433"},
-        legend={"orientation": "h", "x": 0.0, "xanchor": "left", "y": -0.12, "yanchor": "top"},
-        hovermode="x unified",
-        paper_bgcolor="white",
-        plot_bgcolor="white",
-    )
-    fig.update_xaxes(showgrid=True, gridcolor="#eceef2", linecolor="#c8ccd4", ticks="outside")
-    fig.update_yaxes(showgrid=True, gridcolor="#eceef2", zerolinecolor="#c8ccd4", automargin=True)
+def _style(fig: Figure, title: str, height: int, **layout: Any) -> Figure:
+    """The white look of every figure: :data:`~.plot.TEMPLATE`, the title (the page moves it
+    to the card heading), height, margins, font, a horizontal legend below, light grid lines;
+    ``layout`` is merged last."""
+    lay = fig["layout"]
+    lay["template"] = TEMPLATE  # shared, never modified: the page embeds it once
+    update(lay, STYLE_LAYOUT)
+    lay["title"] = {"text": title, "x": 0.0, "xanchor": "left", "font": {"size": 16}}
+    lay["height"] = height
+    update_axes(fig, "x", STYLE_XAXIS)
+    update_axes(fig, "y", STYLE_YAXIS)
     if layout:
-        fig.update_layout(**layout)
+        update(lay, layout)
     return fig
 
 
-def _empty(title: str, message: str, height: int = 260) -> go.Figure:
-    fig = go.Figure(go.Scatter(x=[], y=[], mode="lines", showlegend=False))
-    fig.add_annotation(
-        text=html.escape(message),
-        xref="paper",
-        yref="paper",
-        x=0.5,
-        y=0.5,
-        showarrow=False,
+def _empty(title: str, message: str, height: int = 260) -> Figure:
+    fig = figure([{"mode": "lines", "showlegend": False, "x": [], "y": [], "type": "scatter"}])
+    add_annotation(
+        fig,
         font={"size": 14, "color": "#5b6475"},
+        showarrow=False,
+        text=html.escape(message),
+        x=0.5,
+        xref="paper",
+        y=0.5,
+        yref="paper",
     )
     _style(fig, title, height)
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
+    update_axes(fig, "x", {"visible": False})
+    update_axes(fig, "y", {"visible": False})
     return fig
 
 
@@ -258,14 +264,21 @@ def _line(
     dash: str = "solid",
     width: float = 1.6,
     hover: str = "%{y:.3f}",
+    shape: str | None = None,
     **kwargs: Any,
-) -> go.Scatter:
-    return go.Scatter(
+) -> dict[str, Any]:
+    """A line trace over the ISO dates ``x`` (``x0``/``dx`` when they are consecutive days);
+    ``shape="hv"`` draws steps; ``kwargs`` are further scatter properties (``fill`` ...)."""
+    line: dict[str, Any] = {"color": color, "dash": dash, "width": width}
+    if shape is not None:
+        line["shape"] = shape
+    return {
         **x_args(x),
-        y=_clean(y),
-        name=name,
-        mode="lines",
-        line={"color": color, "dash": dash, "width": width},
-        hovertemplate=hover + f"<extra>{html.escape(name)}</extra>",
+        "y": _clean(y),
+        "name": name,
+        "mode": "lines",
+        "line": line,
+        "hovertemplate": hover + f"<extra>{html.escape(name)}</extra>",
         **kwargs,
-    )
+        "type": "scatter",
+    }
