@@ -104,8 +104,11 @@ def _values(df: pl.DataFrame, name: str) -> np.ndarray:
     """Column ``name`` as float64 with NaN for null, missing or non-numeric values."""
     if name not in df.columns:
         return np.full(df.height, np.nan)
+    col = df.get_column(name)
+    if col.dtype.is_float() or col.dtype.is_integer():  # nulls become NaN (float64 out)
+        return col.to_numpy().astype(np.float64, copy=True)
     try:
-        s = df.get_column(name).cast(pl.Float64, strict=False)
+        s = col.cast(pl.Float64, strict=False)
     except Exception:  # a nested or otherwise uncastable type: show nothing, do not fail
         return np.full(df.height, np.nan)
     return s.fill_null(float("nan")).to_numpy().astype(np.float64, copy=True)
@@ -116,7 +119,40 @@ def _has(values: np.ndarray) -> bool:
 
 
 def _clean(values: np.ndarray | Sequence[float]) -> list[float | None]:
-    """Plain JSON-ready list: 5 significant digits, ``None`` for NaN and infinities."""
+    """Plain JSON-ready list: 5 significant digits, ``None`` for NaN and infinities.
+
+    Bit for bit ``float(f"{v:.5g}")`` (the reference, kept as :func:`_clean_reference` and
+    compared in the tests), vectorised: ``rint(v * 10^k) / 10^k`` with ``k = 4 - floor(log10
+    |v|)`` is exact when ``10^|k|`` is (``|k| <= 22``: both steps are single correctly rounded
+    operations), so only values near a rounding tie or a power of ten, and extreme
+    magnitudes, are formatted one by one."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    ok = np.isfinite(v)
+    out = v.copy()  # zeros (and their sign) stay as they are
+    mag = np.abs(v)
+    fast = ok & (mag > 1e-200) & (mag < 1e200)
+    idx = np.flatnonzero(fast)
+    w = v[idx]
+    lg = np.log10(np.abs(w))
+    k = 4.0 - np.floor(lg)
+    q = 10.0 ** np.abs(k)
+    scaled = np.where(k >= 0, w * q, w / q)
+    m = np.rint(scaled)
+    out[idx] = np.where(k >= 0, m / q, m * q)
+    unsure = (
+        (np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6)
+        | (np.abs(lg - np.rint(lg)) < 1e-9)
+        | (np.abs(k) > 22)
+    )
+    for i in np.concatenate([idx[unsure], np.flatnonzero(ok & ~fast & (mag != 0))]).tolist():
+        out[i] = float(f"{v[i]:.5g}")
+    res = out.astype(object)
+    res[~ok] = None
+    return res.tolist()
+
+
+def _clean_reference(values: np.ndarray | Sequence[float]) -> list[float | None]:
+    """The slow, obviously correct :func:`_clean`."""
     return [
         float(f"{v:.5g}") if v is not None and math.isfinite(v) else None
         for v in np.asarray(values, dtype=np.float64).tolist()
@@ -136,16 +172,17 @@ def display_index(
     if n <= max_points:
         return np.arange(n)
     n_buckets = max(1, max_points // (2 * max(1, len(series)) + 1))
-    edges = np.linspace(0, n, n_buckets + 1).astype(np.int64)
+    edges = np.linspace(0, n, n_buckets + 1).astype(np.int64)  # strictly increasing: n > buckets
     keep = [edges[:-1], np.array([n - 1])]
+    bucket = np.repeat(np.arange(n_buckets), np.diff(edges))
     for v in series:
-        v = np.asarray(v, dtype=np.float64)
-        for a, b in zip(edges[:-1], edges[1:], strict=True):
-            seg = v[a:b]
-            ok = np.isfinite(seg)
-            if ok.any():
-                idx = np.flatnonzero(ok)
-                keep.append(a + idx[[np.argmin(seg[ok]), np.argmax(seg[ok])]])
+        w = np.asarray(v, dtype=np.float64)
+        w = np.where(np.isfinite(w), w, np.nan)
+        for reduce in (np.fmin, np.fmax):  # NaN-skipping; NaN only for a bucket without values
+            extreme = reduce.reduceat(w, edges[:-1])
+            hit = np.flatnonzero(w == extreme[bucket])
+            # the first row of each bucket at its extreme (np.argmin/argmax's choice)
+            keep.append(hit[np.unique(bucket[hit], return_index=True)[1]])
     for st in steps:
         arr = np.asarray(st, dtype=object)
         ch = np.flatnonzero(arr[1:] != arr[:-1]) + 1
