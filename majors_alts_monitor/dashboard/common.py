@@ -124,13 +124,13 @@ def _clean(values: np.ndarray | Sequence[float]) -> list[float | None]:
     Bit for bit ``float(f"{v:.5g}")`` (the reference, kept as :func:`_clean_reference` and
     compared in the tests), vectorised: ``rint(v * 10^k) / 10^k`` with ``k = 4 - floor(log10
     |v|)`` is exact when ``10^|k|`` is (``|k| <= 22``: both steps are single correctly rounded
-    operations), so only values near a rounding tie or a power of ten, and extreme
-    magnitudes, are formatted one by one."""
+    operations), so only values near a rounding tie or a power of ten, and magnitudes outside
+    [1e-17, 1e26), are formatted one by one."""
     v = np.asarray(values, dtype=np.float64).ravel()
     ok = np.isfinite(v)
     out = v.copy()  # zeros (and their sign) stay as they are
     mag = np.abs(v)
-    fast = ok & (mag > 1e-200) & (mag < 1e200)
+    fast = ok & (mag >= 1e-17) & (mag < 1e26)  # there |k| <= 21: 10^|k| is exact, no overflow
     idx = np.flatnonzero(fast)
     w = v[idx]
     lg = np.log10(np.abs(w))
@@ -139,11 +139,7 @@ def _clean(values: np.ndarray | Sequence[float]) -> list[float | None]:
     scaled = np.where(k >= 0, w * q, w / q)
     m = np.rint(scaled)
     out[idx] = np.where(k >= 0, m / q, m * q)
-    unsure = (
-        (np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6)
-        | (np.abs(lg - np.rint(lg)) < 1e-9)
-        | (np.abs(k) > 22)
-    )
+    unsure = (np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6) | (np.abs(lg - np.rint(lg)) < 1e-9)
     for i in np.concatenate([idx[unsure], np.flatnonzero(ok & ~fast & (mag != 0))]).tolist():
         out[i] = float(f"{v[i]:.5g}")
     res = out.astype(object)

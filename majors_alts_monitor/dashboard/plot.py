@@ -168,7 +168,10 @@ def subplots(
     subplot title annotations of ``plotly.subplots.make_subplots`` with the same arguments
     (``start_cell="top-left"``; the same float arithmetic, so the same numbers)."""
     hs = 0.2 / cols if horizontal_spacing is None else horizontal_spacing
-    vs = 0.3 / rows if vertical_spacing is None else vertical_spacing
+    if vertical_spacing is None:
+        vs = (0.5 if subplot_titles else 0.3) / rows
+    else:
+        vs = vertical_spacing
     widths = [(1.0 - hs * (cols - 1)) / cols] * cols
     if row_heights is None:
         heights = [(1.0 - vs * (rows - 1)) / rows] * rows
