@@ -52,6 +52,7 @@ tr.error td{color:#a23}
 .tablewrap{max-height:560px;overflow:auto}
 dl{display:grid;grid-template-columns:max-content auto;gap:4px 14px;margin:0}dt{color:#566070}
 .note{color:#566070;font-size:12px}
+#duplicates{width:auto;margin:8px 0 4px}
 """
 
 CHART_SCRIPT = """
