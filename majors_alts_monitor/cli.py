@@ -20,6 +20,7 @@ from pathlib import Path
 from . import __version__
 from .config import Config, load_config
 from .errors import MonitorError
+from .interrupts import raise_if_interrupted, sticky_sigint
 
 log = logging.getLogger("majors_alts_monitor")
 DEMO_SEED = 7
@@ -109,6 +110,7 @@ class _Progress:
             self.console = Console(stderr=True)
 
     def __call__(self, msg: str) -> None:
+        raise_if_interrupted()  # a stage boundary: a swallowed Ctrl-C stops the run here
         log.debug(msg)
         if self.quiet:
             return
@@ -236,6 +238,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         res.manifest["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         log.info(f"writing outputs under {paths.root.resolve()}")
         files = render_run_files(paths, res, dashboard_html=html, log_text=capture.text())
+        raise_if_interrupted()  # nothing is written by an interrupted run
         write_all(files)
     finally:
         stack.close()
@@ -256,6 +259,7 @@ def cmd_signals(args: argparse.Namespace) -> int:
     sig = live_signal.signal(cfg, asof, progress, start=args.start, allow_stale=args.allow_stale)
     path = OutputPaths(cfg.paths.output_root).reports / "signals_today.json"
     with output_lock(cfg.paths.output_root):
+        raise_if_interrupted()
         atomic_write(path, to_json_bytes(sig))
     print(signal_text(sig, path))
     return 0
@@ -289,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
 
         handlers = {"run": cmd_run, "signals": cmd_signals, "synth": cmd_synth, "sweep": cmd_sweep}
         handlers |= {"import": cmd_import, "check-lake": cmd_check_lake}
-        return handlers[args.command](args)
+        with sticky_sigint():
+            return handlers[args.command](args)
     except MonitorError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code

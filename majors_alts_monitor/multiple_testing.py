@@ -1,5 +1,5 @@
 """How many independent trials a search ran, the deflated Sharpe ratio at that number, and the
-minimum track record length. Pure numpy/scipy; no file I/O.
+minimum track record length. Pure numpy; no file I/O.
 
 **Effective number of trials.** A grid of 2,000 composite-score parameter sets is not 2,000
 independent bets: neighbouring sets hold the same regime on most days. The deflated Sharpe
@@ -62,11 +62,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.cluster.hierarchy import fcluster, linkage
-from scipy.spatial.distance import squareform
-from scipy.stats import norm
 
-from .stats import deflated_sharpe, expected_max_sharpe
+from .linkage import average_linkage_clusters
+from .stats import deflated_sharpe, expected_max_sharpe, norm_ppf
 
 __all__ = [
     "EffectiveTrials",
@@ -104,7 +102,7 @@ def minimum_track_record(
         return math.nan
     if sr <= sr_benchmark:
         return math.inf
-    z = float(norm.ppf(confidence))
+    z = norm_ppf(confidence)
     return 1.0 + factor * (z / (sr - sr_benchmark)) ** 2
 
 
@@ -145,7 +143,8 @@ def _correlation(x: FloatArray) -> FloatArray:
 
 
 def cluster_trials(corr: npt.ArrayLike, k: int) -> npt.NDArray[np.int64]:
-    """Labels 0..k-1 from average-linkage clustering on the distance ``sqrt((1 - rho) / 2)``."""
+    """Labels 0..K-1 (``K <= k``, numbered by smallest member) from average-linkage clustering
+    on the distance ``sqrt((1 - rho) / 2)``, cut as scipy's ``fcluster`` ``maxclust``."""
     c = np.asarray(corr, dtype=np.float64)
     n = c.shape[0]
     if n == 0:
@@ -156,10 +155,7 @@ def cluster_trials(corr: npt.ArrayLike, k: int) -> npt.NDArray[np.int64]:
     dist = np.sqrt(np.clip((1.0 - c) / 2.0, 0.0, 1.0))
     np.fill_diagonal(dist, 0.0)
     dist = (dist + dist.T) / 2.0
-    z = linkage(squareform(dist, checks=False), method="average")
-    labels = fcluster(z, t=k, criterion="maxclust")
-    _, out = np.unique(labels, return_inverse=True)
-    return out.astype(np.int64)
+    return average_linkage_clusters(dist, k)
 
 
 def cluster_representative_sharpes(x: npt.ArrayLike, labels: npt.ArrayLike) -> FloatArray:

@@ -31,7 +31,6 @@ from .features import compute_features
 from .panel import build_panel
 from .regime.composite import CompositeRegime
 from .regime.hysteresis import BALANCED, regime_age
-from .regime.jump import JumpRegime
 from .regime.search import (
     ParamGrid,
     SearchInputs,
@@ -40,7 +39,6 @@ from .regime.search import (
     sharpe_from_stats,
     transition_costs,
 )
-from .regime.unsupervised import HMMRegime, KMeansRegime
 from .stages import (
     FoldFit,
     Market,
@@ -247,6 +245,8 @@ def fit_fold(
         )
     next_ret = p.inputs.book_pnl[a + 1 : b + 2]
     if cfg.regime.mode == "jump":
+        from .regime.jump import JumpRegime  # imported for this mode only (scipy.special)
+
         jc = cfg.regime.jump
         jm = JumpRegime(
             n_states=cfg.regime.n_states,
@@ -278,6 +278,8 @@ def fit_fold(
             left[t0 - a :],
             trial_codes=jm.predict_all(z[a : t1 + 1])[:, t0 - a :],
         )
+    from .regime.unsupervised import HMMRegime, KMeansRegime  # this mode only (scipy.special)
+
     cls = HMMRegime if cfg.regime.mode == "hmm" else KMeansRegime
     model = cls(n_states=cfg.regime.n_states, min_dwell=cfg.regime.min_dwell, seed=cfg.stats.seed)
     with _fold_errors(p, fold):

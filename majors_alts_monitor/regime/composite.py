@@ -3,6 +3,7 @@ hysteresis band and a minimum dwell, tuned by a fused grid search on the trainin
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -39,6 +40,27 @@ def composite_contributions(z: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return np.where(defined[:, None], c, np.nan)
 
 
+_GRIDS: dict[str, ParamGrid] = {}
+_GRIDS_MAX = 32
+
+
+def cached_grid(
+    features: tuple[str, ...], grid: GridConfig, default: dict[str, object] | None
+) -> ParamGrid:
+    """``build_grid``, built once per (features, grid config, default parameters): every fold
+    of a run (and of its robustness re-runs) searches the same grid. The grid is shared:
+    nothing may write to its arrays (they stay writeable only because numba compiles a
+    separate kernel for read-only arrays)."""
+    key = json.dumps([features, grid.model_dump(mode="json"), default], sort_keys=True, default=str)
+    got = _GRIDS.get(key)
+    if got is None:
+        got = build_grid(features, grid, default)
+        if len(_GRIDS) >= _GRIDS_MAX:
+            _GRIDS.pop(next(iter(_GRIDS)))
+        _GRIDS[key] = got
+    return got
+
+
 @dataclass
 class CompositeRegime:
     """Estimator: ``fit`` searches the grid on decision days ``[d0, d1]``; fitted attributes
@@ -66,7 +88,7 @@ class CompositeRegime:
         pass: this model fitted on ``costs[0]``, then fitted copies for the others."""
         if z.shape[1] != len(self.features):
             raise ValueError("z has a different number of columns than features")
-        grid = build_grid(self.features, self.grid, self.default)
+        grid = cached_grid(self.features, self.grid, self.default)
         stats, blocks = evaluate_grid_costs(z, grid, inputs, d0, d1, self.n_blocks, costs)
         out = []
         for k in range(len(costs)):

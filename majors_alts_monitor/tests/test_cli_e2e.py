@@ -543,6 +543,41 @@ def test_sigint_is_held_during_the_kernel_and_raised_after() -> None:
         pass
 
 
+def test_a_ctrl_c_swallowed_by_a_library_still_stops_the_run(
+    lake: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """A KeyboardInterrupt that a library swallows (polars/pyo3 print "Exception ignored" for
+    one raised inside their Python callbacks, and go on) is remembered: the run stops at the
+    next stage boundary with exit 130 and writes nothing."""
+    import signal
+
+    from majors_alts_monitor import interrupts, pipeline
+
+    real_run = pipeline.run
+
+    class Dropped:
+        def __del__(self) -> None:  # a finaliser: what it raises is unraisable, as in pyo3
+            signal.raise_signal(signal.SIGINT)
+
+    def run_swallowing(*args, **kwargs):
+        try:
+            signal.raise_signal(signal.SIGINT)  # Ctrl-C inside a library's callback ...
+        except KeyboardInterrupt:
+            pass  # ... which drops it
+        Dropped()  # and one dropped through sys.unraisablehook ("Exception ignored in")
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "run", run_swallowing)
+    before = signal.getsignal(signal.SIGINT)
+    out = tmp_path / "out"
+    code = cli.main(["run", "--lake", str(lake), "--output-root", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 130 and cli.INTERRUPTED in err and "Traceback" not in err
+    assert not (out / "reports").exists(), "nothing written by an interrupted run"
+    assert signal.getsignal(signal.SIGINT) is before
+    interrupts.raise_if_interrupted()  # forgotten once the command is over
+
+
 def test_signals_with_the_runs_start_reproduces_the_run(lake: Path, tmp_path: Path) -> None:
     """A run from a later --start (origin) is reproduced by signals --start with that origin:
     the same file, generated_at aside."""

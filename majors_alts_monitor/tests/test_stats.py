@@ -906,3 +906,22 @@ def test_effective_dsr_false_positives_on_null_trials():
     eff, raw, n_eff = _null_best_of_n_false_positives(1, 200, 0.7, 60)
     print(f"one factor x 200, noise 0.7: N_eff {n_eff:.1f}, FP eff {eff} raw {raw}")
     assert raw <= 0.10 and n_eff < 3.0
+
+
+def test_normal_cdf_and_quantile_match_scipy():
+    """The standard-library normal cdf and quantile against scipy.special's ndtr/ndtri."""
+    from scipy.special import ndtr, ndtri
+
+    rng = np.random.default_rng(3)
+    z = np.concatenate([rng.normal(0.0, 2.0, 4000), rng.uniform(-37.0, 8.0, 4000), [0.0]])
+    ours = np.array([st.norm_cdf(float(v)) for v in z])
+    np.testing.assert_allclose(ours, ndtr(z), rtol=1e-12, atol=0.0)
+    p = np.concatenate(
+        [rng.uniform(0.0, 1.0, 4000), 10 ** rng.uniform(-300, -1, 2000), [0.5, 0.975]]
+    )
+    p = np.concatenate([p, 1.0 - 10 ** rng.uniform(-15, -1, 2000)])
+    np.testing.assert_allclose([st.norm_ppf(float(v)) for v in p], ndtri(p), rtol=1e-14)
+    assert st.norm_ppf(0.0) == -math.inf and st.norm_ppf(1.0) == math.inf
+    assert math.isnan(st.norm_ppf(1.5)) and math.isnan(st.norm_ppf(math.nan))
+    assert st.norm_cdf(math.inf) == 1.0 and st.norm_cdf(-math.inf) == 0.0
+    assert math.isnan(st.norm_cdf(math.nan))
