@@ -275,3 +275,165 @@ def test_display_index_equals_the_loop_reference(seed: int) -> None:
     got = dashboard.display_index(series, steps, max_points=max_points)
     want = _display_index_reference(series, steps, max_points)
     np.testing.assert_array_equal(got, want)
+
+
+# --------------------------------------------------------------------------------------------
+# The former plotly.py builders of three figures, kept as references: the dict builders must
+# give the same figure (subplot grid with shared x, shapes, annotations, step lines, log axis
+# with ticks, horizontal lines on every cell, subplot titles)
+# --------------------------------------------------------------------------------------------
+
+GO_TEMPLATE = {
+    "layout": {
+        "colorway": ["#1f4e9c", "#f29a1f", "#2e9d5b", "#d64545", "#6a5acd", "#17becf"],
+        "hoverlabel": {"align": "left"},
+    }
+}
+
+
+def _go_style(fig: go.Figure, title: str, height: int, **layout) -> go.Figure:
+    fig.update_layout(
+        template=GO_TEMPLATE,  # merged into plotly's default template, as the pages had it
+        title={"text": title, "x": 0.0, "xanchor": "left", "font": {"size": 16}},
+        height=height,
+        autosize=True,
+        margin={"l": 56, "r": 16, "t": 40, "b": 36},
+        font={"family": common.FONT_STACK, "size": 12, "color": "#1d2433"},
+        legend={"orientation": "h", "x": 0.0, "xanchor": "left", "y": -0.12, "yanchor": "top"},
+        hovermode="x unified",
+        paper_bgcolor="white",
+        plot_bgcolor="white",
+    )
+    fig.update_xaxes(showgrid=True, gridcolor="#eceef2", linecolor="#c8ccd4", ticks="outside")
+    fig.update_yaxes(showgrid=True, gridcolor="#eceef2", zerolinecolor="#c8ccd4", automargin=True)
+    if layout:
+        fig.update_layout(**layout)
+    return fig
+
+
+def _go_line(x, y, name, color, *, dash="solid", width=1.6, hover="%{y:.3f}", **kw) -> go.Scatter:
+    return go.Scatter(
+        **common.x_args(x),
+        y=common._clean(y),
+        name=name,
+        mode="lines",
+        line={"color": color, "dash": dash, "width": width},
+        hovertemplate=hover + f"<extra>{html.escape(name)}</extra>",
+        **kw,
+    )
+
+
+def _go_equity(d) -> go.Figure:
+    from majors_alts_monitor.dashboard.figures import _log_ticks
+
+    eq = common.thin(common._prep(d.equity), ["equity", "benchmark_equity", "btc_equity"])
+    x = common._iso(common._dates(eq))
+    series = [
+        ("equity", "Strategy", common.COLORS["strategy"], 2.2),
+        ("benchmark_equity", "Always-held book", common.COLORS["benchmark"], 1.6),
+        ("btc_equity", "BTC buy & hold", common.COLORS["btc"], 1.3),
+    ]
+    fig = go.Figure()
+    for col, name, color, width in series:
+        fig.add_trace(_go_line(x, common._values(eq, col), name, color, width=width))
+    _go_style(fig, "Equity: strategy vs always-held book vs BTC (net of costs, 1.0 invested)", 420)
+    fig.update_yaxes(type="log", title_text="equity (log)")
+    vals, text = _log_ticks([common._values(eq, c) for c, *_ in series])
+    if vals:
+        fig.update_yaxes(tickvals=vals, ticktext=text)
+    fig.add_hline(y=1.0, line={"color": "#c8ccd4", "width": 1, "dash": "dot"})
+    return fig
+
+
+def _go_regime(d, shapes: list, annotations: list) -> go.Figure:
+    """fig_regime's plotly.py assembly; the shapes and annotation come from the new figure
+    (their dicts were written by hand in both versions)."""
+    tl = common.thin(common._prep(d.timeline), ["score"], ["regime", "exposure", "lower", "upper"])
+    x = common._iso(common._dates(tl))
+    regimes = tl.get_column("regime").to_list()
+    fig = make_subplots(
+        rows=2, cols=1, shared_xaxes=True, row_heights=[0.74, 0.26], vertical_spacing=0.05
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=common._clean(common._values(tl, "score")),
+            name="score",
+            mode="lines",
+            line={"color": common.COLORS["score"], "width": 1.5},
+            customdata=[r if r is not None else "" for r in regimes],
+            hovertemplate="%{y:.3f} (%{customdata})<extra>score</extra>",
+        ),
+        row=1,
+        col=1,
+    )
+    for col, name, color in (
+        ("upper", "upper threshold", common.REGIME_COLORS["RISK_ON_MAJORS"]),
+        ("lower", "lower threshold", common.REGIME_COLORS["RISK_ON_ALTS"]),
+    ):
+        v = common._values(tl, col)
+        fig.add_trace(_go_line(x, v, name, color, dash="dash", width=2.0, line_shape="hv"), 1, 1)
+    fig.add_trace(
+        _go_line(
+            x,
+            common._values(tl, "exposure"),
+            "exposure",
+            common.COLORS["strategy"],
+            width=1.2,
+            hover="%{y:.2f}",
+            line_shape="hv",
+            fill="tozeroy",
+            fillcolor="rgba(31,78,156,0.15)",
+        ),
+        row=2,
+        col=1,
+    )
+    for a in annotations:
+        fig.add_annotation(**a)
+    _go_style(fig, "Regime: composite score, thresholds and exposure", 500)
+    fig.update_layout(shapes=shapes)
+    fig.update_yaxes(title_text="score", row=1, col=1)
+    fig.update_yaxes(title_text="exposure", rangemode="tozero", row=2, col=1)
+    return fig
+
+
+def _go_robustness(d) -> go.Figure:
+    rb = d.kpis["robustness"]
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=("start shifted by (days)", "costs × multiplier"),
+        horizontal_spacing=0.14,
+    )
+    for col, recs, key, fmt in (
+        (1, rb["start_shift"], "shift_days", lambda v: f"+{int(v)} d"),
+        (2, rb["cost_multiplier"], "multiplier", lambda v: f"{float(v):g}×"),
+    ):
+        sr = np.array([r["oos_sharpe"] for r in recs], dtype=float)
+        colors = [common.COLORS["strategy"] if v >= 0 else common.COLORS["fees"] for v in sr]
+        fig.add_trace(
+            go.Bar(
+                x=[fmt(r[key]) for r in recs],
+                y=common._clean(sr),
+                marker={"color": colors},
+                hovertemplate="%{x}: Sharpe %{y:.2f}<extra></extra>",
+                showlegend=False,
+            ),
+            row=1,
+            col=col,
+        )
+    _go_style(fig, "Robustness: out-of-sample Sharpe (net) of the re-runs", 320)
+    fig.update_yaxes(title_text="OOS Sharpe", row=1, col=1)
+    fig.add_hline(y=0.0, line={"color": "#1d2433", "width": 1})
+    return fig
+
+
+@pytest.mark.parametrize("n_days", [400, 3000])
+def test_dict_figures_equal_the_former_plotly_builders(n_days: int) -> None:
+    d = add_extras(make_data(n_days, 6, burn_in=60 if n_days < 1000 else 200))
+    new = dashboard.fig_equity(d)
+    assert _plain(new) == json.loads(_go_equity(d).to_json())
+    new = dashboard.fig_regime(d)
+    ref = _go_regime(d, new["layout"]["shapes"], new["layout"]["annotations"])
+    assert _plain(new) == json.loads(ref.to_json())
+    assert _plain(dashboard.fig_robustness(d)) == json.loads(_go_robustness(d).to_json())
