@@ -1,5 +1,6 @@
 """Figures and the self-contained HTML page of the regime monitor, split by story:
 
+- ``plot``: plotly figures as plain dicts (traces, axes, subplot grids, JSON), no plotly.py;
 - ``common``: :class:`DashboardData`, colours, frame helpers, plot style, display thinning;
 - ``figures``: equity, drawdown, regime, feature heat map, betas, costs;
 - ``tearsheet_figures``: rolling Sharpe/volatility, score contributions, P&L attribution,
@@ -7,8 +8,9 @@
 - ``tables`` / ``tearsheet_tables``: formatting and every HTML table;
 - ``page``: CSS, the probe scripts, the compressed plotly.js and :func:`render_dashboard`.
 
-Every ``fig_*`` function is pure: it takes a :class:`DashboardData` and returns a
-``plotly.graph_objects.Figure``. :func:`render_dashboard` returns the whole page as a string;
+Every ``fig_*`` function is pure: it takes a :class:`DashboardData` and returns a plotly
+figure as a plain dict, ``{"data": [...], "layout": {...}}`` (what plotly.js takes; no
+plotly.py module is imported at run time, see ``plot``). :func:`render_dashboard` returns the whole page as a string;
 the caller (``outputs.py``) writes it atomically. Nothing here touches the filesystem or the
 network. Series go to plotly as plain lists (5 significant digits, ``None`` for NaN); daily
 series longer than ``MAX_DISPLAY_POINTS`` are thinned for DRAWING only (per bucket the

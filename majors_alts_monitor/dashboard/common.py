@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import plotly.graph_objects as go
 import polars as pl
+
+from .plot import TEMPLATE, Figure, add_annotation, figure, update, update_axes
 
 REGIMES = ("RISK_ON_MAJORS", "BALANCED", "RISK_ON_ALTS")
 REGIME_COLORS = {
@@ -103,8 +104,11 @@ def _values(df: pl.DataFrame, name: str) -> np.ndarray:
     """Column ``name`` as float64 with NaN for null, missing or non-numeric values."""
     if name not in df.columns:
         return np.full(df.height, np.nan)
+    col = df.get_column(name)
+    if col.dtype.is_float() or col.dtype.is_integer():  # nulls become NaN (float64 out)
+        return col.to_numpy().astype(np.float64, copy=True)
     try:
-        s = df.get_column(name).cast(pl.Float64, strict=False)
+        s = col.cast(pl.Float64, strict=False)
     except Exception:  # a nested or otherwise uncastable type: show nothing, do not fail
         return np.full(df.height, np.nan)
     return s.fill_null(float("nan")).to_numpy().astype(np.float64, copy=True)
@@ -115,7 +119,36 @@ def _has(values: np.ndarray) -> bool:
 
 
 def _clean(values: np.ndarray | Sequence[float]) -> list[float | None]:
-    """Plain JSON-ready list: 5 significant digits, ``None`` for NaN and infinities."""
+    """Plain JSON-ready list: 5 significant digits, ``None`` for NaN and infinities.
+
+    Bit for bit ``float(f"{v:.5g}")`` (the reference, kept as :func:`_clean_reference` and
+    compared in the tests), vectorised: ``rint(v * 10^k) / 10^k`` with ``k = 4 - floor(log10
+    |v|)`` is exact when ``10^|k|`` is (``|k| <= 22``: both steps are single correctly rounded
+    operations), so only values near a rounding tie or a power of ten, and magnitudes outside
+    [1e-17, 1e26), are formatted one by one."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    ok = np.isfinite(v)
+    out = v.copy()  # zeros (and their sign) stay as they are
+    mag = np.abs(v)
+    fast = ok & (mag >= 1e-17) & (mag < 1e26)  # there |k| <= 21: 10^|k| is exact, no overflow
+    idx = np.flatnonzero(fast)
+    w = v[idx]
+    lg = np.log10(np.abs(w))
+    k = 4.0 - np.floor(lg)
+    q = 10.0 ** np.abs(k)
+    scaled = np.where(k >= 0, w * q, w / q)
+    m = np.rint(scaled)
+    out[idx] = np.where(k >= 0, m / q, m * q)
+    unsure = (np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6) | (np.abs(lg - np.rint(lg)) < 1e-9)
+    for i in np.concatenate([idx[unsure], np.flatnonzero(ok & ~fast & (mag != 0))]).tolist():
+        out[i] = float(f"{v[i]:.5g}")
+    res = out.astype(object)
+    res[~ok] = None
+    return res.tolist()
+
+
+def _clean_reference(values: np.ndarray | Sequence[float]) -> list[float | None]:
+    """The slow, obviously correct :func:`_clean`."""
     return [
         float(f"{v:.5g}") if v is not None and math.isfinite(v) else None
         for v in np.asarray(values, dtype=np.float64).tolist()
@@ -135,16 +168,17 @@ def display_index(
     if n <= max_points:
         return np.arange(n)
     n_buckets = max(1, max_points // (2 * max(1, len(series)) + 1))
-    edges = np.linspace(0, n, n_buckets + 1).astype(np.int64)
+    edges = np.linspace(0, n, n_buckets + 1).astype(np.int64)  # strictly increasing: n > buckets
     keep = [edges[:-1], np.array([n - 1])]
+    bucket = np.repeat(np.arange(n_buckets), np.diff(edges))
     for v in series:
-        v = np.asarray(v, dtype=np.float64)
-        for a, b in zip(edges[:-1], edges[1:], strict=True):
-            seg = v[a:b]
-            ok = np.isfinite(seg)
-            if ok.any():
-                idx = np.flatnonzero(ok)
-                keep.append(a + idx[[np.argmin(seg[ok]), np.argmax(seg[ok])]])
+        w = np.asarray(v, dtype=np.float64)
+        w = np.where(np.isfinite(w), w, np.nan)
+        for reduce in (np.fmin, np.fmax):  # NaN-skipping; NaN only for a bucket without values
+            extreme = reduce.reduceat(w, edges[:-1])
+            hit = np.flatnonzero(w == extreme[bucket])
+            # the first row of each bucket at its extreme (np.argmin/argmax's choice)
+            keep.append(hit[np.unique(bucket[hit], return_index=True)[1]])
     for st in steps:
         arr = np.asarray(st, dtype=object)
         ch = np.flatnonzero(arr[1:] != arr[:-1]) + 1
@@ -202,50 +236,55 @@ def _drawdown(equity: np.ndarray) -> np.ndarray:
     return equity / peak - 1.0
 
 
-TEMPLATE = {
-    "layout": {
-        "colorway": ["#1f4e9c", "#f29a1f", "#2e9d5b", "#d64545", "#6a5acd", "#17becf"],
-        "hoverlabel": {"align": "left"},
-    }
+STYLE_LAYOUT: dict[str, Any] = {
+    "autosize": True,
+    "margin": {"l": 56, "r": 16, "t": 40, "b": 36},
+    "font": {"family": FONT_STACK, "size": 12, "color": "#1d2433"},
+    "legend": {"orientation": "h", "x": 0.0, "xanchor": "left", "y": -0.12, "yanchor": "top"},
+    "hovermode": "x unified",
+    "paper_bgcolor": "white",
+    "plot_bgcolor": "white",
 }
-"""A small template instead of ``plotly_white`` (whose 7 kB went into every figure's JSON and
-whose validation cost ~80 ms a figure); :func:`_style` sets the white look explicitly."""
+STYLE_XAXIS = {"showgrid": True, "gridcolor": "#eceef2", "linecolor": "#c8ccd4", "ticks": "outside"}
+STYLE_YAXIS = {
+    "showgrid": True,
+    "gridcolor": "#eceef2",
+    "zerolinecolor": "#c8ccd4",
+    "automargin": True,
+}
 
 
-def _style(fig: go.Figure, title: str, height: int, **layout: Any) -> go.Figure:
-    fig.update_layout(
-        template=TEMPLATE,
-        title={"text": title, "x": 0.0, "xanchor": "left", "font": {"size": 16}},
-        height=height,
-        autosize=True,
-        margin={"l": 56, "r": 16, "t": 40, "b": 36},
-        font={"family": FONT_STACK, "size": 12, "color": "#1d2433"},
-        legend={"orientation": "h", "x": 0.0, "xanchor": "left", "y": -0.12, "yanchor": "top"},
-        hovermode="x unified",
-        paper_bgcolor="white",
-        plot_bgcolor="white",
-    )
-    fig.update_xaxes(showgrid=True, gridcolor="#eceef2", linecolor="#c8ccd4", ticks="outside")
-    fig.update_yaxes(showgrid=True, gridcolor="#eceef2", zerolinecolor="#c8ccd4", automargin=True)
+def _style(fig: Figure, title: str, height: int, **layout: Any) -> Figure:
+    """The white look of every figure: :data:`~.plot.TEMPLATE`, the title (the page moves it
+    to the card heading), height, margins, font, a horizontal legend below, light grid lines;
+    ``layout`` is merged last."""
+    lay = fig["layout"]
+    lay["template"] = TEMPLATE  # shared, never modified: the page embeds it once
+    update(lay, STYLE_LAYOUT)
+    lay["title"] = {"text": title, "x": 0.0, "xanchor": "left", "font": {"size": 16}}
+    lay["height"] = height
+    update_axes(fig, "x", STYLE_XAXIS)
+    update_axes(fig, "y", STYLE_YAXIS)
     if layout:
-        fig.update_layout(**layout)
+        update(lay, layout)
     return fig
 
 
-def _empty(title: str, message: str, height: int = 260) -> go.Figure:
-    fig = go.Figure(go.Scatter(x=[], y=[], mode="lines", showlegend=False))
-    fig.add_annotation(
-        text=html.escape(message),
-        xref="paper",
-        yref="paper",
-        x=0.5,
-        y=0.5,
-        showarrow=False,
+def _empty(title: str, message: str, height: int = 260) -> Figure:
+    fig = figure([{"mode": "lines", "showlegend": False, "x": [], "y": [], "type": "scatter"}])
+    add_annotation(
+        fig,
         font={"size": 14, "color": "#5b6475"},
+        showarrow=False,
+        text=html.escape(message),
+        x=0.5,
+        xref="paper",
+        y=0.5,
+        yref="paper",
     )
     _style(fig, title, height)
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
+    update_axes(fig, "x", {"visible": False})
+    update_axes(fig, "y", {"visible": False})
     return fig
 
 
@@ -258,14 +297,21 @@ def _line(
     dash: str = "solid",
     width: float = 1.6,
     hover: str = "%{y:.3f}",
+    shape: str | None = None,
     **kwargs: Any,
-) -> go.Scatter:
-    return go.Scatter(
+) -> dict[str, Any]:
+    """A line trace over the ISO dates ``x`` (``x0``/``dx`` when they are consecutive days);
+    ``shape="hv"`` draws steps; ``kwargs`` are further scatter properties (``fill`` ...)."""
+    line: dict[str, Any] = {"color": color, "dash": dash, "width": width}
+    if shape is not None:
+        line["shape"] = shape
+    return {
         **x_args(x),
-        y=_clean(y),
-        name=name,
-        mode="lines",
-        line={"color": color, "dash": dash, "width": width},
-        hovertemplate=hover + f"<extra>{html.escape(name)}</extra>",
+        "y": _clean(y),
+        "name": name,
+        "mode": "lines",
+        "line": line,
+        "hovertemplate": hover + f"<extra>{html.escape(name)}</extra>",
         **kwargs,
-    )
+        "type": "scatter",
+    }

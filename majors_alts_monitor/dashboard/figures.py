@@ -1,5 +1,5 @@
 """The core figures: equity, drawdown, regime, feature heat map, betas, costs. Every ``fig_*``
-is pure: a :class:`DashboardData` in, a ``plotly.graph_objects.Figure`` out."""
+is pure: a :class:`DashboardData` in, a plotly figure dict (:data:`~.plot.Figure`) out."""
 
 from __future__ import annotations
 
@@ -9,9 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-import plotly.graph_objects as go
 import polars as pl
-from plotly.subplots import make_subplots
 
 from .common import (
     COLORS,
@@ -31,6 +29,16 @@ from .common import (
     _style,
     _values,
     thin,
+)
+from .plot import (
+    RDBU_R,
+    Figure,
+    add_annotation,
+    add_hline,
+    add_trace,
+    figure,
+    subplots,
+    update_axes,
 )
 
 # --------------------------------------------------------------------------------------------
@@ -55,7 +63,7 @@ def _log_ticks(arrays: Sequence[np.ndarray]) -> tuple[list[float], list[str]]:
     return vals, [f"{v:g}" for v in vals]
 
 
-def fig_equity(d: DashboardData, *, log_y: bool = True) -> go.Figure:
+def fig_equity(d: DashboardData, *, log_y: bool = True) -> Figure:
     """Strategy equity vs the always-held book and BTC buy and hold (1.0 before day one)."""
     title = "Equity: strategy vs always-held book vs BTC (net of costs, 1.0 invested)"
     eq = _prep(d.equity)
@@ -68,27 +76,31 @@ def fig_equity(d: DashboardData, *, log_y: bool = True) -> go.Figure:
         ("benchmark_equity", "Always-held book", COLORS["benchmark"], 1.6),
         ("btc_equity", "BTC buy & hold", COLORS["btc"], 1.3),
     ]
-    fig = go.Figure()
+    fig = figure()
     positive = True
     for col, name, color, width in series:
         v = _values(eq, col)
         finite = v[np.isfinite(v)]
         positive = positive and bool((finite > 0).all())
-        fig.add_trace(_line(x, v, name, color, width=width))
+        add_trace(fig, _line(x, v, name, color, width=width))
     _style(fig, title, 420)
     log = log_y and positive
-    fig.update_yaxes(
-        type="log" if log else "linear", title_text="equity (log)" if log else "equity"
+    update_axes(
+        fig,
+        "y",
+        {
+            "type": "log" if log else "linear",
+            "title": {"text": "equity (log)" if log else "equity"},
+        },
     )
     if log:
         vals, text = _log_ticks([_values(eq, c) for c, *_ in series])
         if vals:
-            fig.update_yaxes(tickvals=vals, ticktext=text)
-    fig.add_hline(y=1.0, line={"color": "#c8ccd4", "width": 1, "dash": "dot"})
-    return fig
+            update_axes(fig, "y", {"tickvals": vals, "ticktext": text})
+    return add_hline(fig, 1.0, {"color": "#c8ccd4", "width": 1, "dash": "dot"})
 
 
-def fig_drawdown(d: DashboardData) -> go.Figure:
+def fig_drawdown(d: DashboardData) -> Figure:
     """Drawdown of the strategy (filled) and of the always-held book."""
     title = "Drawdown from running peak"
     eq = _prep(d.equity)
@@ -104,51 +116,44 @@ def fig_drawdown(d: DashboardData) -> go.Figure:
     eq = thin(eq, ["_dd", "_bench_dd"])
     x = _iso(_dates(eq))
     dd, bench = _values(eq, "_dd"), _values(eq, "_bench_dd")
-    fig = go.Figure()
-    fig.add_trace(
-        _line(
-            x,
-            bench,
-            "Always-held book",
-            COLORS["benchmark"],
-            width=1.2,
-            hover="%{y:.1%}",
-        )
-    )
-    fig.add_trace(
-        _line(
-            x,
-            dd,
-            "Strategy",
-            COLORS["strategy"],
-            width=1.6,
-            hover="%{y:.1%}",
-            fill="tozeroy",
-            fillcolor="rgba(31,78,156,0.18)",
-        )
-    )
-    _style(fig, title, 420)
-    fig.update_yaxes(tickformat=".0%", title_text="drawdown")
-    fig.update_layout(
-        shapes=[
-            {
-                "type": "rect",
-                "xref": "x",
-                "yref": "paper",
-                "x0": a.isoformat(),
-                "x1": b.isoformat(),
-                "y0": 0,
-                "y1": 1,
-                "fillcolor": "#d64545",
-                "opacity": 0.08,
-                "line": {"width": 0},
-                "layer": "below",
-            }
-            for a, b in worst
+    fig = figure(
+        [
+            _line(x, bench, "Always-held book", COLORS["benchmark"], width=1.2, hover="%{y:.1%}"),
+            _line(
+                x,
+                dd,
+                "Strategy",
+                COLORS["strategy"],
+                width=1.6,
+                hover="%{y:.1%}",
+                fill="tozeroy",
+                fillcolor="rgba(31,78,156,0.18)",
+            ),
         ]
     )
+    _style(fig, title, 420)
+    update_axes(fig, "y", {"tickformat": ".0%", "title": {"text": "drawdown"}})
+    shapes = [
+        {
+            "type": "rect",
+            "xref": "x",
+            "yref": "paper",
+            "x0": a.isoformat(),
+            "x1": b.isoformat(),
+            "y0": 0,
+            "y1": 1,
+            "fillcolor": "#d64545",
+            "opacity": 0.08,
+            "line": {"width": 0},
+            "layer": "below",
+        }
+        for a, b in worst
+    ]
+    if shapes:
+        fig["layout"]["shapes"] = shapes
     for k, (a, _) in enumerate(worst, start=1):
-        fig.add_annotation(
+        add_annotation(
+            fig,
             x=a.isoformat(),
             y=0,
             yref="paper",
@@ -189,7 +194,7 @@ def _regime_runs(
     return runs
 
 
-def fig_regime(d: DashboardData) -> go.Figure:
+def fig_regime(d: DashboardData) -> Figure:
     """Composite score with the thresholds in force (steps), regimes as background bands,
     and the exposure decided for the next day in a lower panel."""
     title = "Regime: composite score, thresholds and exposure"
@@ -205,22 +210,21 @@ def fig_regime(d: DashboardData) -> go.Figure:
     tl = thin(tl, ["score"], ["regime", "exposure", "lower", "upper"])
     x = _iso(_dates(tl))
     regimes = tl.get_column("regime").to_list() if "regime" in tl.columns else [None] * tl.height
-    fig = make_subplots(
-        rows=2, cols=1, shared_xaxes=True, row_heights=[0.74, 0.26], vertical_spacing=0.05
-    )
+    fig = subplots(2, 1, shared_xaxes=True, row_heights=[0.74, 0.26], vertical_spacing=0.05)
     score = _values(tl, "score")
-    fig.add_trace(
-        go.Scatter(
-            x=x,
-            y=_clean(score),
-            name="score",
-            mode="lines",
-            line={"color": COLORS["score"], "width": 1.5},
-            customdata=[r if r is not None else "" for r in regimes],
-            hovertemplate="%{y:.3f} (%{customdata})<extra>score</extra>",
-        ),
+    add_trace(
+        fig,
+        {
+            "x": x,
+            "y": _clean(score),
+            "name": "score",
+            "mode": "lines",
+            "line": {"color": COLORS["score"], "width": 1.5},
+            "customdata": [r if r is not None else "" for r in regimes],
+            "hovertemplate": "%{y:.3f} (%{customdata})<extra>score</extra>",
+            "type": "scatter",
+        },
         row=1,
-        col=1,
     )
     for col, name, color in (
         ("upper", "upper threshold", REGIME_COLORS["RISK_ON_MAJORS"]),
@@ -228,12 +232,9 @@ def fig_regime(d: DashboardData) -> go.Figure:
     ):
         v = _values(tl, col)
         if _has(v):
-            fig.add_trace(
-                _line(x, v, name, color, dash="dash", width=2.0, line_shape="hv"),
-                row=1,
-                col=1,
-            )
-    fig.add_trace(
+            add_trace(fig, _line(x, v, name, color, dash="dash", width=2.0, shape="hv"), row=1)
+    add_trace(
+        fig,
         _line(
             x,
             _values(tl, "exposure"),
@@ -241,12 +242,11 @@ def fig_regime(d: DashboardData) -> go.Figure:
             COLORS["strategy"],
             width=1.2,
             hover="%{y:.2f}",
-            line_shape="hv",
+            shape="hv",
             fill="tozeroy",
             fillcolor="rgba(31,78,156,0.15)",
         ),
         row=2,
-        col=1,
     )
 
     shapes: list[dict[str, Any]] = []
@@ -285,7 +285,8 @@ def fig_regime(d: DashboardData) -> go.Figure:
                 "line": {"color": "#1d2433", "width": 1, "dash": "dot"},
             }
         )
-        fig.add_annotation(
+        add_annotation(
+            fig,
             x=oos_x,
             y=1.0,
             xref="x",
@@ -296,11 +297,9 @@ def fig_regime(d: DashboardData) -> go.Figure:
             yanchor="top",
             font={"size": 11, "color": "#1d2433"},
         )
-    _style(fig, title, 500)
-    fig.update_layout(shapes=shapes)
-    fig.update_yaxes(title_text="score", row=1, col=1)
-    fig.update_yaxes(title_text="exposure", rangemode="tozero", row=2, col=1)
-    return fig
+    _style(fig, title, 500, **({"shapes": shapes} if shapes else {}))
+    update_axes(fig, "y", {"title": {"text": "score"}}, row=1)
+    return update_axes(fig, "y", {"title": {"text": "exposure"}, "rangemode": "tozero"}, row=2)
 
 
 def _block_means(m: np.ndarray, k: int) -> np.ndarray:
@@ -315,7 +314,7 @@ def _block_means(m: np.ndarray, k: int) -> np.ndarray:
     return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
-def fig_feature_heatmap(d: DashboardData) -> go.Figure:
+def fig_feature_heatmap(d: DashboardData) -> Figure:
     """z-scored features over time (features x dates), diverging scale centred at 0, clipped
     at +-3; more than :data:`MAX_HEATMAP_COLUMNS` days are reduced to k-day block means."""
     title = "Feature z-scores"
@@ -332,32 +331,33 @@ def fig_feature_heatmap(d: DashboardData) -> go.Figure:
         title += f" ({k}-day means, labelled by the block's last day)"
     z = np.clip(m, -Z_CLIP, Z_CLIP).T
     names = [c[2:] for c in zcols]
-    fig = go.Figure(
-        go.Heatmap(
-            x=_iso(dates),
-            y=names,
-            z=[_clean(row) for row in z],
-            colorscale="RdBu_r",
-            zmin=-Z_CLIP,
-            zmax=Z_CLIP,
-            zmid=0.0,
-            hoverongaps=False,
-            colorbar={
-                "title": {"text": "z"},
-                "thickness": 12,
-                "tickvals": [-3, -2, -1, 0, 1, 2, 3],
-            },
-            hovertemplate="%{y}<br>%{x}<br>z = %{z:.2f}<extra></extra>",
-        )
+    fig = figure(
+        [
+            {
+                "x": _iso(dates),
+                "y": names,
+                "z": [_clean(row) for row in z],
+                "colorscale": RDBU_R,
+                "zmin": -Z_CLIP,
+                "zmax": Z_CLIP,
+                "zmid": 0.0,
+                "hoverongaps": False,
+                "colorbar": {
+                    "title": {"text": "z"},
+                    "thickness": 12,
+                    "tickvals": [-3, -2, -1, 0, 1, 2, 3],
+                },
+                "hovertemplate": "%{y}<br>%{x}<br>z = %{z:.2f}<extra></extra>",
+                "type": "heatmap",
+            }
+        ]
     )
-    _style(fig, title, max(280, 22 * len(names) + 110), hovermode="closest")
-    fig.update_layout(showlegend=False)
-    fig.update_yaxes(autorange="reversed", showgrid=False, tickfont={"size": 11})
-    fig.update_xaxes(showgrid=False)
-    return fig
+    _style(fig, title, max(280, 22 * len(names) + 110), hovermode="closest", showlegend=False)
+    update_axes(fig, "y", {"autorange": "reversed", "showgrid": False, "tickfont": {"size": 11}})
+    return update_axes(fig, "x", {"showgrid": False})
 
 
-def fig_betas(d: DashboardData) -> go.Figure:
+def fig_betas(d: DashboardData) -> Figure:
     """Rolling realized betas of the always-held book to BTC and ETH, with the ex-ante ones.
 
     Dates are the union of the betas and P&L dates, so missing rows show as gaps. When the
@@ -377,22 +377,21 @@ def fig_betas(d: DashboardData) -> go.Figure:
     cols = [c for c in frame.columns if c != "date"]
     frame = thin(frame, cols)
     x = _iso(_dates(frame))
-    fig = go.Figure()
+    fig = figure()
     for asset, color in (("btc", COLORS["btc"]), ("eth", COLORS["eth"])):
         label = asset.upper()
         realized = _values(frame, f"beta_{asset}_realized")
         ex_ante = _values(frame, f"beta_{asset}_ex_ante")
         if not _has(ex_ante):
             ex_ante = _values(frame, f"_pnl_beta_{asset}")
-        fig.add_trace(_line(x, realized, f"{label} realized (rolling)", color, width=1.8))
-        fig.add_trace(_line(x, ex_ante, f"{label} ex-ante", color, dash="dot", width=1.3))
+        add_trace(fig, _line(x, realized, f"{label} realized (rolling)", color, width=1.8))
+        add_trace(fig, _line(x, ex_ante, f"{label} ex-ante", color, dash="dot", width=1.3))
     _style(fig, title, 360)
-    fig.add_hline(y=0.0, line={"color": "#1d2433", "width": 1})
-    fig.update_yaxes(title_text="beta")
-    return fig
+    add_hline(fig, 0.0, {"color": "#1d2433", "width": 1})
+    return update_axes(fig, "y", {"title": {"text": "beta"}})
 
 
-def fig_costs(d: DashboardData) -> go.Figure:
+def fig_costs(d: DashboardData) -> Figure:
     """Cumulative gross return, fees, slippage, funding and net (sums of daily returns)."""
     title = "Cumulative P&L components (sum of daily returns; costs shown negative)"
     pnl = _prep(d.pnl)
@@ -413,21 +412,24 @@ def fig_costs(d: DashboardData) -> go.Figure:
         pnl.select("date").with_columns(**{k: pl.Series(v) for k, v in cum.items()}), list(cum)
     )
     x = _iso(_dates(pnl))
-    fig = go.Figure()
-    for col, name, color, _sign, dash in parts:
-        v = _values(pnl, col)
-        fig.add_trace(
-            _line(
-                x, v, name, color, dash=dash, width=2.0 if name == "Net" else 1.5, hover="%{y:.2%}"
-            )
+    fig = figure(
+        _line(
+            x,
+            _values(pnl, col),
+            name,
+            color,
+            dash=dash,
+            width=2.0 if name == "Net" else 1.5,
+            hover="%{y:.2%}",
         )
+        for col, name, color, _sign, dash in parts
+    )
     _style(fig, title, 380)
-    fig.add_hline(y=0.0, line={"color": "#c8ccd4", "width": 1})
-    fig.update_yaxes(tickformat=".0%", title_text="cumulative")
-    return fig
+    add_hline(fig, 0.0, {"color": "#c8ccd4", "width": 1})
+    return update_axes(fig, "y", {"tickformat": ".0%", "title": {"text": "cumulative"}})
 
 
-FIGURES: tuple[tuple[str, Callable[[DashboardData], go.Figure]], ...] = (
+FIGURES: tuple[tuple[str, Callable[[DashboardData], Figure]], ...] = (
     ("equity", fig_equity),
     ("drawdown", fig_drawdown),
     ("regime", fig_regime),

@@ -3,8 +3,14 @@
 plotly.js is embedded once, gzip-compressed and base64-encoded (about 2 MB instead of 4.8 MB),
 and unpacked in the browser with ``DecompressionStream`` (Chrome 80+, Firefox 113+, Safari
 16.4+); nothing is fetched. Each figure is a JSON spec in ``<script type="application/json">``
-drawn once plotly.js is unpacked. Layout: one column under 1000 px, tables scroll inside their
-box, charts are responsive (``autosize``), legends sit below the plots, no fixed widths.
+drawn once plotly.js is unpacked; the figures' shared template is embedded once
+(``<script type="application/json" id="plotly-template">``) and given to each by the loader.
+Pages that draw their own charts (the sweep's) register a function in ``window.PLOTLY_READY``,
+called once plotly.js is there. No plotly.py module is imported: the figures are dicts
+(:mod:`.plot`) and plotly.js is read from the installed package's file.
+
+Layout: one column under 1000 px, tables scroll inside their box, charts are responsive
+(``autosize``), legends sit below the plots, no fixed widths.
 """
 
 from __future__ import annotations
@@ -14,17 +20,15 @@ import functools
 import gzip
 import hashlib
 import html
+import importlib.util
 import json
 import os
 from collections.abc import Callable
 from pathlib import Path
 
-import plotly.graph_objects as go
-import plotly.offline
-from plotly.utils import PlotlyJSONEncoder
-
 from .common import FONT_STACK, PLOTLY_CONFIG, DashboardData
 from .figures import FIGURES
+from .plot import TEMPLATE, Figure, to_json
 from .tables import (
     _folds_table,
     _funding_by_leg,
@@ -175,18 +179,24 @@ COUNT_SCRIPT = """
 
 LOADER_SCRIPT = """
 (function () {
+  function later(err) { setTimeout(function () { throw err; }, 0); }
   function draw() {
     var config = CONFIG;
+    var tpl = document.getElementById('plotly-template');
     document.querySelectorAll('script[data-figure]').forEach(function (el) {
       try {
         var spec = JSON.parse(el.textContent);
         var id = el.getAttribute('data-figure');
         var div = document.getElementById(id);
         if (!div) { throw new Error('no element #' + id + ' for its figure'); }
+        if (tpl) { spec.layout.template = JSON.parse(tpl.textContent); }
         window.Plotly.newPlot(div, spec.data, spec.layout, config);
       } catch (err) {  // one broken figure must not stop the others: report it, go on
-        setTimeout(function () { throw err; }, 0);
+        later(err);
       }
+    });
+    (window.PLOTLY_READY || []).forEach(function (fn) {
+      try { fn(); } catch (err) { later(err); }
     });
   }
   if (!('DecompressionStream' in window)) {
@@ -210,6 +220,20 @@ LOADER_SCRIPT = """
 """
 
 
+def plotly_js_path() -> Path:
+    """The installed plotly package's bundled ``plotly.min.js``, found without importing plotly
+    (``import plotly`` costs ~25 ms, ``plotly.offline`` ~35 ms; the file is all we need)."""
+    spec = importlib.util.find_spec("plotly")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the plotly package is not installed: pip install plotly")
+    return Path(next(iter(spec.submodule_search_locations))) / "package_data" / "plotly.min.js"
+
+
+def plotly_js_bytes() -> bytes:
+    """plotly.js as ``plotly.offline.get_plotlyjs()`` gives it, UTF-8 encoded."""
+    return plotly_js_path().read_bytes()
+
+
 @functools.lru_cache(maxsize=4)
 def plotly_js_gz_b64(cache_dir: Path | None = None) -> str:
     """The installed plotly.js, gzip-compressed (level 9, mtime 0: reproducible), base64.
@@ -218,7 +242,7 @@ def plotly_js_gz_b64(cache_dir: Path | None = None) -> str:
     ``<output root>/cache``, never anywhere else) the result is kept there under the SHA-256 of
     the plotly.js it encodes: the same bytes on every later run. An unreadable or unwritable
     cache is skipped (the text is then computed)."""
-    raw = plotly.offline.get_plotlyjs().encode("utf-8")
+    raw = plotly_js_bytes()
     path = None
     if cache_dir is not None:
         path = Path(cache_dir) / f"plotly-{hashlib.sha256(raw).hexdigest()[:20]}.gz.b64"
@@ -238,21 +262,33 @@ def plotly_js_gz_b64(cache_dir: Path | None = None) -> str:
     return text
 
 
-def _spec(fig: go.Figure) -> str:
+def _spec(fig: Figure) -> str:
     """The figure's data and layout as compact JSON, safe inside ``<script>``. The layout's
-    title moves to the card's HTML heading (it wraps on narrow screens)."""
-    obj = fig.to_plotly_json()
-    obj["layout"] = {k: v for k, v in obj["layout"].items() if k != "title"}
-    text = json.dumps(obj, cls=PlotlyJSONEncoder, separators=(",", ":"), allow_nan=False)
-    return text.replace("</", "<\\/")
+    title moves to the card's HTML heading (it wraps on narrow screens), and its template
+    (:data:`~.plot.TEMPLATE`) to the page's one ``plotly-template`` script."""
+    layout = {k: v for k, v in fig["layout"].items() if k not in ("title", "template")}
+    return to_json({"data": fig["data"], "layout": layout})
 
 
-def _title(fig: go.Figure) -> str:
-    t = fig.layout.title.text if fig.layout.title is not None else None
+def plotly_scripts(cache_dir: Path | None, template: bool = True) -> list[str]:
+    """The end of a page: the compressed plotly.js, the figures' template (``template``) and the
+    loader that unpacks plotly.js, draws every ``data-figure`` spec and then calls the page's
+    ``window.PLOTLY_READY`` functions. Shared by the run's and the sweep's pages."""
+    return [
+        f'<script type="text/plain" id="plotly-js-gz">{plotly_js_gz_b64(cache_dir)}</script>',
+        f'<script type="application/json" id="plotly-template">{to_json(TEMPLATE)}</script>'
+        if template
+        else "",
+        f"<script>{LOADER_SCRIPT.replace('CONFIG', json.dumps(PLOTLY_CONFIG))}</script>",
+    ]
+
+
+def _title(fig: Figure) -> str:
+    t = (fig["layout"].get("title") or {}).get("text")
     return str(t) if t else ""
 
 
-def _figure_html(name: str, fig: go.Figure, note: str = "") -> str:
+def _figure_html(name: str, fig: Figure, note: str = "") -> str:
     extra = f'<p class="note">{e(note)}</p>' if note else ""
     return (
         f'<section class="card figure" id="section-{e(name)}"><h2>{e(_title(fig))}</h2>'
@@ -277,7 +313,7 @@ def _scroll(table: str, tall: bool = False) -> str:
     return f'<div class="scroll{" tall" if tall else ""}">{table}</div>'
 
 
-OPTIONAL: tuple[tuple[str, str, Callable[[DashboardData], go.Figure | None]], ...] = (
+OPTIONAL: tuple[tuple[str, str, Callable[[DashboardData], Figure | None]], ...] = (
     ("contributions", "Why this regime: score contributions", fig_contributions),
     ("attribution", "Gross P&L attribution", fig_attribution),
     ("robustness", "Robustness", fig_robustness),
@@ -401,8 +437,7 @@ def render_dashboard(d: DashboardData) -> str:
         "from the network. Long daily series are thinned for drawing only (min/max kept); "
         "every number is computed on the full series.</footer>",
         "</main>",
-        f'<script type="text/plain" id="plotly-js-gz">{plotly_js_gz_b64(d.js_cache_dir)}</script>',
-        f"<script>{LOADER_SCRIPT.replace('CONFIG', json.dumps(PLOTLY_CONFIG))}</script>",
+        *plotly_scripts(d.js_cache_dir),
         f"<script>{COUNT_SCRIPT}</script>",
         "</body></html>",
     ]

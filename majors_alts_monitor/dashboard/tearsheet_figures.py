@@ -11,9 +11,7 @@ import datetime as dt
 from collections.abc import Mapping
 
 import numpy as np
-import plotly.graph_objects as go
 import polars as pl
-from plotly.subplots import make_subplots
 
 from .. import tearsheet
 from .common import (
@@ -32,6 +30,7 @@ from .common import (
     _values,
     thin,
 )
+from .plot import RDBU, Figure, add_hline, add_trace, figure, subplots, update, update_axes
 
 ROLLING_DAYS = 180
 CONTRIB_DAYS = 180  # the contribution chart opens on the last ~half year
@@ -59,7 +58,7 @@ MISSING = {
 }
 
 
-def fig_rolling(d: DashboardData) -> go.Figure:
+def fig_rolling(d: DashboardData) -> Figure:
     """Rolling 180-day Sharpe (top) and volatility (bottom), strategy and always-held book."""
     title = (
         f"Rolling {ROLLING_DAYS}-day Sharpe and volatility (annualised, 365 periods, ddof 1, net)"
@@ -76,9 +75,7 @@ def fig_rolling(d: DashboardData) -> go.Figure:
     )
     frame = thin(frame, ["s", "sb", "v", "vb"])
     x = _iso(_dates(frame))
-    fig = make_subplots(
-        rows=2, cols=1, shared_xaxes=True, row_heights=[0.55, 0.45], vertical_spacing=0.06
-    )
+    fig = subplots(2, 1, shared_xaxes=True, row_heights=[0.55, 0.45], vertical_spacing=0.06)
     for col, name, color, row, hover in (
         ("s", "Strategy Sharpe", COLORS["strategy"], 1, "%{y:.2f}"),
         ("sb", "Always-held Sharpe", COLORS["benchmark"], 1, "%{y:.2f}"),
@@ -88,21 +85,23 @@ def fig_rolling(d: DashboardData) -> go.Figure:
         dash = "solid" if col in ("s", "v") else "dot"
         if col in ("sb", "vb") and not np.isfinite(_values(frame, col)).any():
             continue  # no always-held returns in this frame
-        fig.add_trace(
-            _line(x, _values(frame, col), name, color, dash=dash, hover=hover), row=row, col=1
-        )
+        add_trace(fig, _line(x, _values(frame, col), name, color, dash=dash, hover=hover), row=row)
     _style(fig, title, 420)
-    fig.add_hline(y=0.0, line={"color": "#1d2433", "width": 1}, row=1, col=1)
-    fig.update_yaxes(title_text="Sharpe", row=1, col=1)
-    fig.update_yaxes(title_text="volatility", tickformat=".0%", rangemode="tozero", row=2, col=1)
-    return fig
+    add_hline(fig, 0.0, {"color": "#1d2433", "width": 1})
+    update_axes(fig, "y", {"title": {"text": "Sharpe"}}, row=1)
+    return update_axes(
+        fig,
+        "y",
+        {"title": {"text": "volatility"}, "tickformat": ".0%", "rangemode": "tozero"},
+        row=2,
+    )
 
 
 def contrib_columns(tl: pl.DataFrame) -> list[str]:
     return [c for c in tl.columns if c.startswith("contrib_")]
 
 
-def fig_contributions(d: DashboardData) -> go.Figure | None:
+def fig_contributions(d: DashboardData) -> Figure | None:
     """Why this regime: each score feature's contribution (weight x z) as stacked bars (positive
     up, negative down, summing to the score), the score and the thresholds in force; opens on
     the last :data:`CONTRIB_DAYS` days, a range slider reaches back :data:`CONTRIB_MAX_DAYS`."""
@@ -121,28 +120,34 @@ def fig_contributions(d: DashboardData) -> go.Figure | None:
     xs: dict[str, object] = (
         {"x0": dates[0].isoformat(), "dx": DAY_MS} if daily else {"x": _iso(dates)}
     )
-    fig = go.Figure()
+    fig = figure()
     for k, c in enumerate(cols):
         name = c.removeprefix("contrib_")
-        fig.add_trace(
-            go.Bar(
+        add_trace(
+            fig,
+            {
                 **xs,
-                y=_clean(_values(tl, c)),
-                name=name,
-                marker={"color": FEATURE_PALETTE[k % len(FEATURE_PALETTE)], "line": {"width": 0}},
-                hovertemplate="%{y:.3f}<extra>" + name + "</extra>",
-            )
+                "y": _clean(_values(tl, c)),
+                "name": name,
+                "marker": {
+                    "color": FEATURE_PALETTE[k % len(FEATURE_PALETTE)],
+                    "line": {"width": 0},
+                },
+                "hovertemplate": "%{y:.3f}<extra>" + name + "</extra>",
+                "type": "bar",
+            },
         )
-    line_x = xs
-    fig.add_trace(
-        go.Scatter(
-            **line_x,
-            y=_clean(_values(tl, "score")),
-            name="score",
-            mode="lines",
-            line={"color": COLORS["score"], "width": 2.2},
-            hovertemplate="%{y:.3f}<extra>score</extra>",
-        )
+    add_trace(
+        fig,
+        {
+            **xs,
+            "y": _clean(_values(tl, "score")),
+            "name": "score",
+            "mode": "lines",
+            "line": {"color": COLORS["score"], "width": 2.2},
+            "hovertemplate": "%{y:.3f}<extra>score</extra>",
+            "type": "scatter",
+        },
     )
     for col, name, color in (
         ("upper", "upper threshold", REGIME_COLORS["RISK_ON_MAJORS"]),
@@ -150,30 +155,34 @@ def fig_contributions(d: DashboardData) -> go.Figure | None:
     ):
         v = _values(tl, col)
         if np.isfinite(v).any():
-            fig.add_trace(
-                go.Scatter(
-                    **line_x,
-                    y=_clean(v),
-                    name=name,
-                    mode="lines",
-                    line={"color": color, "width": 2.0, "dash": "dash", "shape": "hv"},
-                    hovertemplate="%{y:.3f}<extra>" + name + "</extra>",
-                )
+            add_trace(
+                fig,
+                {
+                    **xs,
+                    "y": _clean(v),
+                    "name": name,
+                    "mode": "lines",
+                    "line": {"color": color, "width": 2.0, "dash": "dash", "shape": "hv"},
+                    "hovertemplate": "%{y:.3f}<extra>" + name + "</extra>",
+                    "type": "scatter",
+                },
             )
-    _style(fig, title, 460, barmode="relative", bargap=0.1)
+    _style(fig, title, 460, barmode="relative", bargap=0.1, legend={"y": -0.32})
     end = dates[-1] + dt.timedelta(days=1)
     start = max(dates[0], end - dt.timedelta(days=CONTRIB_DAYS))
-    fig.update_xaxes(
-        range=[start.isoformat(), end.isoformat()],
-        type="date",
-        rangeslider={"visible": True, "thickness": 0.08},
+    update_axes(
+        fig,
+        "x",
+        {
+            "range": [start.isoformat(), end.isoformat()],
+            "type": "date",
+            "rangeslider": {"visible": True, "thickness": 0.08},
+        },
     )
-    fig.update_yaxes(title_text="score contribution")
-    fig.update_layout(legend={"y": -0.32})
-    return fig
+    return update_axes(fig, "y", {"title": {"text": "score contribution"}})
 
 
-def fig_attribution(d: DashboardData) -> go.Figure | None:
+def fig_attribution(d: DashboardData) -> Figure | None:
     """Gross P&L by leg (BTC, ETH, short basket) and the basket's five best and worst names."""
     at = d.attribution
     if at is None or at.height == 0 or not {"asset_id", "leg", "pnl"} <= set(at.columns):
@@ -192,20 +201,22 @@ def fig_attribution(d: DashboardData) -> go.Figure | None:
     labels += [f"{a} (basket)" for a in bottom["asset_id"].to_list()]
     values += bottom["pnl"].to_list()
     colors = [COLORS["strategy"] if v >= 0 else COLORS["fees"] for v in values]
-    fig = go.Figure(
-        go.Bar(
-            x=_clean(values[::-1]),
-            y=labels[::-1],
-            orientation="h",
-            marker={"color": colors[::-1]},
-            hovertemplate="%{y}: %{x:.2%}<extra></extra>",
-            showlegend=False,
-        )
+    fig = figure(
+        [
+            {
+                "x": _clean(values[::-1]),
+                "y": labels[::-1],
+                "orientation": "h",
+                "marker": {"color": colors[::-1]},
+                "hovertemplate": "%{y}: %{x:.2%}<extra></extra>",
+                "showlegend": False,
+                "type": "bar",
+            }
+        ]
     )
     _style(fig, title, max(300, 24 * len(labels) + 90), hovermode="closest")
-    fig.update_xaxes(tickformat=".0%", title_text="summed daily gross return")
-    fig.update_yaxes(showgrid=False)
-    return fig
+    update_axes(fig, "x", {"tickformat": ".0%", "title": {"text": "summed daily gross return"}})
+    return update_axes(fig, "y", {"showgrid": False})
 
 
 def _robustness_rows(d: DashboardData) -> tuple[list[Mapping], list[Mapping]] | None:
@@ -217,15 +228,15 @@ def _robustness_rows(d: DashboardData) -> tuple[list[Mapping], list[Mapping]] | 
     return (shifts, mults) if shifts or mults else None
 
 
-def fig_robustness(d: DashboardData) -> go.Figure | None:
+def fig_robustness(d: DashboardData) -> Figure | None:
     """Out-of-sample Sharpe when the start moves and when costs are scaled."""
     rows = _robustness_rows(d)
     if rows is None:
         return None
     shifts, mults = rows
-    fig = make_subplots(
-        rows=1,
-        cols=2,
+    fig = subplots(
+        1,
+        2,
         subplot_titles=("start shifted by (days)", "costs × multiplier"),
         horizontal_spacing=0.14,
     )
@@ -234,26 +245,28 @@ def fig_robustness(d: DashboardData) -> go.Figure | None:
         (2, mults, "multiplier", lambda v: f"{float(v):g}×"),
     ):
         sr = np.array([np.nan if r.get("oos_sharpe") is None else r["oos_sharpe"] for r in recs])
-        fig.add_trace(
-            go.Bar(
-                x=[fmt(r.get(key, 0)) for r in recs],
-                y=_clean(sr),
-                marker={
+        add_trace(
+            fig,
+            {
+                "x": [fmt(r.get(key, 0)) for r in recs],
+                "y": _clean(sr),
+                "marker": {
                     "color": [
                         COLORS["strategy"] if np.isfinite(v) and v >= 0 else COLORS["fees"]
                         for v in sr
                     ]
                 },
-                hovertemplate="%{x}: Sharpe %{y:.2f}<extra></extra>",
-                showlegend=False,
-            ),
+                "hovertemplate": "%{x}: Sharpe %{y:.2f}<extra></extra>",
+                "showlegend": False,
+                "type": "bar",
+            },
             row=1,
             col=col,
+            cols=2,
         )
     _style(fig, "Robustness: out-of-sample Sharpe (net) of the re-runs", 320)
-    fig.update_yaxes(title_text="OOS Sharpe", row=1, col=1)
-    fig.add_hline(y=0.0, line={"color": "#1d2433", "width": 1})
-    return fig
+    update_axes(fig, "y", {"title": {"text": "OOS Sharpe"}}, row=1, col=1, cols=2)
+    return add_hline(fig, 0.0, {"color": "#1d2433", "width": 1}, cells=((1, 1), (1, 2)), cols=2)
 
 
 TRIAL_AXES = ("lower", "upper")
@@ -276,7 +289,7 @@ def trial_grid(trials: pl.DataFrame, value: str) -> pl.DataFrame:
     )
 
 
-def fig_trials(d: DashboardData) -> go.Figure | None:
+def fig_trials(d: DashboardData) -> Figure | None:
     """Median annualised Sharpe of the searched trials over the lower x upper thresholds:
     train (mean over folds of each trial's train Sharpe) and out-of-sample."""
     t = d.trials
@@ -291,11 +304,8 @@ def fig_trials(d: DashboardData) -> go.Figure | None:
         (pl.col("train_sharpe_per_period").mean() * ann).alias("train"),
         (pl.col("oos_sharpe_per_period").first() * ann).alias("oos"),
     )
-    fig = make_subplots(
-        rows=1,
-        cols=2,
-        subplot_titles=("train (mean over folds)", "out-of-sample"),
-        horizontal_spacing=0.16,
+    fig = subplots(
+        1, 2, subplot_titles=("train (mean over folds)", "out-of-sample"), horizontal_spacing=0.16
     )
     lows = sorted(per_trial["lower"].drop_nulls().unique().to_list())
     ups = sorted(per_trial["upper"].drop_nulls().unique().to_list())
@@ -306,34 +316,43 @@ def fig_trials(d: DashboardData) -> go.Figure | None:
         for lo, up, med, cnt in g.iter_rows():
             z[ups.index(up), lows.index(lo)] = med
             n[ups.index(up), lows.index(lo)] = cnt
-        fig.add_trace(
-            go.Heatmap(
-                x=[f"{v:g}" for v in lows],
-                y=[f"{v:g}" for v in ups],
-                z=[_clean(row) for row in z],
-                customdata=n.tolist(),
-                colorscale="RdBu",
-                zmid=0.0,
-                coloraxis="coloraxis",
-                hovertemplate="lower %{x}, upper %{y}<br>median Sharpe %{z:.2f} "
+        add_trace(
+            fig,
+            {
+                "x": [f"{v:g}" for v in lows],
+                "y": [f"{v:g}" for v in ups],
+                "z": [_clean(row) for row in z],
+                "customdata": n.tolist(),
+                "colorscale": RDBU,
+                "zmid": 0.0,
+                "coloraxis": "coloraxis",
+                "hovertemplate": "lower %{x}, upper %{y}<br>median Sharpe %{z:.2f} "
                 "(%{customdata} trials)<extra></extra>",
-            ),
+                "type": "heatmap",
+            },
             row=1,
             col=col,
+            cols=2,
         )
-        fig.update_xaxes(title_text="lower threshold", type="category", row=1, col=col)
-        fig.update_yaxes(title_text="upper threshold", type="category", row=1, col=col)
+        for kind, text in (("x", "lower threshold"), ("y", "upper threshold")):
+            update_axes(
+                fig, kind, {"title": {"text": text}, "type": "category"}, row=1, col=col, cols=2
+            )
     _style(
         fig,
         "Trials: median Sharpe over the other parameters, by thresholds",
         360,
         hovermode="closest",
     )
-    fig.update_layout(
-        coloraxis={
-            "colorscale": "RdBu",
-            "cmid": 0.0,
-            "colorbar": {"title": {"text": "Sharpe"}, "thickness": 10},
-        }
+    return update(
+        fig,
+        {
+            "layout": {
+                "coloraxis": {
+                    "colorscale": RDBU,
+                    "cmid": 0.0,
+                    "colorbar": {"title": {"text": "Sharpe"}, "thickness": 10},
+                }
+            }
+        },
     )
-    return fig

@@ -2,20 +2,23 @@
 
 A heat map of any metric over any two swept keys chosen in the page (other keys averaged or
 maximised), every point's out-of-sample Sharpe with its bootstrap interval, the sweep-level
-deflated Sharpe of the best point, and the results table, sortable by clicking a header.
-The page records script errors and rendered figures in ``<body data-*>`` for the browser test.
+deflated Sharpe of the best point, the entries collapsed into an earlier point (same config
+hash), and the results table, sortable by clicking a header. plotly.js is embedded compressed
+with the run dashboard's loader (:func:`..dashboard.page.plotly_scripts`); the charts are drawn
+by the page's script once the loader has unpacked it. The page records script errors and
+rendered figures in ``<body data-*>`` for the browser test.
 """
 
 from __future__ import annotations
 
 import html
 import json
+from pathlib import Path
 from typing import Any
 
-import plotly
 import pyarrow as pa
 
-from ..dashboard.page import COUNT_SCRIPT, page_start
+from ..dashboard.page import COUNT_SCRIPT, page_start, plotly_scripts
 from ..outputs import clean_json
 from .results import METRICS
 from .spec import SweepSpec
@@ -49,10 +52,11 @@ tr.error td{color:#a23}
 .tablewrap{max-height:560px;overflow:auto}
 dl{display:grid;grid-template-columns:max-content auto;gap:4px 14px;margin:0}dt{color:#566070}
 .note{color:#566070;font-size:12px}
+#duplicates{width:auto;margin:8px 0 4px}
 """
 
-PAGE_SCRIPT = """
-(function () {
+CHART_SCRIPT = """
+(window.PLOTLY_READY = window.PLOTLY_READY || []).push(function () {
   var D = JSON.parse(document.getElementById('sweep-data').textContent);
   var col = {}; D.columns.forEach(function (c, i) { col[c] = i; });
   var ok = D.rows.filter(function (r) { return r[col.status] === 'ok'; });
@@ -121,6 +125,11 @@ PAGE_SCRIPT = """
      title: {text: 'Out-of-sample Sharpe and 95% bootstrap interval per point (colour: own DSR)', font: {size: 14}},
      xaxis: {title: {text: 'point'}}, yaxis: {title: {text: 'annualised Sharpe'}, zeroline: true}},
     {displaylogo: false, responsive: true});
+});
+"""
+
+SORT_SCRIPT = """
+(function () {
   var table = document.getElementById('results'), body = table.tBodies[0];
   Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, i) {
     th.addEventListener('click', function () {
@@ -218,15 +227,49 @@ def _summary(s: dict[str, Any]) -> str:
                 "annualised)",
             )
         )
+    dups = s.get("duplicates") or []
+    items.append(
+        (
+            "duplicate entries",
+            f"{len(dups)} collapsed into an earlier point (same config hash: run once, counted "
+            "once in the sweep-level deflated Sharpe)"
+            if dups
+            else "none: every entry of the expansion is a distinct configuration",
+        )
+    )
     dl = "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in items)
-    return f'<dl>{dl}</dl><p class="note">{e(s["sweep_deflated_sharpe_method"])}</p>'
+    return (
+        f"<dl>{dl}</dl>{_duplicates(dups)}"
+        f'<p class="note">{e(s["sweep_deflated_sharpe_method"])}</p>'
+    )
+
+
+def _duplicates(dups: list[dict[str, Any]]) -> str:
+    """The collapsed entries of ``sweep_summary.json`` ``duplicates``: entry (position in the
+    expansion), its overrides, and the point it equals."""
+    if not dups:
+        return ""
+    rows = "".join(
+        f'<tr><td data-v="{int(d["entry"])}">{int(d["entry"])}</td>'
+        f'<td class="text">{e(json.dumps(d["overrides"], default=str))}</td>'
+        f'<td data-v="{int(d["duplicate_of"])}">{int(d["duplicate_of"])}</td></tr>'
+        for d in dups
+    )
+    return (
+        '<table id="duplicates"><thead><tr><th>entry</th><th class="text">overrides</th>'
+        f"<th>same configuration as point</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
 
 
 def _num(x: Any) -> str:
     return "–" if x is None else f"{x:.3f}"
 
 
-def sweep_dashboard_html(spec: SweepSpec, t: pa.Table, summary: dict[str, Any]) -> str:
+def sweep_dashboard_html(
+    spec: SweepSpec, t: pa.Table, summary: dict[str, Any], js_cache_dir: Path | None = None
+) -> str:
+    """The page; ``js_cache_dir`` (the output root's ``cache/``) keeps the compressed plotly.js
+    between runs, as for the run's dashboard."""
     rows = t.to_pylist()
     data = clean_json(
         {
@@ -241,7 +284,6 @@ def sweep_dashboard_html(spec: SweepSpec, t: pa.Table, summary: dict[str, Any]) 
     return "\n".join(
         [
             *page_start(title, CSS, 2),
-            f"<script>{plotly.offline.get_plotlyjs()}</script>",
             "<main>",
             f'<header><h1>{title}</h1><p class="sub">base config {e(spec.base_config.name)}, '
             f"sweep hash {e(summary['sweep_hash'])}</p></header>",
@@ -251,15 +293,17 @@ def sweep_dashboard_html(spec: SweepSpec, t: pa.Table, summary: dict[str, Any]) 
             '<label>y <select id="heat-y"></select></label>'
             '<label>metric <select id="heat-metric"></select></label>'
             '<label>over the other keys <select id="heat-agg"></select></label>'
-            '<div id="fig-heat" class="figure"></div></section>',
-            '<section class="card" id="ci"><div id="fig-ci" class="figure"></div></section>',
+            '<div id="fig-heat" class="figure plot"></div></section>',
+            '<section class="card" id="ci"><div id="fig-ci" class="figure plot"></div></section>',
             '<section class="card" id="table"><h2>Points (click a header to sort)</h2>'
             f'<div class="tablewrap">{_table(spec, rows)}</div></section>',
-            '<footer class="note">Self-contained page: plotly.js is embedded; nothing is '
-            "fetched from the network.</footer>",
+            '<footer class="note">Self-contained page: plotly.js is embedded (compressed); '
+            "nothing is fetched from the network.</footer>",
             "</main>",
             f'<script type="application/json" id="sweep-data">{blob}</script>',
-            f"<script>{PAGE_SCRIPT}</script>",
+            f"<script>{SORT_SCRIPT}</script>",
+            f"<script>{CHART_SCRIPT}</script>",
+            *plotly_scripts(js_cache_dir, template=False),
             f"<script>{COUNT_SCRIPT}</script>",
             "</body></html>",
         ]

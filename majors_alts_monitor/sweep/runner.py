@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from ..outputs import ARTIFACTS, REPORTS, to_json_bytes, write_all
+from ..outputs import ARTIFACTS, REPORTS, OutputPaths, to_json_bytes, write_all
 from .results import parquet_bytes, previous_points, summary, table, trials_table
 from .spec import SweepSpec
 from .worker import PointOutcome, PointTask, cache_keys, run_point
@@ -77,7 +77,10 @@ class SweepRun:
             files[self.artifacts / "sweep_trials.parquet"] = parquet_bytes(trials)
 
             files[self.reports / "sweep_dashboard.html"] = sweep_dashboard_html(
-                self.spec, table(self.spec, self.rows), summary(self.spec, self.rows, self.trial_sr)
+                self.spec,
+                table(self.spec, self.rows),
+                summary(self.spec, self.rows, self.trial_sr),
+                js_cache_dir=OutputPaths(self.root).cache,
             ).encode()
         write_all(files)
 

@@ -17,7 +17,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import plotly.graph_objects as go
 import plotly.offline
 import polars as pl
 import pytest
@@ -35,6 +34,7 @@ from majors_alts_monitor.dashboard import (
     render_dashboard,
 )
 from majors_alts_monitor.dashboard.page import plotly_js_gz_b64
+from majors_alts_monitor.dashboard.plot import to_json
 from majors_alts_monitor.tests import browser
 
 SEED = 20240607
@@ -442,21 +442,22 @@ def _n_figures(page: str) -> int:
 @pytest.mark.parametrize("fn", FIG_FUNCS, ids=lambda f: f.__name__)
 def test_each_figure_returns_a_figure_with_data(fn, data: DashboardData) -> None:
     fig = fn(data)
-    assert isinstance(fig, go.Figure)
-    assert len(fig.data) > 0
-    sizes = [len(t.z) if t.type == "heatmap" else len(t.y) for t in fig.data]
+    assert isinstance(fig, dict) and set(fig) == {"data", "layout"}
+    assert len(fig["data"]) > 0
+    heat = [t["type"] == "heatmap" for t in fig["data"]]
+    sizes = [len(t["z"] if h else t["y"]) for t, h in zip(fig["data"], heat, strict=True)]
     assert max(sizes) > 0
-    for trace in fig.data:
-        values = trace.z if trace.type == "heatmap" else trace.y
-        flat = [v for row in values for v in row] if trace.type == "heatmap" else list(values)
-        assert any(v is not None for v in flat), f"{fn.__name__}: trace {trace.name} all empty"
-    assert "NaN" not in fig.to_json()
+    for trace, h in zip(fig["data"], heat, strict=True):
+        values = trace["z"] if h else trace["y"]
+        flat = [v for row in values for v in row] if h else list(values)
+        assert any(v is not None for v in flat), f"{fn.__name__}: trace {trace['name']} all empty"
+    assert "NaN" not in to_json(fig)
 
 
 def test_figures_are_pure(data: DashboardData) -> None:
     before = data.timeline.clone()
-    a = fig_regime(data).to_json()
-    b = fig_regime(data).to_json()
+    a = to_json(fig_regime(data))
+    b = to_json(fig_regime(data))
     assert a == b
     assert data.timeline.equals(before)
 
@@ -465,40 +466,40 @@ def test_regime_bands_merge_consecutive_days(data: DashboardData) -> None:
     regimes = data.timeline["regime"].to_list()
     runs = 1 + sum(a != b for a, b in zip(regimes, regimes[1:], strict=False))
     fig = fig_regime(data)
-    rects = [s for s in fig.layout.shapes if s.type == "rect"]
+    rects = [s for s in fig["layout"]["shapes"] if s["type"] == "rect"]
     assert len(rects) == runs
     assert runs < len(regimes) / 5  # the chain is persistent, so merging matters
     # bands tile the timeline without gaps
-    assert rects[0].x0 == data.timeline["date"][0].isoformat()
+    assert rects[0]["x0"] == data.timeline["date"][0].isoformat()
     for a, b in zip(rects, rects[1:], strict=False):
-        assert a.x1 == b.x0
+        assert a["x1"] == b["x0"]
     # one legend entry per regime present
-    assert sorted(s.name for s in rects if s.showlegend) == sorted(set(regimes))
-    names = {t.name for t in fig.data}
+    assert sorted(s["name"] for s in rects if s["showlegend"]) == sorted(set(regimes))
+    names = {t["name"] for t in fig["data"]}
     assert {"score", "upper threshold", "lower threshold", "exposure"} <= names
-    upper = next(t for t in fig.data if t.name == "upper threshold")
-    assert upper.line.shape == "hv"
-    assert upper.y[0] is None  # burn-in has no threshold: a gap, not NaN
+    upper = next(t for t in fig["data"] if t["name"] == "upper threshold")
+    assert upper["line"]["shape"] == "hv"
+    assert upper["y"][0] is None  # burn-in has no threshold: a gap, not NaN
 
 
 def test_regime_without_thresholds(data: DashboardData) -> None:
     d = make_data()
     d = replace(d, timeline=d.timeline.drop("lower", "upper"))
     fig = fig_regime(d)
-    names = {t.name for t in fig.data}
+    names = {t["name"] for t in fig["data"]}
     assert "upper threshold" not in names and "score" in names
 
 
 def test_heatmap_is_diverging_clipped_and_downsampled() -> None:
     d = make_data(3000, 25, burn_in=200)
     fig = fig_feature_heatmap(d)
-    (hm,) = fig.data
-    assert hm.type == "heatmap"
-    assert hm.zmid == 0 and hm.zmin == -3 and hm.zmax == 3
-    assert len(hm.y) == 25 and not any(str(n).startswith("z_") for n in hm.y)
-    assert 300 <= len(hm.x) <= dashboard.MAX_HEATMAP_COLUMNS
-    assert hm.x[-1] == d.features["date"][-1].isoformat()  # the latest day is a block end
-    flat = [v for row in hm.z for v in row if v is not None]
+    (hm,) = fig["data"]
+    assert hm["type"] == "heatmap"
+    assert hm["zmid"] == 0 and hm["zmin"] == -3 and hm["zmax"] == 3
+    assert len(hm["y"]) == 25 and not any(str(n).startswith("z_") for n in hm["y"])
+    assert 300 <= len(hm["x"]) <= dashboard.MAX_HEATMAP_COLUMNS
+    assert hm["x"][-1] == d.features["date"][-1].isoformat()  # the latest day is a block end
+    flat = [v for row in hm["z"] for v in row if v is not None]
     assert max(flat) <= 3 and min(flat) >= -3
 
 
@@ -520,35 +521,37 @@ def test_heatmap_block_means_match_a_slow_reference() -> None:
 
 def test_betas_show_gaps_for_missing_rows(data: DashboardData) -> None:
     fig = fig_betas(data)
-    realized = next(t for t in fig.data if t.name.startswith("BTC realized"))
-    assert len(realized.y) == data.pnl.height  # P&L dates, betas start later
+    realized = next(t for t in fig["data"] if t["name"].startswith("BTC realized"))
+    assert len(realized["y"]) == data.pnl.height  # P&L dates, betas start later
     # consecutive days: x0 + one day instead of a repeated date list
-    assert realized.x is None and realized.x0 == data.pnl["date"][0].isoformat()
-    assert realized.dx == 86_400_000
-    assert realized.y[0] is None and realized.y[-1] is not None
-    assert any(s.type == "line" and s.y0 == 0 for s in fig.layout.shapes)  # zero line
+    assert "x" not in realized and realized["x0"] == data.pnl["date"][0].isoformat()
+    assert realized["dx"] == 86_400_000
+    assert realized["y"][0] is None and realized["y"][-1] is not None
+    assert any(s["type"] == "line" and s["y0"] == 0 for s in fig["layout"]["shapes"])  # zero
 
 
 def test_betas_fall_back_to_pnl_ex_ante(data: DashboardData) -> None:
     d = replace(data, betas=data.betas.clear())
     fig = fig_betas(d)
-    ex_ante = next(t for t in fig.data if t.name == "BTC ex-ante")
-    assert ex_ante.y[0] == pytest.approx(data.pnl["beta_btc"][0], rel=1e-4)  # 5 significant digits
+    ex_ante = next(t for t in fig["data"] if t["name"] == "BTC ex-ante")
+    assert ex_ante["y"][0] == pytest.approx(
+        data.pnl["beta_btc"][0], rel=1e-4
+    )  # 5 significant digits
 
 
 def test_costs_are_cumulative_and_costs_negative(data: DashboardData) -> None:
     fig = fig_costs(data)
-    fees = next(t for t in fig.data if t.name == "Fees")
-    assert fees.y[-1] == pytest.approx(
+    fees = next(t for t in fig["data"] if t["name"] == "Fees")
+    assert fees["y"][-1] == pytest.approx(
         -data.pnl["fee_cost"].sum(), rel=1e-4
     )  # 5 significant digits
-    assert all(a >= b for a, b in zip(fees.y, fees.y[1:], strict=False))
+    assert all(a >= b for a, b in zip(fees["y"], fees["y"][1:], strict=False))
 
 
 def test_equity_log_axis_is_optional(data: DashboardData) -> None:
-    assert fig_equity(data).layout.yaxis.type == "log"
-    assert fig_equity(data, log_y=False).layout.yaxis.type == "linear"
-    assert {t.name for t in fig_equity(data).data} == {
+    assert fig_equity(data)["layout"]["yaxis"]["type"] == "log"
+    assert fig_equity(data, log_y=False)["layout"]["yaxis"]["type"] == "linear"
+    assert {t["name"] for t in fig_equity(data)["data"]} == {
         "Strategy",
         "Always-held book",
         "BTC buy & hold",
@@ -616,8 +619,8 @@ def test_page_is_nan_safe(data: DashboardData) -> None:
     d = _nan_everywhere(data)
     for fn in FIG_FUNCS:
         fig = fn(d)
-        assert isinstance(fig, go.Figure)
-        text = fig.to_json()
+        assert isinstance(fig, dict)
+        text = to_json(fig)
         assert "NaN" not in text and "Infinity" not in text
     page = render_dashboard(d)
     rest = _strip_bundle(page)
@@ -648,8 +651,8 @@ def test_page_accepts_string_dates(data: DashboardData) -> None:
         for name in ("timeline", "pnl", "equity", "features", "betas")
     }
     d = replace(data, **as_text)
-    assert fig_betas(d).to_json() == fig_betas(data).to_json()
-    assert fig_regime(d).to_json() == fig_regime(data).to_json()
+    assert to_json(fig_betas(d)) == to_json(fig_betas(data))
+    assert to_json(fig_regime(d)) == to_json(fig_regime(data))
 
 
 @pytest.mark.parametrize(("n_days", "n_features"), [(2000, 20), (3000, 25)])
@@ -677,7 +680,7 @@ def test_optional_figures_need_their_inputs(data: DashboardData, full: Dashboard
         dashboard.fig_trials,
     ):
         assert fn(data) is None, fn.__name__
-        assert isinstance(fn(full), go.Figure), fn.__name__
+        assert isinstance(fn(full), dict), fn.__name__
     page = render_dashboard(data)
     assert "No explain columns" in page and "No robustness re-runs" in page
     assert "No per-asset P&amp;L attribution" in page and "No trial table" in page
@@ -689,17 +692,18 @@ def test_optional_figures_need_their_inputs(data: DashboardData, full: Dashboard
 
 def test_contributions_stack_to_the_score(full: DashboardData) -> None:
     fig = dashboard.fig_contributions(full)
-    bars = [t for t in fig.data if t.type == "bar"]
-    assert [t.name for t in bars] == list(CONTRIB_FEATURES)
-    assert fig.layout.barmode == "relative"  # positive up, negative down: sums to the score
-    score = next(t for t in fig.data if t.name == "score")
-    total = np.sum([np.array(t.y, dtype=float) for t in bars], axis=0)
-    np.testing.assert_allclose(total, np.array(score.y, dtype=float), atol=5e-4)
-    assert {"upper threshold", "lower threshold"} <= {t.name for t in fig.data}
-    assert fig.layout.xaxis.rangeslider.visible
-    lo, hi = (dt.date.fromisoformat(v[:10]) for v in fig.layout.xaxis.range)
+    bars = [t for t in fig["data"] if t["type"] == "bar"]
+    assert [t["name"] for t in bars] == list(CONTRIB_FEATURES)
+    assert fig["layout"]["barmode"] == "relative"  # positive up, negative down: sums to score
+    score = next(t for t in fig["data"] if t["name"] == "score")
+    total = np.sum([np.array(t["y"], dtype=float) for t in bars], axis=0)
+    np.testing.assert_allclose(total, np.array(score["y"], dtype=float), atol=5e-4)
+    assert {"upper threshold", "lower threshold"} <= {t["name"] for t in fig["data"]}
+    xaxis = fig["layout"]["xaxis"]
+    assert xaxis["rangeslider"]["visible"]
+    lo, hi = (dt.date.fromisoformat(v[:10]) for v in xaxis["range"])
     assert (hi - lo).days == 180 and hi == full.timeline["date"][-1] + dt.timedelta(days=1)
-    assert bars[0].x is None and bars[0].dx == 86_400_000  # consecutive days: x0 + dx
+    assert "x" not in bars[0] and bars[0]["dx"] == 86_400_000  # consecutive days: x0 + dx
 
 
 def test_latest_badge_reads_the_signal_else_the_timeline(
@@ -774,16 +778,16 @@ def test_tearsheet_tables_use_the_full_series() -> None:
 def test_long_series_are_thinned_for_display_only() -> None:
     d = make_data(3000, 4, burn_in=200)
     fig = fig_equity(d)
-    strat = next(t for t in fig.data if t.name == "Strategy")
-    assert len(strat.y) <= dashboard.MAX_DISPLAY_POINTS + 10
+    strat = next(t for t in fig["data"] if t["name"] == "Strategy")
+    assert len(strat["y"]) <= dashboard.MAX_DISPLAY_POINTS + 10
     eq = d.equity["equity"].to_numpy()
-    assert max(strat.y) == pytest.approx(eq.max(), rel=1e-4)  # peaks survive
-    assert min(strat.y) == pytest.approx(eq.min(), rel=1e-4)  # troughs survive
-    assert strat.x[-1] == d.equity["date"][-1].isoformat()
+    assert max(strat["y"]) == pytest.approx(eq.max(), rel=1e-4)  # peaks survive
+    assert min(strat["y"]) == pytest.approx(eq.min(), rel=1e-4)  # troughs survive
+    assert strat["x"][-1] == d.equity["date"][-1].isoformat()
     reg = fig_regime(d)
-    expo = next(t for t in reg.data if t.name == "exposure")
+    expo = next(t for t in reg["data"] if t["name"] == "exposure")
     changes = int(np.sum(np.diff(d.timeline["exposure"].to_numpy()) != 0))
-    shown = np.array(expo.y, dtype=float)
+    shown = np.array(expo["y"], dtype=float)
     assert int(np.sum(np.diff(shown) != 0)) == changes  # every step kept
 
 
@@ -802,11 +806,11 @@ def test_display_index_keeps_extremes_and_steps() -> None:
 
 def test_trials_heatmap_is_the_median_per_threshold_cell(full: DashboardData) -> None:
     fig = dashboard.fig_trials(full)
-    oos = fig.data[1]
+    oos = fig["data"][1]
     t = full.trials.filter(pl.col("fold") == 0)
     cell = t.filter((pl.col("lower") == -0.5) & (pl.col("upper") == 0.25))
     want = float(np.median(cell["oos_sharpe_per_period"].to_numpy()) * np.sqrt(365))
-    got = oos.z[list(oos.y).index("0.25")][list(oos.x).index("-0.5")]
+    got = oos["z"][oos["y"].index("0.25")][oos["x"].index("-0.5")]
     assert got == pytest.approx(want, rel=1e-4)
 
 

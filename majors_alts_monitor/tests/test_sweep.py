@@ -4,8 +4,10 @@ Sharpe, and the sweep dashboard in a real browser. Small synthetic lake, short w
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -172,6 +174,23 @@ def test_duplicate_points_are_collapsed_and_reported(tmp_path: Path, lake: Path,
     assert cli.main([*args, "--start", "2021-01-01", "--end", "2020-06-01"]) == 2
     err = capsys.readouterr().err
     assert "entry 2" in err and "as point 0" in err and "entry 3" in err and "as point 1" in err
+    # and the sweep page lists them (entry, its overrides, the point it equals)
+    from majors_alts_monitor.sweep.dashboard import sweep_dashboard_html
+    from majors_alts_monitor.sweep.results import table
+
+    page = sweep_dashboard_html(spec, table(spec, {}), summary(spec, {}, {}))
+    assert "<dt>duplicate entries</dt><dd>2 collapsed into an earlier point" in page
+    rows = re.findall(
+        r'<tr><td data-v="(\d+)">\d+</td><td class="text">([^<]*)</td>'
+        r'<td data-v="(\d+)">',
+        page,
+    )
+    assert [(int(a), int(c)) for a, _, c in rows] == [(2, 0), (3, 1)]
+    assert html.unescape(rows[0][1]) == '{"universe.basket_size": 10, "costs.taker_fee_bps": 1.0}'
+    single = load_sweep(write_sweep(tmp_path / "one", lake, {"universe.basket_size": [10]}))
+    page = sweep_dashboard_html(single, table(single, {}), summary(single, {}, {}))
+    assert "none: every entry of the expansion is a distinct configuration" in page
+    assert 'id="duplicates"' not in page
 
 
 def test_sweep_dsr_counts_a_configuration_once(tmp_path: Path, lake: Path) -> None:
@@ -505,6 +524,9 @@ def test_sweep_dashboard_in_a_browser(sweep12: tuple[Path, Path], tmp_path: Path
     page = results_of(sweep12[1]).parent / "sweep_dashboard.html"
     text = page.read_text()
     assert text.count("<script src=") == 0  # nothing fetched: plotly.js is inline, once
+    # compressed as on the run's page (about 2 MB, not 4.8), unpacked by the same loader
+    assert text.count('<script type="text/plain" id="plotly-js-gz">') == 1
+    assert "window.PLOTLY_READY" in text and len(text.encode()) < 2_500_000
     dom = browser.render(page, timeout_s=120)
     attrs = browser.body_attributes(dom)
     errors = browser.element_text(dom, "script-errors")
