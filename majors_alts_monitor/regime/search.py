@@ -9,10 +9,6 @@ PBO, without ever building a (sets x days) array. Memory is O(sets x blocks).
 
 from __future__ import annotations
 
-import signal
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numba
@@ -22,6 +18,7 @@ from numba.core.extending import intrinsic
 from ..arrays import Panel, Series, shift
 from ..backtest import drift_weights, trade_costs
 from ..config import CostsConfig, GridConfig
+from ..interrupts import sigint_deferred  # also importable from here, as before
 
 STAT_SUM, STAT_SUMSQ, STAT_N, STAT_DOWNSQ, STAT_LOGEQ, STAT_MDD = range(6)
 
@@ -415,29 +412,6 @@ def _kernel(
                 stats[c, s, 4] = -np.inf if ruined else np.log(eq[task, c, j])  # sum of log1p
                 stats[c, s, 5] = mdd[task, c, j]
     return stats, blocks
-
-
-@contextmanager
-def sigint_deferred() -> Iterator[None]:
-    """Hold Ctrl-C (SIGINT) while a compiled kernel runs; it is re-raised under the previous
-    handler (a KeyboardInterrupt by default) the moment the kernel returns.
-
-    The parallel kernel calls back into Python (numba's ``_numba_unpickle``). A SIGINT that
-    arrives meanwhile, on any thread, makes the interpreter raise KeyboardInterrupt inside that
-    callback, which the compiled code does not expect: the process crashed (segmentation fault)
-    or reported ``SystemError: ... returned a result with an exception set``. Here the handler
-    in force during the kernel only records the signal, so the callback returns normally."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    hit: list[int] = []
-    old = signal.signal(signal.SIGINT, lambda signum, _frame: hit.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old if old is not None else signal.SIG_DFL)
-        if hit:
-            signal.raise_signal(signal.SIGINT)
 
 
 def evaluate_grid(
