@@ -211,6 +211,13 @@ def test_kernel_without_features_holds_balanced() -> None:
     _assert_same_bits(args, 2, 100, 5)
 
 
+def test_kernel_with_no_sets_returns_empty_arrays() -> None:
+    args = _problem(0, 3, 2)
+    args = (args[0], args[1], *(x[:0] for x in args[2:7]), *args[7:])
+    stats, blocks = _kernel(*args, 2, 50, 4)
+    assert stats.shape == (3, 0, 6) and blocks.shape == (3, 0, 4, 2)
+
+
 @settings(max_examples=25, deadline=None)
 @given(
     seed=st.integers(0, 2**31 - 1),
