@@ -247,8 +247,9 @@ def _kernel(
     f64, i64 = np.float64, np.int64
     # per-set parameters, tile-major (a padded set has no features: its state never moves).
     # Every per-set array starts on a cache line, the ones a loop uses together at distinct
-    # offsets modulo 4 KiB (_SLOT apart; the state machine's own half a slot off): where the
-    # allocator put them made the kernel up to 2x slower (split loads, L1 set conflicts).
+    # offsets modulo 4 KiB (_SLOT apart; the state machine's own half a slot off): no split
+    # 32-byte loads, no two arrays on the same L1 sets (3% faster than where the allocator
+    # puts them, interleaved in one process).
     # up_in: x >= it enters MAJORS (x > upper + band); up_stay: MAJORS stays (x >= upper -
     # band); lo_stay: ALTS stays (x <= lower + band); lo_in: x <= it enters ALTS (x < lower -
     # band); used: the features a set weighs, as bits; md: its minimum dwell
