@@ -154,7 +154,8 @@ def build_grid(
 
 
 _TILE = 64  # parameter sets per parallel task: the lanes of the kernel's vectorised loops (a
-# multiple of AVX2's 4 float64 lanes); a task's per-set state (~40 KiB) stays in L1/L2
+# multiple of AVX2's 4 float64 lanes); a task's per-set arrays (~14 KiB with 7 features and
+# one cost table) stay in L1 while it walks the window
 _FQ = 4  # score features added per pass over a tile (the feature count is padded to a multiple)
 
 
@@ -376,18 +377,19 @@ def _kernel(
                 for j in range(_TILE):
                     s0 = pv[task, j]
                     nw = st[task, j]
-                    n0 = nw == 0
-                    n2 = nw == 2
-                    r0 = _pick(n0, v00, _pick(n2, v02, v01))
-                    r1 = _pick(n0, v10, _pick(n2, v12, v11))
-                    r2 = _pick(n0, v20, _pick(n2, v22, v21))
+                    to0 = nw == 0
+                    to2 = nw == 2
+                    r0 = _pick(to0, v00, _pick(to2, v02, v01))
+                    r1 = _pick(to0, v10, _pick(to2, v12, v11))
+                    r2 = _pick(to0, v20, _pick(to2, v22, v21))
                     p = _pick(s0 == 0, r0, _pick(s0 == 2, r2, r1))
                     sm[task, c, j] += p
                     sq[task, c, j] += p * p
                     q = _pick(p < 0.0, p, 0.0)
                     dn[task, c, j] += q * q
                     # "+ 0.0" keeps the store unconditional (a masked store otherwise); it
-                    # changes no bits here: these values are never -0.0 where it matters
+                    # changes no result: pmin is only compared with -1, and mdd is never -0.0
+                    # (0.0, or x - 1.0, which is +0.0 when zero)
                     pm = pmin[task, c, j]
                     pmin[task, c, j] = _pick(p < pm, p, pm + 0.0)  # a NaN p is skipped
                     e = eq[task, c, j] * (1.0 + p)
