@@ -28,6 +28,7 @@ maximum drawdown of a series that never draws down); nothing here raises on data
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Sequence
@@ -501,6 +502,21 @@ def _logits_for(best_from: FloatArray, rank_in: FloatArray) -> FloatArray:
     return np.log(w / (1.0 - w))
 
 
+@functools.lru_cache(maxsize=8)
+def _split_members(n_blk: int) -> FloatArray:
+    """0/1 rows: the in-sample blocks of each ``C(n_blk, n_blk/2)`` split that holds block 0,
+    in ``itertools.combinations`` order (block 0, then the combinations of the others). Cached
+    and read-only."""
+    half = n_blk // 2
+    combos = list(itertools.combinations(range(1, n_blk), half - 1))
+    rest = np.array(combos, dtype=np.int64).reshape(len(combos), half - 1)
+    member = np.zeros((rest.shape[0], n_blk), dtype=np.float64)
+    member[:, 0] = 1.0
+    member[np.arange(rest.shape[0])[:, None], rest] = 1.0
+    member.flags.writeable = False
+    return member
+
+
 def cscv_logits(
     block_sum: npt.ArrayLike, block_sumsq: npt.ArrayLike, block_count: npt.ArrayLike
 ) -> FloatArray:
@@ -532,20 +548,16 @@ def cscv_logits(
         bc = bc[:, :1].copy()
     tot_s, tot_q, tot_c = bs.sum(axis=0), bq.sum(axis=0), bc.sum(axis=0)
 
-    half = n_blk // 2
-    combos = [c for c in itertools.combinations(range(n_blk), half) if c[0] == 0]
-    member = np.zeros((len(combos), n_blk), dtype=np.float64)
-    for i, c in enumerate(combos):
-        member[i, list(c)] = 1.0
+    member = _split_members(n_blk)  # one row per split holding block 0
 
     chunk = max(1, _PBO_MEMORY_BUDGET // (8 * _PBO_ARRAYS_PER_SPLIT * max(n_trials, 1)))
-    first = np.empty(len(combos))
-    second = np.empty(len(combos))
+    first = np.empty(member.shape[0])
+    second = np.empty(member.shape[0])
     from .cscv_kernel import cscv_odds  # compiled: the operations of the two helpers above
 
     if n_trials == 0:
         raise ValueError("cscv_logits needs at least one trial")
-    for lo in range(0, len(combos), chunk):
+    for lo in range(0, member.shape[0], chunk):
         m = member[lo : lo + chunk]
         # per split, both Sharpe rows and both ranks in one compiled pass: the same bits as
         # _sharpe_from_sums then _logits_for (the pooled sums stay numpy's matrix products)

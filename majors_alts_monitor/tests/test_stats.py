@@ -925,3 +925,13 @@ def test_normal_cdf_and_quantile_match_scipy():
     assert math.isnan(st.norm_ppf(1.5)) and math.isnan(st.norm_ppf(math.nan))
     assert st.norm_cdf(math.inf) == 1.0 and st.norm_cdf(-math.inf) == 0.0
     assert math.isnan(st.norm_cdf(math.nan))
+
+
+@pytest.mark.parametrize("n_blk", [2, 4, 8, 16])
+def test_cscv_split_members_are_the_combinations_holding_block_0(n_blk: int):
+    half = n_blk // 2
+    combos = [c for c in itertools.combinations(range(n_blk), half) if c[0] == 0]
+    ref = np.zeros((len(combos), n_blk))
+    for i, c in enumerate(combos):
+        ref[i, list(c)] = 1.0
+    np.testing.assert_array_equal(st._split_members(n_blk), ref)
