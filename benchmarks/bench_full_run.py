@@ -13,6 +13,7 @@ imports, numba's cache load, writing the files).
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -91,6 +92,12 @@ def timed(args: list[str], repeats: int) -> tuple[float, float]:
 
 def main() -> None:
     base, base_rss, stages = demo_warm(5)
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        print(
+            "note: PYTHONDONTWRITEBYTECODE is set, so every run compiles the package's modules "
+            "again (no .pyc is written); run `env -u PYTHONDONTWRITEBYTECODE python "
+            "benchmarks/bench_full_run.py --demo-only` for a usual Python set-up"
+        )
     print(
         f"demo lake (60 assets x 7 years), warm    median {base:6.2f} s  peak RSS {base_rss:7.1f} MB  "
         f"target < 2 s (issue 10) -> {'PASS' if base < 2 else 'MISS'}"

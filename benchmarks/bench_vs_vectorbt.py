@@ -194,7 +194,7 @@ def main() -> None:
     ap.add_argument("--sets", type=int, default=10_000)
     ap.add_argument("--days", type=int, default=2_000)
     ap.add_argument("--vbt-sets", type=int, default=2_000, help="sets vectorbt runs on")
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=11, help="timed calls per side (median)")
     ap.add_argument("--assets", type=int, default=40)
     args = ap.parse_args()
 
