@@ -11,12 +11,14 @@ import argparse
 import contextlib
 import gc
 import logging
+import os
 import sys
 import time
 import traceback
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import NoReturn
 
 from . import __version__
 from .config import Config, load_config
@@ -356,9 +358,21 @@ def _caused_by_interrupt(err: BaseException) -> bool:
     return False
 
 
+def _exit_now(code: int) -> NoReturn:
+    """End the process once a command has returned: its outputs are committed and fsynced,
+    the output lock is released with the process, and the console streams and log handlers
+    are flushed here; the interpreter's own teardown (freeing every module's objects, stopping
+    numba's thread pool, LLVM's: about 0.4 s of a warm demo run) is skipped."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
+
+
 def run_entry() -> None:
-    sys.exit(main(["run", *sys.argv[1:]]))
+    _exit_now(main(["run", *sys.argv[1:]]))
 
 
 def signals_entry() -> None:
-    sys.exit(main(["signals", *sys.argv[1:]]))
+    _exit_now(main(["signals", *sys.argv[1:]]))

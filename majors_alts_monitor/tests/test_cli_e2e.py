@@ -425,6 +425,9 @@ def test_seed_commands_as_subprocesses(lake: Path, tmp_path: Path) -> None:
     )
     assert r.returncode == 0, r.stderr
     assert "dashboard" in r.stdout
+    # the entry points end the process without the interpreter's teardown: the summary is
+    # flushed whole before that
+    assert r.stdout.rstrip().splitlines()[-1].split()[0] == "artifacts", r.stdout
     r = subprocess.run(
         [
             sys.executable,
@@ -446,6 +449,16 @@ def test_seed_commands_as_subprocesses(lake: Path, tmp_path: Path) -> None:
     )
     assert r.returncode == 0, r.stderr
     assert "action" in r.stdout
+    missing = tmp_path / "no_such_lake"
+    r = subprocess.run(
+        [sys.executable, "-m", "majors_alts_monitor.run", "--lake", str(missing)]
+        + ["--output-root", str(tmp_path / "o2")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert r.returncode == 2 and r.stderr.startswith("error:"), r.stderr
 
 
 def test_interrupt_wrapped_by_a_compiled_kernel_exits_130(
