@@ -99,11 +99,6 @@ _EULER_GAMMA = 0.5772156649015329
 
 # Number of float64 elements a bootstrap chunk may hold (about 32 MB a (chunk, n) array).
 _BOOT_CHUNK_ELEMENTS = 4_000_000
-# Bytes the CSCV loop may hold in (chunk, N) arrays; the peak adds the block sums and the
-# membership matrix, which are small.
-_PBO_MEMORY_BUDGET = 120_000_000
-# Number of live (chunk, N) float64 arrays the CSCV loop keeps at its peak (measured).
-_PBO_ARRAYS_PER_SPLIT = 9
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -503,18 +498,16 @@ def _logits_for(best_from: FloatArray, rank_in: FloatArray) -> FloatArray:
 
 
 @functools.lru_cache(maxsize=8)
-def _split_members(n_blk: int) -> FloatArray:
-    """0/1 rows: the in-sample blocks of each ``C(n_blk, n_blk/2)`` split that holds block 0,
-    in ``itertools.combinations`` order (block 0, then the combinations of the others). Cached
-    and read-only."""
+def _split_blocks(n_blk: int) -> npt.NDArray[np.int64]:
+    """The in-sample blocks (increasing) of each ``C(n_blk, n_blk/2)`` split that holds block 0,
+    in ``itertools.combinations`` order (block 0, then the combinations of the others): one row
+    per split. Cached and read-only."""
     half = n_blk // 2
     combos = list(itertools.combinations(range(1, n_blk), half - 1))
-    rest = np.array(combos, dtype=np.int64).reshape(len(combos), half - 1)
-    member = np.zeros((rest.shape[0], n_blk), dtype=np.float64)
-    member[:, 0] = 1.0
-    member[np.arange(rest.shape[0])[:, None], rest] = 1.0
-    member.flags.writeable = False
-    return member
+    out = np.zeros((len(combos), half), dtype=np.int64)
+    out[:, 1:] = np.array(combos, dtype=np.int64).reshape(len(combos), half - 1)
+    out.flags.writeable = False
+    return out
 
 
 def cscv_logits(
@@ -529,8 +522,8 @@ def cscv_logits(
     out-of-sample half is its complement's in-sample half, so each pair of Sharpe matrices
     serves two splits).
 
-    Memory stays bounded: splits are processed in chunks sized so that the ``(chunk, N)``
-    work arrays hold about ``_PBO_MEMORY_BUDGET`` bytes.
+    Memory is O(N) per thread: a split's pooled in-sample sums are added block by block
+    (``cscv_kernel.cscv_odds``), never a ``(splits x N)`` array.
     """
     bs = np.asarray(block_sum, dtype=np.float64)
     bq = np.asarray(block_sumsq, dtype=np.float64)
@@ -548,21 +541,27 @@ def cscv_logits(
         bc = bc[:, :1].copy()
     tot_s, tot_q, tot_c = bs.sum(axis=0), bq.sum(axis=0), bc.sum(axis=0)
 
-    member = _split_members(n_blk)  # one row per split holding block 0
-
-    chunk = max(1, _PBO_MEMORY_BUDGET // (8 * _PBO_ARRAYS_PER_SPLIT * max(n_trials, 1)))
-    first = np.empty(member.shape[0])
-    second = np.empty(member.shape[0])
+    in_blocks = _split_blocks(n_blk)  # one row per split holding block 0
+    first = np.empty(in_blocks.shape[0])
+    second = np.empty(in_blocks.shape[0])
     from .cscv_kernel import cscv_odds  # compiled: the operations of the two helpers above
 
     if n_trials == 0:
         raise ValueError("cscv_logits needs at least one trial")
-    for lo in range(0, member.shape[0], chunk):
-        m = member[lo : lo + chunk]
-        # per split, both Sharpe rows and both ranks in one compiled pass: the same bits as
-        # _sharpe_from_sums then _logits_for (the pooled sums stay numpy's matrix products)
-        with sigint_deferred():  # a parallel compiled kernel: Ctrl-C is raised after it
-            cscv_odds(m @ bs, m @ bq, m @ bc, tot_s, tot_q, tot_c, first[lo:], second[lo:])
+    # per split, the pooled sums, both Sharpe rows and both ranks in one compiled pass: the
+    # same bits as the block-by-block sums then _sharpe_from_sums and _logits_for
+    with sigint_deferred():  # a parallel compiled kernel: Ctrl-C is raised after it
+        cscv_odds(
+            np.ascontiguousarray(bs),
+            np.ascontiguousarray(bq),
+            np.ascontiguousarray(bc),
+            np.array(in_blocks),  # a writeable copy: one compiled signature
+            tot_s,
+            tot_q,
+            tot_c,
+            first,
+            second,
+        )
     np.log(first, out=first)
     np.log(second, out=second)
     return np.concatenate([first, second])

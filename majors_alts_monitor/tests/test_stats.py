@@ -707,7 +707,8 @@ def test_regime_metrics():
 
 @pytest.mark.parametrize("same_counts", [True, False])
 def test_cscv_compiled_pass_equals_the_numpy_reference(same_counts: bool) -> None:
-    """The compiled per-split pass gives the same bits as the numpy helpers it replaced."""
+    """The compiled per-split pass gives the same bits as the numpy helpers it replaced, on
+    the pooled in-sample sums added block by block in increasing block order."""
     import itertools
 
     rng = np.random.default_rng(SEED + 14)
@@ -720,11 +721,16 @@ def test_cscv_compiled_pass_equals_the_numpy_reference(same_counts: bool) -> Non
     bq[:, :3] = 0.0
     got = st.cscv_logits(bs, bq, bc)
     combos = [c for c in itertools.combinations(range(n_blk), n_blk // 2) if c[0] == 0]
-    m = np.zeros((len(combos), n_blk))
-    for i, c in enumerate(combos):
-        m[i, list(c)] = 1.0
     c_all = bc[:, :1] if same_counts else bc
-    s_in, q_in, c_in = m @ bs, m @ bq, m @ c_all
+
+    def pooled(b: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(combos), b.shape[1]))
+        for i, c in enumerate(combos):
+            for k in c:
+                out[i] += b[k]
+        return out
+
+    s_in, q_in, c_in = pooled(bs), pooled(bq), pooled(c_all)
     sr_in = st._sharpe_from_sums(s_in.copy(), q_in.copy(), c_in)
     sr_out = st._sharpe_from_sums(bs.sum(0) - s_in, bq.sum(0) - q_in, c_all.sum(0) - c_in)
     ref = np.concatenate([st._logits_for(sr_in, sr_out), st._logits_for(sr_out, sr_in)])
@@ -928,10 +934,7 @@ def test_normal_cdf_and_quantile_match_scipy():
 
 
 @pytest.mark.parametrize("n_blk", [2, 4, 8, 16])
-def test_cscv_split_members_are_the_combinations_holding_block_0(n_blk: int):
+def test_cscv_split_blocks_are_the_combinations_holding_block_0(n_blk: int):
     half = n_blk // 2
     combos = [c for c in itertools.combinations(range(n_blk), half) if c[0] == 0]
-    ref = np.zeros((len(combos), n_blk))
-    for i, c in enumerate(combos):
-        ref[i, list(c)] = 1.0
-    np.testing.assert_array_equal(st._split_members(n_blk), ref)
+    np.testing.assert_array_equal(st._split_blocks(n_blk), np.array(combos).reshape(-1, half))
