@@ -938,3 +938,22 @@ def test_cscv_split_blocks_are_the_combinations_holding_block_0(n_blk: int):
     half = n_blk // 2
     combos = [c for c in itertools.combinations(range(n_blk), half) if c[0] == 0]
     np.testing.assert_array_equal(st._split_blocks(n_blk), np.array(combos).reshape(-1, half))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_cluster_representative_sharpes_equal_one_cluster_at_a_time(seed: int):
+    """The one-pass representatives give the same bits as the cluster-by-cluster loop."""
+    rng = np.random.default_rng(seed)
+    t, m = int(rng.integers(3, 1500)), int(rng.integers(1, 120))
+    x = rng.normal(0.0003, 0.01, (t, m)) * rng.uniform(0.1, 3.0, m)
+    _, lab = np.unique(rng.integers(0, int(rng.integers(1, m + 1)), m), return_inverse=True)
+    ref = np.empty(int(lab.max()) + 1)
+    var = x.var(axis=0, ddof=1)
+    for k in range(ref.size):
+        cols = np.flatnonzero(lab == k)
+        w = 1.0 / var[cols]
+        w /= w.sum()
+        rep = x[:, cols] @ w
+        sd = float(np.std(rep, ddof=1))
+        ref[k] = float(np.mean(rep)) / sd if sd > 0.0 else 0.0
+    np.testing.assert_array_equal(mt.cluster_representative_sharpes(x, lab), ref)
