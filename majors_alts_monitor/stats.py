@@ -28,10 +28,11 @@ maximum drawdown of a series that never draws down); nothing here raises on data
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from statistics import NormalDist
 
 import numpy as np
@@ -43,6 +44,7 @@ from .resample import chain_indices
 __all__ = [
     "PERIODS",
     "block_stats",
+    "bootstrap_reuse",
     "cagr",
     "cscv_logits",
     "deflated_sharpe",
@@ -312,6 +314,43 @@ def _boot_chunks(n: int, n_boot: int) -> list[int]:
     return [min(size, n_boot - i) for i in range(0, n_boot, size)]
 
 
+_shared_draws: dict[tuple[int, int, float, int], list[npt.NDArray[np.int64]]] | None = None
+
+
+@contextlib.contextmanager
+def bootstrap_reuse() -> Iterator[None]:
+    """Inside the block, bootstraps of the same length, count, mean block and seed (the run's
+    Sharpe interval and its by-regime edges: the same finite days) share their index draws
+    instead of drawing the same indices again; they are forgotten when the block ends."""
+    global _shared_draws
+    outer = _shared_draws
+    _shared_draws = {} if outer is None else outer
+    try:
+        yield
+    finally:
+        _shared_draws = outer
+
+
+def _bootstrap_draws(
+    n: int, n_boot: int, mean_block: float, seed: int
+) -> Iterator[npt.NDArray[np.int64]]:
+    """The stationary-bootstrap index chunks of ``default_rng(seed)``: ``(chunk, n)`` arrays
+    of at most ``_BOOT_CHUNK_ELEMENTS`` values, ``n_boot`` rows in all."""
+    key = (n, n_boot, float(mean_block), seed)
+    if _shared_draws is not None and key in _shared_draws:
+        yield from _shared_draws[key]
+        return
+    rng = np.random.default_rng(seed)
+    kept = []
+    for size in _boot_chunks(n, n_boot):
+        idx = stationary_bootstrap_indices(n, size, mean_block, rng)
+        if _shared_draws is not None:
+            kept.append(idx)
+        yield idx
+    if _shared_draws is not None:
+        _shared_draws[key] = kept
+
+
 def _row_sharpe(x: FloatArray, periods: int) -> FloatArray:
     """Annualised Sharpe of each row; nan for flat rows."""
     mean = x.mean(axis=1)
@@ -337,10 +376,8 @@ def sharpe_ci(
     n = a.size
     if n < 2 or n_boot < 1 or _is_constant(a):
         return (math.nan, math.nan)
-    rng = np.random.default_rng(seed)
     parts = []
-    for size in _boot_chunks(n, n_boot):
-        idx = stationary_bootstrap_indices(n, size, mean_block, rng)
+    for idx in _bootstrap_draws(n, n_boot, mean_block, seed):
         parts.append(_row_sharpe(a[idx], periods))
     boot = np.concatenate(parts)
     boot = boot[np.isfinite(boot)]
@@ -744,11 +781,9 @@ def regime_edges(
             todo.append((i, lab, edge))
     if not todo:
         return out
-    rng = np.random.default_rng(seed)
     hits = [0] * len(todo)
     valid = [0] * len(todo)
-    for size in _boot_chunks(n, n_boot):
-        idx = stationary_bootstrap_indices(n, size, mean_block, rng)
+    for idx in _bootstrap_draws(n, n_boot, mean_block, seed):
         rb = a[idx]
         s_all = rb.sum(axis=1)
         for j, (_, lab, edge) in enumerate(todo):

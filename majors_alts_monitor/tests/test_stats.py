@@ -957,3 +957,23 @@ def test_cluster_representative_sharpes_equal_one_cluster_at_a_time(seed: int):
         sd = float(np.std(rep, ddof=1))
         ref[k] = float(np.mean(rep)) / sd if sd > 0.0 else 0.0
     np.testing.assert_array_equal(mt.cluster_representative_sharpes(x, lab), ref)
+
+
+def test_bootstrap_reuse_shares_draws_and_changes_nothing(monkeypatch: pytest.MonkeyPatch):
+    rng = np.random.default_rng(SEED + 21)
+    r = rng.normal(0.0005, 0.01, 900)
+    lab = rng.random(900) < 0.4
+    kw = {"n_boot": 500, "mean_block": 7.0, "seed": 3}
+    alone = (st.sharpe_ci(r, **kw), st.regime_edges(r, [lab, ~lab], **kw))
+    calls = []
+    real = st.stationary_bootstrap_indices
+    monkeypatch.setattr(
+        st, "stationary_bootstrap_indices", lambda *a: calls.append(a[:3]) or real(*a)
+    )
+    with st.bootstrap_reuse():
+        shared = (st.sharpe_ci(r, **kw), st.regime_edges(r, [lab, ~lab], **kw))
+        st.sharpe_ci(r[:-1], **kw)  # another length: its own draws
+    assert shared == alone
+    assert calls == [(900, 500, 7.0), (899, 500, 7.0)]
+    st.sharpe_ci(r, **kw)  # outside the block nothing is kept
+    assert calls[-1] == (900, 500, 7.0) and len(calls) == 3
