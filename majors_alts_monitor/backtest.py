@@ -33,6 +33,7 @@ import numpy as np
 
 from .arrays import Panel, Series, shift
 from .config import CostsConfig
+from .row_median import row_nanmedian
 
 
 @dataclass(frozen=True)
@@ -81,16 +82,13 @@ def fill_funding(
     without the majors' columns, or on a day when no source rate exists)."""
     if rule == "zero" or basket is None or (rule == "majors_median" and not majors):
         return np.where(np.isfinite(funding), funding, 0.0)
-    import warnings
 
     if rule == "majors_median":
         source = np.zeros(funding.shape, dtype=bool)
         source[:, majors] = True
     else:
         source = basket
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        med = np.nanmedian(np.where(source, funding, np.nan), axis=1)
+    med = row_nanmedian(np.where(source, funding, np.nan))
     med = np.where(np.isfinite(med), med, 0.0)
     # only basket alts take the basket median; anything else without data (the majors) accrues 0
     fill = np.where(basket, med[:, None], 0.0)
