@@ -362,7 +362,7 @@ def _exit_now(code: int) -> NoReturn:
     """End the process once a command has returned: its outputs are committed and fsynced,
     the output lock is released with the process, and the console streams and log handlers
     are flushed here; the interpreter's own teardown (freeing every module's objects, stopping
-    numba's thread pool, LLVM's: about 0.4 s of a warm demo run) is skipped."""
+    numba's thread pool, LLVM's: about 0.1 s of a warm demo run) is skipped."""
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
