@@ -169,12 +169,14 @@ def cluster_representative_sharpes(x: npt.ArrayLike, labels: npt.ArrayLike) -> F
     lab = np.asarray(labels, dtype=np.int64)
     if a.ndim != 2 or lab.shape != (a.shape[1],):
         raise ValueError("x must be (T, m) and labels (m,)")
+    if lab.size and lab.min() < 0:
+        raise ValueError("labels must be >= 0")
     n_k = int(lab.max()) + 1 if lab.size else 0
     if n_k == 0:
         return np.empty(0)
     var = a.var(axis=0, ddof=1)
     size = np.bincount(lab, minlength=n_k)
-    reps = np.empty((n_k, a.shape[0]))
+    reps = np.zeros((n_k, a.shape[0]))  # a label without members: a flat series, Sharpe 0
     single = size[lab] == 1
     reps[lab[single]] = a[:, single].T
     for k in np.flatnonzero(size > 1):

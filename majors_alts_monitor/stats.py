@@ -1,8 +1,8 @@
 """Statistics of a daily-returns backtest: KPIs, bootstrap, deflated Sharpe, PBO, betas.
 
 Pure numpy (the normal cdf and quantile from the standard library: ``math.erf``/``erfc`` and
-``statistics.NormalDist``'s Wichura AS241, within a few ulps of ``scipy.special``'s
-``ndtr``/``ndtri`` without scipy's import time, and two compiled inner steps: ``resample.chain_indices`` and
+``statistics.NormalDist``'s Wichura AS241, within 1e-14 and 1e-15 (relative) of
+``scipy.special``'s ``ndtr``/``ndtri``, without scipy's import time, and two compiled inner steps: ``resample.chain_indices`` and
 ``cscv_kernel``); no file I/O.
 
 Conventions (``docs/OUTPUTS.md``, binding): simple daily returns as fractions of equity,
@@ -29,6 +29,7 @@ maximum drawdown of a series that never draws down); nothing here raises on data
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import itertools
 import math
@@ -314,21 +315,27 @@ def _boot_chunks(n: int, n_boot: int) -> list[int]:
     return [min(size, n_boot - i) for i in range(0, n_boot, size)]
 
 
-_shared_draws: dict[tuple[int, int, float, int], list[npt.NDArray[np.int64]]] | None = None
+_SHARE_MAX_ELEMENTS = 2 * _BOOT_CHUNK_ELEMENTS
+"""Draws are shared only up to this many indices (64 MB): beyond it they are drawn again, so
+the chunking's memory bound holds whatever the sample and the number of resamples."""
+
+_shared_draws: contextvars.ContextVar[
+    dict[tuple[int, int, float, int], list[npt.NDArray[np.int64]]] | None
+] = contextvars.ContextVar("shared_bootstrap_draws", default=None)
 
 
 @contextlib.contextmanager
 def bootstrap_reuse() -> Iterator[None]:
     """Inside the block, bootstraps of the same length, count, mean block and seed (the run's
     Sharpe interval and its by-regime edges: the same finite days) share their index draws
-    instead of drawing the same indices again; they are forgotten when the block ends."""
-    global _shared_draws
-    outer = _shared_draws
-    _shared_draws = {} if outer is None else outer
+    instead of drawing the same indices again (up to ``_SHARE_MAX_ELEMENTS`` indices); they are
+    forgotten when the block ends. Per thread and context (a ``ContextVar``): runs in threads
+    of one process do not see each other's draws."""
+    token = _shared_draws.set(_shared_draws.get() if _shared_draws.get() is not None else {})
     try:
         yield
     finally:
-        _shared_draws = outer
+        _shared_draws.reset(token)
 
 
 def _bootstrap_draws(
@@ -336,19 +343,20 @@ def _bootstrap_draws(
 ) -> Iterator[npt.NDArray[np.int64]]:
     """The stationary-bootstrap index chunks of ``default_rng(seed)``: ``(chunk, n)`` arrays
     of at most ``_BOOT_CHUNK_ELEMENTS`` values, ``n_boot`` rows in all."""
+    shared = _shared_draws.get() if n * n_boot <= _SHARE_MAX_ELEMENTS else None
     key = (n, n_boot, float(mean_block), seed)
-    if _shared_draws is not None and key in _shared_draws:
-        yield from _shared_draws[key]
+    if shared is not None and key in shared:
+        yield from shared[key]
         return
     rng = np.random.default_rng(seed)
     kept = []
     for size in _boot_chunks(n, n_boot):
         idx = stationary_bootstrap_indices(n, size, mean_block, rng)
-        if _shared_draws is not None:
+        if shared is not None:
             kept.append(idx)
         yield idx
-    if _shared_draws is not None:
-        _shared_draws[key] = kept
+    if shared is not None:
+        shared[key] = kept
 
 
 def _row_sharpe(x: FloatArray, periods: int) -> FloatArray:

@@ -103,7 +103,7 @@ class CompositeRegime:
     @property
     def weights_(self) -> np.ndarray:
         assert self.grid_ is not None, "fit first"
-        return self.grid_.weights[self.best_]
+        return self.grid_.weights[self.best_].copy()  # the grid is shared (cached_grid)
 
     @property
     def thresholds_(self) -> tuple[float, float]:

@@ -977,3 +977,40 @@ def test_bootstrap_reuse_shares_draws_and_changes_nothing(monkeypatch: pytest.Mo
     assert calls == [(900, 500, 7.0), (899, 500, 7.0)]
     st.sharpe_ci(r, **kw)  # outside the block nothing is kept
     assert calls[-1] == (900, 500, 7.0) and len(calls) == 3
+
+
+def test_bootstrap_reuse_is_per_thread_and_bounded():
+    """Overlapping blocks in two threads neither see nor keep each other's draws, and draws
+    larger than the sharing bound are not kept."""
+    import threading
+
+    entered, release = threading.Barrier(2), threading.Event()
+    seen = []
+
+    def worker(seed: int) -> None:
+        with st.bootstrap_reuse():
+            st.sharpe_ci(np.random.default_rng(seed).normal(0, 0.01, 300), n_boot=50, seed=seed)
+            seen.append(sorted(st._shared_draws.get()))
+            entered.wait()
+            release.wait(5)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in (1, 2)]
+    for t in threads:
+        t.start()
+    release.set()
+    for t in threads:
+        t.join()
+    assert sorted(seen) == [[(300, 50, 10.0, 1)], [(300, 50, 10.0, 2)]]
+    assert st._shared_draws.get() is None
+    big = st._SHARE_MAX_ELEMENTS // 1000 + 1  # more than the bound with n_boot = 1000
+    with st.bootstrap_reuse():
+        st.sharpe_ci(np.random.default_rng(0).normal(0, 0.01, big), n_boot=1000)
+        assert st._shared_draws.get() == {}
+
+
+def test_cluster_representatives_of_an_empty_label_and_negative_labels():
+    x = np.random.default_rng(0).normal(0.0, 0.01, (50, 4))
+    out = mt.cluster_representative_sharpes(x, np.array([0, 0, 2, 2]))
+    assert out[1] == 0.0 and out.shape == (3,)
+    with pytest.raises(ValueError, match=">= 0"):
+        mt.cluster_representative_sharpes(x, np.array([0, -1, 1, 1]))
