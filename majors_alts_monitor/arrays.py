@@ -31,3 +31,14 @@ def shift(x: np.ndarray, k: int = 1, fill: object = np.nan) -> np.ndarray:
     if k < len(x):
         out[k:] = x[: len(x) - k]
     return out
+
+
+def as_1d(r: npt.ArrayLike, name: str = "r") -> npt.NDArray[np.float64]:
+    """``r`` as a one-dimensional float64 array (a scalar becomes length 1); a ValueError
+    naming ``name`` for anything of more dimensions."""
+    a = np.asarray(r, dtype=np.float64)
+    if a.ndim == 0:
+        a = a.reshape(1)
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {a.shape}")
+    return a

@@ -1,8 +1,8 @@
-"""Compiled inner step of CSCV (``stats.cscv_logits``): for each split, its pooled in-sample
+"""Compiled inner step of CSCV (``cscv.cscv_logits``): for each split, its pooled in-sample
 sums (added block by block), each trial's in-sample and out-of-sample Sharpe, the best trial on
 one side and its rank on the other, in one pass per split without ``(splits x trials)``
 temporaries. From the pooled sums on, every operation is the one numpy performs in
-``stats._sharpe_from_sums`` and ``stats._logits_for``, element by element in the same order,
+``cscv._sharpe_from_sums`` and ``cscv._logits_for``, element by element in the same order,
 so the results are the same bits; the logarithm is left to numpy."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 
 @numba.njit(cache=True, inline="always")
 def _sharpe(s: float, q: float, c: float) -> float:
-    """Per-period Sharpe from a sum, a sum of squares and a count (``stats._sharpe_from_sums``,
+    """Per-period Sharpe from a sum, a sum of squares and a count (``cscv._sharpe_from_sums``,
     the same operations); 0 for a (near) zero variance or fewer than two values. Computed
     without branches, then selected, so that a loop of it vectorises."""
     mean = s / c

@@ -1,9 +1,10 @@
 """Statistics of a daily-returns backtest: KPIs, bootstrap, deflated Sharpe, PBO, betas.
 
-Pure numpy (the normal cdf and quantile from the standard library: ``math.erf``/``erfc`` and
-``statistics.NormalDist``'s Wichura AS241, within 1e-14 and 1e-15 (relative) of
-``scipy.special``'s ``ndtr``/``ndtri``, without scipy's import time, and two compiled inner steps: ``resample.chain_indices`` and
-``cscv_kernel``); no file I/O.
+Pure numpy, with the normal cdf and quantile from the standard library (``math.erf``/``erfc``
+and ``statistics.NormalDist``'s Wichura AS241, within 1e-14 and 1e-15, relative, of
+``scipy.special``'s ``ndtr``/``ndtri``, without scipy's import time) and the compiled
+bootstrap chains (``resample.chain_indices``); no file I/O. The PBO by CSCV lives in ``cscv``
+and the realised betas in ``realized_betas``; both are re-exported here.
 
 Conventions (``docs/OUTPUTS.md``, binding): simple daily returns as fractions of equity,
 ``PERIODS = 365`` periods a year, no risk-free rate.
@@ -30,8 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import functools
-import itertools
 import math
 from collections.abc import Iterator, Sequence
 from statistics import NormalDist
@@ -39,7 +38,9 @@ from statistics import NormalDist
 import numpy as np
 import numpy.typing as npt
 
-from .interrupts import sigint_deferred
+from .arrays import as_1d as _as_1d
+from .cscv import block_stats, cscv_logits, pbo, pbo_from_blocks
+from .realized_betas import realized_betas, rolling_realized_betas
 from .resample import chain_indices
 
 __all__ = [
@@ -109,15 +110,6 @@ FloatArray = npt.NDArray[np.float64]
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
-
-
-def _as_1d(r: npt.ArrayLike, name: str = "r") -> FloatArray:
-    a = np.asarray(r, dtype=np.float64)
-    if a.ndim == 0:
-        a = a.reshape(1)
-    if a.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {a.shape}")
-    return a
 
 
 def _finite(r: npt.ArrayLike) -> FloatArray:
@@ -472,263 +464,6 @@ def deflated_sharpe(
     """
     sr0 = expected_max_sharpe(n_trials, var_trials)
     return probabilistic_sharpe(sr, n_obs, skew, kurt, sr_benchmark=sr0)
-
-
-# --------------------------------------------------------------------------------------------
-# probability of backtest overfitting (CSCV)
-# --------------------------------------------------------------------------------------------
-
-
-def block_stats(returns: npt.ArrayLike, n_blocks: int) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Per-block sum, sum of squares and count of a ``(T, N)`` trial matrix.
-
-    Blocks are contiguous, ``T // n_blocks`` rows each, the remainder going to the last.
-    Non-finite values are left out (they add nothing to the sums and the count).
-    Returns three ``(n_blocks, N)`` arrays.
-    """
-    x = np.asarray(returns, dtype=np.float64)
-    if x.ndim == 1:
-        x = x[:, None]
-    if x.ndim != 2:
-        raise ValueError(f"returns must be (T, N), got shape {x.shape}")
-    t = x.shape[0]
-    if n_blocks < 1 or t < n_blocks:
-        raise ValueError(f"need 1 <= n_blocks <= T, got n_blocks={n_blocks}, T={t}")
-    size = t // n_blocks
-    n = x.shape[1]
-    bsum = np.empty((n_blocks, n))
-    bsq = np.empty((n_blocks, n))
-    bcnt = np.empty((n_blocks, n))
-    for k in range(n_blocks):  # one block at a time: no full-size temporaries
-        stop = t if k == n_blocks - 1 else (k + 1) * size
-        xb = x[k * size : stop]
-        ok = np.isfinite(xb)
-        xz = np.where(ok, xb, 0.0)
-        bsum[k] = xz.sum(axis=0)
-        bcnt[k] = ok.sum(axis=0)
-        np.multiply(xz, xz, out=xz)
-        bsq[k] = xz.sum(axis=0)
-    return bsum, bsq, bcnt
-
-
-def _sharpe_from_sums(s: FloatArray, q: FloatArray, c: FloatArray) -> FloatArray:
-    """Per-period Sharpe from sums; 0 where the variance is zero or fewer than two values.
-
-    Overwrites and returns ``s``; ``q`` is used as scratch space. ``c`` may broadcast.
-    """
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean = np.divide(s, c)
-        np.multiply(s, mean, out=s)  # s <- sum * mean = sum^2 / n
-        np.subtract(q, s, out=s)  # s <- (n - 1) * var
-        # flat trials: the sums leave a rounding residue, not an exact zero
-        bad = ~(s > 1e-10 * q)
-        bad |= ~(c >= 2.0)
-        np.divide(s, c - 1.0, out=s)  # var
-        np.sqrt(s, out=s)
-        np.divide(mean, s, out=s)
-    s[bad] = 0.0
-    return s
-
-
-def _logits_for(best_from: FloatArray, rank_in: FloatArray) -> FloatArray:
-    """Logit of the OOS relative rank of each row's IS-best trial (average rank for ties)."""
-    rows = np.arange(best_from.shape[0])
-    best = np.argmax(best_from, axis=1)
-    perf = rank_in[rows, best][:, None]
-    n_less = np.count_nonzero(rank_in < perf, axis=1)
-    n_equal = np.count_nonzero(rank_in == perf, axis=1)
-    rank = n_less + (n_equal + 1) / 2.0
-    w = rank / (rank_in.shape[1] + 1.0)
-    return np.log(w / (1.0 - w))
-
-
-@functools.lru_cache(maxsize=8)
-def _split_blocks(n_blk: int) -> npt.NDArray[np.int64]:
-    """The in-sample blocks (increasing) of each ``C(n_blk, n_blk/2)`` split that holds block 0,
-    in ``itertools.combinations`` order (block 0, then the combinations of the others): one row
-    per split. Cached and read-only."""
-    half = n_blk // 2
-    combos = list(itertools.combinations(range(1, n_blk), half - 1))
-    out = np.zeros((len(combos), half), dtype=np.int64)
-    out[:, 1:] = np.array(combos, dtype=np.int64).reshape(len(combos), half - 1)
-    out.flags.writeable = False
-    return out
-
-
-def cscv_logits(
-    block_sum: npt.ArrayLike, block_sumsq: npt.ArrayLike, block_count: npt.ArrayLike
-) -> FloatArray:
-    """CSCV logits of all ``C(S, S/2)`` in-sample/out-of-sample splits of ``S`` blocks.
-
-    For each split, the trial with the best in-sample Sharpe (from the pooled block sums) is
-    ranked among all trials out of sample, ``w = rank / (N + 1)``, and ``log(w / (1 - w))`` is
-    returned. Order: first the splits whose in-sample half holds block 0, in
-    ``itertools.combinations`` order, then their complements in the same order (a split's
-    out-of-sample half is its complement's in-sample half, so each pair of Sharpe matrices
-    serves two splits).
-
-    Memory is O(N) per thread: a split's pooled in-sample sums are added block by block
-    (``cscv_kernel.cscv_odds``), never a ``(splits x N)`` array.
-    """
-    bs = np.asarray(block_sum, dtype=np.float64)
-    bq = np.asarray(block_sumsq, dtype=np.float64)
-    bc = np.asarray(block_count, dtype=np.float64)
-    if bs.ndim != 2 or bs.shape != bq.shape or bs.shape != bc.shape:
-        raise ValueError("block_sum, block_sumsq, block_count must be (S, N) of the same shape")
-    n_blk, n_trials = bs.shape
-    if n_blk < 2 or n_blk % 2:
-        raise ValueError(f"the number of blocks must be even and >= 2, got {n_blk}")
-    bs = np.where(np.isfinite(bs), bs, 0.0)
-    bq = np.where(np.isfinite(bq), bq, 0.0)
-    bc = np.where(np.isfinite(bc), bc, 0.0)
-    # the same count in every trial (no missing values): carry one column, not N
-    if n_trials > 0 and np.all(bc == bc[:, :1]):
-        bc = bc[:, :1].copy()
-    tot_s, tot_q, tot_c = bs.sum(axis=0), bq.sum(axis=0), bc.sum(axis=0)
-
-    in_blocks = _split_blocks(n_blk)  # one row per split holding block 0
-    first = np.empty(in_blocks.shape[0])
-    second = np.empty(in_blocks.shape[0])
-    from .cscv_kernel import cscv_odds  # compiled: the operations of the two helpers above
-
-    if n_trials == 0:
-        raise ValueError("cscv_logits needs at least one trial")
-    # per split, the pooled sums, both Sharpe rows and both ranks in one compiled pass: the
-    # same bits as the block-by-block sums then _sharpe_from_sums and _logits_for
-    with sigint_deferred():  # a parallel compiled kernel: Ctrl-C is raised after it
-        cscv_odds(
-            np.ascontiguousarray(bs),
-            np.ascontiguousarray(bq),
-            np.ascontiguousarray(bc),
-            np.array(in_blocks),  # a writeable copy: one compiled signature
-            tot_s,
-            tot_q,
-            tot_c,
-            first,
-            second,
-        )
-    np.log(first, out=first)
-    np.log(second, out=second)
-    return np.concatenate([first, second])
-
-
-def pbo_from_blocks(
-    block_sum: npt.ArrayLike, block_sumsq: npt.ArrayLike, block_count: npt.ArrayLike
-) -> float:
-    """Probability of backtest overfitting by CSCV (Bailey, Borwein, Lopez de Prado, Zhu 2017).
-
-    The share of the ``C(S, S/2)`` splits whose in-sample best trial ranks in the lower half
-    out of sample (logit <= 0). Trials with zero variance get Sharpe 0. nan with fewer than two
-    trials.
-    """
-    bs = np.asarray(block_sum, dtype=np.float64)
-    if bs.ndim != 2 or bs.shape[1] < 2:
-        return math.nan
-    logits = cscv_logits(bs, block_sumsq, block_count)
-    return float(np.mean(logits <= 0.0))
-
-
-def pbo(returns: npt.ArrayLike, n_blocks: int = 16) -> float:
-    """PBO of a ``(T, N)`` matrix of trial returns: ``block_stats`` then ``pbo_from_blocks``."""
-    return pbo_from_blocks(*block_stats(returns, n_blocks))
-
-
-# --------------------------------------------------------------------------------------------
-# realised betas
-# --------------------------------------------------------------------------------------------
-
-
-def _betas_from_sums(
-    n: FloatArray,
-    s1: FloatArray,
-    s2: FloatArray,
-    sy: FloatArray,
-    s11: FloatArray,
-    s12: FloatArray,
-    s22: FloatArray,
-    s1y: FloatArray,
-    s2y: FloatArray,
-    min_obs: int,
-) -> tuple[FloatArray, FloatArray]:
-    """OLS slopes of y on (x1, x2) with intercept, from raw sums (any common shape)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        c11 = s11 - s1 * s1 / n
-        c22 = s22 - s2 * s2 / n
-        c12 = s12 - s1 * s2 / n
-        c1y = s1y - s1 * sy / n
-        c2y = s2y - s2 * sy / n
-        det = c11 * c22 - c12 * c12
-        b1 = (c22 * c1y - c12 * c2y) / det
-        b2 = (c11 * c2y - c12 * c1y) / det
-    # singular (a constant factor, or BTC and ETH collinear within rounding)
-    bad = ~(n >= min_obs) | ~(c11 > 0) | ~(c22 > 0) | ~(det > 1e-12 * c11 * c22)
-    b1 = np.where(bad, np.nan, b1)
-    b2 = np.where(bad, np.nan, b2)
-    return b1, b2
-
-
-def _beta_inputs(
-    r: npt.ArrayLike, btc: npt.ArrayLike, eth: npt.ArrayLike
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    y, x1, x2 = _as_1d(r, "r"), _as_1d(btc, "btc"), _as_1d(eth, "eth")
-    if not (y.shape == x1.shape == x2.shape):
-        raise ValueError("r, btc and eth must have the same length")
-    ok = np.isfinite(y) & np.isfinite(x1) & np.isfinite(x2)
-    # shift by the first complete row (precision of the cumulative sums; slopes do not move),
-    # not by a sample mean, so a trailing window never depends on later rows; zero the gaps
-    first = int(np.argmax(ok)) if ok.any() else 0
-    out = []
-    for v in (y, x1, x2):
-        shift = float(v[first]) if ok.any() else 0.0
-        out.append(np.where(ok, v - shift, 0.0))
-    return ok.astype(np.float64), out[0], out[1], out[2]
-
-
-def realized_betas(r: npt.ArrayLike, btc: npt.ArrayLike, eth: npt.ArrayLike) -> tuple[float, float]:
-    """Joint OLS betas (with intercept) of ``r`` on BTC and ETH returns.
-
-    Rows with any NaN are dropped; nan below 10 rows or when the factors are collinear.
-    """
-    ok, y, x1, x2 = _beta_inputs(r, btc, eth)
-    sums = [np.sum(v) for v in (ok, x1, x2, y, x1 * x1, x1 * x2, x2 * x2, x1 * y, x2 * y)]
-    b1, b2 = _betas_from_sums(*(np.asarray(s) for s in sums), min_obs=10)
-    return float(b1), float(b2)
-
-
-def rolling_realized_betas(
-    r: npt.ArrayLike,
-    btc: npt.ArrayLike,
-    eth: npt.ArrayLike,
-    window: int,
-    *,
-    min_obs: int | None = None,
-) -> tuple[FloatArray, FloatArray]:
-    """Trailing-window ``realized_betas`` ending at each day (inclusive), from cumulative sums.
-
-    nan in the burn-in (the first ``window - 1`` days), where the window holds fewer than
-    ``min_obs`` complete rows (default ``min(window, 10)``, at least 3), or where the factors
-    are collinear.
-    """
-    if window < 1:
-        raise ValueError(f"window must be >= 1, got {window}")
-    ok, y, x1, x2 = _beta_inputs(r, btc, eth)
-    t = y.size
-    b1 = np.full(t, np.nan)
-    b2 = np.full(t, np.nan)
-    if t < window:
-        return b1, b2
-    need = max(3, min(window, 10) if min_obs is None else min_obs)
-
-    def wsum(v: FloatArray) -> FloatArray:
-        c = np.concatenate([[0.0], np.cumsum(v)])
-        return c[window:] - c[:-window]
-
-    sums = [wsum(v) for v in (ok, x1, x2, y, x1 * x1, x1 * x2, x2 * x2, x1 * y, x2 * y)]
-    sums[0] = np.rint(sums[0])  # the count is an integer
-    w1, w2 = _betas_from_sums(*sums, min_obs=need)
-    b1[window - 1 :] = w1
-    b2[window - 1 :] = w2
-    return b1, b2
 
 
 # --------------------------------------------------------------------------------------------

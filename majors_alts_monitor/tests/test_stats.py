@@ -23,6 +23,7 @@ from hypothesis import strategies as st_h
 from hypothesis.extra.numpy import arrays
 from scipy.stats import norm, rankdata
 
+from majors_alts_monitor import cscv
 from majors_alts_monitor import multiple_testing as mt
 from majors_alts_monitor import stats as st
 
@@ -731,9 +732,9 @@ def test_cscv_compiled_pass_equals_the_numpy_reference(same_counts: bool) -> Non
         return out
 
     s_in, q_in, c_in = pooled(bs), pooled(bq), pooled(c_all)
-    sr_in = st._sharpe_from_sums(s_in.copy(), q_in.copy(), c_in)
-    sr_out = st._sharpe_from_sums(bs.sum(0) - s_in, bq.sum(0) - q_in, c_all.sum(0) - c_in)
-    ref = np.concatenate([st._logits_for(sr_in, sr_out), st._logits_for(sr_out, sr_in)])
+    sr_in = cscv._sharpe_from_sums(s_in.copy(), q_in.copy(), c_in)
+    sr_out = cscv._sharpe_from_sums(bs.sum(0) - s_in, bq.sum(0) - q_in, c_all.sum(0) - c_in)
+    ref = np.concatenate([cscv._logits_for(sr_in, sr_out), cscv._logits_for(sr_out, sr_in)])
     np.testing.assert_array_equal(got, ref)
 
 
@@ -937,7 +938,7 @@ def test_normal_cdf_and_quantile_match_scipy():
 def test_cscv_split_blocks_are_the_combinations_holding_block_0(n_blk: int):
     half = n_blk // 2
     combos = [c for c in itertools.combinations(range(n_blk), half) if c[0] == 0]
-    np.testing.assert_array_equal(st._split_blocks(n_blk), np.array(combos).reshape(-1, half))
+    np.testing.assert_array_equal(cscv._split_blocks(n_blk), np.array(combos).reshape(-1, half))
 
 
 @pytest.mark.parametrize("seed", range(6))
