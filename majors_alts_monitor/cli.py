@@ -259,11 +259,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         files = render_run_files(paths, res, dashboard_html=html, log_text=capture.text())
         raise_if_interrupted()  # nothing is written by an interrupted run
         write_all(files)
+        _committed(paths.root)
     finally:
         stack.close()
         logging.getLogger("majors_alts_monitor").removeHandler(capture)
-    print(summary_text(res, paths, res.signal))  # the run's own labels: no second fit
-    return 0
+    return _print_result(summary_text(res, paths, res.signal))  # the run's own labels
 
 
 def cmd_signals(args: argparse.Namespace) -> int:
@@ -280,8 +280,8 @@ def cmd_signals(args: argparse.Namespace) -> int:
     with output_lock(cfg.paths.output_root):
         raise_if_interrupted()
         atomic_write(path, to_json_bytes(sig))
-    print(signal_text(sig, path))
-    return 0
+        _committed(path)
+    return _print_result(signal_text(sig, path))
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -302,7 +302,36 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_result(text: str) -> int:
+    """The command's summary on standard output, after its outputs are committed: 0, or 120
+    (as Python's own exit when it cannot flush) with a note on stderr when it cannot be
+    written (a full disk, a closed pipe)."""
+    try:
+        print(text, flush=True)
+    except (OSError, ValueError) as err:
+        with contextlib.suppress(Exception):
+            print(f"error: could not write to standard output: {err}", file=sys.stderr)
+        return 120
+    return 0
+
+
+_written: list[Path] = []
+"""Where the current command committed its outputs (empty until it has): the messages of a
+failure or an interrupt after that point say so instead of "previous outputs are untouched"."""
+
+
+def _committed(where: Path) -> None:
+    _written.append(where.resolve())
+
+
+def _outputs_state() -> str:
+    if _written:
+        return f"this run's outputs were already written under {_written[-1]}"
+    return "previous outputs are untouched"
+
+
 def main(argv: list[str] | None = None) -> int:
+    _written.clear()
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -323,8 +352,9 @@ def main(argv: list[str] | None = None) -> int:
         if _caused_by_interrupt(err):
             return _interrupted()
         traceback.print_exc(file=sys.stderr)
+        state = _outputs_state()
         print(
-            f"unexpected failure: {type(err).__name__}: {err}. Previous outputs are untouched. "
+            f"unexpected failure: {type(err).__name__}: {err}. {state[0].upper()}{state[1:]}. "
             "Please report it with the traceback above.",
             file=sys.stderr,
         )
@@ -338,7 +368,7 @@ def _interrupted() -> int:
     # objects left half-built by the interrupt (e.g. llvmlite's during a numba compile) may
     # complain from their finalisers at exit: noise after a Ctrl-C, not news
     sys.unraisablehook = lambda _unraisable: None
-    print(INTERRUPTED, file=sys.stderr)
+    print(INTERRUPTED if not _written else f"interrupted; {_outputs_state()}", file=sys.stderr)
     return 130
 
 
@@ -361,12 +391,19 @@ def _caused_by_interrupt(err: BaseException) -> bool:
 def _exit_now(code: int) -> NoReturn:
     """End the process once a command has returned: its outputs are committed and fsynced,
     the output lock is released with the process, and the console streams and log handlers
-    are flushed here; the interpreter's own teardown (freeing every module's objects, stopping
+    are flushed here (standard output that cannot be written, a full disk or a closed pipe,
+    is reported and turns a success into exit 120, as Python's own exit does); the interpreter's own teardown (freeing every module's objects, stopping
     numba's thread pool, LLVM's: about 0.1 s of a warm demo run) is skipped."""
     logging.shutdown()
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError) as err:  # a full disk, a closed pipe: as Python's own exit
+        if code == 0:  # else the command has reported its failure already
+            with contextlib.suppress(Exception):
+                print(f"error: could not write to standard output: {err}", file=sys.stderr)
+            code = 120
+    with contextlib.suppress(Exception):
+        sys.stderr.flush()
     os._exit(code)
 
 

@@ -459,6 +459,21 @@ def test_seed_commands_as_subprocesses(lake: Path, tmp_path: Path) -> None:
         timeout=600,
     )
     assert r.returncode == 2 and r.stderr.startswith("error:"), r.stderr
+    # a summary that cannot be written (full disk) is reported, exit 120 as Python's own
+    # exit; the outputs were committed before it
+    out3 = tmp_path / "o3"
+    with open("/dev/full", "w") as full:
+        r = subprocess.run(
+            [sys.executable, "-m", "majors_alts_monitor.run", "--lake", str(lake)]
+            + ["--output-root", str(out3), "--quiet"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            timeout=600,
+        )
+    assert r.returncode == 120 and "could not write to standard output" in r.stderr, r.stderr
+    assert (out3 / "reports" / "majors_alts" / "kpis.json").is_file()
     # the allocator tuning of the entry points is harmless where it applies and where not
     r = subprocess.run(
         [sys.executable, "-c", "from majors_alts_monitor import cli; cli._keep_freed_memory()"],
