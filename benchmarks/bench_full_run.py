@@ -63,30 +63,13 @@ def demo_warm(repeats: int) -> tuple[float, float, dict[str, float]]:
 
 
 def timed(args: list[str], repeats: int) -> tuple[float, float]:
+    """Median wall and peak RSS of ``repeats`` runs, each in a new output root."""
     times, rss = [], 0.0
     for _ in range(repeats):
         with tempfile.TemporaryDirectory() as out:
-            t = time.perf_counter()
-            r = subprocess.run(
-                [
-                    "/usr/bin/time",
-                    "-f",
-                    "%M",
-                    sys.executable,
-                    "-m",
-                    "majors_alts_monitor.run",
-                    *args,
-                    "--output-root",
-                    out,
-                    "--quiet",
-                ],
-                capture_output=True,
-                text=True,
-            )
-            times.append(time.perf_counter() - t)
-            if r.returncode != 0:
-                raise SystemExit(r.stderr)
-            rss = max(rss, float(r.stderr.strip().splitlines()[-1]) / 1024)
+            wall, mb = _run(args, out)
+            times.append(wall)
+            rss = max(rss, mb)
     return statistics.median(times), rss
 
 

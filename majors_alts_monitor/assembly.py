@@ -16,6 +16,7 @@ from .stages import FoldFit, Prepared, Stitched, iso, param_in_force
 from .tearsheet import pnl_attribution
 
 
+@stats.bootstrap_reuse()  # the Sharpe interval and the regime edges share their draws
 def assemble_kpis(
     cfg: Config,
     p: Prepared,
@@ -26,22 +27,7 @@ def assemble_kpis(
     pbo: float,
     eff: multiple_testing.EffectiveTrials | None = None,
 ) -> tuple[dict, pl.DataFrame]:
-    """kpis.json (OUTPUTS.md) and the by-regime metrics, over the out-of-sample pnl days.
-    The Sharpe interval and the regime edges share their bootstrap draws (same days, seed)."""
-    with stats.bootstrap_reuse():
-        return _assemble_kpis(cfg, p, fits, s, grid, var_trials, pbo, eff)
-
-
-def _assemble_kpis(
-    cfg: Config,
-    p: Prepared,
-    fits: list[FoldFit],
-    s: Stitched,
-    grid: ParamGrid | None,
-    var_trials: float,
-    pbo: float,
-    eff: multiple_testing.EffectiveTrials | None,
-) -> tuple[dict, pl.DataFrame]:
+    """kpis.json (OUTPUTS.md) and the by-regime metrics, over the out-of-sample pnl days."""
     panel, uni, book, idx = p.panel, p.universe, p.book, s.pnl_idx
     strat, bench = s.strat, s.bench
     held_exp = s.exposure[idx - 1]
