@@ -234,7 +234,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .data_io import lake_span
     from .outputs import OutputPaths, output_lock, render_run_files, write_all
     from .reporting import dashboard_html, summary_text
+    from .scipy_blas import load_cython_blas
 
+    load_cython_blas()  # before numba's first call: its BLAS probe imports scipy.linalg
     _freeze_imports()
     progress = _Progress(args.quiet)
     capture = _Capture()
@@ -271,7 +273,9 @@ def cmd_signals(args: argparse.Namespace) -> int:
     from .data_io import lake_span
     from .outputs import OutputPaths, atomic_write, output_lock, to_json_bytes
     from .reporting import signal_text
+    from .scipy_blas import load_cython_blas
 
+    load_cython_blas()  # before numba's first call: its BLAS probe imports scipy.linalg
     progress = _Progress(args.quiet)
     cfg = _config(args, progress)
     asof = args.asof or lake_span(pipeline.make_reader(cfg))[1]

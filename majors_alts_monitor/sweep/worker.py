@@ -116,8 +116,10 @@ def _set_threads(n: int | None) -> None:
 
 def run_point(task: PointTask) -> PointOutcome:
     """Run one point; a failure is returned as a row with ``status = error`` (never raised)."""
+    from ..scipy_blas import load_cython_blas
     from .results import error_row
 
+    load_cython_blas()  # before numba's first call: its BLAS probe imports scipy.linalg
     t0 = time.perf_counter()
     _set_threads(task.numba_threads)
     cache: dict[str, bool] = {}

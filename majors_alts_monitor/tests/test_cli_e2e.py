@@ -398,6 +398,14 @@ def test_exit_codes_and_messages(lake: Path, tmp_path: Path, capsys: pytest.Capt
     assert e.value.code == 2
 
 
+def _imported(importtime: str, module: str) -> bool:
+    """Whether ``python -X importtime`` output lists ``module`` as imported."""
+    return any(
+        line.startswith("import time:") and line.rsplit("|", 1)[-1].strip() == module
+        for line in importtime.splitlines()
+    )
+
+
 def test_seed_commands_as_subprocesses(lake: Path, tmp_path: Path) -> None:
     """The README's entry points, exactly as a user types them (with a lake override)."""
     cfg = Path(__file__).resolve().parents[1] / "config.yaml"
@@ -405,6 +413,8 @@ def test_seed_commands_as_subprocesses(lake: Path, tmp_path: Path) -> None:
     r = subprocess.run(
         [
             sys.executable,
+            "-X",
+            "importtime",  # to check below what the commands import
             "-m",
             "majors_alts_monitor.run",
             "--start",
@@ -428,9 +438,12 @@ def test_seed_commands_as_subprocesses(lake: Path, tmp_path: Path) -> None:
     # the entry points end the process without the interpreter's teardown: the summary is
     # flushed whole before that
     assert r.stdout.rstrip().splitlines()[-1].split()[0] == "artifacts", r.stdout
+    assert _imported(r.stderr, "numba.np.arraymath") and not _imported(r.stderr, "scipy.linalg")
     r = subprocess.run(
         [
             sys.executable,
+            "-X",
+            "importtime",
             "-m",
             "majors_alts_monitor.signals",
             "--asof",
@@ -449,6 +462,8 @@ def test_seed_commands_as_subprocesses(lake: Path, tmp_path: Path) -> None:
     )
     assert r.returncode == 0, r.stderr
     assert "action" in r.stdout
+    # numba's BLAS probe is answered without importing scipy.linalg (``scipy_blas``)
+    assert _imported(r.stderr, "numba.np.arraymath") and not _imported(r.stderr, "scipy.linalg")
     missing = tmp_path / "no_such_lake"
     r = subprocess.run(
         [sys.executable, "-m", "majors_alts_monitor.run", "--lake", str(missing)]
