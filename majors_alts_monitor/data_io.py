@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -90,6 +90,23 @@ TABLES: dict[str, TableSpec] = {
 
 
 _EXTRA_REQUIRED = {"dim_asset": ("symbol", "is_stable")}
+
+
+def sort_rows(df: pl.DataFrame, cols: Sequence[str]) -> pl.DataFrame:
+    """``df`` sorted by ``cols`` (ascending, nulls first), rows with equal ``cols`` kept in
+    their order: one stable pass per column, from the last to the first. polars sorts by one
+    column several times faster than by a key of several with a string in it (the demo lake's
+    ``fact_price``, 138,678 rows: 4 ms against 19 ms), and the result is the same order."""
+    for c in reversed(cols):
+        df = df.sort(c, maintain_order=True)
+    return df
+
+
+def _may_repeat_a_key(df: pl.DataFrame, key: Sequence[str]) -> bool:
+    """False when every row's ``key`` is distinct; True when some may repeat (a repeat, or two
+    keys with one 64-bit hash, which the exact check that follows tells apart). Counting the
+    distinct hashes takes half the time of ``is_duplicated`` on the key itself."""
+    return df.select(pl.struct(key).hash().n_unique()).item() != df.height
 
 
 @dataclass(frozen=True)
@@ -494,7 +511,7 @@ class LakeReader:
                     f"dim_asset: {n0 - df.height} rows merged into an existing asset after "
                     "normalisation (is_stable if any row says so, other fields from the first)"
                 )
-        if df.height and df.select(pl.struct(key).is_duplicated().any()).item():
+        if df.height and _may_repeat_a_key(df, key):
             cols = [*key, *spec.values] if spec.values else df.columns
             n0 = df.height
             df = df.unique(subset=cols, keep="first", maintain_order=True)
@@ -566,7 +583,7 @@ class LakeReader:
             if df.height < n0:
                 rep.note(f"{name}: removed {n0 - df.height} rows of stablecoins/excluded assets")
             sort_cols = [c for c in ("date", "asset_id", "rebalance_date") if c in df.columns]
-            tables[name] = df.sort(sort_cols)
+            tables[name] = sort_rows(df, sort_cols)
         if tables["fact_price"].height == 0:
             raise LakeError(
                 "fact_price",

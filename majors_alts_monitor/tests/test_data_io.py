@@ -19,6 +19,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from majors_alts_monitor import pipeline
@@ -26,8 +28,10 @@ from majors_alts_monitor.config import Config
 from majors_alts_monitor.data_io import (
     LakeData,
     LakeReader,
+    _may_repeat_a_key,
     check_output_root,
     lake_span,
+    sort_rows,
 )
 from majors_alts_monitor.errors import LakeError, OutputLocationError
 from majors_alts_monitor.synthetic import SyntheticLake, SyntheticSpec, generate, write_lake
@@ -812,3 +816,47 @@ def test_csv_instead_of_parquet_is_named(
         named = "fact_price/year=2020/part-0.csv"
     err = _cli_refuses(lake, tmp_path, capsys)
     assert f"found {named}; only parquet is read; see `majors-alts import`" in err
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.one_of(st.none(), st.integers(0, 5)),
+            st.one_of(st.none(), st.sampled_from(["BTC", "ETH", "SOL", "eth", "", "Ä"])),
+            st.integers(-3, 3),
+        ),
+        max_size=60,
+    )
+)
+def test_sort_rows_is_the_multi_column_sort_keeping_ties_in_order(rows) -> None:
+    """``sort_rows`` (one stable pass per column) orders as ``df.sort(cols)`` and keeps rows
+    with equal keys in their order: nulls, ties, non-ASCII and empty strings included."""
+    df = pl.DataFrame(
+        {
+            "date": [None if d is None else date(2024, 1, 1 + d) for d, _, _ in rows],
+            "asset_id": [a for _, a, _ in rows],
+            "row": list(range(len(rows))),
+            "v": [v for _, _, v in rows],
+        },
+        schema={"date": pl.Date, "asset_id": pl.String, "row": pl.Int64, "v": pl.Int64},
+    )
+    got = sort_rows(df, ["date", "asset_id"])
+    assert_frame_equal(got, df.sort(["date", "asset_id"], maintain_order=True))
+    assert_frame_equal(sort_rows(df, ["v"]), df.sort("v", maintain_order=True))
+    assert_frame_equal(sort_rows(df, []), df)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    keys=st.lists(st.tuples(st.integers(0, 4), st.sampled_from(["BTC", "ETH", "SOL"])), max_size=40)
+)
+def test_a_repeated_key_is_never_missed(keys) -> None:
+    """The hashed pre-check may flag a table without repeats (a hash collision, then the exact
+    check decides), never pass one with a repeat."""
+    df = pl.DataFrame(
+        {"date": [date(2024, 1, 1 + d) for d, _ in keys], "asset_id": [a for _, a in keys]},
+        schema={"date": pl.Date, "asset_id": pl.String},
+    )
+    repeats = len(set(keys)) < len(keys)
+    assert _may_repeat_a_key(df, ["asset_id", "date"]) is repeats  # no collision among these
