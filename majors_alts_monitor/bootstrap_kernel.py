@@ -109,53 +109,31 @@ def _gather(a: np.ndarray, idx_row: np.ndarray, buf: np.ndarray) -> bool:
 
 
 @numba.njit(cache=True, parallel=True, error_model="numpy")
-def _boot_sharpe(
-    a: np.ndarray, idx: np.ndarray, plan: np.ndarray, ann: float, out: np.ndarray
-) -> bool:
-    n_rows, n = idx.shape
-    n_tasks = (n_rows + _ROWS - 1) // _ROWS
-    ok = np.ones(n_tasks, dtype=np.bool_)
-    for task in numba.prange(n_tasks):
-        buf = np.empty(n)
-        stack = np.empty(plan.shape[0])
-        for b in range(task * _ROWS, min(n_rows, (task + 1) * _ROWS)):
-            if not _gather(a, idx[b], buf):
-                ok[task] = False
-            hi = buf[0]
-            lo = buf[0]
-            for t in range(1, n):
-                v = buf[t]
-                hi = max(hi, v)
-                lo = min(lo, v)
-            mean = _row_sum(buf, plan, stack) / n
-            for t in range(n):
-                d = buf[t] - mean
-                buf[t] = d * d
-            sd = np.sqrt(_row_sum(buf, plan, stack) / max(n - 1, 0))
-            if hi == lo or not sd > 0.0:
-                out[b] = np.nan
-            else:
-                out[b] = mean / sd * ann
-    return bool(ok.all())
-
-
-@numba.njit(cache=True, parallel=True, error_model="numpy")
-def _boot_edge_sums(
+def _boot_rows(
     a: np.ndarray,
     idx: np.ndarray,
     plan: np.ndarray,
-    masks: np.ndarray,
+    codes: np.ndarray,
+    n_labels: int,
+    ann: float,
+    sharpe: np.ndarray,
     s_all: np.ndarray,
     k_in: np.ndarray,
     s_in: np.ndarray,
 ) -> bool:
+    """For each resample ``b`` (row of ``idx``): ``s_all[b]``, the sum of ``a[idx[b]]``; for
+    each label ``j < n_labels`` (bit ``j`` of ``codes[day]``) the count ``k_in[j, b]`` and the
+    sum ``s_in[j, b]`` of ``where(label, a, 0.0)`` over the resample; if ``sharpe`` has a row
+    per resample (else it is empty), the annualised Sharpe. False if an index is outside
+    ``[0, len(a))``."""
     n_rows, n = idx.shape
-    n_labels = masks.shape[0]
+    want_sharpe = sharpe.shape[0] > 0
     n_tasks = (n_rows + _ROWS - 1) // _ROWS
     ok = np.ones(n_tasks, dtype=np.bool_)
     for task in numba.prange(n_tasks):
         buf = np.empty(n)
         part = np.empty(n)
+        code = np.empty(n, dtype=np.int64)
         buf_bits = buf.view(np.int64)
         part_bits = part.view(np.int64)
         stack = np.empty(plan.shape[0])
@@ -164,17 +142,42 @@ def _boot_edge_sums(
             if not _gather(a, row, buf):
                 ok[task] = False
                 continue
-            s_all[b] = _row_sum(buf, plan, stack)
+            s = _row_sum(buf, plan, stack)
+            s_all[b] = s
+            if n_labels > 0:
+                for t in range(n):
+                    code[t] = codes[row[t]]
             for j in range(n_labels):
-                mask = masks[j]
                 k = 0
-                for t in range(n):  # where(label, value, 0.0), without a branch to mispredict
-                    m = mask[row[t]]
-                    part_bits[t] = buf_bits[t] & m
-                    k -= m
+                for t in range(n):  # where(label, value, 0.0) as bits: no branch, no gather
+                    bit = (code[t] >> j) & 1
+                    part_bits[t] = buf_bits[t] & -bit
+                    k += bit
                 k_in[j, b] = k
                 s_in[j, b] = _row_sum(part, plan, stack)
+            if want_sharpe:
+                hi = buf[0]
+                lo = buf[0]
+                for t in range(1, n):
+                    v = buf[t]
+                    hi = max(hi, v)
+                    lo = min(lo, v)
+                mean = s / n
+                for t in range(n):  # numpy's std: x = arr - mean; square(x); sum; / (n - 1)
+                    d = buf[t] - mean
+                    buf[t] = d * d
+                sd = np.sqrt(_row_sum(buf, plan, stack) / max(n - 1, 0))
+                if hi == lo or not sd > 0.0:
+                    sharpe[b] = np.nan
+                else:
+                    sharpe[b] = mean / sd * ann
     return bool(ok.all())
+
+
+_LABELS_PER_PASS = 32  # labels a pass handles (bits of an int64 day code)
+_NO_COUNTS = np.zeros((0, 0), dtype=np.int64)
+_NO_SUMS = np.zeros((0, 0))
+_NO_CODES = np.zeros(0, dtype=np.int64)
 
 
 def _check(a: np.ndarray, idx: np.ndarray) -> None:
@@ -196,7 +199,10 @@ def boot_sharpe(a: np.ndarray, idx: np.ndarray, periods: int) -> np.ndarray:
     resample (max == min) or a standard deviation that is not > 0."""
     _check(a, idx)
     out = np.empty(idx.shape[0])
-    if not _boot_sharpe(a, idx, _plan(idx.shape[1]), float(np.sqrt(periods)), out):
+    s_all = np.empty(idx.shape[0])
+    ann = float(np.sqrt(periods))
+    plan = _plan(idx.shape[1])
+    if not _boot_rows(a, idx, plan, _NO_CODES, 0, ann, out, s_all, _NO_COUNTS, _NO_SUMS):
         raise _out_of_range()
     return out
 
@@ -211,11 +217,17 @@ def boot_edge_sums(
     _check(a, idx)
     if labels.ndim != 2 or labels.dtype != np.bool_ or labels.shape[1] != a.shape[0]:
         raise ValueError("labels must be a bool array of shape (labels, len(a))")
-    masks = -labels.astype(np.int64)  # -1 (all bits set) on a labelled day, else 0
-    n_rows = idx.shape[0]
-    s_all = np.empty(n_rows)
-    k_in = np.empty((labels.shape[0], n_rows), dtype=np.int64)
-    s_in = np.empty((labels.shape[0], n_rows))
-    if not _boot_edge_sums(a, idx, _plan(idx.shape[1]), masks, s_all, k_in, s_in):
-        raise _out_of_range()
+    rows, m = idx.shape[0], labels.shape[0]
+    plan = _plan(idx.shape[1])
+    s_all = np.empty(rows)
+    k_in = np.empty((m, rows), dtype=np.int64)
+    s_in = np.empty((m, rows))
+    no_sharpe = np.empty(0)
+    for g in range(0, max(m, 1), _LABELS_PER_PASS):
+        group = labels[g : g + _LABELS_PER_PASS]
+        bits = np.arange(group.shape[0], dtype=np.int64)[:, None]
+        codes = (group.astype(np.int64) << bits).sum(axis=0)
+        k, s = k_in[g : g + group.shape[0]], s_in[g : g + group.shape[0]]
+        if not _boot_rows(a, idx, plan, codes, group.shape[0], 0.0, no_sharpe, s_all, k, s):
+            raise _out_of_range()
     return s_all, k_in, s_in

@@ -228,6 +228,16 @@ def test_nan_and_degenerate_resamples() -> None:
         assert not np.signbit(s_in[0, 0])
 
 
+def test_more_labels_than_one_pass_holds() -> None:
+    """Labels go through the kernel 32 at a time (bits of a day code): 70 labels, 3 passes."""
+    rng = np.random.default_rng(11)
+    n = 300
+    a = rng.normal(0.0, 0.02, n)
+    idx = rng.integers(0, n, size=(9, n))
+    labels = rng.random((70, n)) < rng.uniform(0.0, 1.0, size=(70, 1))
+    _check_against_numpy(a, idx, labels)
+
+
 def test_same_bits_on_one_or_two_threads() -> None:
     rng = np.random.default_rng(5)
     n = 2069
