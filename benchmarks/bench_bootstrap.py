@@ -177,7 +177,10 @@ _STAMP = re.compile(rb'"generated_at": "[^"]*"')
 def _demo(tree: Path, out: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(tree)}
     cmd = [sys.executable, "-m", "majors_alts_monitor.run", "--demo", "--quiet"]
-    r = subprocess.run([*cmd, "--output-root", str(out)], env=env, capture_output=True)
+    # run from outside both trees: ``-m`` puts the working directory ahead of PYTHONPATH
+    r = subprocess.run(
+        [*cmd, "--output-root", str(out)], env=env, cwd=out.parent, capture_output=True
+    )
     if r.returncode != 0:
         raise SystemExit(f"demo run with PYTHONPATH={tree} failed:\n{r.stderr.decode()}")
 
