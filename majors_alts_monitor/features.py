@@ -34,9 +34,11 @@ The rolling z-score of a feature at ``d`` is ``(x[d] - mean) / std`` over the tr
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import polars as pl
@@ -45,6 +47,8 @@ from .arrays import Mask, Panel, Series, shift
 from .panel import MarketPanel, carry_forward
 from .row_median import row_nanmedian
 from .universe import Universe
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,21 @@ class FeatureContext:
     cumlog: Panel  # cumulative log returns, undefined returns counted as 0
     cumbad: Panel  # cumulative count of undefined returns
     max_gap_days: int = 3  # market caps are carried over gaps this long (data.max_gap_days)
+    # what several features build on (btc_dom for its three changes, ...), computed once per
+    # context by ``_shared``; never written in place by a feature
+    memo: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
+
+
+def _shared(fn: Callable[[FeatureContext], T]) -> Callable[[FeatureContext], T]:
+    """``fn(c)`` computed once per context: later calls return the first result."""
+
+    @functools.wraps(fn)
+    def once(c: FeatureContext) -> T:
+        if fn.__name__ not in c.memo:
+            c.memo[fn.__name__] = fn(c)
+        return c.memo[fn.__name__]  # type: ignore[return-value]
+
+    return once
 
 
 @dataclass(frozen=True)
@@ -141,6 +160,7 @@ def breadth_1d(c: FeatureContext) -> Series:
     return _rowmean(up)
 
 
+@_shared
 def breadth_7d(c: FeatureContext) -> Series:
     r = _masked(kday_return(c, 7), c.basket)
     with np.errstate(invalid="ignore"):
@@ -161,6 +181,7 @@ def alt_median_ret_1d(c: FeatureContext) -> Series:
     return _rowmedian(_masked(c.panel.ret, c.basket))
 
 
+@_shared
 def alt_dispersion_iqr(c: FeatureContext) -> Series:
     r = _masked(c.panel.ret, c.basket)
     q25, q75 = row_nanquantiles(r, (0.25, 0.75))
@@ -191,8 +212,14 @@ def dispersion_slope(c: FeatureContext) -> Series:
     return _slope(alt_dispersion_iqr(c))
 
 
+@_shared
+def _carried_mcap(c: FeatureContext) -> Panel:
+    return carry_forward(c.panel.mcap, c.max_gap_days)
+
+
+@_shared
 def btc_dom(c: FeatureContext) -> Series:
-    mcap = carry_forward(c.panel.mcap, c.max_gap_days)
+    mcap = _carried_mcap(c)
     listed = np.isfinite(c.panel.ret) | np.isfinite(c.panel.close)
     total = np.nansum(np.where(listed, mcap, np.nan), axis=1)
     b = mcap[:, c.universe.btc]
@@ -210,6 +237,7 @@ def _dom_chg(k: int) -> Callable[[FeatureContext], Series]:
     return f
 
 
+@_shared
 def funding_skew(c: FeatureContext) -> Series:
     p, u = c.panel, c.universe
     alt = _rowmedian(_masked(p.funding, c.basket))
@@ -227,6 +255,7 @@ def funding_heating(c: FeatureContext) -> Series:
     return rolling_mean(s, 3) - rolling_mean(s, 14, 10)
 
 
+@_shared
 def _basket_volume(c: FeatureContext) -> Series:
     v = _masked(c.panel.volume, c.basket)
     n = np.isfinite(v).sum(axis=1)
@@ -263,7 +292,7 @@ def alt_volume_share(c: FeatureContext) -> Series:
 
 def vol_spread_7d(c: FeatureContext) -> Series:
     p = c.panel
-    mcap = carry_forward(p.mcap, c.max_gap_days)
+    mcap = _carried_mcap(c)
     w = _masked(shift(mcap, 1), shift(c.basket.astype(float), 1) > 0)
     r = p.ret
     ok = np.isfinite(w) & np.isfinite(r)
