@@ -45,6 +45,7 @@ import polars as pl
 
 from .arrays import Mask, Panel, Series, shift
 from .panel import MarketPanel, carry_forward
+from .rolling import rolling_max, rolling_median
 from .row_median import row_nanmedian
 from .universe import Universe
 
@@ -264,8 +265,8 @@ def _basket_volume(c: FeatureContext) -> Series:
 
 def alt_volume_rel(c: FeatureContext) -> Series:
     v = _basket_volume(c)
-    med = pl.Series(v).fill_nan(None).rolling_median(30, min_samples=15).to_numpy()
-    med = np.where(np.isfinite(med), med, np.nan).astype(np.float64)
+    med = rolling_median(v[:, None], 30, 15)[:, 0]
+    med = np.where(np.isfinite(med), med, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = v / med
     return np.where(np.isfinite(out), out, np.nan)
@@ -273,9 +274,8 @@ def alt_volume_rel(c: FeatureContext) -> Series:
 
 def alt_volume_high_share(c: FeatureContext) -> Series:
     vol = c.panel.volume
-    df = pl.DataFrame(vol, schema=[f"c{i}" for i in range(vol.shape[1])], orient="row")
-    hi = df.select(pl.all().fill_nan(None).rolling_max(30, min_samples=15)).to_numpy()
-    hi = np.where(np.isfinite(hi.astype(np.float64)), hi, np.nan).astype(np.float64)
+    hi = rolling_max(vol, 30, 15)
+    hi = np.where(np.isfinite(hi), hi, np.nan)
     with np.errstate(invalid="ignore"):
         at_high = np.where(np.isfinite(vol) & np.isfinite(hi), (vol >= hi).astype(float), np.nan)
     return _rowmean(_masked(at_high, c.basket))
