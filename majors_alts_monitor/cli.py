@@ -219,14 +219,19 @@ def _freeze_imports() -> None:
     objects that live as long as the process) out of the cyclic garbage collector's reach, so
     its full collections during the run do not walk them again (about 30 ms of a demo run).
     Once per process: a caller running several commands in one process (the tests) keeps its
-    later garbage collectable."""
-    global _frozen
+    later garbage collectable. The ``run`` and ``signals`` entry points pause the collector
+    while the modules load (see ``run_entry``); it resumes here."""
+    global _frozen, _gc_paused
     if not _frozen:
         gc.freeze()
         _frozen = True
+    if _gc_paused:
+        gc.enable()
+        _gc_paused = False
 
 
 _frozen = False
+_gc_paused = False
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -276,6 +281,7 @@ def cmd_signals(args: argparse.Namespace) -> int:
     from .scipy_blas import load_cython_blas
 
     load_cython_blas()  # before numba's first call: its BLAS probe imports scipy.linalg
+    _freeze_imports()
     progress = _Progress(args.quiet)
     cfg = _config(args, progress)
     asof = args.asof or lake_span(pipeline.make_reader(cfg))[1]
@@ -431,11 +437,21 @@ def _keep_freed_memory() -> None:
     mallopt(m_trim_threshold, 1024 * 2**20)
 
 
-def run_entry() -> None:
+def run_entry(resume_gc: bool = False) -> None:
+    """``python -m majors_alts_monitor.run``. ``resume_gc``: the module paused the cyclic
+    garbage collector before importing this one (loading numpy, polars, numba, pydantic and this
+    package creates only objects that live as long as the process, and the collector's passes
+    over them while they load cost about 0.07 s of a warm demo run); ``_freeze_imports``
+    resumes it once the command's modules are in."""
+    global _gc_paused
+    _gc_paused = resume_gc
     _keep_freed_memory()
     _exit_now(main(["run", *sys.argv[1:]]))
 
 
-def signals_entry() -> None:
+def signals_entry(resume_gc: bool = False) -> None:
+    """``python -m majors_alts_monitor.signals``; ``resume_gc`` as for ``run_entry``."""
+    global _gc_paused
+    _gc_paused = resume_gc
     _keep_freed_memory()
     _exit_now(main(["signals", *sys.argv[1:]]))

@@ -34,17 +34,22 @@ The rolling z-score of a feature at ``d`` is ``(x[d] - mean) / std`` over the tr
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import polars as pl
 
 from .arrays import Mask, Panel, Series, shift
 from .panel import MarketPanel, carry_forward
+from .rolling import rolling_max, rolling_median
 from .row_median import row_nanmedian
 from .universe import Universe
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,21 @@ class FeatureContext:
     cumlog: Panel  # cumulative log returns, undefined returns counted as 0
     cumbad: Panel  # cumulative count of undefined returns
     max_gap_days: int = 3  # market caps are carried over gaps this long (data.max_gap_days)
+    # what several features build on (btc_dom for its three changes, ...), computed once per
+    # context by ``_shared``; never written in place by a feature
+    memo: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
+
+
+def _shared(fn: Callable[[FeatureContext], T]) -> Callable[[FeatureContext], T]:
+    """``fn(c)`` computed once per context: later calls return the first result."""
+
+    @functools.wraps(fn)
+    def once(c: FeatureContext) -> T:
+        if fn.__name__ not in c.memo:
+            c.memo[fn.__name__] = fn(c)
+        return c.memo[fn.__name__]  # type: ignore[return-value]
+
+    return once
 
 
 @dataclass(frozen=True)
@@ -141,6 +161,7 @@ def breadth_1d(c: FeatureContext) -> Series:
     return _rowmean(up)
 
 
+@_shared
 def breadth_7d(c: FeatureContext) -> Series:
     r = _masked(kday_return(c, 7), c.basket)
     with np.errstate(invalid="ignore"):
@@ -161,6 +182,7 @@ def alt_median_ret_1d(c: FeatureContext) -> Series:
     return _rowmedian(_masked(c.panel.ret, c.basket))
 
 
+@_shared
 def alt_dispersion_iqr(c: FeatureContext) -> Series:
     r = _masked(c.panel.ret, c.basket)
     q25, q75 = row_nanquantiles(r, (0.25, 0.75))
@@ -191,8 +213,14 @@ def dispersion_slope(c: FeatureContext) -> Series:
     return _slope(alt_dispersion_iqr(c))
 
 
+@_shared
+def _carried_mcap(c: FeatureContext) -> Panel:
+    return carry_forward(c.panel.mcap, c.max_gap_days)
+
+
+@_shared
 def btc_dom(c: FeatureContext) -> Series:
-    mcap = carry_forward(c.panel.mcap, c.max_gap_days)
+    mcap = _carried_mcap(c)
     listed = np.isfinite(c.panel.ret) | np.isfinite(c.panel.close)
     total = np.nansum(np.where(listed, mcap, np.nan), axis=1)
     b = mcap[:, c.universe.btc]
@@ -210,6 +238,7 @@ def _dom_chg(k: int) -> Callable[[FeatureContext], Series]:
     return f
 
 
+@_shared
 def funding_skew(c: FeatureContext) -> Series:
     p, u = c.panel, c.universe
     alt = _rowmedian(_masked(p.funding, c.basket))
@@ -227,6 +256,7 @@ def funding_heating(c: FeatureContext) -> Series:
     return rolling_mean(s, 3) - rolling_mean(s, 14, 10)
 
 
+@_shared
 def _basket_volume(c: FeatureContext) -> Series:
     v = _masked(c.panel.volume, c.basket)
     n = np.isfinite(v).sum(axis=1)
@@ -235,8 +265,8 @@ def _basket_volume(c: FeatureContext) -> Series:
 
 def alt_volume_rel(c: FeatureContext) -> Series:
     v = _basket_volume(c)
-    med = pl.Series(v).fill_nan(None).rolling_median(30, min_samples=15).to_numpy()
-    med = np.where(np.isfinite(med), med, np.nan).astype(np.float64)
+    med = rolling_median(v[:, None], 30, 15)[:, 0]
+    med = np.where(np.isfinite(med), med, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = v / med
     return np.where(np.isfinite(out), out, np.nan)
@@ -244,9 +274,8 @@ def alt_volume_rel(c: FeatureContext) -> Series:
 
 def alt_volume_high_share(c: FeatureContext) -> Series:
     vol = c.panel.volume
-    df = pl.DataFrame(vol, schema=[f"c{i}" for i in range(vol.shape[1])], orient="row")
-    hi = df.select(pl.all().fill_nan(None).rolling_max(30, min_samples=15)).to_numpy()
-    hi = np.where(np.isfinite(hi.astype(np.float64)), hi, np.nan).astype(np.float64)
+    hi = rolling_max(vol, 30, 15)
+    hi = np.where(np.isfinite(hi), hi, np.nan)
     with np.errstate(invalid="ignore"):
         at_high = np.where(np.isfinite(vol) & np.isfinite(hi), (vol >= hi).astype(float), np.nan)
     return _rowmean(_masked(at_high, c.basket))
@@ -263,7 +292,7 @@ def alt_volume_share(c: FeatureContext) -> Series:
 
 def vol_spread_7d(c: FeatureContext) -> Series:
     p = c.panel
-    mcap = carry_forward(p.mcap, c.max_gap_days)
+    mcap = _carried_mcap(c)
     w = _masked(shift(mcap, 1), shift(c.basket.astype(float), 1) > 0)
     r = p.ret
     ok = np.isfinite(w) & np.isfinite(r)

@@ -95,14 +95,10 @@ def _to_array(
 
 def carry_forward(x: Panel, limit: int) -> Panel:
     """Forward-fill NaN runs of at most ``limit`` rows, never before the first value."""
-    n, _ = x.shape
-    idx = np.where(np.isfinite(x), np.arange(n)[:, None], -1)
-    last = np.maximum.accumulate(idx, axis=0)
-    ok = (last >= 0) & (np.arange(n)[:, None] - last <= limit)
-    out = np.full_like(x, np.nan)
-    rows, cols = np.nonzero(ok)
-    out[rows, cols] = x[last[rows, cols], cols]
-    return out
+    rows = np.arange(x.shape[0])[:, None]
+    last = np.maximum.accumulate(np.where(np.isfinite(x), rows, -1), axis=0)  # last value's row
+    ok = (last >= 0) & (rows - last <= limit)
+    return np.where(ok, np.take_along_axis(x, np.maximum(last, 0), axis=0), np.nan)
 
 
 def build_panel(lake: LakeData, start: date, end: date, max_gap_days: int = 3) -> MarketPanel:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
+from functools import partial
 
 import numpy as np
 import polars as pl
@@ -350,8 +351,8 @@ def stitch(cfg: Config, p: Prepared, fits: list[FoldFit]) -> Stitched:
         exposure,
         bench_exposure,
         backtest_exposure(cfg, p, exposure),
-        backtest_exposure(cfg, p, bench_exposure),
         pnl_idx,
+        partial(backtest_exposure, cfg, p),
     )
 
 

@@ -1,7 +1,10 @@
 """``python -m majors_alts_monitor.run --start S --end E --config C``"""
 
+import gc
 import sys
 
+_gc_on = gc.isenabled()
+gc.disable()  # while the modules load: resumed by the command once they are in (cli.run_entry)
 try:
     from .cli import run_entry
 except KeyboardInterrupt:  # Ctrl-C while the modules load: the same clean exit as later
@@ -9,4 +12,4 @@ except KeyboardInterrupt:  # Ctrl-C while the modules load: the same clean exit 
     sys.exit(130)
 
 if __name__ == "__main__":
-    run_entry()
+    run_entry(resume_gc=_gc_on)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import polars as pl
@@ -87,7 +88,9 @@ class RunResult:
 
 @dataclass(frozen=True)
 class Stitched:
-    """The out-of-sample regimes and the backtests of the gated and always-on books."""
+    """The out-of-sample regimes and the backtests of the gated and always-on books. The
+    always-on book's backtest is run when first read (``backtest_bench(bench_exposure)``): the
+    robustness re-runs read only the gated book's."""
 
     codes: np.ndarray  # per decision day
     score: np.ndarray
@@ -95,8 +98,12 @@ class Stitched:
     exposure: np.ndarray
     bench_exposure: np.ndarray
     strat: BacktestResult
-    bench: BacktestResult
     pnl_idx: np.ndarray  # pnl days of the out-of-sample span
+    backtest_bench: Callable[[np.ndarray], BacktestResult] = field(repr=False, compare=False)
+
+    @cached_property
+    def bench(self) -> BacktestResult:
+        return self.backtest_bench(self.bench_exposure)
 
 
 def noop(_: str) -> None:

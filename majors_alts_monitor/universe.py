@@ -24,6 +24,7 @@ import polars as pl
 from .arrays import Mask, Panel
 from .config import UniverseConfig
 from .panel import MarketPanel, carry_forward
+from .rolling import rolling_median
 
 
 @dataclass(frozen=True)
@@ -38,9 +39,7 @@ class Universe:
 
 def trailing_median(x: Panel, window: int, min_periods: int) -> Panel:
     """Median over the trailing ``window`` rows ending at each row (inclusive), NaN-aware."""
-    df = pl.DataFrame(x, schema=[f"c{i}" for i in range(x.shape[1])], orient="row")
-    df = df.select(pl.all().fill_nan(None).rolling_median(window, min_samples=min_periods))
-    out = df.to_numpy().astype(np.float64)
+    out = rolling_median(x, window, min_periods)
     return np.where(np.isfinite(out), out, np.nan)
 
 

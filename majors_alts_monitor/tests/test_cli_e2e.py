@@ -498,6 +498,17 @@ def test_seed_commands_as_subprocesses(lake: Path, tmp_path: Path) -> None:
         timeout=120,
     )
     assert r.returncode == 0 and not r.stderr, r.stderr
+    # the entry modules pause the garbage collector while the modules load; the command resumes
+    # it once they are in (and freezes them), whatever the command
+    code = (
+        "import gc; import majors_alts_monitor.signals as s; from majors_alts_monitor import cli;"
+        "paused = not gc.isenabled(); cli._gc_paused = s._gc_on; cli._freeze_imports();"
+        "print(paused, gc.isenabled(), gc.get_freeze_count() > 0)"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert r.stdout.split() == ["True", "True", "True"], r.stdout + r.stderr
 
 
 def test_interrupt_wrapped_by_a_compiled_kernel_exits_130(

@@ -75,6 +75,30 @@ def test_every_registered_feature_computes(full: tuple[MarketPanel, Universe, Fe
     assert np.nanmin(dom) > 0 and np.nanmax(dom) < 1
 
 
+def test_shared_parts_give_each_feature_its_own_values(
+    full: tuple[MarketPanel, Universe, FeatureSet],
+) -> None:
+    """Features that build on one another (btc_dom and its changes, breadth_7d and its slope,
+    ...) share the common part through the context's memo: each column equals the feature
+    computed alone on a fresh context, to the bit, and nothing shared was written in place."""
+    from majors_alts_monitor.features import FeatureContext, cumulative_log_returns
+
+    p, u, fs = full
+
+    def fresh() -> FeatureContext:
+        return FeatureContext(p, u, u.basket, *cumulative_log_returns(p), CFG.data.max_gap_days)
+
+    for j, name in enumerate(fs.names):
+        alone = np.asarray(REGISTRY[name].func(fresh()), dtype=np.float64)
+        alone = np.where(np.isfinite(alone), alone, np.nan)
+        assert alone.tobytes() == fs.raw[:, j].tobytes(), name
+    ctx = fresh()
+    first = {n: np.array(REGISTRY[n].func(ctx), copy=True) for n in fs.names}
+    assert {"btc_dom", "breadth_7d", "funding_skew"} <= set(ctx.memo)
+    for n in reversed(fs.names):  # again, in another order, on the same context
+        assert np.array_equal(REGISTRY[n].func(ctx), first[n], equal_nan=True), n
+
+
 # ---- z-score ------------------------------------------------------------------------------------
 def _reference_z(x: np.ndarray, window: int, min_periods: int) -> np.ndarray:
     """(x[d] - mean) / std(ddof=1) over the trailing window ending at d, by hand."""

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from majors_alts_monitor.config import Config, UniverseConfig
 from majors_alts_monitor.data_io import LakeData, LakeReader
-from majors_alts_monitor.panel import MarketPanel, build_panel
+from majors_alts_monitor.panel import MarketPanel, build_panel, carry_forward
 from majors_alts_monitor.synthetic import SyntheticLake, SyntheticSpec, generate, write_lake
 from majors_alts_monitor.universe import Universe, build_universe
 
@@ -75,6 +75,31 @@ def panel_of(lake: LakeData, max_gap: int = MAX_GAP) -> MarketPanel:
 
 
 FLAT = [100.0] * 12
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    cells=st.lists(
+        st.sampled_from([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.5, -2.0, 7.0]),
+        min_size=0,
+        max_size=48,
+    ),
+    n_cols=st.integers(1, 4),
+    limit=st.integers(0, 5),
+)
+def test_carry_forward_equals_a_loop(cells: list[float], n_cols: int, limit: int) -> None:
+    """Each missing (non-finite) cell takes the last finite value of its column when that is at
+    most ``limit`` rows back, else NaN; never before the first value; signed zeros kept."""
+    x = np.array(cells[: len(cells) // n_cols * n_cols], dtype=np.float64).reshape(-1, n_cols)
+    want = np.full_like(x, np.nan)
+    for j in range(x.shape[1]):
+        last = None
+        for i in range(x.shape[0]):
+            if np.isfinite(x[i, j]):
+                last = i
+            if last is not None and i - last <= limit:
+                want[i, j] = x[last, j]
+    assert carry_forward(x, limit).tobytes() == want.tobytes()
 
 
 def test_one_day_gap_earns_zero_then_the_full_move() -> None:

@@ -224,6 +224,25 @@ def test_robustness_from_shared_fits_equals_fresh_searches(run_result) -> None:
     fresh = robustness(cfg, p, wf.stitched)
     for key in ("start_shift", "cost_multiplier"):
         assert shared[key] == fresh[key]
+    # the always-on book's backtest runs when first read, once: the re-runs never read it
+    calls = []
+    real = pipeline.backtest_exposure
+
+    def counted(*args):
+        calls.append(args[-1])
+        return real(*args)
+
+    pipeline.backtest_exposure = counted
+    try:
+        s2 = pipeline.stitch(cfg, p, wf.fits)
+        assert len(calls) == 1 and robustness(cfg, p, s2, wf.models) and len(calls) == 4
+        assert (
+            s2.bench is s2.bench and len(calls) == 5
+        )  # one per re-run (shift 90, x0, x2), then it
+    finally:
+        pipeline.backtest_exposure = real
+    assert calls[-1] is s2.bench_exposure
+    assert s2.bench.net.tobytes() == wf.stitched.bench.net.tobytes()
 
 
 def test_the_search_cost_table_is_linear_in_the_bps(run_result) -> None:
