@@ -3,7 +3,8 @@
 Pure numpy, with the normal cdf and quantile from the standard library (``math.erf``/``erfc``
 and ``statistics.NormalDist``'s Wichura AS241, within 1e-14 and 1e-15, relative, of
 ``scipy.special``'s ``ndtr``/``ndtri``, without scipy's import time) and the compiled
-bootstrap chains (``resample.chain_indices``); no file I/O. The PBO by CSCV lives in ``cscv``
+bootstrap chains (``resample.chain_indices``) and resamples' statistics (``bootstrap_kernel``,
+numpy's bits); no file I/O. The PBO by CSCV lives in ``cscv``
 and the realised betas in ``realized_betas``; both are re-exported here.
 
 Conventions (``docs/OUTPUTS.md``, binding): simple daily returns as fractions of equity,
@@ -39,6 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .arrays import as_1d as _as_1d
+from .bootstrap_kernel import boot_edge_sums, boot_sharpe
 from .cscv import block_stats, cscv_logits, pbo, pbo_from_blocks
 from .realized_betas import realized_betas, rolling_realized_betas
 from .resample import chain_indices
@@ -351,17 +353,6 @@ def _bootstrap_draws(
         shared[key] = kept
 
 
-def _row_sharpe(x: FloatArray, periods: int) -> FloatArray:
-    """Annualised Sharpe of each row; nan for flat rows."""
-    mean = x.mean(axis=1)
-    sd = x.std(axis=1, ddof=1)
-    flat = x.max(axis=1) == x.min(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = mean / sd * math.sqrt(periods)
-    out[flat | ~(sd > 0.0)] = np.nan
-    return out
-
-
 def sharpe_ci(
     r: npt.ArrayLike,
     *,
@@ -371,14 +362,19 @@ def sharpe_ci(
     seed: int = 0,
     periods: int = PERIODS,
 ) -> tuple[float, float]:
-    """Percentile ``1 - alpha`` interval of the annualised Sharpe, by stationary bootstrap."""
+    """Percentile ``1 - alpha`` interval of the annualised Sharpe, by stationary bootstrap.
+
+    Each resample's Sharpe is numpy's ``mean / std(ddof=1) * sqrt(periods)`` of ``a[idx]``
+    (nan for a flat one), computed by the compiled ``bootstrap_kernel.boot_sharpe`` to the bit
+    without forming ``a[idx]``.
+    """
     a = _finite(r)
     n = a.size
     if n < 2 or n_boot < 1 or _is_constant(a):
         return (math.nan, math.nan)
     parts = []
     for idx in _bootstrap_draws(n, n_boot, mean_block, seed):
-        parts.append(_row_sharpe(a[idx], periods))
+        parts.append(boot_sharpe(a, idx, periods))
     boot = np.concatenate(parts)
     boot = boot[np.isfinite(boot)]
     if boot.size == 0:
@@ -500,7 +496,10 @@ def regime_edges(
     """``regime_edge`` of ``r`` for each label vector in ``in_regimes``, in one pass: the
     resampled days depend only on the seed and the number of finite returns, the same for every
     label, so the indices are drawn once and each label is evaluated on them (the results are
-    those of one ``regime_edge`` call per label)."""
+    those of one ``regime_edge`` call per label). The resamples' sums (all days, labelled days
+    and their count) are numpy's row sums of ``a[idx]`` and ``where(label[idx], a[idx], 0)``,
+    computed by the compiled ``bootstrap_kernel.boot_edge_sums`` to the bit without forming
+    them."""
     a = _as_1d(r)
     labs = []
     for in_regime in in_regimes:
@@ -526,13 +525,12 @@ def regime_edges(
         return out
     hits = [0] * len(todo)
     valid = [0] * len(todo)
+    labels = np.stack([lab for _, lab, _ in todo])
     for idx in _bootstrap_draws(n, n_boot, mean_block, seed):
-        rb = a[idx]
-        s_all = rb.sum(axis=1)
-        for j, (_, lab, edge) in enumerate(todo):
-            lb = lab[idx]
-            k_in = lb.sum(axis=1)
-            s_in = np.where(lb, rb, 0.0).sum(axis=1)
+        s_all, k_ins, s_ins = boot_edge_sums(a, idx, labels)
+        for j, (_, _, edge) in enumerate(todo):
+            k_in = k_ins[j]
+            s_in = s_ins[j]
             both = (k_in > 0) & (k_in < n)
             with np.errstate(divide="ignore", invalid="ignore"):
                 e_star = s_in / k_in - (s_all - s_in) / (n - k_in)
