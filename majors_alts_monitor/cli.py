@@ -13,6 +13,7 @@ import gc
 import logging
 import os
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -234,6 +235,34 @@ _frozen = False
 _gc_paused = False
 
 
+def _warm_numba_in_background() -> None:
+    """Build numba's compilation context in a daemon thread while this one reads the
+    configuration and the lake. The first compiled call of a process builds it (numba's
+    lowering modules and registries, LLVM's set-up: about 0.25 s of a warm demo run, the
+    kernels themselves then load from numba's on-disk cache in milliseconds); here that overlaps
+    the lake read, whose parquet decoding runs outside the GIL. The run's first kernel call
+    waits for it if it is not done (numba's compiler lock), so nothing depends on the timing.
+    The warm-up calls the first serial kernels of the run's preparation (the universe's median
+    volume, the features' row medians, the betas' winsorising) on tiny arrays of the argument
+    types the run passes, so they load from the cache and nothing new is compiled; a failure is
+    left to the run's own call to report."""
+
+    threading.Thread(target=_warm_numba, name="numba-warm-up", daemon=True).start()
+
+
+def _warm_numba() -> None:
+    import numpy as np
+
+    from .beta_neutral import winsorise
+    from .rolling import rolling_median
+    from .row_median import row_nanmedian
+
+    with contextlib.suppress(Exception):
+        rolling_median(np.zeros((1, 1)), 1, 1)
+        row_nanmedian(np.zeros((1, 1)))
+        winsorise(np.zeros((1, 1)), 10, 3.0)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from . import pipeline
     from .data_io import lake_span
@@ -243,6 +272,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     load_cython_blas()  # before numba's first call: its BLAS probe imports scipy.linalg
     _freeze_imports()
+    _warm_numba_in_background()
     progress = _Progress(args.quiet)
     capture = _Capture()
     logging.getLogger("majors_alts_monitor").addHandler(capture)
@@ -282,6 +312,7 @@ def cmd_signals(args: argparse.Namespace) -> int:
 
     load_cython_blas()  # before numba's first call: its BLAS probe imports scipy.linalg
     _freeze_imports()
+    _warm_numba_in_background()
     progress = _Progress(args.quiet)
     cfg = _config(args, progress)
     asof = args.asof or lake_span(pipeline.make_reader(cfg))[1]

@@ -398,6 +398,33 @@ def test_exit_codes_and_messages(lake: Path, tmp_path: Path, capsys: pytest.Capt
     assert e.value.code == 2
 
 
+def test_the_numba_warm_up_loads_the_signatures_the_run_uses(lake: Path) -> None:
+    """The background warm-up of ``run``/``signals`` calls kernels with the argument types of
+    the run's own calls: after a preparation each of them holds one compiled signature (a
+    second would be a compilation in the background, holding numba's lock)."""
+    code = f"""
+import threading
+from datetime import date
+from pathlib import Path
+from majors_alts_monitor import cli, pipeline
+from majors_alts_monitor.beta_neutral import _ewma_clip
+from majors_alts_monitor.config import load_config
+from majors_alts_monitor.rolling import _rolling
+from majors_alts_monitor.row_median import _row_nanmedian
+cli._warm_numba_in_background()
+[t.join() for t in threading.enumerate() if t.name == "numba-warm-up"]
+warmed = [len(f.signatures) for f in (_rolling, _row_nanmedian, _ewma_clip)]
+cfg = load_config(None).with_overrides(lake=Path({str(lake)!r}))
+data = pipeline.make_reader(cfg).read(None, None)
+s, e, _ = pipeline.effective_window(data, data.start, data.end)
+pipeline.prepare(cfg, data, s, e)
+print(warmed, [len(f.signatures) for f in (_rolling, _row_nanmedian, _ewma_clip)])
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[1, 1, 1] [1, 1, 1]", r.stdout + r.stderr
+
+
 def _imported(importtime: str, module: str) -> bool:
     """Whether ``python -X importtime`` output lists ``module`` as imported."""
     return any(
