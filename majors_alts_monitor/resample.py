@@ -9,11 +9,10 @@ import numpy as np
 
 
 @numba.njit(cache=True)
-def chain_indices(new_block: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """``idx[b, t] = (starts[b, s] + t - s) mod n`` with ``s`` the last ``t' <= t`` where
+def chain_into(new_block: np.ndarray, starts: np.ndarray, out: np.ndarray) -> None:
+    """``out[b, t] = (starts[b, s] + t - s) mod n`` with ``s`` the last ``t' <= t`` where
     ``new_block[b, t']`` (day 0 always starts a block)."""
     n_boot, n = new_block.shape
-    out = np.empty((n_boot, n), dtype=np.int64)
     for b in range(n_boot):
         first = 0
         for t in range(n):
@@ -25,4 +24,10 @@ def chain_indices(new_block: np.ndarray, starts: np.ndarray) -> np.ndarray:
                 if j == n:
                     j = 0
             out[b, t] = j
+
+
+def chain_indices(new_block: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """The ``(n_boot, n)`` indices of ``chain_into``, in a new array."""
+    out = np.empty(new_block.shape, dtype=np.int64)
+    chain_into(new_block, starts, out)
     return out

@@ -3,7 +3,7 @@
 Pure numpy, with the normal cdf and quantile from the standard library (``math.erf``/``erfc``
 and ``statistics.NormalDist``'s Wichura AS241, within 1e-14 and 1e-15, relative, of
 ``scipy.special``'s ``ndtr``/``ndtri``, without scipy's import time) and the compiled
-bootstrap chains (``resample.chain_indices``) and resamples' statistics (``bootstrap_kernel``,
+bootstrap chains (``resample.chain_into``) and resamples' statistics (``bootstrap_kernel``,
 numpy's bits); no file I/O. The PBO by CSCV lives in ``cscv``
 and the realised betas in ``realized_betas``; both are re-exported here.
 
@@ -43,7 +43,7 @@ from .arrays import as_1d as _as_1d
 from .bootstrap_kernel import boot_edge_sums, boot_sharpe
 from .cscv import block_stats, cscv_logits, pbo, pbo_from_blocks
 from .realized_betas import realized_betas, rolling_realized_betas
-from .resample import chain_indices
+from .resample import chain_into
 
 __all__ = [
     "PERIODS",
@@ -289,8 +289,8 @@ def stationary_bootstrap_indices(
 
     Each resample is a chain of blocks of geometric length with mean ``mean_block``, each
     block starting at a uniform random day and wrapping around the end of the sample. The
-    draws are numpy's (two arrays, in this order); the chains are compiled
-    (``resample.chain_indices``).
+    draws are numpy's (two arrays, in this order, drawn a piece of rows at a time: the same
+    numbers); the chains are compiled (``resample.chain_into``).
     """
     if n < 0 or n_boot < 0:
         raise ValueError("n and n_boot must be non-negative")
@@ -299,9 +299,25 @@ def stationary_bootstrap_indices(
     if n == 0 or n_boot == 0:
         return np.zeros((n_boot, n), dtype=np.int64)
     p = 1.0 / float(mean_block)
-    new_block = rng.random((n_boot, n)) < p
-    starts = rng.integers(0, n, size=(n_boot, n), dtype=np.int64)
-    return chain_indices(new_block, starts)
+    # rng.random((n_boot, n)), then rng.integers(0, n, (n_boot, n)): numpy's streams come out
+    # the same drawn a piece of rows at a time, so only a piece of each is held, not two
+    # (n_boot, n) arrays of 8-byte draws beside the result
+    new_block = np.empty((n_boot, n), dtype=bool)
+    u = np.empty((min(_DRAW_ROWS, n_boot), n))
+    for r0 in range(0, n_boot, _DRAW_ROWS):
+        k = min(_DRAW_ROWS, n_boot - r0)
+        rng.random(out=u[:k])
+        np.less(u[:k], p, out=new_block[r0 : r0 + k])
+    out = np.empty((n_boot, n), dtype=np.int64)
+    for r0 in range(0, n_boot, _DRAW_ROWS):
+        k = min(_DRAW_ROWS, n_boot - r0)
+        starts = rng.integers(0, n, size=(k, n), dtype=np.int64)
+        chain_into(new_block[r0 : r0 + k], starts, out[r0 : r0 + k])
+    return out
+
+
+_DRAW_ROWS = 64
+"""Resamples whose draws are made at a time (``stationary_bootstrap_indices``)."""
 
 
 def _boot_chunks(n: int, n_boot: int) -> list[int]:

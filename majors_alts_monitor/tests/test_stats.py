@@ -351,8 +351,12 @@ def test_bootstrap_is_roughly_uniform_over_days():
     np.testing.assert_allclose(counts, 0.01, rtol=0.1)
 
 
-def test_bootstrap_matches_a_slow_loop():
-    n, n_boot, mean_block = 50, 7, 4.0
+@pytest.mark.parametrize("n_boot", [7, 64, 150])
+def test_bootstrap_matches_a_slow_loop(n_boot: int):
+    """The indices are numpy's whole-array draws (``random((n_boot, n))`` then
+    ``integers(0, n, (n_boot, n))``) consumed by the textbook loop, whatever the pieces of rows
+    the draws are made in; the generator ends in the same state."""
+    n, mean_block = 50, 4.0
     rng = np.random.default_rng(SEED)
     fast = st.stationary_bootstrap_indices(n, n_boot, mean_block, rng)
     # the same draws, consumed by the textbook loop
@@ -367,6 +371,9 @@ def test_bootstrap_matches_a_slow_loop():
             else:
                 slow[b, t] = (slow[b, t - 1] + 1) % n
     np.testing.assert_array_equal(fast, slow)
+    after = np.random.default_rng(SEED)
+    st.stationary_bootstrap_indices(n, n_boot, mean_block, after)
+    assert after.random() == rng.random()
 
 
 def test_sharpe_ci_contains_point_and_is_deterministic():
