@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from ..config import DEFAULT_CONFIG_PATH, Config, parse_config
+from ..config import DEFAULT_CONFIG_PATH, Config, parse_config, read_yaml
 from ..errors import ConfigError
 
 SPEC_KEYS = {
@@ -149,7 +149,7 @@ def load_sweep(path: Path | str) -> SweepSpec:
     if not source.is_file():
         raise ConfigError(f"sweep file {source} not found. What to do: pass an existing YAML file")
     try:
-        raw = yaml.safe_load(source.read_text())
+        raw = read_yaml(source.read_text())
     except yaml.YAMLError as err:
         raise ConfigError(f"sweep file {source} is not valid YAML: {err}") from None
     if not isinstance(raw, dict):
@@ -173,7 +173,7 @@ def load_sweep(path: Path | str) -> SweepSpec:
     if not base.is_file():
         raise _err(source, f"base_config {base} not found")
     try:
-        base_raw = yaml.safe_load(base.read_text()) or {}
+        base_raw = read_yaml(base.read_text()) or {}
     except yaml.YAMLError as err:
         raise ConfigError(f"configuration file {base} is not valid YAML: {err}") from None
     if not isinstance(base_raw, dict):
