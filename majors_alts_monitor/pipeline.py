@@ -7,14 +7,14 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import partial
 
 import numpy as np
 import polars as pl
 
-from . import __version__, multiple_testing, stats
+from . import __version__, stats
 from .assembly import (
     assemble_frames,
     assemble_kpis,
@@ -22,7 +22,7 @@ from .assembly import (
     pnl_attribution_frame,
     with_trial_oos_sharpe,
 )
-from .backtest import BacktestResult, run_backtest, vol_target_scale
+from .backtest import run_backtest, vol_target_scale
 from .beta_neutral import build_book, rolling_betas
 from .config import REGIMES, Config
 from .data_io import LakeData, LakeReader, check_output_root
@@ -31,12 +31,11 @@ from .errors import LakeError, MonitorError
 from .features import compute_features
 from .panel import build_panel
 from .regime.composite import CompositeRegime
-from .regime.hysteresis import BALANCED, regime_age
+from .regime.hysteresis import regime_age
 from .regime.search import (
     ParamGrid,
     SearchInputs,
     build_grid,
-    evaluate_grid,
     sharpe_from_stats,
     transition_costs,
 )
@@ -47,11 +46,13 @@ from .stages import (
     Progress,
     RunResult,
     Stitched,
+    backtest_exposure,
     iso,
     noop,
     stitch_labels,
     z_for,
 )
+from .trials import effective_trial_statistics, trial_statistics
 from .universe import build_universe
 from .walkforward import Fold, make_folds
 
@@ -354,128 +355,6 @@ def stitch(cfg: Config, p: Prepared, fits: list[FoldFit]) -> Stitched:
         pnl_idx,
         partial(backtest_exposure, cfg, p),
     )
-
-
-def backtest_exposure(cfg: Config, p: Prepared, exposure: np.ndarray) -> BacktestResult:
-    """The book scaled by a per-decision exposure, through the backtest engine."""
-    uni, fund = p.universe, (p.panel.funding if p.panel.has_funding else None)
-    w = p.book.weights * exposure[:, None]
-    return run_backtest(
-        w,
-        p.panel.ret,
-        fund,
-        uni.median_volume,
-        cfg.costs,
-        basket=uni.basket,
-        majors=[uni.btc, uni.eth],
-    )
-
-
-# Float64 elements a chunk of the kernel's per-day output may hold (about 32 MB).
-_DAILY_CHUNK_ELEMENTS = 4_000_000
-
-
-def trial_daily_returns(
-    cfg: Config,
-    p: Prepared,
-    grid: ParamGrid | None,
-    fits: list[FoldFit],
-    d0: int,
-    d1: int,
-) -> tuple[np.ndarray, int] | None:
-    """Net daily returns over pnl days ``d0+1 .. d1+1`` of the trials the effective number of
-    trials is estimated from, shape (days, m), and the raw number of trials; None with one trial.
-
-    Composite: a seeded sample of at most ``stats.effective_n_max_trials`` grid sets, each run
-    by the search kernel from ``d0`` (one kernel block per day, in chunks of sets, so memory stays
-    near ``days x m`` floats). Jump: every penalty's stitched out-of-sample labels through the
-    backtest engine, as the strategy itself."""
-    if cfg.regime.mode == "jump":
-        codes = [ff.trial_codes for ff in fits if ff.trial_codes is not None]
-        if not codes or codes[0].shape[0] < 2:
-            return None
-        out = np.empty((d1 - d0 + 1, codes[0].shape[0]))
-        for j in range(out.shape[1]):
-            c = np.full(p.panel.n_days, BALANCED, dtype=np.int8)
-            oos = np.zeros(p.panel.n_days, dtype=bool)
-            for ff in fits:
-                assert ff.trial_codes is not None
-                sl = slice(ff.fold.test_start, ff.fold.test_start + ff.trial_codes.shape[1])
-                c[sl], oos[sl] = ff.trial_codes[j], True
-            e = np.where(oos, p.inputs.levels[c] * p.inputs.vscale, 0.0)
-            out[:, j] = backtest_exposure(cfg, p, e).net[d0 + 1 : d1 + 2]
-        return out, out.shape[1]
-    if grid is None or grid.size < 2 or d1 <= d0:
-        return None
-    take = multiple_testing.sample_trials(
-        grid.size, cfg.stats.effective_n_max_trials, cfg.stats.seed
-    )
-    span = d1 - d0 + 1
-    out = np.empty((span, take.size))
-    chunk = max(1, _DAILY_CHUNK_ELEMENTS // (2 * span))
-    z = z_for(p)
-    for lo in range(0, take.size, chunk):
-        ix = take[lo : lo + chunk]
-        sub = replace(
-            grid,
-            weights=np.ascontiguousarray(grid.weights[ix]),
-            lower=np.ascontiguousarray(grid.lower[ix]),
-            upper=np.ascontiguousarray(grid.upper[ix]),
-            band=np.ascontiguousarray(grid.band[ix]),
-            dwell=np.ascontiguousarray(grid.dwell[ix]),
-        )
-        _, blocks = evaluate_grid(z, sub, p.inputs, d0, d1, span)
-        out[:, lo : lo + ix.size] = blocks[:, :, 0].T
-    return out, grid.size
-
-
-def effective_trial_statistics(
-    cfg: Config, p: Prepared, grid: ParamGrid | None, fits: list[FoldFit], d0: int, d1: int
-) -> multiple_testing.EffectiveTrials | None:
-    """The effective number of independent trials over the out-of-sample span (None: 1 trial)."""
-    got = trial_daily_returns(cfg, p, grid, fits, d0, d1)
-    if got is None:
-        return None
-    return multiple_testing.effective_trials(got[0], got[1])
-
-
-def trial_statistics(
-    cfg: Config,
-    p: Prepared,
-    grid: ParamGrid | None,
-    d0: int,
-    d1: int,
-    fits: list[FoldFit] | None = None,
-) -> tuple[float, float, np.ndarray | None]:
-    """Variance of the trials' per-period Sharpe over the out-of-sample decisions ``[d0, d1]``
-    (the same span and length as the Sharpe being deflated), PBO by CSCV over that span, and
-    each trial's Sharpe there. HMM and k-means have one trial: variance 0, PBO nan. The jump
-    model's trials are its penalties, each stitched out of sample from ``fits``."""
-    if cfg.regime.mode == "jump":
-        got = trial_daily_returns(cfg, p, None, fits or [], d0, d1)
-        if got is None:
-            return 0.0, float("nan"), None
-        x = got[0]
-        sr = np.array([stats.sharpe(x[:, j], periods=1) for j in range(x.shape[1])])
-        sr = np.where(np.isfinite(sr), sr, 0.0)
-        nb = cfg.stats.pbo_blocks
-        pbo = stats.pbo(x, nb) if x.shape[0] >= 2 * nb else float("nan")
-        return float(np.var(sr, ddof=1)), pbo, sr
-    if grid is None or grid.size < 2 or d1 <= d0:
-        return 0.0, float("nan"), None
-    nb = cfg.stats.pbo_blocks
-    span = d1 - d0 + 1
-    st, blocks = evaluate_grid(z_for(p), grid, p.inputs, d0, d1, min(nb, span))
-    sr = sharpe_from_stats(st, periods=1)
-    var = float(np.var(sr, ddof=1))
-    pbo = float("nan")
-    if span >= 2 * nb:
-        cnt = np.bincount((np.arange(span) * nb) // span, minlength=nb).astype(np.float64)
-        cnt = np.ascontiguousarray(np.broadcast_to(cnt[:, None], (nb, grid.size)))
-        pbo = stats.pbo_from_blocks(
-            np.ascontiguousarray(blocks[:, :, 0].T), np.ascontiguousarray(blocks[:, :, 1].T), cnt
-        )
-    return var, pbo, sr
 
 
 def run(

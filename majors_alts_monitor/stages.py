@@ -9,8 +9,9 @@ from functools import cached_property
 import numpy as np
 import polars as pl
 
-from .backtest import BacktestResult
+from .backtest import BacktestResult, run_backtest
 from .beta_neutral import Betas, Book
+from .config import Config
 from .data_io import LakeData
 from .features import FeatureSet
 from .panel import MarketPanel
@@ -143,3 +144,18 @@ def param_in_force(fits: list[FoldFit], n: int, key: str) -> np.ndarray:
             end = ff.fold.test_start + len(ff.codes)
             out[ff.fold.test_start : end] = float(ff.params[key])  # type: ignore[arg-type]
     return out
+
+
+def backtest_exposure(cfg: Config, p: Prepared, exposure: np.ndarray) -> BacktestResult:
+    """The book scaled by a per-decision exposure, through the backtest engine."""
+    uni, fund = p.universe, (p.panel.funding if p.panel.has_funding else None)
+    w = p.book.weights * exposure[:, None]
+    return run_backtest(
+        w,
+        p.panel.ret,
+        fund,
+        uni.median_volume,
+        cfg.costs,
+        basket=uni.basket,
+        majors=[uni.btc, uni.eth],
+    )

@@ -629,6 +629,7 @@ def test_trial_daily_returns_are_the_kernel_returns_of_the_sampled_sets(
     """The per-day series behind the effective number of trials: one kernel block per day, in
     chunks of sets, for a seeded sample of the grid; their sums are the kernel's statistics."""
     from majors_alts_monitor import multiple_testing as mt
+    from majors_alts_monitor import trials
 
     cfg = Config().with_overrides(lake=lake_dir)
     cfg = cfg.model_copy(
@@ -638,8 +639,8 @@ def test_trial_daily_returns_are_the_kernel_returns_of_the_sampled_sets(
     p = pipeline.prepare(cfg, pipeline.make_reader(cfg).read(start, end), start, end)
     grid = build_grid(p.score_features, cfg.regime.grid.model_copy(update={"max_sets": 150}), None)
     d0, d1 = p.first_day + 5, p.first_day + 300
-    monkeypatch.setattr(pipeline, "_DAILY_CHUNK_ELEMENTS", 2 * (d1 - d0 + 1) * 7)  # 6 chunks
-    got = pipeline.trial_daily_returns(cfg, p, grid, [], d0, d1)
+    monkeypatch.setattr(trials, "_DAILY_CHUNK_ELEMENTS", 2 * (d1 - d0 + 1) * 7)  # 6 chunks
+    got = trials.trial_daily_returns(cfg, p, grid, [], d0, d1)
     assert got is not None
     x, n = got
     take = mt.sample_trials(grid.size, 40, 3)
@@ -649,6 +650,6 @@ def test_trial_daily_returns_are_the_kernel_returns_of_the_sampled_sets(
     )
     np.testing.assert_allclose(x.sum(axis=0), stats[take, STAT_SUM], rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose((x * x).sum(axis=0), stats[take, STAT_SUMSQ], rtol=1e-10)
-    eff = pipeline.effective_trial_statistics(cfg, p, grid, [], d0, d1)
+    eff = trials.effective_trial_statistics(cfg, p, grid, [], d0, d1)
     assert eff is not None and eff.n_trials == grid.size and eff.n_sampled == 40
     assert 1.0 <= eff.n_effective <= grid.size
