@@ -3,9 +3,9 @@
 Pure numpy, with the normal cdf and quantile from the standard library (``math.erf``/``erfc``
 and ``statistics.NormalDist``'s Wichura AS241, within 1e-14 and 1e-15, relative, of
 ``scipy.special``'s ``ndtr``/``ndtri``, without scipy's import time) and the compiled
-bootstrap chains (``resample.chain_into``) and resamples' statistics (``bootstrap_kernel``,
-numpy's bits); no file I/O. The PBO by CSCV lives in ``cscv``
-and the realised betas in ``realized_betas``; both are re-exported here.
+resamples' statistics (``bootstrap_kernel``, numpy's bits); no file I/O. The stationary
+bootstrap's draws live in ``resample``, the PBO by CSCV in ``cscv`` and the realised betas in
+``realized_betas``; their public functions are re-exported here.
 
 Conventions (``docs/OUTPUTS.md``, binding): simple daily returns as fractions of equity,
 ``PERIODS = 365`` periods a year, no risk-free rate.
@@ -30,10 +30,8 @@ maximum drawdown of a series that never draws down); nothing here raises on data
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from statistics import NormalDist
 
 import numpy as np
@@ -43,7 +41,7 @@ from .arrays import as_1d as _as_1d
 from .bootstrap_kernel import boot_edge_sums, boot_sharpe
 from .cscv import block_stats, cscv_logits, pbo, pbo_from_blocks
 from .realized_betas import realized_betas, rolling_realized_betas
-from .resample import chain_into
+from .resample import _bootstrap_draws, bootstrap_reuse, stationary_bootstrap_indices
 
 __all__ = [
     "PERIODS",
@@ -102,9 +100,6 @@ PERIODS = 365
 """Periods (days) per year: crypto trades every calendar day."""
 
 _EULER_GAMMA = 0.5772156649015329
-
-# Number of float64 elements a bootstrap chunk may hold (about 32 MB a (chunk, n) array).
-_BOOT_CHUNK_ELEMENTS = 4_000_000
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -280,93 +275,6 @@ def kpis(
 # --------------------------------------------------------------------------------------------
 # stationary bootstrap
 # --------------------------------------------------------------------------------------------
-
-
-def stationary_bootstrap_indices(
-    n: int, n_boot: int, mean_block: float, rng: np.random.Generator
-) -> npt.NDArray[np.int64]:
-    """Politis & Romano (1994) stationary-bootstrap indices, shape ``(n_boot, n)``.
-
-    Each resample is a chain of blocks of geometric length with mean ``mean_block``, each
-    block starting at a uniform random day and wrapping around the end of the sample. The
-    draws are numpy's (two arrays, in this order, drawn a piece of rows at a time: the same
-    numbers); the chains are compiled (``resample.chain_into``).
-    """
-    if n < 0 or n_boot < 0:
-        raise ValueError("n and n_boot must be non-negative")
-    if not mean_block >= 1.0:
-        raise ValueError(f"mean_block must be >= 1, got {mean_block}")
-    if n == 0 or n_boot == 0:
-        return np.zeros((n_boot, n), dtype=np.int64)
-    p = 1.0 / float(mean_block)
-    # rng.random((n_boot, n)), then rng.integers(0, n, (n_boot, n)): numpy's streams come out
-    # the same drawn a piece of rows at a time, so only a piece of each is held, not two
-    # (n_boot, n) arrays of 8-byte draws beside the result
-    new_block = np.empty((n_boot, n), dtype=bool)
-    u = np.empty((min(_DRAW_ROWS, n_boot), n))
-    for r0 in range(0, n_boot, _DRAW_ROWS):
-        k = min(_DRAW_ROWS, n_boot - r0)
-        rng.random(out=u[:k])
-        np.less(u[:k], p, out=new_block[r0 : r0 + k])
-    out = np.empty((n_boot, n), dtype=np.int64)
-    for r0 in range(0, n_boot, _DRAW_ROWS):
-        k = min(_DRAW_ROWS, n_boot - r0)
-        starts = rng.integers(0, n, size=(k, n), dtype=np.int64)
-        chain_into(new_block[r0 : r0 + k], starts, out[r0 : r0 + k])
-    return out
-
-
-_DRAW_ROWS = 64
-"""Resamples whose draws are made at a time (``stationary_bootstrap_indices``)."""
-
-
-def _boot_chunks(n: int, n_boot: int) -> list[int]:
-    size = max(1, _BOOT_CHUNK_ELEMENTS // max(n, 1))
-    return [min(size, n_boot - i) for i in range(0, n_boot, size)]
-
-
-_SHARE_MAX_ELEMENTS = 2 * _BOOT_CHUNK_ELEMENTS
-"""Draws are shared only up to this many indices (64 MB): beyond it they are drawn again, so
-the chunking's memory bound holds whatever the sample and the number of resamples."""
-
-_shared_draws: contextvars.ContextVar[
-    dict[tuple[int, int, float, int], list[npt.NDArray[np.int64]]] | None
-] = contextvars.ContextVar("shared_bootstrap_draws", default=None)
-
-
-@contextlib.contextmanager
-def bootstrap_reuse() -> Iterator[None]:
-    """Inside the block, bootstraps of the same length, count, mean block and seed (the run's
-    Sharpe interval and its by-regime edges: the same finite days) share their index draws
-    instead of drawing the same indices again (up to ``_SHARE_MAX_ELEMENTS`` indices); they are
-    forgotten when the block ends. Per thread and context (a ``ContextVar``): runs in threads
-    of one process do not see each other's draws."""
-    token = _shared_draws.set(_shared_draws.get() if _shared_draws.get() is not None else {})
-    try:
-        yield
-    finally:
-        _shared_draws.reset(token)
-
-
-def _bootstrap_draws(
-    n: int, n_boot: int, mean_block: float, seed: int
-) -> Iterator[npt.NDArray[np.int64]]:
-    """The stationary-bootstrap index chunks of ``default_rng(seed)``: ``(chunk, n)`` arrays
-    of at most ``_BOOT_CHUNK_ELEMENTS`` values, ``n_boot`` rows in all."""
-    shared = _shared_draws.get() if n * n_boot <= _SHARE_MAX_ELEMENTS else None
-    key = (n, n_boot, float(mean_block), seed)
-    if shared is not None and key in shared:
-        yield from shared[key]
-        return
-    rng = np.random.default_rng(seed)
-    kept = []
-    for size in _boot_chunks(n, n_boot):
-        idx = stationary_bootstrap_indices(n, size, mean_block, rng)
-        if shared is not None:
-            kept.append(idx)
-        yield idx
-    if shared is not None:
-        shared[key] = kept
 
 
 def sharpe_ci(

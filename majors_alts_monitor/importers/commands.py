@@ -9,9 +9,10 @@ from pathlib import Path
 import polars as pl
 
 from ..config import load_config
-from ..data_io import TABLES, LakeReader, _Report
+from ..data_io import LakeReader
 from ..errors import LakeError, MonitorError
 from ..lake_scan import missing_table_hint, other_formats
+from ..lake_tables import TABLES, _Report
 from . import binance, coingecko
 from .common import SCHEMAS, Drops, check_out, iter_inputs, read_inputs, write_tables
 

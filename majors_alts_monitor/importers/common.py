@@ -24,8 +24,9 @@ from typing import Literal
 
 import polars as pl
 
-from ..data_io import TABLES, normalise_symbol
+from ..data_io import normalise_symbol
 from ..errors import LakeError, MonitorError
+from ..lake_tables import TABLES
 from ..outputs import atomic_write
 
 OnConflict = Literal["error", "keep", "replace"]

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as hst
 from hypothesis.extra import numpy as hnp
 
+from majors_alts_monitor import resample
 from majors_alts_monitor import stats as st
 from majors_alts_monitor.bootstrap_kernel import _plan, boot_edge_sums, boot_sharpe
 
@@ -322,7 +323,7 @@ def test_many_chunks_and_shared_draws_equal_the_reference(
     r, reg = _book(3, 700)
     masks = [reg == "BALANCED", reg != "BALANCED"]
     kw = {"n_boot": 301, "mean_block": 5.0, "seed": 4}
-    monkeypatch.setattr(st, "_BOOT_CHUNK_ELEMENTS", 700 * 37)
+    monkeypatch.setattr(resample, "_BOOT_CHUNK_ELEMENTS", 700 * 37)
     want = (ref_sharpe_ci(r, **kw), ref_regime_edges(r, masks, **kw))
     with st.bootstrap_reuse():
         got = (st.sharpe_ci(r, **kw), st.regime_edges(r, masks, **kw))

@@ -28,12 +28,12 @@ from majors_alts_monitor.config import Config
 from majors_alts_monitor.data_io import (
     LakeData,
     LakeReader,
-    _may_repeat_a_key,
     check_output_root,
     lake_span,
     sort_rows,
 )
 from majors_alts_monitor.errors import LakeError, OutputLocationError
+from majors_alts_monitor.lake_tables import _may_repeat_a_key
 from majors_alts_monitor.synthetic import SyntheticLake, SyntheticSpec, generate, write_lake
 from majors_alts_monitor.tests.snapshots import file_stat_snapshot
 

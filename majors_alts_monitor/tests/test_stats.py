@@ -23,7 +23,7 @@ from hypothesis import strategies as st_h
 from hypothesis.extra.numpy import arrays
 from scipy.stats import norm, rankdata
 
-from majors_alts_monitor import cscv
+from majors_alts_monitor import cscv, resample
 from majors_alts_monitor import multiple_testing as mt
 from majors_alts_monitor import stats as st
 
@@ -974,9 +974,9 @@ def test_bootstrap_reuse_shares_draws_and_changes_nothing(monkeypatch: pytest.Mo
     kw = {"n_boot": 500, "mean_block": 7.0, "seed": 3}
     alone = (st.sharpe_ci(r, **kw), st.regime_edges(r, [lab, ~lab], **kw))
     calls = []
-    real = st.stationary_bootstrap_indices
+    real = resample.stationary_bootstrap_indices
     monkeypatch.setattr(
-        st, "stationary_bootstrap_indices", lambda *a: calls.append(a[:3]) or real(*a)
+        resample, "stationary_bootstrap_indices", lambda *a: calls.append(a[:3]) or real(*a)
     )
     with st.bootstrap_reuse():
         shared = (st.sharpe_ci(r, **kw), st.regime_edges(r, [lab, ~lab], **kw))
@@ -998,7 +998,7 @@ def test_bootstrap_reuse_is_per_thread_and_bounded():
     def worker(seed: int) -> None:
         with st.bootstrap_reuse():
             st.sharpe_ci(np.random.default_rng(seed).normal(0, 0.01, 300), n_boot=50, seed=seed)
-            seen.append(sorted(st._shared_draws.get()))
+            seen.append(sorted(resample._shared_draws.get()))
             entered.wait()
             release.wait(5)
 
@@ -1009,11 +1009,11 @@ def test_bootstrap_reuse_is_per_thread_and_bounded():
     for t in threads:
         t.join()
     assert sorted(seen) == [[(300, 50, 10.0, 1)], [(300, 50, 10.0, 2)]]
-    assert st._shared_draws.get() is None
-    big = st._SHARE_MAX_ELEMENTS // 1000 + 1  # more than the bound with n_boot = 1000
+    assert resample._shared_draws.get() is None
+    big = resample._SHARE_MAX_ELEMENTS // 1000 + 1  # more than the bound with n_boot = 1000
     with st.bootstrap_reuse():
         st.sharpe_ci(np.random.default_rng(0).normal(0, 0.01, big), n_boot=1000)
-        assert st._shared_draws.get() == {}
+        assert resample._shared_draws.get() == {}
 
 
 def test_cluster_representatives_of_an_empty_label_and_negative_labels():
