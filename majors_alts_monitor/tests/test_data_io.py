@@ -860,3 +860,38 @@ def test_a_repeated_key_is_never_missed(keys) -> None:
     )
     repeats = len(set(keys)) < len(keys)
     assert _may_repeat_a_key(df, ["asset_id", "date"]) is repeats  # no collision among these
+
+
+def test_several_funding_instruments_in_any_row_order_give_the_same_panel(
+    tmp_path: Path,
+) -> None:
+    """A funding table with several instruments per asset and day (the contract allows it): the
+    reader sorts it by its whole key, so the panel's average over instruments is the same bits
+    whatever order the rows come in."""
+    import numpy as np
+
+    from majors_alts_monitor.panel import build_panel
+
+    start, end = date(2021, 1, 1), date(2021, 6, 30)
+    spec = SyntheticSpec(n_assets=8, start=start, end=end, world="planted", seed=5)
+    base, _ = write_lake(generate(spec), tmp_path / "base")
+    f = pl.read_parquet(base / "fact_funding.parquet")
+    more = pl.concat(
+        [f]
+        + [
+            f.with_columns(
+                pl.col("instrument_id") + f"_{k}",
+                pl.col("funding_rate") * (1.0 + 0.37 * k) + 1e-5 * k / 3.0,
+            )
+            for k in (1, 2)
+        ]
+    )
+    panels = []
+    for name, rows in (("a", more), ("b", more.sample(fraction=1.0, shuffle=True, seed=7))):
+        lake = tmp_path / name
+        shutil.copytree(base, lake)
+        rows.write_parquet(lake / "fact_funding.parquet")
+        panels.append(build_panel(LakeReader(lake).read(), start, end).funding)
+    assert panels[0].tobytes() == panels[1].tobytes()
+    one = build_panel(LakeReader(base).read(), start, end).funding
+    assert not np.array_equal(one, panels[0], equal_nan=True)  # the mean is over 3 instruments
