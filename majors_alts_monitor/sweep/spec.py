@@ -13,8 +13,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..config import DEFAULT_CONFIG_PATH, Config, parse_config, read_yaml
 from ..errors import ConfigError
 
@@ -148,10 +146,7 @@ def load_sweep(path: Path | str) -> SweepSpec:
     source = Path(path)
     if not source.is_file():
         raise ConfigError(f"sweep file {source} not found. What to do: pass an existing YAML file")
-    try:
-        raw = read_yaml(source.read_text())
-    except yaml.YAMLError as err:
-        raise ConfigError(f"sweep file {source} is not valid YAML: {err}") from None
+    raw = read_yaml(source, "sweep file")
     if not isinstance(raw, dict):
         raise _err(source, "the top level must be a mapping with at least 'grid' or 'points'")
     unknown = sorted(set(raw) - set(SPEC_KEYS))
@@ -172,10 +167,7 @@ def load_sweep(path: Path | str) -> SweepSpec:
     base = _path(raw.get("base_config"), "base_config", source) or DEFAULT_CONFIG_PATH
     if not base.is_file():
         raise _err(source, f"base_config {base} not found")
-    try:
-        base_raw = read_yaml(base.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"configuration file {base} is not valid YAML: {err}") from None
+    base_raw = read_yaml(base) or {}
     if not isinstance(base_raw, dict):
         raise ConfigError(f"invalid configuration in {base}: the top level must be a mapping")
     keys: list[str] = []

@@ -53,41 +53,24 @@ def refused(tmp_path: Path, raw: Any) -> str:
 
 
 # ---- the packaged file mirrors the defaults ----------------------------------------------------
-@settings(max_examples=100, deadline=None)
-@given(
-    doc=st.recursive(
-        st.one_of(
-            st.none(),
-            st.booleans(),
-            st.integers(-(10**12), 10**12),
-            st.floats(allow_nan=False),
-            st.text(max_size=12),
-            st.dates(),
-        ),
-        lambda kids: (
-            st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=4)
-        ),
-        max_leaves=20,
-    )
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("universe:\n  basket_size:\t20\n", "not valid YAML"),  # a tab YAML forbids
+        ("universe: [unclosed\n", "not valid YAML"),
+        ("data:\n  start: 2024-02-30\n", "cannot be read: day is out of range"),
+        ("report: !!python/tuple [1, 2]\n", "not valid YAML"),  # the safe loader only
+    ],
 )
-def test_read_yaml_equals_pyyamls_safe_load(doc: Any) -> None:
-    """The C parser, where present, reads what ``yaml.safe_load`` reads (every YAML type the
-    configs use, dates included); the packaged config too."""
-    from majors_alts_monitor.config import read_yaml
-
-    text = yaml.safe_dump(doc, sort_keys=False)
-    assert read_yaml(text) == yaml.safe_load(text)
-    packaged = DEFAULT_CONFIG_PATH.read_text()
-    assert read_yaml(packaged) == yaml.safe_load(packaged)
-
-
-def test_read_yaml_errors_come_from_the_python_parser() -> None:
-    """A refused document is reported with the Python parser's message (line and caret)."""
-    from majors_alts_monitor.config import read_yaml
-
-    with pytest.raises(yaml.YAMLError) as err:
-        read_yaml("universe:\n  basket_size: [10, 20\n")
-    assert "^" in str(err.value) and "line 2" in str(err.value)
+def test_unreadable_yaml_is_a_config_error_naming_the_file(tmp_path: Path, text: str, says: str):
+    p = write_yaml(tmp_path, text, "bad.yaml")
+    with pytest.raises(ConfigError, match=says) as err:
+        load_config(p)
+    assert str(p) in str(err.value)
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes("universe:\n  aliases: {CAF\u00c9: CAFE}\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match="not UTF-8 text .* What to do"):
+        load_config(latin)
 
 
 def test_packaged_yaml_equals_the_defaults() -> None:
