@@ -4,7 +4,8 @@ import gc
 import sys
 
 _gc_on = gc.isenabled()
-gc.disable()  # while the modules load: resumed by the command once they are in (cli.run_entry)
+if __name__ == "__main__":  # while the modules load: resumed once they are in (cli.run_entry)
+    gc.disable()
 try:
     from .cli import run_entry
 except KeyboardInterrupt:  # Ctrl-C while the modules load: the same clean exit as later

@@ -425,6 +425,39 @@ print(warmed, [len(f.signatures) for f in (_rolling, _row_nanmedian, _ewma_clip)
     assert r.stdout.strip() == "[1, 1, 1] [1, 1, 1]", r.stdout + r.stderr
 
 
+@pytest.mark.parametrize("entry", ["run", "signals"])
+def test_the_entry_points_pause_the_garbage_collector_only_while_loading(
+    entry: str, lake: Path, tmp_path: Path
+) -> None:
+    """``python -m majors_alts_monitor.run``/``.signals`` pause the cyclic garbage collector while
+    the modules load and the command resumes it (with the imports frozen) before it works; merely
+    importing the modules changes nothing."""
+    code = f"""
+import gc, os, runpy, sys
+import majors_alts_monitor.run, majors_alts_monitor.signals
+print("imported", gc.isenabled())
+from majors_alts_monitor import cli
+from majors_alts_monitor.config import load_config
+seen = []
+real_config = cli._config
+def config(*a, **k):  # the command's first step after its imports
+    seen.append(gc.isenabled())
+    return real_config(*a, **k)
+cli._config = config
+def exit_now(code):
+    print("command", code, seen, gc.isenabled(), gc.get_freeze_count() > 0)
+    sys.stdout.flush()
+    os._exit(0)
+cli._exit_now = exit_now
+gc.enable()
+sys.argv = [{entry!r}, "--lake", {str(lake)!r}, "--output-root", {str(tmp_path)!r}, "--quiet"]
+runpy.run_module("majors_alts_monitor.{entry}", run_name="__main__")
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    said = [line for line in r.stdout.splitlines() if line.startswith(("imported", "command"))]
+    assert said == ["imported True", "command 0 [True] True True"], r.stdout + r.stderr
+
+
 def _imported(importtime: str, module: str) -> bool:
     """Whether ``python -X importtime`` output lists ``module`` as imported."""
     return any(
@@ -525,17 +558,6 @@ def test_seed_commands_as_subprocesses(lake: Path, tmp_path: Path) -> None:
         timeout=120,
     )
     assert r.returncode == 0 and not r.stderr, r.stderr
-    # the entry modules pause the garbage collector while the modules load; the command resumes
-    # it once they are in (and freezes them), whatever the command
-    code = (
-        "import gc; import majors_alts_monitor.signals as s; from majors_alts_monitor import cli;"
-        "paused = not gc.isenabled(); cli._gc_paused = s._gc_on; cli._freeze_imports();"
-        "print(paused, gc.isenabled(), gc.get_freeze_count() > 0)"
-    )
-    r = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
-    )
-    assert r.stdout.split() == ["True", "True", "True"], r.stdout + r.stderr
 
 
 def test_interrupt_wrapped_by_a_compiled_kernel_exits_130(
