@@ -220,15 +220,18 @@ def compare_demo(other: Path) -> bool:
         _demo(other, roots["other"])
         _demo(REPO, roots["this"])
         files = sorted(
-            p.relative_to(roots["other"])
-            for sub in ("reports", "artifacts")
-            for p in (roots["other"] / sub).rglob("*")
-            if p.is_file() and p.name not in _SKIP
+            {
+                p.relative_to(root)
+                for root in roots.values()
+                for sub in ("reports", "artifacts")
+                for p in (root / sub).rglob("*")
+                if p.is_file() and p.name not in _SKIP
+            }
         )
         ok = True
-        for rel in files:
+        for rel in files:  # a file written by one tree only is a difference
             a, b = roots["other"] / rel, roots["this"] / rel
-            if not b.is_file():
+            if not (a.is_file() and b.is_file()):
                 same = False
             elif rel.suffix == ".parquet":
                 same = _same_table(a, b)

@@ -64,7 +64,7 @@ class FeatureContext:
     max_gap_days: int = 3  # market caps are carried over gaps this long (data.max_gap_days)
     # what several features build on (btc_dom for its three changes, ...), computed once per
     # context by ``_shared``; never written in place by a feature
-    memo: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
+    memo: dict[str, object] = field(default_factory=dict, init=False, repr=False, compare=False)
 
 
 def _shared(fn: Callable[[FeatureContext], T]) -> Callable[[FeatureContext], T]:

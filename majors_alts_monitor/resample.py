@@ -36,13 +36,6 @@ def chain_into(new_block: np.ndarray, starts: np.ndarray, out: np.ndarray) -> No
             out[b, t] = j
 
 
-def chain_indices(new_block: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """The ``(n_boot, n)`` indices of ``chain_into``, in a new array."""
-    out = np.empty(new_block.shape, dtype=np.int64)
-    chain_into(new_block, starts, out)
-    return out
-
-
 def stationary_bootstrap_indices(
     n: int, n_boot: int, mean_block: float, rng: np.random.Generator
 ) -> npt.NDArray[np.int64]:

@@ -25,11 +25,13 @@ import importlib.abc
 import importlib.machinery
 import importlib.util
 import sys
+import threading
 from pathlib import Path
 from types import ModuleType
 
 NAME = "scipy.linalg.cython_blas"
 PARENT = "scipy.linalg"
+_LOCK = threading.Lock()  # one load and one hook, whatever the threads calling
 
 
 class _BindOnParentImport(importlib.abc.MetaPathFinder):
@@ -71,7 +73,13 @@ def _extension_path() -> Path | None:
 
 def load_cython_blas() -> bool:
     """Load ``scipy.linalg.cython_blas`` without its package; True if this call loaded it.
-    Idempotent, and a no-op once ``scipy.linalg`` or the module itself is loaded."""
+    Idempotent (and thread-safe), and a no-op once ``scipy.linalg`` or the module itself is
+    loaded."""
+    with _LOCK:
+        return _load()
+
+
+def _load() -> bool:
     if NAME in sys.modules or PARENT in sys.modules:
         return False
     try:

@@ -91,7 +91,9 @@ class RunResult:
 class Stitched:
     """The out-of-sample regimes and the backtests of the gated and always-on books. The
     always-on book's backtest is run when first read (``backtest_bench(bench_exposure)``): the
-    robustness re-runs read only the gated book's."""
+    robustness re-runs read only the gated book's. ``backtest_bench`` holds the ``Prepared``
+    arrays it reads, so a pickled ``Stitched`` carries them too (tens of MB on the demo; the
+    sweeps send rows, not this)."""
 
     codes: np.ndarray  # per decision day
     score: np.ndarray

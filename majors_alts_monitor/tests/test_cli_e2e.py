@@ -458,6 +458,22 @@ runpy.run_module("majors_alts_monitor.{entry}", run_name="__main__")
     assert said == ["imported True", "command 0 [True] True True"], r.stdout + r.stderr
 
 
+def test_the_demo_lake_is_keyed_by_the_generator_without_importing_it(tmp_path: Path) -> None:
+    """``demo_lake_root`` names the demo lake by a hash of ``synthetic``'s source (a changed
+    generator makes a new lake) and does not import it: a warm demo run never does."""
+    code = f"""
+import hashlib, sys
+from pathlib import Path
+from majors_alts_monitor import cli
+root = cli.demo_lake_root(Path({str(tmp_path)!r}))
+src = Path(cli.__file__).with_name("synthetic.py").read_bytes()
+print(root.name == f"demo_lake_{{cli.DEMO_SEED}}_{{hashlib.sha256(src).hexdigest()[:10]}}")
+print("majors_alts_monitor.synthetic" in sys.modules)
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.stdout.split() == ["True", "False"], r.stdout + r.stderr
+
+
 def _imported(importtime: str, module: str) -> bool:
     """Whether ``python -X importtime`` output lists ``module`` as imported."""
     return any(
