@@ -445,7 +445,7 @@ def config(*a, **k):  # the command's first step after its imports
     return real_config(*a, **k)
 cli._config = config
 def exit_now(code):
-    print("command", code, seen, gc.isenabled(), gc.get_freeze_count() > 0)
+    print("command", code, seen, gc.isenabled(), gc.get_freeze_count() > 0, gc.get_threshold())
     sys.stdout.flush()
     os._exit(0)
 cli._exit_now = exit_now
@@ -455,7 +455,9 @@ runpy.run_module("majors_alts_monitor.{entry}", run_name="__main__")
 """
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     said = [line for line in r.stdout.splitlines() if line.startswith(("imported", "command"))]
-    assert said == ["imported True", "command 0 [True] True True"], r.stdout + r.stderr
+    assert said == ["imported True", "command 0 [True] True True (10000, 10, 10)"], (
+        r.stdout + r.stderr
+    )
 
 
 def test_the_demo_lake_is_keyed_by_the_generator_without_importing_it(tmp_path: Path) -> None:
