@@ -73,7 +73,7 @@ def _check_demo(args: argparse.Namespace, spec: SweepSpec) -> None:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from .. import pipeline
-    from ..cli import ensure_demo_lake
+    from ..cli import _committed, ensure_demo_lake
     from ..data_io import check_output_root, ensure_output_root, lake_span
     from .runner import SweepInterrupted, run_sweep
     from .spec import load_sweep, with_demo_lake, with_paths
@@ -130,6 +130,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     except SweepInterrupted as err:
         print(str(err), file=sys.stderr)
         return 130
+    _committed(run.reports)  # a Ctrl-C from here on says where the results are, not "untouched"
     from .results import summary
 
     s = summary(spec, run.rows, run.trial_sr)

@@ -415,6 +415,30 @@ def test_failed_point_is_recorded_and_the_sweep_goes_on(lake: Path, tmp_path: Pa
     assert s["n_error"] == 1 and s["best_point"]["point"] in (0, 2)
 
 
+def test_ctrl_c_after_the_results_are_written_says_where_they_are(
+    lake: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """A Ctrl-C once the sweep has committed its results (here while the summary is built)
+    exits 130 saying where they were written, not that previous outputs are untouched."""
+    import inspect
+
+    from majors_alts_monitor.sweep import results
+
+    real = results.summary
+
+    def interrupted(*a: object, **k: object) -> object:
+        if inspect.stack()[1].filename.endswith("command.py"):  # the command's own summary
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(results, "summary", interrupted)
+    path = write_sweep(tmp_path, lake, {"costs.taker_fee_bps": [2.0]})
+    assert cli.main(["sweep", str(path), "--workers", "0", "--output-root", str(tmp_path)]) == 130
+    err = capsys.readouterr().err
+    assert "outputs were already written under" in err and "untouched" not in err
+    assert results_of(tmp_path).is_file()
+
+
 @pytest.mark.slow
 def test_resume_runs_only_new_points_and_matches_a_fresh_sweep(lake: Path, tmp_path: Path) -> None:
     out, fresh = tmp_path / "out", tmp_path / "fresh"
@@ -437,7 +461,11 @@ def test_resume_runs_only_new_points_and_matches_a_fresh_sweep(lake: Path, tmp_p
 
 @pytest.mark.slow
 def test_ctrl_c_leaves_finished_points_written(lake: Path, tmp_path: Path) -> None:
-    path = write_sweep(tmp_path, lake, {"costs.taker_fee_bps": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]})
+    # enough points that the Ctrl-C, sent once one point is written, lands mid-sweep (six
+    # points took 0.6 s once the per-worker caches made each point cheap)
+    n_points = 40
+    fees = [float(k) for k in range(1, n_points + 1)]
+    path = write_sweep(tmp_path, lake, {"costs.taker_fee_bps": fees})
     out = tmp_path / "out"
     proc = subprocess.Popen(
         [sys.executable, "-m", "majors_alts_monitor.sweep", str(path), "--workers", "0"]
@@ -461,7 +489,7 @@ def test_ctrl_c_leaves_finished_points_written(lake: Path, tmp_path: Path) -> No
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "interrupted:" in err
     df = pl.read_parquet(results_of(out))
-    assert df.height == 6 and (df["status"] == "ok").sum() >= 1
+    assert df.height == n_points and 1 <= (df["status"] == "ok").sum() < n_points
     assert set(df["status"].to_list()) <= {"ok", "pending"}
     assert not list(results_of(out).parent.glob(".*tmp*"))
 
