@@ -19,7 +19,6 @@ and the manifest (timings) are left out.
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import statistics
@@ -34,75 +33,13 @@ from pathlib import Path
 import numpy as np
 
 from majors_alts_monitor import stats as st
+from majors_alts_monitor.tests.bootstrap_reference import ref_regime_edges, ref_sharpe_ci
 
 N, N_BOOT, MEAN_BLOCK, SEED = 2069, 2000, 10.0, 0
 REPO = Path(__file__).resolve().parents[1]
 
-# --------------------------------------------------------------------------------------------
-# old: stats' numpy code before the kernels
-# --------------------------------------------------------------------------------------------
-
-
-def _old_row_sharpe(x: np.ndarray, periods: int) -> np.ndarray:
-    mean = x.mean(axis=1)
-    sd = x.std(axis=1, ddof=1)
-    flat = x.max(axis=1) == x.min(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = mean / sd * math.sqrt(periods)
-    out[flat | ~(sd > 0.0)] = np.nan
-    return out
-
-
-def old_sharpe_ci(r, *, n_boot, mean_block, seed, alpha=0.05, periods=365):
-    a = st._finite(r)
-    n = a.size
-    if n < 2 or n_boot < 1 or st._is_constant(a):
-        return (math.nan, math.nan)
-    parts = []
-    for idx in st._bootstrap_draws(n, n_boot, mean_block, seed):
-        parts.append(_old_row_sharpe(a[idx], periods))
-    boot = np.concatenate(parts)
-    boot = boot[np.isfinite(boot)]
-    if boot.size == 0:
-        return (math.nan, math.nan)
-    lo, hi = np.quantile(boot, [alpha / 2.0, 1.0 - alpha / 2.0])
-    return (float(lo), float(hi))
-
-
-def old_regime_edges(r, labs, *, n_boot, mean_block, seed):
-    a = np.asarray(r, dtype=np.float64)
-    ok = np.isfinite(a)
-    a = a[ok]
-    n = a.size
-    out = [(math.nan, math.nan)] * len(labs)
-    todo = []
-    for i, lab in enumerate(labs):
-        lab = lab[ok]
-        n_in = int(lab.sum())
-        if n_in == 0 or n_in == n:
-            continue
-        edge = float(np.mean(a[lab]) - np.mean(a[~lab]))
-        out[i] = (edge, math.nan)
-        todo.append((i, lab, edge))
-    hits = [0] * len(todo)
-    valid = [0] * len(todo)
-    for idx in st._bootstrap_draws(n, n_boot, mean_block, seed):
-        rb = a[idx]
-        s_all = rb.sum(axis=1)
-        for j, (_, lab, edge) in enumerate(todo):
-            lb = lab[idx]
-            k_in = lb.sum(axis=1)
-            s_in = np.where(lb, rb, 0.0).sum(axis=1)
-            both = (k_in > 0) & (k_in < n)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                e_star = s_in / k_in - (s_all - s_in) / (n - k_in)
-            dev = np.abs(e_star[both] - edge)
-            hits[j] += int(np.count_nonzero(dev >= abs(edge)))
-            valid[j] += int(both.sum())
-    for j, (i, _, edge) in enumerate(todo):
-        out[i] = (edge, hits[j] / valid[j] if valid[j] else math.nan)
-    return out
-
+# old: stats' numpy code before the kernels, kept as the tests' reference
+# (majors_alts_monitor/tests/bootstrap_reference.py)
 
 # --------------------------------------------------------------------------------------------
 # timing
@@ -141,9 +78,9 @@ def bench() -> None:
     r, labs = _book()
     kw = {"n_boot": N_BOOT, "mean_block": MEAN_BLOCK, "seed": SEED}
     pairs = {
-        "sharpe_ci": (lambda: old_sharpe_ci(r, **kw), lambda: st.sharpe_ci(r, **kw)),
+        "sharpe_ci": (lambda: ref_sharpe_ci(r, **kw), lambda: st.sharpe_ci(r, **kw)),
         "regime_edges (3 labels)": (
-            lambda: old_regime_edges(r, labs, **kw),
+            lambda: ref_regime_edges(r, labs, **kw),
             lambda: st.regime_edges(r, labs, **kw),
         ),
     }
