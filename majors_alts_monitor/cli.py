@@ -241,6 +241,17 @@ _frozen = False
 _gc_paused = False
 
 
+def _modules_loaded() -> None:
+    """What ``run`` and ``signals`` do once their modules are imported, before any work: answer
+    numba's BLAS probe without scipy.linalg (``scipy_blas``), freeze the imports out of the
+    garbage collector's reach (and resume it), and build numba's context in the background."""
+    from .scipy_blas import load_cython_blas
+
+    load_cython_blas()  # before numba's first call: its BLAS probe imports scipy.linalg
+    _freeze_imports()
+    _warm_numba_in_background()
+
+
 def _warm_numba_in_background() -> None:
     """Build numba's compilation context in a daemon thread while this one reads the
     configuration and the lake. The first compiled call of a process builds it (numba's
@@ -277,11 +288,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .data_io import lake_span
     from .outputs import OutputPaths, output_lock, render_run_files, write_all
     from .reporting import dashboard_html, summary_text
-    from .scipy_blas import load_cython_blas
 
-    load_cython_blas()  # before numba's first call: its BLAS probe imports scipy.linalg
-    _freeze_imports()
-    _warm_numba_in_background()
+    _modules_loaded()
     progress = _Progress(args.quiet)
     capture = _Capture()
     logging.getLogger("majors_alts_monitor").addHandler(capture)
@@ -317,11 +325,8 @@ def cmd_signals(args: argparse.Namespace) -> int:
     from .data_io import lake_span
     from .outputs import OutputPaths, atomic_write, output_lock, to_json_bytes
     from .reporting import signal_text
-    from .scipy_blas import load_cython_blas
 
-    load_cython_blas()  # before numba's first call: its BLAS probe imports scipy.linalg
-    _freeze_imports()
-    _warm_numba_in_background()
+    _modules_loaded()
     progress = _Progress(args.quiet)
     cfg = _config(args, progress)
     asof = args.asof or lake_span(pipeline.make_reader(cfg))[1]
@@ -477,21 +482,23 @@ def _keep_freed_memory() -> None:
     mallopt(m_trim_threshold, 1024 * 2**20)
 
 
-def run_entry(resume_gc: bool = False) -> None:
-    """``python -m majors_alts_monitor.run``. ``resume_gc``: the module paused the cyclic
-    garbage collector before importing this one (loading numpy, polars, numba, pydantic and this
+def _entry(command: str, resume_gc: bool) -> None:
+    """A ``python -m`` entry point: ``resume_gc``, the module paused the cyclic garbage
+    collector before importing this one (loading numpy, polars, numba, pydantic and this
     package creates only objects that live as long as the process, and the collector's passes
     over them while they load cost about 0.07 s of a warm demo run); ``_freeze_imports``
     resumes it once the command's modules are in."""
     global _gc_paused
     _gc_paused = resume_gc
     _keep_freed_memory()
-    _exit_now(main(["run", *sys.argv[1:]]))
+    _exit_now(main([command, *sys.argv[1:]]))
+
+
+def run_entry(resume_gc: bool = False) -> None:
+    """``python -m majors_alts_monitor.run`` (see ``_entry``)."""
+    _entry("run", resume_gc)
 
 
 def signals_entry(resume_gc: bool = False) -> None:
-    """``python -m majors_alts_monitor.signals``; ``resume_gc`` as for ``run_entry``."""
-    global _gc_paused
-    _gc_paused = resume_gc
-    _keep_freed_memory()
-    _exit_now(main(["signals", *sys.argv[1:]]))
+    """``python -m majors_alts_monitor.signals`` (see ``_entry``)."""
+    _entry("signals", resume_gc)
