@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from majors_alts_monitor.synthetic import SyntheticSpec, generate, write_lake
+from majors_alts_monitor.lake.synthetic import SyntheticSpec, generate, write_lake
 
 CACHE = Path(__file__).resolve().parents[1] / "cache" / "bench"
 

@@ -17,7 +17,7 @@ from datetime import date
 from _common import CACHE
 
 from majors_alts_monitor import cli
-from majors_alts_monitor.synthetic import SyntheticSpec, generate
+from majors_alts_monitor.lake.synthetic import SyntheticSpec, generate
 from majors_alts_monitor.tests.test_importers import write_coingecko, write_klines
 
 

@@ -11,9 +11,9 @@ from datetime import date
 from _common import measure, synthetic_lake
 
 from majors_alts_monitor.config import Config
-from majors_alts_monitor.data_io import LakeReader
-from majors_alts_monitor.panel import build_panel
-from majors_alts_monitor.universe import build_universe
+from majors_alts_monitor.lake.data_io import LakeReader
+from majors_alts_monitor.market.panel import build_panel
+from majors_alts_monitor.market.universe import build_universe
 
 
 def main() -> None:

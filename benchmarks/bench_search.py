@@ -39,7 +39,7 @@ def _prepare_inputs(n_assets: int, seed: int) -> dict[str, object]:
     """Runs in a child process: synthetic lake -> ``pipeline.prepare`` -> plain arrays."""
     from majors_alts_monitor import pipeline
     from majors_alts_monitor.config import Config
-    from majors_alts_monitor.synthetic import SyntheticSpec, generate, write_lake
+    from majors_alts_monitor.lake.synthetic import SyntheticSpec, generate, write_lake
 
     with tempfile.TemporaryDirectory() as tmp:
         spec = SyntheticSpec(n_assets=n_assets, start=START, end=END, seed=seed)

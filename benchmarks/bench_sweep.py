@@ -37,8 +37,8 @@ GRID4 = {"universe.basket_size": [10, 20], "walkforward.train_days": [270, 365]}
 
 
 def _demo_lake() -> Path:
-    from majors_alts_monitor.cli import demo_lake_root
-    from majors_alts_monitor.synthetic import synth_command
+    from majors_alts_monitor.lake.demo import demo_lake_root
+    from majors_alts_monitor.lake.synthetic import synth_command
 
     root = demo_lake_root(CACHE)
     if not (root / "lake" / "fact_price.parquet").is_file():
@@ -49,7 +49,7 @@ def _demo_lake() -> Path:
 def _plain_run(lake: str, out: str) -> tuple[float, float]:
     from majors_alts_monitor import pipeline
     from majors_alts_monitor.config import load_config
-    from majors_alts_monitor.data_io import lake_span
+    from majors_alts_monitor.lake.data_io import lake_span
 
     cfg = load_config().with_overrides(lake=Path(lake), output_root=Path(out))
     cfg = cfg.model_copy(update={"paths": cfg.paths.model_copy(update={"duckdb": None})})

@@ -41,12 +41,7 @@ def main() -> None:
 
     import numpy as np
 
-    from majors_alts_monitor.regime.search import (
-        ParamGrid,
-        SearchInputs,
-        _kernel,
-        evaluate_grid,
-    )
+    from majors_alts_monitor.regime.search import ParamGrid, SearchInputs, _kernel, evaluate_grid
 
     rng = np.random.default_rng(0)
     n, k = 60, 5

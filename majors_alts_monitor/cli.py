@@ -16,8 +16,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
 
@@ -25,17 +24,19 @@ from . import __version__
 from .config import Config, load_config
 from .errors import MonitorError
 from .interrupts import raise_if_interrupted, sticky_sigint
+from .lake.demo import DEMO_ASSETS, demo_conflict, ensure_demo_lake
+from .shell import (
+    LogCapture,
+    Progress,
+    committed,
+    outputs_state,
+    parse_date,
+    print_result,
+    setup_logging,
+    written,
+)
 
 log = logging.getLogger("majors_alts_monitor")
-DEMO_SEED = 7
-DEMO_ASSETS = 60
-
-
-def _date(s: str) -> date:
-    try:
-        return date.fromisoformat(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{s!r} is not a date in YYYY-MM-DD form") from None
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -66,14 +67,16 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--version", action="version", version=__version__)
     sub = ap.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="walk-forward backtest, regime timeline, KPIs, dashboard")
-    r.add_argument("--start", type=_date, default=None, help="first day (default: lake start)")
-    r.add_argument("--end", type=_date, default=None, help="last day (default: lake end)")
+    r.add_argument("--start", type=parse_date, default=None, help="first day (default: lake start)")
+    r.add_argument("--end", type=parse_date, default=None, help="last day (default: lake end)")
     _common(r)
     s = sub.add_parser("signals", help="tomorrow's regime and target book from data <= --asof")
-    s.add_argument("--asof", type=_date, default=None, help="decision date (default: lake end)")
+    s.add_argument(
+        "--asof", type=parse_date, default=None, help="decision date (default: lake end)"
+    )
     s.add_argument(
         "--start",
-        type=_date,
+        type=parse_date,
         default=None,
         help="origin of the walk-forward fold schedule (default: the lake's first date, as for "
         "run); pass the run's --start to reproduce that run's regime",
@@ -90,122 +93,25 @@ def build_parser() -> argparse.ArgumentParser:
     y.add_argument("--seed", type=int, default=0)
     y.add_argument("--world", choices=["planted", "null"], default="planted")
     y.add_argument("--assets", type=int, default=DEMO_ASSETS)
-    y.add_argument("--start", type=_date, default=None)
-    y.add_argument("--end", type=_date, default=None)
+    y.add_argument("--start", type=parse_date, default=None)
+    y.add_argument("--end", type=parse_date, default=None)
     y.add_argument("--partitioned", action="store_true")
     y.add_argument("--quirks", default="", help="comma list: duplicates,gaps,ragged_ends,spellings")
     from .sweep.command import add_arguments as sweep_arguments
 
     sweep_arguments(sub.add_parser("sweep", help="walk-forward runs over a grid of configs (Dask)"))
-    from .importers.commands import add_parsers
+    from .lake.importers.commands import add_parsers
 
     add_parsers(sub)  # import binance-klines | binance-funding | coingecko; check-lake
     return ap
 
 
-class _Progress:
-    def __init__(self, quiet: bool) -> None:
-        self.quiet = quiet
-        self.t0 = time.time()
-        self.console = None
-        if sys.stderr.isatty() and not quiet:
-            from rich.console import Console
-
-            self.console = Console(stderr=True)
-
-    def __call__(self, msg: str) -> None:
-        raise_if_interrupted()  # a stage boundary: a swallowed Ctrl-C stops the run here
-        log.debug(msg)
-        if self.quiet:
-            return
-        el = time.time() - self.t0
-        if self.console is not None:
-            self.console.print(f"[dim]{el:6.1f}s[/dim] [bold cyan]>[/bold cyan] {msg}")
-        else:
-            print(f"[{el:6.1f}s] {msg}", file=sys.stderr, flush=True)
-
-
-class _Capture(logging.Handler):
-    """Keeps every record of the run in memory for artifacts/majors_alts/run.log."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.lines: list[str] = []
-        self.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S")
-        )
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(self.format(record))
-
-    def text(self) -> str:
-        return "\n".join(self.lines) + "\n"
-
-
-class _StderrHandler(logging.Handler):
-    """Writes to whatever ``sys.stderr`` is at the time of the record (not the stream of the
-    first call: a replaced and closed stream would otherwise raise on every later record)."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            sys.stderr.write(self.format(record) + "\n")
-        except Exception:  # noqa: BLE001 - logging's own contract: report, never raise
-            self.handleError(record)
-
-
-def _setup_logging(quiet: bool) -> None:
-    root = logging.getLogger("majors_alts_monitor")
-    root.setLevel(logging.DEBUG)
-    h = next((h for h in root.handlers if isinstance(h, _StderrHandler)), None)
-    if h is None:
-        h = _StderrHandler()
-        h.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
-        root.addHandler(h)
-    h.setLevel(logging.WARNING if quiet else logging.INFO)
-    root.propagate = False
-
-
-def demo_lake_root(output_root: Path) -> Path:
-    """The demo lake's folder, keyed by the generator's source so a changed generator makes a
-    new lake instead of reusing a stale one."""
-    import hashlib
-    import importlib.util
-
-    spec = importlib.util.find_spec(f"{__package__}.synthetic")  # found, not imported
-    if spec is None or spec.origin is None:
-        raise MonitorError("the synthetic generator is not installed with this package")
-    key = hashlib.sha256(Path(spec.origin).read_bytes()).hexdigest()[:10]
-    return output_root / "cache" / f"demo_lake_{DEMO_SEED}_{key}"
-
-
-def demo_conflict(demo: str, given: str) -> MonitorError:
-    """The error for asking for the demo lake and a lake of one's own at once."""
-    return MonitorError(
-        f"{demo} runs on the generated synthetic demo lake and cannot be combined with "
-        f"{given}. What to do: drop {demo} to use your lake, or drop {given} for the demo"
-    )
-
-
-def ensure_demo_lake(output_root: Path, say: Callable[[str], None] | None = None) -> Path:
-    """The demo lake's folder under ``output_root``, generated once (keyed by the generator's
-    source, see ``demo_lake_root``)."""
-    demo_root = demo_lake_root(output_root)
-    lake_dir = demo_root / "lake"
-    if not (lake_dir / "fact_price.parquet").is_file():
-        from .synthetic import synth_command
-
-        say = say or (lambda m: print(m, file=sys.stderr))
-        say(f"generating the synthetic demo lake (seed {DEMO_SEED}) in {demo_root.resolve()}")
-        synth_command(demo_root, seed=DEMO_SEED, world="planted", n_assets=DEMO_ASSETS)
-    return lake_dir
-
-
-def _config(args: argparse.Namespace, progress: _Progress | None = None) -> Config:
+def _config(args: argparse.Namespace, progress: Progress | None = None) -> Config:
     if args.demo and (args.lake is not None or args.duckdb is not None):
         raise demo_conflict("--demo", "--lake" if args.lake is not None else "--duckdb")
     cfg = load_config(args.config)
     cfg = cfg.with_overrides(lake=args.lake, duckdb=args.duckdb, output_root=args.output_root)
-    from .data_io import check_output_root, ensure_output_root
+    from .lake.data_io import check_output_root, ensure_output_root
 
     if not args.demo:
         check_output_root(cfg.paths.output_root, cfg.paths.data_lake, cfg.paths.duckdb)
@@ -270,9 +176,9 @@ def _warm_numba_in_background() -> None:
 def _warm_numba() -> None:
     import numpy as np
 
-    from .beta_neutral import winsorise
-    from .rolling import rolling_median
-    from .row_median import row_nanmedian
+    from .market.beta_neutral import winsorise
+    from .market.rolling import rolling_median
+    from .market.row_median import row_nanmedian
 
     for call in (
         lambda: rolling_median(np.zeros((1, 1)), 1, 1),
@@ -285,13 +191,13 @@ def _warm_numba() -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from . import pipeline
-    from .data_io import lake_span
-    from .outputs import OutputPaths, output_lock, render_run_files, write_all
-    from .reporting import dashboard_html, summary_text
+    from .lake.data_io import lake_span
+    from .report.outputs import OutputPaths, output_lock, render_run_files, write_all
+    from .report.summary import dashboard_html, summary_text
 
     _modules_loaded()
-    progress = _Progress(args.quiet)
-    capture = _Capture()
+    progress = Progress(args.quiet)
+    capture = LogCapture()
     logging.getLogger("majors_alts_monitor").addHandler(capture)
     stack = contextlib.ExitStack()
     try:
@@ -313,34 +219,34 @@ def cmd_run(args: argparse.Namespace) -> int:
         files = render_run_files(paths, res, dashboard_html=html, log_text=capture.text())
         raise_if_interrupted()  # nothing is written by an interrupted run
         write_all(files)
-        _committed(paths.root)
+        committed(paths.root)
     finally:
         stack.close()
         logging.getLogger("majors_alts_monitor").removeHandler(capture)
-    return _print_result(summary_text(res, paths, res.signal))  # the run's own labels
+    return print_result(summary_text(res, paths, res.signal))  # the run's own labels
 
 
 def cmd_signals(args: argparse.Namespace) -> int:
-    from . import live_signal, pipeline
-    from .data_io import lake_span
-    from .outputs import OutputPaths, atomic_write, output_lock, to_json_bytes
-    from .reporting import signal_text
+    from . import pipeline
+    from .lake.data_io import lake_span
+    from .report.outputs import OutputPaths, atomic_write, output_lock, to_json_bytes
+    from .report.summary import signal_text
 
     _modules_loaded()
-    progress = _Progress(args.quiet)
+    progress = Progress(args.quiet)
     cfg = _config(args, progress)
     asof = args.asof or lake_span(pipeline.make_reader(cfg))[1]
-    sig = live_signal.signal(cfg, asof, progress, start=args.start, allow_stale=args.allow_stale)
+    sig = pipeline.signal(cfg, asof, progress, start=args.start, allow_stale=args.allow_stale)
     path = OutputPaths(cfg.paths.output_root).reports / "signals_today.json"
     with output_lock(cfg.paths.output_root):
         raise_if_interrupted()
         atomic_write(path, to_json_bytes(sig))
-        _committed(path)
-    return _print_result(signal_text(sig, path))
+        committed(path)
+    return print_result(signal_text(sig, path))
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    from .synthetic import synth_command
+    from .lake.synthetic import synth_command
 
     quirks = frozenset(q.strip() for q in args.quirks.split(",") if q.strip())
     lake_dir, truth_dir = synth_command(
@@ -357,41 +263,13 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_result(text: str) -> int:
-    """The command's summary on standard output, after its outputs are committed: 0, or 120
-    (as Python's own exit when it cannot flush) with a note on stderr when it cannot be
-    written (a full disk, a closed pipe)."""
-    try:
-        print(text, flush=True)
-    except (OSError, ValueError) as err:
-        with contextlib.suppress(Exception):
-            print(f"error: could not write to standard output: {err}", file=sys.stderr)
-        return 120
-    return 0
-
-
-_written: list[Path] = []
-"""Where the current command committed its outputs (empty until it has): the messages of a
-failure or an interrupt after that point say so instead of "previous outputs are untouched"."""
-
-
-def _committed(where: Path) -> None:
-    _written.append(where.resolve())
-
-
-def _outputs_state() -> str:
-    if _written:
-        return f"this run's outputs were already written under {_written[-1]}"
-    return "previous outputs are untouched"
-
-
 def main(argv: list[str] | None = None) -> int:
-    _written.clear()
+    written.clear()
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
-        _setup_logging(getattr(args, "quiet", False))
-        from .importers.commands import cmd_check_lake, cmd_import
+        setup_logging(getattr(args, "quiet", False))
+        from .lake.importers.commands import cmd_check_lake, cmd_import
         from .sweep.command import cmd_sweep
 
         handlers = {"run": cmd_run, "signals": cmd_signals, "synth": cmd_synth, "sweep": cmd_sweep}
@@ -407,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         if _caused_by_interrupt(err):
             return _interrupted()
         traceback.print_exc(file=sys.stderr)
-        state = _outputs_state()
+        state = outputs_state()
         print(
             f"unexpected failure: {type(err).__name__}: {err}. {state[0].upper()}{state[1:]}. "
             "Please report it with the traceback above.",
@@ -423,7 +301,7 @@ def _interrupted() -> int:
     # objects left half-built by the interrupt (e.g. llvmlite's during a numba compile) may
     # complain from their finalisers at exit: noise after a Ctrl-C, not news
     sys.unraisablehook = lambda _unraisable: None
-    print(INTERRUPTED if not _written else f"interrupted; {_outputs_state()}", file=sys.stderr)
+    print(INTERRUPTED if not written else f"interrupted; {outputs_state()}", file=sys.stderr)
     return 130
 
 

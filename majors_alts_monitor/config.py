@@ -319,6 +319,33 @@ class ReportConfig(_Strict):
         return v
 
 
+# The features a configuration may name: the keys of ``market.features.REGISTRY``, which
+# checks on import that it registers exactly these (the config needs only the names, so it
+# does not import the feature code).
+FEATURE_NAMES: tuple[str, ...] = (
+    "breadth_1d",
+    "breadth_7d",
+    "breadth_slope",
+    "alt_median_ret_1d",
+    "alt_dispersion_iqr",
+    "dispersion_slope",
+    "btc_dom",
+    "btc_dom_chg_1d",
+    "btc_dom_chg_5d",
+    "btc_dom_chg_20d",
+    "funding_skew",
+    "funding_heating",
+    "alt_volume_rel",
+    "alt_volume_high_share",
+    "alt_volume_share",
+    "vol_spread_7d",
+    "alt_mom_3d",
+    "alt_mom_7d",
+    "alt_mom_20d",
+    "oi_change_7d",
+)
+
+
 class Config(_Strict):
     paths: PathsConfig = PathsConfig()
     data: DataConfig = DataConfig()
@@ -335,9 +362,7 @@ class Config(_Strict):
 
     @model_validator(mode="after")
     def _feature_names(self) -> Config:
-        from .features import REGISTRY  # the registry of feature names
-
-        known = set(REGISTRY)
+        known = set(FEATURE_NAMES)
         where = {
             "features.enabled": list(self.features.enabled or []),
             "regime.grid.score_features": list(self.regime.grid.score_features),

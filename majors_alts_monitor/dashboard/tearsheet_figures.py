@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 import polars as pl
 
-from .. import tearsheet
+from ..stats import tearsheet
 from .common import (
     COLORS,
     DAY_MS,

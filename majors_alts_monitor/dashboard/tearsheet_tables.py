@@ -1,5 +1,5 @@
 """Tearsheet tables: monthly returns heat map, worst drawdowns, trades with costs, P&L
-attribution and the robustness re-runs. Numbers come from :mod:`majors_alts_monitor.tearsheet`
+attribution and the robustness re-runs. Numbers come from :mod:`majors_alts_monitor.stats.tearsheet`
 applied to the run's full daily P&L (never to the downsampled display series)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from .. import tearsheet
+from ..stats import tearsheet
 from .common import DashboardData, _prep, _values
 from .tables import DASH, _generic, _int, _pct, _ratio, _sign_class, _table
 

@@ -10,13 +10,7 @@ import numpy as np
 
 from ..config import GridConfig
 from .hysteresis import BALANCED, _hyst
-from .search import (
-    ParamGrid,
-    SearchInputs,
-    build_grid,
-    evaluate_grid_costs,
-    objective_from_stats,
-)
+from .search import ParamGrid, SearchInputs, build_grid, evaluate_grid_costs, objective_from_stats
 
 
 def composite_score(z: np.ndarray, weights: np.ndarray) -> np.ndarray:

@@ -16,9 +16,9 @@ import numpy as np
 from numba.core.extending import intrinsic
 
 from ..arrays import Panel, Series, shift
-from ..backtest import drift_weights, trade_costs
+from ..backtest.engine import drift_weights, trade_costs
 from ..config import CostsConfig, GridConfig
-from ..interrupts import sigint_deferred  # also importable from here, as before
+from ..interrupts import sigint_deferred
 
 STAT_SUM, STAT_SUMSQ, STAT_N, STAT_DOWNSQ, STAT_LOGEQ, STAT_MDD = range(6)
 

@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, MonitorError
+from ..lake.demo import demo_conflict, ensure_demo_lake
+from ..shell import committed, parse_date
 
 if TYPE_CHECKING:
     from .spec import SweepSpec
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ..cli import _date
-
     p.add_argument("sweep_file", type=Path, help="SWEEP.yaml: base_config, grid, lake, window")
     p.add_argument(
         "--workers",
@@ -33,8 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lake", type=Path, default=None, help="override the lake of every point")
     p.add_argument("--duckdb", type=Path, default=None, help="override paths.duckdb")
     p.add_argument("--demo", action="store_true", help="run every point on the demo lake")
-    p.add_argument("--start", type=_date, default=None, help="first day (default: lake start)")
-    p.add_argument("--end", type=_date, default=None, help="last day (default: lake end)")
+    p.add_argument("--start", type=parse_date, default=None, help="first day (default: lake start)")
+    p.add_argument("--end", type=parse_date, default=None, help="last day (default: lake end)")
     p.add_argument(
         "--order",
         choices=("grouped", "reverse", "shuffled"),
@@ -55,8 +55,6 @@ def _check_demo(args: argparse.Namespace, spec: SweepSpec) -> None:
     """The demo lake and a lake of one's own at once is an error (exit 2), as for ``run``;
     ``--demo`` on the command line replaces a ``lake:``/``duckdb:`` of the sweep file, as it
     replaces the config file's paths for ``run``."""
-    from ..cli import demo_conflict
-
     demo = "--demo" if args.demo else "'demo: true' in the sweep file" if spec.demo else None
     if demo is None:
         return
@@ -73,8 +71,7 @@ def _check_demo(args: argparse.Namespace, spec: SweepSpec) -> None:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from .. import pipeline
-    from ..cli import _committed, ensure_demo_lake
-    from ..data_io import check_output_root, ensure_output_root, lake_span
+    from ..lake.data_io import check_output_root, ensure_output_root, lake_span
     from .runner import SweepInterrupted, run_sweep
     from .spec import load_sweep, with_demo_lake, with_paths
 
@@ -112,7 +109,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             f"{start}..{end}; on {where}",
             file=sys.stderr,
         )
-    from ..outputs import output_lock
+    from ..report.outputs import output_lock
 
     try:
         with output_lock(root):  # one writer per output root, as for run and signals
@@ -130,7 +127,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     except SweepInterrupted as err:
         print(str(err), file=sys.stderr)
         return 130
-    _committed(run.reports)  # a Ctrl-C from here on says where the results are, not "untouched"
+    committed(run.reports)  # a Ctrl-C from here on says where the results are, not "untouched"
     from .results import summary
 
     s = summary(spec, run.rows, run.trial_sr)

@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 
 from ..dashboard.page import COUNT_SCRIPT, page_start, plotly_scripts
-from ..outputs import clean_json
+from ..report.outputs import clean_json
 from .results import METRICS
 from .spec import SweepSpec
 

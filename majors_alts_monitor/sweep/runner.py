@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from ..outputs import ARTIFACTS, REPORTS, OutputPaths, to_json_bytes, write_all
+from ..report.outputs import ARTIFACTS, REPORTS, OutputPaths, to_json_bytes, write_all
 from .results import parquet_bytes, previous_points, summary, table, trials_table
 from .spec import SweepSpec
 from .worker import PointOutcome, PointTask, cache_keys, run_point

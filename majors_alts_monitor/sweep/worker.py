@@ -137,7 +137,7 @@ def run_point(task: PointTask) -> PointOutcome:
 
 def _run(task: PointTask, cache: dict[str, bool]) -> tuple[dict[str, Any], np.ndarray | None]:
     from .. import pipeline
-    from ..assembly import assemble_kpis
+    from ..report.assembly import assemble_kpis
     from .results import ok_row
 
     cfg = task.config
@@ -160,8 +160,8 @@ def _run(task: PointTask, cache: dict[str, bool]) -> tuple[dict[str, Any], np.nd
 
 def _write_reports(cfg: Config, task: PointTask, lake: Any, p: Any) -> None:
     from .. import pipeline
-    from ..outputs import OutputPaths, render_run_files, write_all
-    from ..reporting import dashboard_html
+    from ..report.outputs import OutputPaths, render_run_files, write_all
+    from ..report.summary import dashboard_html
 
     assert task.reports_dir is not None
     res = pipeline.run(cfg, task.start, task.end, lake=lake, prepared=p)

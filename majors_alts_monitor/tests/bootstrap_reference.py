@@ -9,7 +9,9 @@ import math
 
 import numpy as np
 
-from majors_alts_monitor import stats as st
+from majors_alts_monitor.arrays import as_1d
+from majors_alts_monitor.stats.resample import _bootstrap_draws
+from majors_alts_monitor.stats.returns import _finite, _is_constant
 
 
 def _row_sharpe(x: np.ndarray, periods: int) -> np.ndarray:
@@ -24,12 +26,12 @@ def _row_sharpe(x: np.ndarray, periods: int) -> np.ndarray:
 
 
 def ref_sharpe_ci(r, *, n_boot=2000, mean_block=10.0, alpha=0.05, seed=0, periods=365):
-    a = st._finite(r)
+    a = _finite(r)
     n = a.size
-    if n < 2 or n_boot < 1 or st._is_constant(a):
+    if n < 2 or n_boot < 1 or _is_constant(a):
         return (math.nan, math.nan)
     parts = []
-    for idx in st._bootstrap_draws(n, n_boot, mean_block, seed):
+    for idx in _bootstrap_draws(n, n_boot, mean_block, seed):
         parts.append(_row_sharpe(a[idx], periods))
     boot = np.concatenate(parts)
     boot = boot[np.isfinite(boot)]
@@ -40,7 +42,7 @@ def ref_sharpe_ci(r, *, n_boot=2000, mean_block=10.0, alpha=0.05, seed=0, period
 
 
 def ref_regime_edges(r, in_regimes, *, n_boot=2000, mean_block=10.0, seed=0):
-    a = st._as_1d(r)
+    a = as_1d(r)
     labs = []
     for in_regime in in_regimes:
         lab = np.asarray(in_regime, dtype=bool).reshape(-1)
@@ -65,7 +67,7 @@ def ref_regime_edges(r, in_regimes, *, n_boot=2000, mean_block=10.0, seed=0):
         return out
     hits = [0] * len(todo)
     valid = [0] * len(todo)
-    for idx in st._bootstrap_draws(n, n_boot, mean_block, seed):
+    for idx in _bootstrap_draws(n, n_boot, mean_block, seed):
         rb = a[idx]
         s_all = rb.sum(axis=1)
         for j, (_, lab, edge) in enumerate(todo):

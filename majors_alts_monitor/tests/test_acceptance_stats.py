@@ -22,7 +22,7 @@ import pytest
 
 from majors_alts_monitor import pipeline
 from majors_alts_monitor.config import Config
-from majors_alts_monitor.synthetic import SyntheticSpec, generate, write_lake
+from majors_alts_monitor.lake.synthetic import SyntheticSpec, generate, write_lake
 
 START, END = date(2019, 1, 1), date(2025, 12, 31)
 N_ASSETS = 40

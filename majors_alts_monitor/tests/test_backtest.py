@@ -16,7 +16,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from majors_alts_monitor.backtest import BacktestResult, run_backtest, vol_target_scale
+from majors_alts_monitor.backtest.engine import (
+    BacktestResult,
+    run_backtest,
+    vol_target_scale,
+)
 from majors_alts_monitor.config import CostsConfig
 
 COLUMNS = (
@@ -384,7 +388,7 @@ def test_vol_target_scale_uses_past_only_and_respects_cap(seed: int) -> None:
 
 
 def test_majors_median_fills_basket_alts_with_the_majors_rate() -> None:
-    from majors_alts_monitor.backtest import fill_funding
+    from majors_alts_monitor.backtest.engine import fill_funding
 
     funding = np.array([[0.001, 0.003, np.nan, np.nan], [np.nan, np.nan, np.nan, 0.5]])
     basket = np.array([[False, False, True, False], [False, False, True, True]])
@@ -414,7 +418,7 @@ def test_majors_median_fills_basket_alts_with_the_majors_rate() -> None:
 
 def test_basket_median_never_fills_the_majors() -> None:
     """A long major without funding data accrues 0, not the alts' median rate."""
-    from majors_alts_monitor.backtest import fill_funding
+    from majors_alts_monitor.backtest.engine import fill_funding
 
     funding = np.array([[np.nan, 0.001, 0.003], [np.nan, np.nan, 0.002]])
     basket = np.array([[False, True, True], [False, True, True]])
@@ -481,7 +485,7 @@ def test_always_on_turnover_on_real_matches_an_independent_drift_loop(real_lake,
 @pytest.mark.parametrize("rule", RULES)
 @pytest.mark.parametrize("seed", range(3))
 def test_funding_legs_add_up_to_the_engine(seed: int, rule: str) -> None:
-    from majors_alts_monitor.backtest import funding_by_leg
+    from majors_alts_monitor.backtest.engine import funding_by_leg
 
     w, r, f, mv, basket = _random_book(seed)
     basket[:, :2] = False  # columns 0 and 1 are the majors: never in the short basket
@@ -505,7 +509,7 @@ def test_funding_legs_add_up_to_the_engine(seed: int, rule: str) -> None:
 
 
 def test_funding_legs_signs_and_no_funding() -> None:
-    from majors_alts_monitor.backtest import funding_by_leg
+    from majors_alts_monitor.backtest.engine import funding_by_leg
 
     # long major (col 0) pays +0.1%; short alt (col 1) earns +0.2%; short alt (col 2) no data
     w = np.array([[0.5, -0.3, -0.1], [0.5, -0.3, -0.1]])
@@ -525,8 +529,8 @@ def test_funding_legs_signs_and_no_funding() -> None:
 
 
 def test_unfunded_warning_over_20_percent_names_the_rule() -> None:
-    from majors_alts_monitor.assembly import unfunded_warning
     from majors_alts_monitor.config import Config
+    from majors_alts_monitor.report.assembly import unfunded_warning
 
     cfg = Config()
     assert unfunded_warning(0.2, cfg, -0.4) is None

@@ -26,12 +26,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from majors_alts_monitor import beta_neutral as bn
 from majors_alts_monitor.config import BookConfig, Config, UniverseConfig
-from majors_alts_monitor.data_io import LakeReader
-from majors_alts_monitor.panel import MarketPanel, build_panel
-from majors_alts_monitor.synthetic import SyntheticSpec, generate, write_lake
-from majors_alts_monitor.universe import Universe, build_universe
+from majors_alts_monitor.lake.data_io import LakeReader
+from majors_alts_monitor.lake.synthetic import SyntheticSpec, generate, write_lake
+from majors_alts_monitor.market import beta_neutral as bn
+from majors_alts_monitor.market.panel import MarketPanel, build_panel
+from majors_alts_monitor.market.universe import Universe, build_universe
 
 CFG = Config()
 BOOK = CFG.book
@@ -486,7 +486,7 @@ def _factor_sample(seed: int, n: int = 400, b_m: float = 0.3, b_s: float = -0.2)
 @pytest.mark.parametrize("lags", [0, 1, 4, 9])
 def test_hac_standard_errors_equal_statsmodels(lags: int) -> None:
     sm = pytest.importorskip("statsmodels.api")
-    from majors_alts_monitor.neutrality import market_spread_betas, ols_hac
+    from majors_alts_monitor.stats.neutrality import market_spread_betas, ols_hac
 
     y, btc, eth = _factor_sample(lags)
     x = np.column_stack([np.ones(len(y)), (btc + eth) / 2, btc - eth])
@@ -504,8 +504,8 @@ def test_hac_standard_errors_equal_statsmodels(lags: int) -> None:
 def test_market_spread_betas_are_the_btc_eth_betas_rotated() -> None:
     """``m`` and ``s`` span the same plane as BTC and ETH, so beta_market = beta_btc + beta_eth
     and beta_spread = (beta_btc - beta_eth) / 2 exactly (stats.realized_betas as reference)."""
-    from majors_alts_monitor.neutrality import market_spread_betas
     from majors_alts_monitor.stats import realized_betas
+    from majors_alts_monitor.stats.neutrality import market_spread_betas
 
     y, btc, eth = _factor_sample(3)
     y[::17] = np.nan
@@ -518,7 +518,7 @@ def test_market_spread_betas_are_the_btc_eth_betas_rotated() -> None:
 
 @pytest.mark.parametrize("seed", range(3))
 def test_market_spread_betas_recover_planted_tilts(seed: int) -> None:
-    from majors_alts_monitor.neutrality import market_spread_betas
+    from majors_alts_monitor.stats.neutrality import market_spread_betas
 
     y, btc, eth = _factor_sample(seed, n=1500, b_m=0.0, b_s=0.25)
     out = market_spread_betas(y, btc, eth, 8)
@@ -528,7 +528,7 @@ def test_market_spread_betas_recover_planted_tilts(seed: int) -> None:
 
 
 def test_market_spread_betas_degenerate_inputs() -> None:
-    from majors_alts_monitor.neutrality import market_spread_betas, newey_west_lags
+    from majors_alts_monitor.stats.neutrality import market_spread_betas, newey_west_lags
 
     y, btc, eth = _factor_sample(0, n=20)
     short = market_spread_betas(y, btc, eth, 2)  # below min_obs

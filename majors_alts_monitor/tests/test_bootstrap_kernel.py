@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as hst
 from hypothesis.extra import numpy as hnp
 
-from majors_alts_monitor import resample
 from majors_alts_monitor import stats as st
-from majors_alts_monitor.bootstrap_kernel import _plan, boot_edge_sums, boot_sharpe
+from majors_alts_monitor.stats import regimes, resample
+from majors_alts_monitor.stats.bootstrap_kernel import _plan, boot_edge_sums, boot_sharpe
 from majors_alts_monitor.tests.bootstrap_reference import (
     _row_sharpe,
     ref_regime_edges,
@@ -235,7 +235,7 @@ def test_public_statistics_equal_the_reference_at_demo_size(
     assert all(0.0 <= p <= 1.0 for _, p in edges[:3]) and all(map(math.isnan, edges[3]))
     strat = np.where(np.arange(r.size) % 3 == 0, 0.0, r)
     rows = st.regime_metrics(r, reg, strat, names, **kw)
-    monkeypatch.setattr(st, "regime_edges", ref_regime_edges)
+    monkeypatch.setattr(regimes, "regime_edges", ref_regime_edges)
     ref_rows = st.regime_metrics(r, reg, strat, names, **kw)
     for got, want in zip(rows, ref_rows, strict=True):
         assert got.keys() == want.keys()

@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 from majors_alts_monitor import cli
-from majors_alts_monitor.synthetic import SyntheticSpec, generate, write_lake
+from majors_alts_monitor.lake.synthetic import SyntheticSpec, generate, write_lake
 from majors_alts_monitor.tests.snapshots import file_stat_snapshot
 
 REPORT_FILES = {
@@ -362,7 +362,7 @@ def test_failed_run_leaves_previous_outputs_whole(
 ) -> None:
     root, _ = run_output
     before = file_stat_snapshot(root / "reports")
-    from majors_alts_monitor import reporting
+    from majors_alts_monitor.report import summary as reporting
 
     def boom(*a: object, **k: object) -> str:
         raise RuntimeError("dashboard failed")
@@ -407,10 +407,10 @@ import threading
 from datetime import date
 from pathlib import Path
 from majors_alts_monitor import cli, pipeline
-from majors_alts_monitor.beta_neutral import _ewma_clip
+from majors_alts_monitor.market.beta_neutral import _ewma_clip
 from majors_alts_monitor.config import load_config
-from majors_alts_monitor.rolling import _rolling
-from majors_alts_monitor.row_median import _row_nanmedian
+from majors_alts_monitor.market.rolling import _rolling
+from majors_alts_monitor.market.row_median import _row_nanmedian
 cli._warm_numba_in_background()
 [t.join() for t in threading.enumerate() if t.name == "numba-warm-up"]
 warmed = [len(f.signatures) for f in (_rolling, _row_nanmedian, _ewma_clip)]
@@ -461,16 +461,19 @@ runpy.run_module("majors_alts_monitor.{entry}", run_name="__main__")
 
 
 def test_the_demo_lake_is_keyed_by_the_generator_without_importing_it(tmp_path: Path) -> None:
-    """``demo_lake_root`` names the demo lake by a hash of ``synthetic``'s source (a changed
-    generator makes a new lake) and does not import it: a warm demo run never does."""
+    """``demo_lake_root`` names the demo lake by a hash of the ``synthetic`` package's sources (a
+    changed generator makes a new lake) and does not import it: a warm demo run never does."""
     code = f"""
 import hashlib, sys
 from pathlib import Path
 from majors_alts_monitor import cli
-root = cli.demo_lake_root(Path({str(tmp_path)!r}))
-src = Path(cli.__file__).with_name("synthetic.py").read_bytes()
-print(root.name == f"demo_lake_{{cli.DEMO_SEED}}_{{hashlib.sha256(src).hexdigest()[:10]}}")
-print("majors_alts_monitor.synthetic" in sys.modules)
+from majors_alts_monitor.lake import demo
+root = demo.demo_lake_root(Path({str(tmp_path)!r}))
+h = hashlib.sha256()
+for f in sorted((Path(demo.__file__).parent / "synthetic").glob("*.py")):
+    h.update(f.name.encode() + b"\\0" + f.read_bytes())
+print(root.name == f"demo_lake_{{demo.DEMO_SEED}}_{{h.hexdigest()[:10]}}")
+print("majors_alts_monitor.lake.synthetic" in sys.modules)
 """
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.stdout.split() == ["True", "False"], r.stdout + r.stderr

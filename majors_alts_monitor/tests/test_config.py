@@ -31,7 +31,7 @@ from majors_alts_monitor.config import (
     parse_config,
 )
 from majors_alts_monitor.errors import ConfigError
-from majors_alts_monitor.features import REGISTRY
+from majors_alts_monitor.market.features import REGISTRY
 
 REGISTERED = sorted(REGISTRY)
 

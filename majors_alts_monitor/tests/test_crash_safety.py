@@ -28,8 +28,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from majors_alts_monitor.outputs import VOLATILE, output_lock, recover, verify
-from majors_alts_monitor.synthetic import SyntheticSpec, generate, write_lake
+from majors_alts_monitor.lake.synthetic import SyntheticSpec, generate, write_lake
+from majors_alts_monitor.report.outputs import VOLATILE, output_lock, recover, verify
 
 SPEC = SyntheticSpec(n_assets=14, start=date(2020, 1, 1), end=date(2021, 10, 31), seed=11)
 SMALL_RUN = "walkforward:\n  train_days: 200\n  test_days: 60\nstats:\n  n_boot: 100\n"
@@ -37,7 +37,7 @@ OLD_END, NEW_END = "2021-08-31", "2021-10-31"
 # runs the CLI with outputs' temp writes and renames counted; kills itself after step K
 KILLER = """
 import os, signal, sys
-import majors_alts_monitor.outputs as o
+import majors_alts_monitor.report.outputs as o
 K = int(sys.argv[1])
 n = 0
 def step():
@@ -237,7 +237,7 @@ def test_a_killed_owner_does_not_block_and_a_waiter_proceeds(tmp_path: Path) -> 
     root = tmp_path / "out"
     holder = (
         "import os, signal, sys, time\n"
-        "from majors_alts_monitor.outputs import output_lock\n"
+        "from majors_alts_monitor.report.outputs import output_lock\n"
         "with output_lock(sys.argv[1], wait_s=0):\n"
         "    print('held', flush=True)\n"
         "    if sys.argv[2] == 'die':\n"

@@ -762,7 +762,7 @@ def test_flat_regime_rows_carry_a_note(data: DashboardData) -> None:
 
 
 def test_tearsheet_tables_use_the_full_series() -> None:
-    from majors_alts_monitor import tearsheet
+    from majors_alts_monitor.stats import tearsheet
 
     d = make_data(3000, 4, burn_in=200)
     page = render_dashboard(d)

@@ -25,16 +25,16 @@ from polars.testing import assert_frame_equal
 
 from majors_alts_monitor import pipeline
 from majors_alts_monitor.config import Config
-from majors_alts_monitor.data_io import (
+from majors_alts_monitor.errors import LakeError, OutputLocationError
+from majors_alts_monitor.lake.data_io import (
     LakeData,
     LakeReader,
     check_output_root,
     lake_span,
     sort_rows,
 )
-from majors_alts_monitor.errors import LakeError, OutputLocationError
-from majors_alts_monitor.lake_tables import _may_repeat_a_key
-from majors_alts_monitor.synthetic import SyntheticLake, SyntheticSpec, generate, write_lake
+from majors_alts_monitor.lake.synthetic import SyntheticLake, SyntheticSpec, generate, write_lake
+from majors_alts_monitor.lake.tables import _may_repeat_a_key
 from majors_alts_monitor.tests.snapshots import file_stat_snapshot
 
 SEED = 3
@@ -870,7 +870,7 @@ def test_several_funding_instruments_in_any_row_order_give_the_same_panel(
     whatever order the rows come in."""
     import numpy as np
 
-    from majors_alts_monitor.panel import build_panel
+    from majors_alts_monitor.market.panel import build_panel
 
     start, end = date(2021, 1, 1), date(2021, 6, 30)
     spec = SyntheticSpec(n_assets=8, start=start, end=end, world="planted", seed=5)

@@ -18,11 +18,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from majors_alts_monitor.config import Config, UniverseConfig
-from majors_alts_monitor.data_io import LakeData, LakeReader
-from majors_alts_monitor.features import REGISTRY, FeatureSet, compute_features, zscore
-from majors_alts_monitor.panel import MarketPanel, build_panel
-from majors_alts_monitor.synthetic import SyntheticSpec, generate, write_lake
-from majors_alts_monitor.universe import Universe, build_universe
+from majors_alts_monitor.lake.data_io import LakeData, LakeReader
+from majors_alts_monitor.lake.synthetic import SyntheticSpec, generate, write_lake
+from majors_alts_monitor.market.features import REGISTRY, FeatureSet, compute_features, zscore
+from majors_alts_monitor.market.panel import MarketPanel, build_panel
+from majors_alts_monitor.market.universe import Universe, build_universe
 
 SEED = 21
 SPEC = SyntheticSpec(n_assets=24, start=date(2020, 1, 1), end=date(2021, 6, 30), seed=SEED)
@@ -81,7 +81,7 @@ def test_shared_parts_give_each_feature_its_own_values(
     """Features that build on one another (btc_dom and its changes, breadth_7d and its slope,
     ...) share the common part through the context's memo: each column equals the feature
     computed alone on a fresh context, to the bit, and nothing shared was written in place."""
-    from majors_alts_monitor.features import FeatureContext, cumulative_log_returns
+    from majors_alts_monitor.market.features import FeatureContext, cumulative_log_returns
 
     p, u, fs = full
 

@@ -21,10 +21,10 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from majors_alts_monitor import cli
-from majors_alts_monitor.data_io import LakeReader
-from majors_alts_monitor.importers import binance, coingecko
-from majors_alts_monitor.importers.common import Drops, InputFile, merge, pair_asset
-from majors_alts_monitor.synthetic import SyntheticLake, SyntheticSpec, generate
+from majors_alts_monitor.lake.data_io import LakeReader
+from majors_alts_monitor.lake.importers import binance, coingecko
+from majors_alts_monitor.lake.importers.common import Drops, InputFile, merge, pair_asset
+from majors_alts_monitor.lake.synthetic import SyntheticLake, SyntheticSpec, generate
 from majors_alts_monitor.tests.snapshots import file_stat_snapshot
 
 SPEC = SyntheticSpec(n_assets=14, start=date(2020, 1, 1), end=date(2021, 10, 31), seed=5)

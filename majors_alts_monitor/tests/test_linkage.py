@@ -7,7 +7,7 @@ import pytest
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import squareform
 
-from majors_alts_monitor.linkage import average_linkage_clusters
+from majors_alts_monitor.stats.linkage import average_linkage_clusters
 
 
 def _scipy_labels(dist: np.ndarray, k: int) -> np.ndarray:

@@ -28,10 +28,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from majors_alts_monitor import cli, live_signal, pipeline
+from majors_alts_monitor import cli, pipeline
 from majors_alts_monitor.config import Config
-from majors_alts_monitor.decision import Explain, reason
-from majors_alts_monitor.outputs import OutputPaths
+from majors_alts_monitor.lake.synthetic import SyntheticSpec, generate, write_lake
 from majors_alts_monitor.regime.composite import composite_contributions, composite_score
 from majors_alts_monitor.regime.hysteresis import (
     apply_hysteresis,
@@ -39,8 +38,9 @@ from majors_alts_monitor.regime.hysteresis import (
     regime_age,
     transition,
 )
-from majors_alts_monitor.reporting import _f, signal_text
-from majors_alts_monitor.synthetic import SyntheticSpec, generate, write_lake
+from majors_alts_monitor.report.decision import Explain, reason
+from majors_alts_monitor.report.outputs import OutputPaths
+from majors_alts_monitor.report.summary import _f, signal_text
 
 
 @dataclass(frozen=True)
@@ -331,7 +331,7 @@ def test_kmeans_mode_explain_and_signal(tmp_path: Path) -> None:
     sig, last = res.signal, tl.row(tl.height - 1, named=True)
     assert sig["regime"] == last["regime"] and sig["explain"]["contributions"] == {}
     assert sig["explain"]["lower"] is None and sig["explain"]["days_in_regime"] >= 1
-    s = live_signal.signal(cfg, end)
+    s = pipeline.signal(cfg, end)
     _assert_same_signal(s, sig)
     assert math.isclose(s["score"], last["score"], abs_tol=1e-12)
 

@@ -19,10 +19,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from majors_alts_monitor.config import Config, UniverseConfig
-from majors_alts_monitor.data_io import LakeData, LakeReader
-from majors_alts_monitor.panel import MarketPanel, build_panel, carry_forward
-from majors_alts_monitor.synthetic import SyntheticLake, SyntheticSpec, generate, write_lake
-from majors_alts_monitor.universe import Universe, build_universe
+from majors_alts_monitor.lake.data_io import LakeData, LakeReader
+from majors_alts_monitor.lake.synthetic import SyntheticLake, SyntheticSpec, generate, write_lake
+from majors_alts_monitor.market.panel import MarketPanel, build_panel, carry_forward
+from majors_alts_monitor.market.universe import Universe, build_universe
 
 SEED = 13
 SPEC = SyntheticSpec(

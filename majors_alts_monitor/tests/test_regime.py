@@ -23,8 +23,9 @@ import pytest
 from scipy.stats import norm
 
 from majors_alts_monitor import pipeline
-from majors_alts_monitor.backtest import run_backtest
+from majors_alts_monitor.backtest.engine import run_backtest
 from majors_alts_monitor.config import REGIMES, Config, GridConfig
+from majors_alts_monitor.lake.synthetic import SyntheticSpec, generate, write_lake
 from majors_alts_monitor.regime.composite import CompositeRegime, composite_score
 from majors_alts_monitor.regime.hysteresis import (
     ALTS,
@@ -48,7 +49,6 @@ from majors_alts_monitor.regime.search import (
     evaluate_grid_costs,
 )
 from majors_alts_monitor.regime.unsupervised import HMMRegime, KMeansRegime
-from majors_alts_monitor.synthetic import SyntheticSpec, generate, write_lake
 
 M, B, A = MAJORS, BALANCED, ALTS
 NAN = float("nan")
@@ -628,8 +628,8 @@ def test_trial_daily_returns_are_the_kernel_returns_of_the_sampled_sets(
 ) -> None:
     """The per-day series behind the effective number of trials: one kernel block per day, in
     chunks of sets, for a seeded sample of the grid; their sums are the kernel's statistics."""
-    from majors_alts_monitor import multiple_testing as mt
-    from majors_alts_monitor import trials
+    from majors_alts_monitor.backtest import trials
+    from majors_alts_monitor.stats import multiple_testing as mt
 
     cfg = Config().with_overrides(lake=lake_dir)
     cfg = cfg.model_copy(

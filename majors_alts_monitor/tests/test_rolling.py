@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from majors_alts_monitor.rolling import rolling_max, rolling_median
+from majors_alts_monitor.market.rolling import rolling_max, rolling_median
 
 VALUES = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, 2.0, -3.5, 1e300, 5e-324, 0.1, 0.3]
 

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from majors_alts_monitor.row_median import row_nanmedian
+from majors_alts_monitor.market.row_median import row_nanmedian
 
 
 def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:

@@ -25,7 +25,7 @@ def test_numba_first_call_without_scipy_linalg_and_blas_still_works():
         from majors_alts_monitor.scipy_blas import load_cython_blas
         assert load_cython_blas() is True
         assert load_cython_blas() is False  # idempotent
-        from majors_alts_monitor.row_median import row_nanmedian
+        from majors_alts_monitor.market.row_median import row_nanmedian
         x = np.array([[1.0, np.nan, 3.0], [4.0, 5.0, 6.0]])
         assert np.array_equal(row_nanmedian(x), np.nanmedian(x, axis=1))  # numba's context built
         import numba.np.arraymath
@@ -83,7 +83,7 @@ def test_importing_the_commands_builds_no_numba_context():
     out = _python(
         """
         import sys
-        from majors_alts_monitor import cli, live_signal, pipeline  # what the commands import
+        from majors_alts_monitor import cli, pipeline  # what the commands import
         print("scipy.linalg" in sys.modules, "numba.np.arraymath" in sys.modules)
         """
     )

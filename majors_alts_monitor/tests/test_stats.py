@@ -23,9 +23,9 @@ from hypothesis import strategies as st_h
 from hypothesis.extra.numpy import arrays
 from scipy.stats import norm, rankdata
 
-from majors_alts_monitor import cscv, resample
-from majors_alts_monitor import multiple_testing as mt
 from majors_alts_monitor import stats as st
+from majors_alts_monitor.stats import cscv, resample
+from majors_alts_monitor.stats import multiple_testing as mt
 
 SEED = 20240611
 REL = 1e-10

@@ -26,9 +26,9 @@ from hypothesis.extra.numpy import arrays
 
 from majors_alts_monitor import cli, stats
 from majors_alts_monitor.errors import ConfigError
+from majors_alts_monitor.lake.synthetic import SyntheticSpec, generate, write_lake
 from majors_alts_monitor.sweep.results import summary
 from majors_alts_monitor.sweep.spec import load_sweep
-from majors_alts_monitor.synthetic import SyntheticSpec, generate, write_lake
 from majors_alts_monitor.tests import browser
 
 REPO = Path(__file__).resolve().parents[2]
@@ -297,7 +297,7 @@ def test_sweep_dsr_counts_every_inner_trial(tmp_path: Path, lake: Path) -> None:
 def test_row_nanquantiles_equal_numpy(x: np.ndarray) -> None:
     import warnings
 
-    from majors_alts_monitor.features import row_nanquantiles
+    from majors_alts_monitor.market.features import row_nanquantiles
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from majors_alts_monitor.errors import OutputLocationError
-from majors_alts_monitor.synthetic import (
+from majors_alts_monitor.lake.synthetic import (
     QUIRKS,
     REGIMES,
     SyntheticLake,

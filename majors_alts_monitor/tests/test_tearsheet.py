@@ -13,9 +13,10 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from majors_alts_monitor import tearsheet
+from majors_alts_monitor.backtest import walk
 from majors_alts_monitor.config import load_config
-from majors_alts_monitor.synthetic import SyntheticSpec, generate, write_lake
+from majors_alts_monitor.lake.synthetic import SyntheticSpec, generate, write_lake
+from majors_alts_monitor.stats import tearsheet
 
 SEED = 20261130
 
@@ -128,7 +129,7 @@ def test_trade_list_by_hand() -> None:
 
 
 def test_attribution_sums_to_the_gross_return() -> None:
-    from majors_alts_monitor.backtest import run_backtest
+    from majors_alts_monitor.backtest.engine import run_backtest
     from majors_alts_monitor.config import CostsConfig
 
     rng = np.random.default_rng(SEED)
@@ -157,7 +158,8 @@ START, END = date(2020, 1, 1), date(2023, 3, 31)
 
 @pytest.fixture(scope="module")
 def run_result(tmp_path_factory: pytest.TempPathFactory):
-    from majors_alts_monitor import data_io, pipeline
+    from majors_alts_monitor import pipeline
+    from majors_alts_monitor.lake import data_io
 
     out = tmp_path_factory.mktemp("synth_ts")
     spec = SyntheticSpec(n_assets=20, start=START, end=END, world="planted", seed=5)
@@ -205,7 +207,7 @@ def test_robustness_from_shared_fits_equals_fresh_searches(run_result) -> None:
     """The run fits the cost multipliers in its own kernel pass and the re-runs reuse windows
     already searched; searching every re-run from scratch gives the same rows."""
     from majors_alts_monitor import pipeline
-    from majors_alts_monitor.robustness import robustness
+    from majors_alts_monitor.backtest.robustness import robustness
 
     res, _ = run_result
     cfg = load_config(None).with_overrides(lake=Path(res.manifest["lake"]["lake"]))
@@ -226,21 +228,21 @@ def test_robustness_from_shared_fits_equals_fresh_searches(run_result) -> None:
         assert shared[key] == fresh[key]
     # the always-on book's backtest runs when first read, once: the re-runs never read it
     calls = []
-    real = pipeline.backtest_exposure
+    real = walk.backtest_exposure
 
     def counted(*args):
         calls.append(args[-1])
         return real(*args)
 
-    pipeline.backtest_exposure = counted
+    walk.backtest_exposure = counted
     try:
-        s2 = pipeline.stitch(cfg, p, wf.fits)
+        s2 = walk.stitch(cfg, p, wf.fits)
         assert len(calls) == 1 and robustness(cfg, p, s2, wf.models) and len(calls) == 4
         assert (
             s2.bench is s2.bench and len(calls) == 5
         )  # one per re-run (shift 90, x0, x2), then it
     finally:
-        pipeline.backtest_exposure = real
+        walk.backtest_exposure = real
     assert calls[-1] is s2.bench_exposure
     assert s2.bench.net.tobytes() == wf.stitched.bench.net.tobytes()
 
@@ -248,8 +250,8 @@ def test_robustness_from_shared_fits_equals_fresh_searches(run_result) -> None:
 def test_the_search_cost_table_is_linear_in_the_bps(run_result) -> None:
     """robustness scales the search's cost table instead of recomputing it: exact by linearity."""
     from majors_alts_monitor import pipeline
+    from majors_alts_monitor.backtest.robustness import scaled_costs
     from majors_alts_monitor.regime.search import transition_costs
-    from majors_alts_monitor.robustness import scaled_costs
 
     res, _ = run_result
     cfg = load_config(None).with_overrides(lake=Path(res.manifest["lake"]["lake"]))
@@ -291,7 +293,7 @@ def test_trials_carry_their_oos_sharpe(run_result) -> None:
 
 
 def test_the_run_renders_every_panel(run_result) -> None:
-    from majors_alts_monitor.reporting import dashboard_html
+    from majors_alts_monitor.report.summary import dashboard_html
 
     res, _ = run_result
     page = dashboard_html(res, load_config(None))

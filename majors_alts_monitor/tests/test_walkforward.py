@@ -16,9 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from majors_alts_monitor import pipeline
+from majors_alts_monitor.backtest.folds import make_folds
 from majors_alts_monitor.config import Config
-from majors_alts_monitor.synthetic import SyntheticSpec, generate, write_lake
-from majors_alts_monitor.walkforward import make_folds
+from majors_alts_monitor.lake.synthetic import SyntheticSpec, generate, write_lake
 
 
 # ---- make_folds ----------------------------------------------------------------------------

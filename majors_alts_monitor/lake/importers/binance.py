@@ -1,0 +1,322 @@
+"""Binance public-data exports (data.binance.vision) parsed into contract tables.
+
+Klines (``SYMBOL-1d-YYYY-MM.csv`` monthly, ``SYMBOL-1d-YYYY-MM-DD.csv`` daily, or zips of those):
+columns ``open_time, open, high, low, close, volume, close_time, quote_volume, count,
+taker_buy_volume, taker_buy_quote_volume, ignore``; spot files have no header, later futures
+files have one; timestamps are epoch milliseconds, or microseconds in spot files from 2025
+(told apart by magnitude: above 1e14 is microseconds). The 1d candle opening at 00:00 UTC of
+day ``d`` closes at the end of ``d``: its close is ``fact_price.close`` for ``d`` (open, high,
+low kept) and its quote volume ``fact_volume.volume`` (USD, quote assets USDT/USDC/FDUSD/BUSD/
+TUSD/USD taken at par; pairs quoted in anything else are skipped).
+
+Funding (``SYMBOL-fundingRate-YYYY-MM.csv``): ``calc_time, funding_interval_hours,
+last_funding_rate``. Each settlement is dated by the UTC day of its ``calc_time`` and a day's
+``funding_rate`` is the sum of its settlements (LAKE_CONTRACT.md), whatever the interval (8h:
+three a day, 4h: six, 1h: 24). A day is complete when its settlements, each one interval after
+the previous, run from the day's first slot (before 00:00 + interval) to the last one (within
+an interval of midnight). A day with a missing settlement (a hole in the record, or the first
+day of the data when it starts mid-day) is partial: dropped by default (``--partial-days
+drop``: the run then treats the day as missing funding, see ``costs.missing_funding``) or kept
+as the sum of what settled (``keep``). A day on which the interval changes (8h -> 4h) is
+complete when the settlements follow the announced intervals; the change is listed in the
+summary.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import polars as pl
+
+from ...errors import MonitorError
+from .common import USD_QUOTES, Drops, InputFile, pair_asset, read_csv
+
+KLINE_COLUMNS = [
+    "open_time",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "close_time",
+    "quote_volume",
+    "count",
+    "taker_buy_volume",
+    "taker_buy_quote_volume",
+    "ignore",
+]
+KLINE_TYPES: dict[str, pl.DataType] = {
+    "open_time": pl.Int64(),
+    **{c: pl.Float64() for c in ("open", "high", "low", "close", "volume", "quote_volume")},
+}
+FUNDING_COLUMNS = ["calc_time", "funding_interval_hours", "last_funding_rate"]
+FUNDING_TYPES: dict[str, pl.DataType] = {
+    "calc_time": pl.Int64(),
+    "funding_interval_hours": pl.Int64(),
+    "last_funding_rate": pl.Float64(),
+}
+KLINE_NAME = re.compile(r"^([A-Z0-9]+(?:_[A-Z0-9]+)?)-(\w+?)-(\d{4}-\d{2}(?:-\d{2})?)$")
+FUNDING_NAME = re.compile(r"^([A-Z0-9]+(?:_[A-Z0-9]+)?)-fundingRate-(\d{4}-\d{2}(?:-\d{2})?)$")
+DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
+TOLERANCE_MS = 60_000  # settlement times a few ms (or seconds) off the hour still count
+
+
+def _to_ms(col: str) -> pl.Expr:
+    """Epoch milliseconds from milliseconds or microseconds (above 1e14 is microseconds)."""
+    return pl.when(pl.col(col) > 10**14).then(pl.col(col) // 1000).otherwise(pl.col(col))
+
+
+@dataclass(frozen=True)
+class Klines:
+    """One symbol's daily candles: asset_id, date, open, high, low, close, volume, and src (the
+    file each row came from)."""
+
+    symbol: str
+    asset_id: str
+    quote: str
+    frame: pl.DataFrame
+
+
+def _rows(text: str) -> tuple[list[str], int]:
+    """A file's data lines (blank lines and a header left out) and the header's line count."""
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    first = lines[0].split(",", 1)[0].strip().strip('"') if lines else ""
+    header = int(bool(first) and not first.lstrip("-").isdigit())
+    return lines[header:], header
+
+
+def parse_klines_files(
+    files: list[InputFile], aliases: dict[str, str], drops: Drops
+) -> list[Klines]:
+    """Parse klines CSVs (pure: texts in, frames out), one parse per symbol: the files' rows are
+    concatenated, each keeping its file and line number for the messages."""
+    groups: dict[str, list[InputFile]] = {}
+    pairs: dict[str, tuple[str, str]] = {}
+    for f in files:
+        m = KLINE_NAME.match(f.stem)
+        if m is None:
+            drops.add("file name is not SYMBOL-INTERVAL-YYYY-MM[-DD]", 1, f.name)
+            continue
+        symbol, interval = m.group(1), m.group(2)
+        if interval != "1d":
+            drops.add(f"interval {interval}: only 1d klines are imported", 1, f.name)
+            continue
+        pair = pair_asset(symbol, aliases)
+        if pair is None or "_" in symbol.removesuffix("_PERP"):
+            drops.add("symbol not quoted in USD (or a dated future): skipped", 1, f.name)
+            continue
+        pairs[symbol] = pair
+        groups.setdefault(symbol, []).append(f)
+    out = []
+    for symbol, fs in groups.items():
+        asset, quote = pairs[symbol]
+        body: list[str] = []
+        counts, skip = [], []
+        for f in fs:
+            rows, header = _rows(f.text)
+            body += rows
+            counts.append(len(rows))
+            skip.append(header)
+        where = fs[0].name if len(fs) == 1 else f"{symbol} ({len(fs)} files)"
+        raw = read_csv("\n".join(body) + "\n", KLINE_COLUMNS, KLINE_TYPES, where)
+        idx = np.repeat(np.arange(len(fs)), counts)
+        first_row = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        line = np.arange(len(idx)) - first_row[idx] + 1 + np.asarray(skip, dtype=np.int64)[idx]
+        df = raw.with_columns(
+            pl.Series("src", [f.name for f in fs], dtype=pl.String).gather(idx),
+            pl.Series("line", line),
+            _to_ms("open_time").alias("ms"),
+        ).with_columns(
+            pl.from_epoch("ms", time_unit="ms").dt.date().alias("date"),
+            pl.lit(asset).alias("asset_id"),
+        )
+        for cond, reason in (
+            (pl.col("ms").is_null(), "open_time missing"),
+            (pl.col("ms") % DAY_MS != 0, "candle does not open at 00:00 UTC"),
+            (
+                pl.col("close").is_null() | ~pl.col("close").is_finite() | (pl.col("close") <= 0),
+                "close missing or <= 0",
+            ),
+            (
+                pl.col("quote_volume").is_null()
+                | ~pl.col("quote_volume").is_finite()
+                | (pl.col("quote_volume") < 0),
+                "quote_volume missing or < 0",
+            ),
+        ):
+            bad = df.filter(cond)
+            if bad.height:
+                drops.add(reason, bad.height, f"{bad['src'][0]} row {bad['line'][0]}")
+                df = df.filter(~cond)
+        frame = df.select(
+            "asset_id",
+            "date",
+            "open",
+            "high",
+            "low",
+            "close",
+            pl.col("quote_volume").alias("volume"),
+            "src",
+        )
+        out.append(Klines(symbol, asset, quote, frame))
+    return out
+
+
+def parse_klines(f: InputFile, aliases: dict[str, str], drops: Drops) -> Klines | None:
+    """One klines CSV; None when the file is not imported (the reason is in ``drops``)."""
+    got = parse_klines_files([f], aliases, drops)
+    return got[0] if got else None
+
+
+def combine_klines(parts: list[Klines], drops: Drops) -> pl.DataFrame:
+    """One series per asset. Overlapping files (a monthly and a daily file) must agree (identical
+    rows are kept once, different candles for one day are refused naming both files); when
+    several pairs map to one asset (BTCUSDT, BTCUSDC) the pair with the most days is kept, ties
+    broken by ``USD_QUOTES`` order, and the others are listed as dropped."""
+
+    by_asset: dict[str, dict[str, list[Klines]]] = {}
+    for k in parts:
+        by_asset.setdefault(k.asset_id, {}).setdefault(k.symbol, []).append(k)
+    frames = []
+    for asset, symbols in sorted(by_asset.items()):
+        series = {}
+        for symbol, ks in symbols.items():
+            df = pl.concat([k.frame for k in ks])
+            n0 = df.height
+            df = df.unique(subset=[c for c in df.columns if c != "src"], keep="first")
+            drops.add("identical row in overlapping files", n0 - df.height, symbol)
+            dup = df.filter(pl.col("date").is_duplicated()).sort("date", "src")
+            if dup.height:
+                raise MonitorError(
+                    f"{symbol} has two different candles for {dup['date'][0]} (in "
+                    f"{' and '.join(dup['src'][:2].to_list())}). What to do: import spot and "
+                    "futures files into separate lakes, or remove one of the files"
+                )
+            series[symbol] = (df.drop("src"), ks[0].quote)
+        rank = {q: i for i, q in enumerate(USD_QUOTES)}
+        best = min(series, key=lambda s: (-series[s][0].height, rank[series[s][1]], s))
+        for s, (df, _) in series.items():
+            if s != best:
+                drops.add(
+                    f"pair also maps to its asset; the pair with the most days is kept ({asset})",
+                    df.height,
+                    s,
+                )
+        frames.append(series[best][0])
+    if not frames:
+        return pl.DataFrame(
+            schema={
+                "asset_id": pl.String,
+                "date": pl.Date,
+                **dict.fromkeys(("open", "high", "low", "close", "volume"), pl.Float64),
+            }
+        )
+    return pl.concat(frames).sort("asset_id", "date")
+
+
+@dataclass(frozen=True)
+class Funding:
+    """One perp's settlements: instrument, asset, and calc_ms, interval_h, rate rows."""
+
+    symbol: str
+    asset_id: str
+    quote: str
+    source: str
+    frame: pl.DataFrame
+
+
+def parse_funding(f: InputFile, aliases: dict[str, str], drops: Drops) -> Funding | None:
+    m = FUNDING_NAME.match(f.stem)
+    if m is None:
+        drops.add("file name is not SYMBOL-fundingRate-YYYY-MM", 1, f.name)
+        return None
+    symbol = m.group(1)
+    pair = pair_asset(symbol, aliases)
+    if pair is None:
+        drops.add("symbol not quoted in USD: skipped", 1, f.name)
+        return None
+    raw = read_csv(f.text, FUNDING_COLUMNS, FUNDING_TYPES, f.name)
+    df = raw.with_row_index("line", offset=1).with_columns(_to_ms("calc_time").alias("ms"))
+    bad = df.filter(
+        pl.col("ms").is_null()
+        | pl.col("last_funding_rate").is_null()
+        | ~pl.col("last_funding_rate").is_finite()
+        | ~pl.col("funding_interval_hours").is_in([1, 2, 4, 8])
+    )
+    if bad.height:
+        drops.add(
+            "settlement with a missing time or rate, or an interval not in 1/2/4/8 h",
+            bad.height,
+            f"{f.name} row {bad['line'][0]}",
+        )
+        df = df.join(bad.select("line"), on="line", how="anti")
+    frame = df.select(
+        "ms",
+        pl.col("funding_interval_hours").alias("interval_h"),
+        pl.col("last_funding_rate").alias("rate"),
+    )
+    return Funding(symbol, pair[0], pair[1], f.name, frame)
+
+
+def daily_funding(
+    s: pl.DataFrame, partial: Literal["drop", "keep"], drops: Drops, label: str
+) -> tuple[pl.DataFrame, list[str]]:
+    """Settlements (ms, interval_h, rate) of one instrument -> (date, funding_rate, complete),
+    and notes (interval changes, partial days kept). Pure; the rule is in the module docstring."""
+    s = s.unique(subset=["ms"], keep="first").sort("ms")
+    s = s.with_columns(
+        pl.from_epoch("ms", time_unit="ms").dt.date().alias("date"),
+        (pl.col("ms") % DAY_MS).alias("tod"),
+        (pl.col("interval_h") * HOUR_MS).alias("step"),
+    ).with_columns(
+        # a settlement follows the previous one by its own interval (the one it closes) or, on
+        # the day the interval changes, by the previous interval
+        (
+            ((pl.col("ms") - pl.col("ms").shift(1) - pl.col("step")).abs() <= TOLERANCE_MS)
+            | (
+                (pl.col("ms") - pl.col("ms").shift(1) - pl.col("step").shift(1)).abs()
+                <= TOLERANCE_MS
+            )
+        )
+        .fill_null(False)
+        .alias("chained"),
+    )
+    prev = s["interval_h"].shift(1)
+    notes = [
+        f"{label}: funding interval {int(prev[i])}h -> {int(s['interval_h'][i])}h on {s['date'][i]}"
+        for i in range(1, s.height)
+        if prev[i] != s["interval_h"][i]
+    ]
+    day = (
+        s.group_by("date", maintain_order=True)
+        .agg(
+            pl.col("rate").sum().alias("funding_rate"),
+            pl.len().alias("n"),
+            # first slot of the day: before 00:00 + its interval (else the day's start is missing)
+            (pl.col("tod").first() < pl.col("step").first() - TOLERANCE_MS).alias("starts"),
+            # the last one leaves no hole before midnight
+            (pl.col("tod").last() + pl.col("step").last() >= DAY_MS - TOLERANCE_MS).alias("ends"),
+            # inside the day every settlement follows the previous one
+            pl.col("chained").slice(1).all().alias("inner"),
+        )
+        .sort("date")
+    )
+    day = day.with_columns((pl.col("starts") & pl.col("ends") & pl.col("inner")).alias("complete"))
+    bad = day.filter(~pl.col("complete"))
+    if bad.height and partial == "drop":
+        drops.add(
+            "partial funding day (a settlement missing from the record)",
+            bad.height,
+            f"{label} {bad['date'][0]}",
+        )
+        day = day.filter(pl.col("complete"))
+    elif bad.height:
+        notes.append(
+            f"{label}: {bad.height} partial days kept as the sum of what settled "
+            f"(first {bad['date'][0]})"
+        )
+    return day.select("date", "funding_rate", "complete"), notes

@@ -1,0 +1,250 @@
+"""What each lake table must hold (``TABLES``) and the checks a scanned table goes through
+(``validate_table``: rules 2-5 of ``data_io``'s list), apart from where the tables are found and
+how they are read (``data_io.LakeReader``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from ..errors import LakeError
+
+log = logging.getLogger("majors_alts_monitor")
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    key: tuple[str, ...]
+    values: tuple[str, ...]
+    required: bool
+    positive: tuple[str, ...] = ()  # must be > 0
+    nonneg: tuple[str, ...] = ()  # must be >= 0
+    dated: bool = True
+    optional_key: tuple[str, ...] = ()  # key columns used when present
+
+
+TABLES: dict[str, TableSpec] = {
+    "fact_price": TableSpec(
+        "fact_price", ("asset_id", "date"), ("close",), True, positive=("close",)
+    ),
+    "fact_marketcap": TableSpec(
+        "fact_marketcap", ("asset_id", "date"), ("marketcap",), True, nonneg=("marketcap",)
+    ),
+    "fact_volume": TableSpec(
+        "fact_volume", ("asset_id", "date"), ("volume",), True, nonneg=("volume",)
+    ),
+    "fact_funding": TableSpec(
+        "fact_funding", ("asset_id", "instrument_id", "date"), ("funding_rate",), False
+    ),
+    "fact_open_interest": TableSpec(
+        "fact_open_interest",
+        ("asset_id", "date"),
+        ("open_interest_usd",),
+        False,
+        nonneg=("open_interest_usd",),
+        optional_key=("instrument_id",),
+    ),
+    "dim_asset": TableSpec("dim_asset", ("asset_id",), (), False, dated=False),
+    "universe_snapshots": TableSpec(
+        "universe_snapshots", ("rebalance_date", "asset_id"), (), False, dated=False
+    ),
+}
+
+
+_EXTRA_REQUIRED = {"dim_asset": ("symbol", "is_stable")}
+
+
+@dataclass
+class _Report:
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def note(self, msg: str) -> None:
+        log.debug(msg)  # in the run log and the manifest's notes, not on screen
+        self.notes.append(msg)
+
+    def warn(self, msg: str) -> None:
+        log.warning(msg)
+        self.warnings.append(msg)
+
+
+def _may_repeat_a_key(df: pl.DataFrame, key: Sequence[str]) -> bool:
+    """False when every row's ``key`` is distinct; True when some may repeat (a repeat, or two
+    keys with one 64-bit hash, which the exact check that follows tells apart). Counting the
+    distinct hashes takes half the time of ``is_duplicated`` on the key itself."""
+    return df.select(pl.struct(key).hash().n_unique()).item() != df.height
+
+
+def validate_table(
+    df: pl.DataFrame,
+    spec: TableSpec,
+    known: set[str],
+    rep: _Report,
+    normalise: Callable[[str, set[str]], str],
+    on_bad_values: str,
+) -> pl.DataFrame:
+    """Rules 2-5 of ``data_io`` on one scanned table: required columns and types, normalised
+    asset ids (``normalise(symbol, known)``), null keys, missing and bad values
+    (``on_bad_values``: ``drop`` or ``error``) and duplicate keys; notes and warnings go to
+    ``rep``, refusals are ``LakeError`` naming the table, column and first offending key."""
+    t = spec.name
+    hint_cols = "the lake's writer must provide it (see LAKE_CONTRACT.md)"
+    extra_req = _EXTRA_REQUIRED.get(t, ())
+    for c in (*spec.key, *spec.values, *extra_req):
+        if c not in df.columns:
+            raise LakeError(
+                t,
+                f"required column '{c}' is missing (columns: {df.columns})",
+                column=c,
+                hint=hint_cols,
+            )
+    # types
+    if df.schema["asset_id"] != pl.String:
+        raise LakeError(
+            t,
+            f"has type {df.schema['asset_id']}, expected String",
+            column="asset_id",
+            key=df.row(0, named=True).get("asset_id") if df.height else None,
+            hint="write asset ids as upper-case tickers",
+        )
+    for c in [k for k in (*spec.key, *spec.optional_key) if k.endswith("date")]:
+        if c not in df.columns:
+            continue
+        dt = df.schema[c]
+        if isinstance(dt, pl.Datetime):
+            bad = df.filter(pl.col(c).dt.time() != pl.time(0))
+            if bad.height:
+                raise LakeError(
+                    t,
+                    "holds timestamps that are not midnight; dates must be UTC days",
+                    column=c,
+                    key=bad.row(0, named=True).get("asset_id"),
+                    hint="store calendar days (type Date)",
+                )
+            df = df.with_columns(pl.col(c).dt.date())
+        elif dt != pl.Date:
+            raise LakeError(
+                t,
+                f"has type {dt}, expected Date",
+                column=c,
+                key=df.row(0, named=True).get("asset_id") if df.height else None,
+                hint="store dates as the parquet DATE type (calendar day, UTC)",
+            )
+    for c in spec.values:
+        if not df.schema[c].is_numeric():
+            raise LakeError(
+                t,
+                f"has type {df.schema[c]}, expected a number",
+                column=c,
+                key=df.row(0, named=True).get("asset_id") if df.height else None,
+                hint="store values as float64",
+            )
+        df = df.with_columns(pl.col(c).cast(pl.Float64))
+    if t == "dim_asset" and df.schema["is_stable"] != pl.Boolean:
+        raise LakeError(
+            t,
+            f"has type {df.schema['is_stable']}, expected Boolean",
+            column="is_stable",
+            key=df.row(0, named=True).get("asset_id") if df.height else None,
+            hint="write is_stable as true/false",
+        )
+    key = [k for k in (*spec.key, *spec.optional_key) if k in df.columns]
+    # one pass counts what the checks below look for; a clean table skips them
+    clean = df.height == 0 or not any(
+        df.select(
+            *[pl.col(c).is_null().any().alias(f"n{i}") for i, c in enumerate(key)],
+            *[
+                (pl.col(c).is_null() | ~pl.col(c).is_finite()).any().alias(f"m{i}")
+                for i, c in enumerate(spec.values)
+            ],
+            *[(pl.col(c) <= 0).any().alias(f"p{i}") for i, c in enumerate(spec.positive)],
+            *[(pl.col(c) < 0).any().alias(f"z{i}") for i, c in enumerate(spec.nonneg)],
+        ).row(0)
+    )
+    # null keys
+    for c in key if not clean else ():
+        nulls = df.filter(pl.col(c).is_null())
+        if nulls.height:
+            r = nulls.row(0, named=True)
+            raise LakeError(
+                t,
+                f"{nulls.height} rows have a null key",
+                column=c,
+                key={k: r.get(k) for k in key},
+                hint="every row needs a full key; remove or fill these rows upstream",
+            )
+    # symbols
+    if df.height:
+        mapping = {s: normalise(s, known) for s in df["asset_id"].unique().to_list()}
+        changed = {a: b for a, b in mapping.items() if a != b}
+        if changed:
+            sample = ", ".join(f"{a}->{b}" for a, b in sorted(changed.items())[:5])
+            rep.note(
+                f"{t}: normalised {len(changed)} asset ids ({sample}{', ...' if len(changed) > 5 else ''})"
+            )
+            df = df.with_columns(pl.col("asset_id").replace_strict(mapping, default=None))
+    # missing values
+    for c in spec.values if not clean else ():
+        miss = df.filter(pl.col(c).is_null() | ~pl.col(c).is_finite())
+        if miss.height:
+            rep.note(
+                f"{t}.{c}: {miss.height} null or non-finite values treated as missing and dropped"
+            )
+            df = df.filter(pl.col(c).is_not_null() & pl.col(c).is_finite())
+    # bad values
+    bad_checks = [(c, "pos", "> 0") for c in spec.positive] + [
+        (c, "nn", ">= 0") for c in spec.nonneg
+    ]
+    for c, op, what in bad_checks if not clean else ():
+        cond = pl.col(c) <= 0 if op == "pos" else pl.col(c) < 0
+        bad = df.filter(cond).sort(key)
+        if bad.height:
+            r = bad.row(0, named=True)
+            first = {k: (str(r[k]) if k == "date" else r[k]) for k in key}
+            if on_bad_values == "error":
+                raise LakeError(
+                    t,
+                    f"{bad.height} values are not {what}",
+                    column=c,
+                    key=first,
+                    hint="fix them upstream, or set data.on_bad_values: drop to treat them as missing",
+                )
+            rep.warn(
+                f"lake table '{t}', column '{c}': {bad.height} values not {what} dropped "
+                f"as missing (first offending key: {first})"
+            )
+            df = df.filter(~cond)
+    # duplicates
+    if t == "dim_asset" and df.height:
+        n0 = df.height
+        df = df.group_by("asset_id", maintain_order=True).agg(
+            pl.col("is_stable").any(), pl.exclude("asset_id", "is_stable").first()
+        )
+        if df.height < n0:
+            rep.note(
+                f"dim_asset: {n0 - df.height} rows merged into an existing asset after "
+                "normalisation (is_stable if any row says so, other fields from the first)"
+            )
+    if df.height and _may_repeat_a_key(df, key):
+        cols = [*key, *spec.values] if spec.values else df.columns
+        n0 = df.height
+        df = df.unique(subset=cols, keep="first", maintain_order=True)
+        if df.height < n0:
+            rep.note(f"{t}: dropped {n0 - df.height} identical duplicate rows")
+        dup = df.filter(pl.struct(key).is_duplicated()).sort(key)
+        if dup.height:
+            r = dup.row(0, named=True)
+            first = {k: (str(r[k]) if "date" in k else r[k]) for k in key}
+            raise LakeError(
+                t,
+                f"{dup.height} rows share a key but differ in value",
+                column=",".join(spec.values) or None,
+                key=first,
+                hint="keep one row per key upstream (these may be two spellings of one "
+                "symbol that normalise to the same asset_id)",
+            )
+    return df

@@ -1,0 +1,441 @@
+"""Daily market features of the majors-vs-alts spread, each a pure function of the panel.
+
+Every feature value at day ``d`` uses data dated ``<= d`` only: the basket is the point-in-time
+basket of ``d`` (``universe.py``) and every window ends at ``d`` inclusive. A feature that
+needs a missing table is removed (one warning names them all), never filled with zeros.
+Signs: ``alt_*`` features are alts minus majors, so a high value favours alts.
+
+=======================  =============================================================  ======
+name                     formula (basket = the day's short basket)                      window
+=======================  =============================================================  ======
+breadth_1d               share of basket alts with a positive return on d               1
+breadth_7d               share of basket alts with a positive 7-day return              7
+breadth_slope            7d mean of breadth_7d minus the same 7 days earlier            20
+alt_median_ret_1d        median basket return on d                                      1
+alt_dispersion_iqr       cross-sectional IQR of basket returns on d                      1
+dispersion_slope         7d mean of alt_dispersion_iqr minus the same 7 days earlier    14
+btc_dom                  BTC market cap / total cap of every non-stable asset on d      1
+btc_dom_chg_1d/5d/20d    change of btc_dom over 1, 5, 20 days                           20
+funding_skew             median basket funding minus BTC/ETH funding (OI-weighted       1
+                         where both have open interest, else the mean)
+funding_heating          3d mean of funding_skew minus its 14d mean                     14
+alt_volume_rel           basket volume / its trailing 30d median                        30
+alt_volume_high_share    share of basket alts whose volume is at a 30d high             30
+alt_volume_share         basket volume / (basket + BTC + ETH volume)                    1
+vol_spread_7d            7d realised vol of the cap-weighted basket index minus BTC's   7
+                         (annualised, sqrt(365))
+alt_mom_3d/7d/20d        median basket k-day return minus the mean of BTC's and ETH's   20
+oi_change_7d             median basket 7d log change of open interest minus majors'     7
+=======================  =============================================================  ======
+
+The rolling z-score of a feature at ``d`` is ``(x[d] - mean) / std`` over the trailing
+``zscore_window`` days ending at ``d`` (at least ``zscore_min_periods`` observed), NaN in burn-in.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import numpy as np
+import polars as pl
+
+from ..arrays import Mask, Panel, Series, shift
+from ..config import FEATURE_NAMES
+from .panel import MarketPanel, carry_forward
+from .rolling import rolling_max, rolling_median
+from .row_median import row_nanmedian
+from .universe import Universe
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class FeatureContext:
+    """Arrays shared by the feature functions (computed once)."""
+
+    panel: MarketPanel
+    universe: Universe
+    basket: Mask
+    cumlog: Panel  # cumulative log returns, undefined returns counted as 0
+    cumbad: Panel  # cumulative count of undefined returns
+    max_gap_days: int = 3  # market caps are carried over gaps this long (data.max_gap_days)
+    # what several features build on (btc_dom for its three changes, ...), computed once per
+    # context by ``_shared``; never written in place by a feature
+    memo: dict[str, object] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+
+def _shared(fn: Callable[[FeatureContext], T]) -> Callable[[FeatureContext], T]:
+    """``fn(c)`` computed once per context: later calls return the first result."""
+
+    @functools.wraps(fn)
+    def once(c: FeatureContext) -> T:
+        if fn.__name__ not in c.memo:
+            c.memo[fn.__name__] = fn(c)
+        return c.memo[fn.__name__]  # type: ignore[return-value]
+
+    return once
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    name: str
+    func: Callable[[FeatureContext], Series]
+    needs: frozenset[str]
+    window: int
+    doc: str
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    names: tuple[str, ...]
+    raw: np.ndarray  # (n_days, n_features)
+    z: np.ndarray  # (n_days, n_features)
+    removed: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+    def frame(self, dates: np.ndarray) -> pl.DataFrame:
+        cols: dict[str, object] = {"date": dates.astype("datetime64[D]")}
+        for j, n in enumerate(self.names):
+            cols[n] = self.raw[:, j]
+        for j, n in enumerate(self.names):
+            cols[f"z_{n}"] = self.z[:, j]
+        return pl.DataFrame(cols).with_columns(pl.col("date").cast(pl.Date)).fill_nan(None)
+
+    def column(self, name: str) -> int:
+        return self.names.index(name)
+
+
+def _quiet(fn: Callable[..., np.ndarray], *a: object, **k: object) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with np.errstate(all="ignore"):
+            return fn(*a, **k)
+
+
+def _masked(x: Panel, mask: Mask) -> Panel:
+    return np.where(mask, x, np.nan)
+
+
+def _rowmedian(x: Panel) -> Series:
+    return row_nanmedian(x)  # np.nanmedian(x, axis=1) to the bit, compiled
+
+
+def _rowmean(x: Panel) -> Series:
+    return _quiet(np.nanmean, x, axis=1)
+
+
+def rolling_mean(x: Series, window: int, min_periods: int | None = None) -> Series:
+    s = pl.Series(x).fill_nan(None)
+    out = s.rolling_mean(window, min_samples=min_periods or window).to_numpy()
+    return np.where(np.isfinite(out), out, np.nan).astype(np.float64)
+
+
+def rolling_std(x: Series, window: int, min_periods: int | None = None) -> Series:
+    s = pl.Series(x).fill_nan(None)
+    out = s.rolling_std(window, min_samples=min_periods or window).to_numpy()
+    return np.where(np.isfinite(out), out, np.nan).astype(np.float64)
+
+
+def kday_return(ctx: FeatureContext, k: int) -> Panel:
+    """k-day simple return ending at d; NaN unless every daily return of the k days is defined."""
+    valid = (ctx.cumbad - shift(ctx.cumbad, k)) == 0
+    return np.where(valid, _quiet(np.expm1, ctx.cumlog - shift(ctx.cumlog, k)), np.nan)
+
+
+def zscore(x: Series, window: int, min_periods: int) -> Series:
+    mu = rolling_mean(x, window, min_periods)
+    sd = rolling_std(x, window, min_periods)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = (x - mu) / sd
+    return np.where(np.isfinite(z) & (sd > 1e-12), z, np.nan)
+
+
+# ---- feature functions -----------------------------------------------------------------------
+def breadth_1d(c: FeatureContext) -> Series:
+    r = _masked(c.panel.ret, c.basket)
+    with np.errstate(invalid="ignore"):
+        up = np.where(np.isfinite(r), (r > 0).astype(float), np.nan)
+    return _rowmean(up)
+
+
+@_shared
+def breadth_7d(c: FeatureContext) -> Series:
+    r = _masked(kday_return(c, 7), c.basket)
+    with np.errstate(invalid="ignore"):
+        up = np.where(np.isfinite(r), (r > 0).astype(float), np.nan)
+    return _rowmean(up)
+
+
+def _slope(x: Series) -> Series:
+    m = rolling_mean(x, 7)
+    return m - shift(m, 7)
+
+
+def breadth_slope(c: FeatureContext) -> Series:
+    return _slope(breadth_7d(c))
+
+
+def alt_median_ret_1d(c: FeatureContext) -> Series:
+    return _rowmedian(_masked(c.panel.ret, c.basket))
+
+
+@_shared
+def alt_dispersion_iqr(c: FeatureContext) -> Series:
+    r = _masked(c.panel.ret, c.basket)
+    q25, q75 = row_nanquantiles(r, (0.25, 0.75))
+    return q75 - q25
+
+
+def row_nanquantiles(x: Panel, qs: tuple[float, ...]) -> list[Series]:
+    """Per-row quantiles ignoring NaN, numpy's default ``linear`` method (the same numbers as
+    ``np.nanpercentile(x, 100 * q, axis=1)``), with one sort instead of numpy's per-row Python
+    loop for arrays holding NaN; NaN for a row without values."""
+    srt = np.sort(x, axis=1)  # NaN sort last
+    n = (~np.isnan(x)).sum(axis=1)
+    rows = np.arange(x.shape[0])
+    out = []
+    for q in qs:
+        pos = q * np.maximum(n - 1, 0)
+        lo = np.floor(pos).astype(np.int64)
+        hi = np.minimum(lo + 1, np.maximum(n - 1, 0))
+        t = pos - lo
+        a, b = srt[rows, lo], srt[rows, hi]
+        diff = b - a
+        v = np.where(t >= 0.5, b - diff * (1 - t), a + diff * t)
+        out.append(np.where(n > 0, v, np.nan))
+    return out
+
+
+def dispersion_slope(c: FeatureContext) -> Series:
+    return _slope(alt_dispersion_iqr(c))
+
+
+@_shared
+def _carried_mcap(c: FeatureContext) -> Panel:
+    return carry_forward(c.panel.mcap, c.max_gap_days)
+
+
+@_shared
+def btc_dom(c: FeatureContext) -> Series:
+    mcap = _carried_mcap(c)
+    listed = np.isfinite(c.panel.ret) | np.isfinite(c.panel.close)
+    total = np.nansum(np.where(listed, mcap, np.nan), axis=1)
+    b = mcap[:, c.universe.btc]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = b / total
+    return np.where((total > 0) & np.isfinite(out), out, np.nan)
+
+
+def _dom_chg(k: int) -> Callable[[FeatureContext], Series]:
+    def f(c: FeatureContext) -> Series:
+        d = btc_dom(c)
+        return d - shift(d, k)
+
+    f.__name__ = f"btc_dom_chg_{k}d"
+    return f
+
+
+@_shared
+def funding_skew(c: FeatureContext) -> Series:
+    p, u = c.panel, c.universe
+    alt = _rowmedian(_masked(p.funding, c.basket))
+    fb, fe = p.funding[:, u.btc], p.funding[:, u.eth]
+    ob, oe = p.oi[:, u.btc], p.oi[:, u.eth]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        w_oi = (ob * fb + oe * fe) / (ob + oe)
+    plain = _quiet(np.nanmean, np.stack([fb, fe], axis=1), axis=1)
+    majors = np.where(np.isfinite(w_oi), w_oi, plain)
+    return alt - majors
+
+
+def funding_heating(c: FeatureContext) -> Series:
+    s = funding_skew(c)
+    return rolling_mean(s, 3) - rolling_mean(s, 14, 10)
+
+
+@_shared
+def _basket_volume(c: FeatureContext) -> Series:
+    v = _masked(c.panel.volume, c.basket)
+    n = np.isfinite(v).sum(axis=1)
+    return np.where(n > 0, np.nansum(v, axis=1), np.nan)
+
+
+def alt_volume_rel(c: FeatureContext) -> Series:
+    v = _basket_volume(c)
+    med = rolling_median(v[:, None], 30, 15)[:, 0]
+    med = np.where(np.isfinite(med), med, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = v / med
+    return np.where(np.isfinite(out), out, np.nan)
+
+
+def alt_volume_high_share(c: FeatureContext) -> Series:
+    vol = c.panel.volume
+    hi = rolling_max(vol, 30, 15)
+    hi = np.where(np.isfinite(hi), hi, np.nan)
+    with np.errstate(invalid="ignore"):
+        at_high = np.where(np.isfinite(vol) & np.isfinite(hi), (vol >= hi).astype(float), np.nan)
+    return _rowmean(_masked(at_high, c.basket))
+
+
+def alt_volume_share(c: FeatureContext) -> Series:
+    a = _basket_volume(c)
+    u = c.universe
+    m = c.panel.volume[:, u.btc] + c.panel.volume[:, u.eth]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = a / (a + m)
+    return np.where(np.isfinite(out), out, np.nan)
+
+
+def vol_spread_7d(c: FeatureContext) -> Series:
+    p = c.panel
+    mcap = _carried_mcap(c)
+    w = _masked(shift(mcap, 1), shift(c.basket.astype(float), 1) > 0)
+    r = p.ret
+    ok = np.isfinite(w) & np.isfinite(r)
+    num = np.where(ok, w * r, 0.0).sum(axis=1)
+    den = np.where(ok, w, 0.0).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        idx = np.where(den > 0, num / den, np.nan)
+    ann = np.sqrt(365.0)
+    return (rolling_std(idx, 7, 5) - rolling_std(r[:, c.universe.btc], 7, 5)) * ann
+
+
+def _alt_mom(k: int) -> Callable[[FeatureContext], Series]:
+    def f(c: FeatureContext) -> Series:
+        rk = kday_return(c, k)
+        alt = _rowmedian(_masked(rk, c.basket))
+        u = c.universe
+        maj = 0.5 * (rk[:, u.btc] + rk[:, u.eth])
+        return alt - maj
+
+    f.__name__ = f"alt_mom_{k}d"
+    return f
+
+
+def oi_change_7d(c: FeatureContext) -> Series:
+    p, u = c.panel, c.universe
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lo = np.where(p.oi > 0, np.log(p.oi), np.nan)
+    ch = lo - shift(lo, 7)
+    alt = _rowmedian(_masked(ch, c.basket))
+    maj = _quiet(np.nanmean, ch[:, [u.btc, u.eth]], axis=1)
+    return alt - maj
+
+
+NONE: frozenset[str] = frozenset()
+REGISTRY: dict[str, FeatureSpec] = {
+    s.name: s
+    for s in [
+        FeatureSpec("breadth_1d", breadth_1d, NONE, 1, "share of basket alts up on the day"),
+        FeatureSpec("breadth_7d", breadth_7d, NONE, 7, "share of basket alts up over 7 days"),
+        FeatureSpec("breadth_slope", breadth_slope, NONE, 20, "7d change of 7d-mean breadth_7d"),
+        FeatureSpec("alt_median_ret_1d", alt_median_ret_1d, NONE, 1, "median basket return"),
+        FeatureSpec("alt_dispersion_iqr", alt_dispersion_iqr, NONE, 1, "IQR of basket returns"),
+        FeatureSpec("dispersion_slope", dispersion_slope, NONE, 14, "7d change of 7d-mean IQR"),
+        FeatureSpec("btc_dom", btc_dom, NONE, 1, "BTC cap / total non-stable cap"),
+        FeatureSpec("btc_dom_chg_1d", _dom_chg(1), NONE, 1, "1d change of btc_dom"),
+        FeatureSpec("btc_dom_chg_5d", _dom_chg(5), NONE, 5, "5d change of btc_dom"),
+        FeatureSpec("btc_dom_chg_20d", _dom_chg(20), NONE, 20, "20d change of btc_dom"),
+        FeatureSpec(
+            "funding_skew",
+            funding_skew,
+            frozenset({"funding"}),
+            1,
+            "median alt funding minus BTC/ETH funding",
+        ),
+        FeatureSpec(
+            "funding_heating",
+            funding_heating,
+            frozenset({"funding"}),
+            14,
+            "3d minus 14d mean of funding_skew",
+        ),
+        FeatureSpec("alt_volume_rel", alt_volume_rel, NONE, 30, "basket volume / 30d median"),
+        FeatureSpec(
+            "alt_volume_high_share",
+            alt_volume_high_share,
+            NONE,
+            30,
+            "share of basket alts at a 30d volume high",
+        ),
+        FeatureSpec("alt_volume_share", alt_volume_share, NONE, 1, "basket share of volume"),
+        FeatureSpec("vol_spread_7d", vol_spread_7d, NONE, 7, "7d vol of alt index minus BTC's"),
+        FeatureSpec("alt_mom_3d", _alt_mom(3), NONE, 3, "median alt 3d return minus majors'"),
+        FeatureSpec("alt_mom_7d", _alt_mom(7), NONE, 7, "median alt 7d return minus majors'"),
+        FeatureSpec("alt_mom_20d", _alt_mom(20), NONE, 20, "median alt 20d return minus majors'"),
+        FeatureSpec(
+            "oi_change_7d",
+            oi_change_7d,
+            frozenset({"oi"}),
+            7,
+            "median alt 7d OI log change minus majors'",
+        ),
+    ]
+}
+if tuple(REGISTRY) != FEATURE_NAMES:  # the config's vocabulary and the code must agree
+    raise ImportError(
+        "market.features.REGISTRY and config.FEATURE_NAMES differ: "
+        f"{sorted(set(REGISTRY) ^ set(FEATURE_NAMES))}; add a new feature to both"
+    )
+
+
+def cumulative_log_returns(panel: MarketPanel) -> tuple[Panel, Panel]:
+    """Cumulative log returns (undefined returns count 0) and the cumulative count of undefined
+    returns, so a k-day return is defined exactly when no return in ``(d-k, d]`` is undefined."""
+    with np.errstate(invalid="ignore"):
+        lr = np.log1p(panel.ret)
+    ok = np.isfinite(lr)
+    return np.cumsum(np.where(ok, lr, 0.0), axis=0), np.cumsum(~ok, axis=0).astype(np.float64)
+
+
+def compute_features(
+    panel: MarketPanel,
+    universe: Universe,
+    *,
+    zscore_window: int,
+    zscore_min_periods: int,
+    enabled: tuple[str, ...] | None = None,
+    max_gap_days: int = 3,
+) -> FeatureSet:
+    """Every enabled feature and its rolling z-score for every day of the panel."""
+    names = list(enabled or REGISTRY)
+    unknown = [n for n in names if n not in REGISTRY]
+    if unknown:
+        raise KeyError(f"unknown features {unknown}; registered: {sorted(REGISTRY)}")
+    have = {"funding": panel.has_funding, "oi": panel.has_oi}
+    removed = [n for n in names if any(not have[k] for k in REGISTRY[n].needs)]
+    warns = []
+    if removed:
+        missing = sorted({k for n in removed for k in REGISTRY[n].needs if not have[k]})
+        tables = {"funding": "fact_funding", "oi": "fact_open_interest"}
+        warns.append(
+            f"features {removed} removed: table(s) {[tables[m] for m in missing]} absent or empty"
+        )
+    names = [n for n in names if n not in removed]
+    ctx = FeatureContext(
+        panel, universe, universe.basket, *cumulative_log_returns(panel), max_gap_days
+    )
+    raw = np.column_stack([REGISTRY[n].func(ctx) for n in names]).astype(np.float64)
+    raw = np.where(np.isfinite(raw), raw, np.nan)
+    empty = [n for j, n in enumerate(names) if not np.isfinite(raw[:, j]).any()]
+    if empty:
+        warns.append(
+            f"features {empty} removed: no data in the window (their inputs are all missing)"
+        )
+        keep = [j for j, n in enumerate(names) if n not in empty]
+        raw = raw[:, keep]
+        names = [names[j] for j in keep]
+        removed += empty
+    z = (
+        np.column_stack(
+            [zscore(raw[:, j], zscore_window, zscore_min_periods) for j in range(raw.shape[1])]
+        )
+        if names
+        else np.empty((panel.n_days, 0))
+    )
+    return FeatureSet(tuple(names), raw, z, tuple(removed), tuple(warns))

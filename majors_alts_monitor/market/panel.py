@@ -1,0 +1,135 @@
+"""Aligned ``(n_days, n_assets)`` arrays with an active mask.
+
+The rule for gaps, listings and delistings (one rule, enforced here, tested in test_panel.py):
+
+* Days are every calendar day from the window's start to its end; assets are every asset with
+  a price in the window, sorted by ``asset_id`` (so input order never matters).
+* ``close`` is the observed close, NaN where the lake has none. It is never filled.
+* ``ret[d] = px[d] / px[d-1] - 1`` where ``px`` is the close carried forward over at most
+  ``max_gap_days`` missing days. A held position therefore earns 0 on a missing day and the
+  whole move on the next priced day (exactly the PnL of holding through the gap). Across a
+  longer gap, and before the first close, ``ret`` is NaN. The carry also runs for up to
+  ``max_gap_days`` after an asset's last close: on those days nobody can yet tell a delisting
+  from a gap (point in time), so the return is 0 and the asset is inactive; after them it is NaN.
+* ``active[d]`` is True when the close on ``d`` is observed and ``ret[d]`` is defined: the
+  asset traded on ``d`` and has a previous price. Only active assets may enter a book decided
+  at ``d``. An asset is active from its second priced day and stops being active after its
+  last one (delisting); a position held into a day with NaN return earns 0 there (the book
+  has exited at the last price), and the backtest counts those days.
+* Funding is the mean over an asset's instruments of each day's summed settlements; open
+  interest is the sum over instruments. Market cap and volume are taken as they are (NaN
+  when missing, never filled).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+
+from ..arrays import Dates, Mask, Panel
+from ..lake.data_io import LakeData
+
+
+@dataclass(frozen=True)
+class MarketPanel:
+    dates: Dates
+    assets: tuple[str, ...]
+    close: Panel
+    ret: Panel
+    mcap: Panel
+    volume: Panel
+    funding: Panel
+    oi: Panel
+    active: Mask
+    has_funding: bool
+    has_oi: bool
+
+    @property
+    def n_days(self) -> int:
+        return len(self.dates)
+
+    @property
+    def n_assets(self) -> int:
+        return len(self.assets)
+
+    def idx(self, asset: str) -> int:
+        try:
+            return self.assets.index(asset)
+        except ValueError:
+            raise KeyError(f"asset {asset} is not in the panel") from None
+
+    def day(self, d: date) -> int:
+        i = int((np.datetime64(d, "D") - self.dates[0]).astype(int))
+        if not 0 <= i < self.n_days:
+            raise KeyError(f"{d} is outside the panel {self.dates[0]}..{self.dates[-1]}")
+        return i
+
+
+def _to_array(
+    df: pl.DataFrame | None,
+    value: str,
+    asset_index: dict[str, int],
+    start: date,
+    n_days: int,
+    agg: str = "first",
+) -> Panel:
+    out = np.full((n_days, len(asset_index)), np.nan)
+    if df is None or df.height == 0:
+        return out
+    df = df.filter(pl.col("asset_id").is_in(list(asset_index)))
+    if agg == "mean":
+        df = df.group_by("asset_id", "date").agg(pl.col(value).mean())
+    elif agg == "sum":
+        df = df.group_by("asset_id", "date").agg(pl.col(value).sum())
+    day = (df["date"].to_numpy().astype("datetime64[D]") - np.datetime64(start, "D")).astype(
+        np.int64
+    )
+    ok = (day >= 0) & (day < n_days)
+    col = df["asset_id"].replace_strict(asset_index, return_dtype=pl.Int64).to_numpy()
+    out[day[ok], col[ok]] = df[value].to_numpy()[ok]
+    return out
+
+
+def carry_forward(x: Panel, limit: int) -> Panel:
+    """Forward-fill NaN runs of at most ``limit`` rows, never before the first value."""
+    rows = np.arange(x.shape[0])[:, None]
+    last = np.maximum.accumulate(np.where(np.isfinite(x), rows, -1), axis=0)  # last value's row
+    ok = (last >= 0) & (rows - last <= limit)
+    return np.where(ok, np.take_along_axis(x, np.maximum(last, 0), axis=0), np.nan)
+
+
+def build_panel(lake: LakeData, start: date, end: date, max_gap_days: int = 3) -> MarketPanel:
+    """Aligned daily arrays for ``[start, end]`` from validated lake tables."""
+    n_days = (end - start).days + 1
+    dates = np.arange(np.datetime64(start, "D"), np.datetime64(end + timedelta(days=1), "D"))
+    price = lake.tables["fact_price"].filter(pl.col("date").is_between(start, end))
+    assets = tuple(sorted(price["asset_id"].unique().to_list()))
+    aidx = {a: i for i, a in enumerate(assets)}
+    close = _to_array(price, "close", aidx, start, n_days)
+    px = carry_forward(close, max_gap_days)
+    ret = np.full_like(px, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ret[1:] = px[1:] / px[:-1] - 1.0
+    active = np.isfinite(close) & np.isfinite(ret)
+    funding = _to_array(
+        lake.tables.get("fact_funding"), "funding_rate", aidx, start, n_days, "mean"
+    )
+    oi = _to_array(
+        lake.tables.get("fact_open_interest"), "open_interest_usd", aidx, start, n_days, "sum"
+    )
+    return MarketPanel(
+        dates=dates,
+        assets=assets,
+        close=close,
+        ret=ret,
+        mcap=_to_array(lake.tables["fact_marketcap"], "marketcap", aidx, start, n_days),
+        volume=_to_array(lake.tables["fact_volume"], "volume", aidx, start, n_days),
+        funding=funding,
+        oi=oi,
+        active=active,
+        has_funding=lake.has("fact_funding"),
+        has_oi=lake.has("fact_open_interest"),
+    )

@@ -1,0 +1,120 @@
+"""Point-in-time universe: which alts may be shorted on each day, and the top-N basket.
+
+At day ``d`` an alt is eligible when, using data dated ``<= d`` only:
+it is active on ``d`` (see ``panel.py``), it is not a major, stable or excluded asset (those are
+removed by the reader), it has at least ``min_history_days`` days since its first price, its
+market cap on ``d`` (carried over gaps of up to ``max_gap_days``) is at least ``min_marketcap``,
+and the median of its daily volume over the trailing ``volume_lookback_days`` (at least half of
+them observed) is at least ``min_volume``. Assets that later delist are eligible while they
+trade: nothing here looks past ``d``.
+
+The basket is the top ``basket_size`` eligible alts by ``rank_by`` (market cap or trailing
+median volume), ties broken by ``asset_id``. When the lake has ``universe_snapshots``, the
+members of the latest snapshot published on or before ``d`` replace the eligibility filters
+(they must still be active on ``d``) and their ``rank`` (when present) orders them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from ..arrays import Mask, Panel
+from ..config import UniverseConfig
+from .panel import MarketPanel, carry_forward
+from .rolling import rolling_median
+
+
+@dataclass(frozen=True)
+class Universe:
+    eligible: Mask
+    basket: Mask
+    rank_value: Panel
+    median_volume: Panel
+    btc: int
+    eth: int
+
+
+def trailing_median(x: Panel, window: int, min_periods: int) -> Panel:
+    """Median over the trailing ``window`` rows ending at each row (inclusive), NaN-aware."""
+    out = rolling_median(x, window, min_periods)
+    return np.where(np.isfinite(out), out, np.nan)
+
+
+def top_n(key: Panel, allowed: Mask, n: int) -> Mask:
+    """Per row, the ``n`` largest values of ``key`` among ``allowed`` columns.
+
+    Columns are assumed sorted by asset_id, so a stable sort breaks ties by asset_id.
+    """
+    k = np.where(allowed & np.isfinite(key), key, -np.inf)
+    order = np.argsort(-k, axis=1, kind="stable")[:, :n]
+    out = np.zeros_like(allowed)
+    rows = np.arange(k.shape[0])[:, None]
+    out[rows, order] = True
+    return out & allowed & np.isfinite(key)
+
+
+def build_universe(
+    panel: MarketPanel,
+    cfg: UniverseConfig,
+    *,
+    max_gap_days: int = 3,
+    snapshots: pl.DataFrame | None = None,
+) -> Universe:
+    btc, eth = (panel.idx(m) for m in cfg.majors)
+    n_days, n_assets = panel.close.shape
+    is_alt = np.ones(n_assets, dtype=bool)
+    is_alt[[btc, eth]] = False
+    seen = np.isfinite(panel.close)
+    first = np.where(seen.any(axis=0), seen.argmax(axis=0), n_days)
+    age = np.arange(n_days)[:, None] - first[None, :]
+    mcap = carry_forward(panel.mcap, max_gap_days)
+    medvol = trailing_median(
+        panel.volume, cfg.volume_lookback_days, max(1, cfg.volume_lookback_days // 2)
+    )
+    base = panel.active & is_alt[None, :]
+    if snapshots is not None and snapshots.height:
+        member, rank = _snapshot_membership(panel, snapshots)
+        eligible = base & member
+        key = np.where(np.isfinite(rank), -rank, -np.inf)
+        ranked = np.isfinite(rank).any()
+        if not ranked:
+            key = mcap if cfg.rank_by == "marketcap" else medvol
+    else:
+        with np.errstate(invalid="ignore"):
+            eligible = (
+                base
+                & (age >= cfg.min_history_days)
+                & (np.nan_to_num(mcap, nan=-1.0) >= cfg.min_marketcap)
+                & (np.nan_to_num(medvol, nan=-1.0) >= cfg.min_volume)
+            )
+        key = mcap if cfg.rank_by == "marketcap" else medvol
+    basket = top_n(key, eligible, cfg.basket_size)
+    return Universe(eligible, basket, key, medvol, btc, eth)
+
+
+def _snapshot_membership(panel: MarketPanel, snaps: pl.DataFrame) -> tuple[Mask, Panel]:
+    """Members (and rank) of the latest snapshot published on or before each day."""
+    n_days, n_assets = panel.close.shape
+    member = np.zeros((n_days, n_assets), dtype=bool)
+    rank = np.full((n_days, n_assets), np.nan)
+    aidx = {a: i for i, a in enumerate(panel.assets)}
+    start = panel.dates[0].astype(object)
+    rebal = sorted(snaps["rebalance_date"].unique().to_list())
+    has_rank = "rank" in snaps.columns
+    for j, rd in enumerate(rebal):
+        d0 = max(0, (rd - start).days)
+        d1 = n_days if j + 1 == len(rebal) else max(0, (rebal[j + 1] - start).days)
+        if d0 >= n_days or d1 <= 0:
+            continue
+        rows = snaps.filter(pl.col("rebalance_date") == rd)
+        for r in rows.iter_rows(named=True):
+            i = aidx.get(r["asset_id"])
+            if i is None:
+                continue
+            member[d0:d1, i] = True
+            if has_rank and r["rank"] is not None:
+                rank[d0:d1, i] = float(r["rank"])
+    return member, rank

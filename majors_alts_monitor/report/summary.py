@@ -1,0 +1,119 @@
+"""What a person reads: the end-of-run summary, the signal summary and the dashboard's inputs."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from ..backtest.stages import RunResult
+from ..config import Config
+from ..dashboard import DashboardData, render_dashboard
+from .outputs import OutputPaths
+
+
+def dashboard_html(res: RunResult, cfg: Config) -> str:
+    tl = res.timeline
+    feats = res.features
+    data = DashboardData(
+        title=f"Majors vs Alts regime monitor ({cfg.regime.mode})",
+        timeline=tl,
+        pnl=res.pnl,
+        equity=res.equity,
+        features=feats,
+        betas=res.betas.join(res.pnl.select("date"), on="date", how="semi")
+        if res.pnl.height
+        else res.betas.head(0),
+        kpis=res.kpis,
+        regime_metrics=res.regime_metrics,
+        warnings=tuple(res.warnings),
+        trials=res.trials,
+        attribution=res.attribution,
+        signal=getattr(res, "signal", None),  # the run's signals_today.json, when it has one
+        js_cache_dir=OutputPaths(cfg.paths.output_root).cache,
+    )
+    return render_dashboard(data)
+
+
+def _f(x: object, pct: bool = False, nd: int = 2) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "n/a"
+    v = float(x) * (100 if pct else 1)  # type: ignore[arg-type]
+    v = round(v, nd) + 0.0  # -0.000 reads as a short position: print 0.000
+    return f"{v:.{nd}f}%" if pct else f"{v:.{nd}f}"
+
+
+def summary_text(res: RunResult, paths: OutputPaths, sig: dict | None = None) -> str:
+    """The end-of-run summary; the signal lines print ``res.signal`` (the run's last-day
+    labels, the same record as signals_today.json) unless ``sig`` is given."""
+    sig = sig if sig is not None else (res.signal or None)
+    k = res.kpis
+    s, b, wf, nt = k["strategy"], k["benchmark_always_on"], k["walk_forward"], k["neutrality"]
+    ci = wf["oos_sharpe_ci95"]
+    lines = [
+        "",
+        "Majors vs Alts regime monitor: run summary",
+        f"  out-of-sample period  {k['period']['start']} .. {k['period']['end']} ({k['period']['days']} days, "
+        f"{len(wf['folds'])} folds, mode {wf['mode']})",
+        f"  OOS Sharpe (net)      {_f(wf['oos_sharpe'])}  95% CI [{_f(ci[0])}, {_f(ci[1])}]   "
+        f"always-on book {_f(b['sharpe'])}",
+        f"  deflated Sharpe       {_f(wf['deflated_sharpe'], nd=3)}  ({wf['n_trials']} trials/fold, "
+        f"hurdle {_f(wf.get('deflated_sharpe_hurdle'))})   PSR vs 0 "
+        f"{_f(wf.get('probabilistic_sharpe'), nd=3)}   PBO {_f(wf['pbo'], nd=3)}",
+        f"  at effective N        {_f(wf.get('deflated_sharpe_effective'), nd=3)}  "
+        f"(N_eff {_f(wf.get('effective_n_trials'), nd=1)}, hurdle "
+        f"{_f(wf.get('deflated_sharpe_hurdle_effective'))}; raw N is the lower bound, this the "
+        "upper)",
+        f"  CAGR / max drawdown   {_f(s['cagr'], True)} / {_f(s['max_drawdown'], True)}   "
+        f"always-on {_f(b['cagr'], True)} / {_f(b['max_drawdown'], True)}",
+        f"  costs (sum)           fees {_f(s['total_fees'], True)}, slippage {_f(s['total_slippage'], True)}, "
+        f"funding {_f(s['total_funding'], True)}; exposure share {_f(s['exposure_share'], True, 1)}",
+        f"  neutrality error      {_f(nt['neutrality_error'], nd=3)} (realized beta BTC "
+        f"{_f(nt['beta_btc_realized'], nd=3)}, ETH {_f(nt['beta_eth_realized'], nd=3)})",
+    ]
+    if sig is not None:
+        lines.append(
+            f"  signal {sig['asof']}     {sig['regime']} -> {sig['action']} "
+            f"(exposure {_f(sig['exposure'])}, score {_f(sig['score'], nd=3)}, "
+            f"was {sig['previous_regime']})"
+        )
+        if sig.get("explain"):
+            lines.append(f"  why                   {sig['explain']['reason']}")
+    if res.warnings:
+        lines.append(f"  warnings              {len(res.warnings)} (also in run_manifest.json)")
+        lines += [f"  warning  {w}" for w in res.warnings]
+    lines += [
+        f"  dashboard             {(paths.reports / 'dashboard.html').resolve()}",
+        f"  reports               {paths.reports.resolve()}",
+        f"  artifacts             {paths.artifacts.resolve()}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def signal_text(sig: dict, path: Path) -> str:
+    lines = [
+        "",
+        f"Signal as of {sig['asof']} (decision on data through {sig['decision_date']})",
+        f"  regime   {sig['previous_regime']} -> {sig['regime']}   score {_f(sig['score'], nd=3)}",
+        f"  action   {sig['action']}   exposure {_f(sig['exposure'])}",
+        *([f"  why      {sig['explain']['reason']}"] if sig.get("explain") else []),
+        f"  betas    BTC {_f(sig['book_betas']['btc'], nd=3)}  ETH {_f(sig['book_betas']['eth'], nd=3)}",
+    ]
+    longs = [t for t in sig["book"] if t["side"] == "long"]
+    shorts = [t for t in sig["book"] if t["side"] == "short"]
+    if longs or shorts:
+        held = "to hold" if sig["targets"] else "if entered (flat now)"
+        lines.append(
+            f"  book     {held}: "
+            + ", ".join(f"{t['asset_id']} {t['weight']:+.3f}" for t in longs)
+            + f"; {len(shorts)} shorts, gross {sum(abs(t['weight']) for t in shorts):.2f}"
+        )
+    if sig["stale"]:
+        lines.append(
+            "  STALE DATA: " + "; ".join(w for w in sig["warnings"] if w.startswith("STALE"))
+        )
+    for w in sig["warnings"]:
+        if not w.startswith("STALE"):
+            lines.append(f"  warning  {w}")
+    lines += [f"  written  {path.resolve()}", ""]
+    return "\n".join(lines)

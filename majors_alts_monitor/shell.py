@@ -1,0 +1,114 @@
+"""What every command shares: the date argument, progress and logging on the console, the
+run log kept for the artifacts, and the record of what the command has committed (so a failure
+or a Ctrl-C after that point says where the outputs are instead of "untouched")."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from .interrupts import raise_if_interrupted
+
+log = logging.getLogger("majors_alts_monitor")
+
+
+def parse_date(s: str) -> date:
+    try:
+        return date.fromisoformat(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{s!r} is not a date in YYYY-MM-DD form") from None
+
+
+class Progress:
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.t0 = time.time()
+        self.console = None
+        if sys.stderr.isatty() and not quiet:
+            from rich.console import Console
+
+            self.console = Console(stderr=True)
+
+    def __call__(self, msg: str) -> None:
+        raise_if_interrupted()  # a stage boundary: a swallowed Ctrl-C stops the run here
+        log.debug(msg)
+        if self.quiet:
+            return
+        el = time.time() - self.t0
+        if self.console is not None:
+            self.console.print(f"[dim]{el:6.1f}s[/dim] [bold cyan]>[/bold cyan] {msg}")
+        else:
+            print(f"[{el:6.1f}s] {msg}", file=sys.stderr, flush=True)
+
+
+class LogCapture(logging.Handler):
+    """Keeps every record of the run in memory for artifacts/majors_alts/run.log."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+        self.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S")
+        )
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+    def text(self) -> str:
+        return "\n".join(self.lines) + "\n"
+
+
+class StderrHandler(logging.Handler):
+    """Writes to whatever ``sys.stderr`` is at the time of the record (not the stream of the
+    first call: a replaced and closed stream would otherwise raise on every later record)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:  # noqa: BLE001 - logging's own contract: report, never raise
+            self.handleError(record)
+
+
+def setup_logging(quiet: bool) -> None:
+    root = logging.getLogger("majors_alts_monitor")
+    root.setLevel(logging.DEBUG)
+    h = next((h for h in root.handlers if isinstance(h, StderrHandler)), None)
+    if h is None:
+        h = StderrHandler()
+        h.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+        root.addHandler(h)
+    h.setLevel(logging.WARNING if quiet else logging.INFO)
+    root.propagate = False
+
+
+def print_result(text: str) -> int:
+    """The command's summary on standard output, after its outputs are committed: 0, or 120
+    (as Python's own exit when it cannot flush) with a note on stderr when it cannot be
+    written (a full disk, a closed pipe)."""
+    try:
+        print(text, flush=True)
+    except (OSError, ValueError) as err:
+        with contextlib.suppress(Exception):
+            print(f"error: could not write to standard output: {err}", file=sys.stderr)
+        return 120
+    return 0
+
+
+written: list[Path] = []
+"""Where the current command committed its outputs (empty until it has): the messages of a
+failure or an interrupt after that point say so instead of "previous outputs are untouched"."""
+
+
+def committed(where: Path) -> None:
+    written.append(where.resolve())
+
+
+def outputs_state() -> str:
+    if written:
+        return f"this run's outputs were already written under {written[-1]}"
+    return "previous outputs are untouched"
