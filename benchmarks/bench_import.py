@@ -18,7 +18,7 @@ from _common import CACHE
 
 from majors_alts_monitor import cli
 from majors_alts_monitor.lake.synthetic import SyntheticSpec, generate
-from majors_alts_monitor.tests.test_importers import write_coingecko, write_klines
+from majors_alts_monitor.tests.lake.test_importers import write_coingecko, write_klines
 
 
 def timed(argv: list[str]) -> float:

@@ -4,7 +4,7 @@ A figure is ``{"data": [trace, ...], "layout": {...}}``: exactly the JSON plotly
 Building it with plotly.graph_objects cost most of the dashboard's time (importing the
 validators, validating and deep-copying every property, ``make_subplots``, ``to_plotly_json``),
 so the figures are built here by small functions and serialised with :func:`to_json`.
-``tests/test_plot_spec.py`` builds ``plotly.graph_objects.Figure(spec)`` from every figure of
+``tests/dashboard/test_plot_spec.py`` builds ``plotly.graph_objects.Figure(spec)`` from every figure of
 the dashboard (plotly raises on any invalid property) and checks :func:`subplots` against
 ``plotly.subplots.make_subplots``; nothing here imports plotly.
 

@@ -1,6 +1,6 @@
 """The reference for the compiled bootstrap statistics: ``stats.sharpe_ci`` and
 ``stats.regime_edges`` as numpy code, as they were before the kernels (``bootstrap_kernel``),
-unchanged. ``tests/test_bootstrap_kernel.py`` pins the kernels to it bit for bit and
+unchanged. ``tests/stats/test_bootstrap_kernel.py`` pins the kernels to it bit for bit and
 ``benchmarks/bench_bootstrap.py`` times it against them. No test framework imports here."""
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from majors_alts_monitor.sweep.results import summary
 from majors_alts_monitor.sweep.spec import load_sweep
 from majors_alts_monitor.tests import browser
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 START, END = date(2020, 1, 1), date(2022, 12, 31)
 BASE = {
     "regime": {"grid": {"max_sets": 60}},

@@ -531,7 +531,7 @@ def test_jump_mode_pipeline_counts_penalties_and_ignores_the_future(tmp_path: Pa
     after a fold's last training label leaves that fold's and earlier folds' fits unchanged."""
     from datetime import timedelta
 
-    from majors_alts_monitor.tests.test_walkforward import _rewrite_after
+    from majors_alts_monitor.tests.backtest.test_walkforward import _rewrite_after
 
     start, end = date(2020, 1, 1), date(2023, 6, 30)
     lake, _ = write_lake(

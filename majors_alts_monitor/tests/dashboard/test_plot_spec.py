@@ -33,9 +33,13 @@ from plotly.subplots import make_subplots
 from majors_alts_monitor import dashboard
 from majors_alts_monitor.dashboard import common, plot
 from majors_alts_monitor.dashboard.page import FIGURES, OPTIONAL, plotly_js_path
-from majors_alts_monitor.tests.test_dashboard import _nan_everywhere, add_extras, make_data
+from majors_alts_monitor.tests.dashboard.test_dashboard import (
+    _nan_everywhere,
+    add_extras,
+    make_data,
+)
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 ALL = [*FIGURES, ("rolling", dashboard.fig_rolling), *((n, f) for n, _, f in OPTIONAL)]
 
 
