@@ -14,9 +14,7 @@ import logging
 import os
 import sys
 import threading
-import time
 import traceback
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
 
@@ -192,8 +190,9 @@ def _warm_numba() -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from . import pipeline
     from .lake.data_io import lake_span
-    from .report.outputs import OutputPaths, output_lock, render_run_files, write_all
-    from .report.summary import dashboard_html, summary_text
+    from .report.outputs import output_lock
+    from .report.summary import summary_text
+    from .report.write import write_run
 
     _modules_loaded()
     progress = Progress(args.quiet)
@@ -208,17 +207,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         start, end = args.start or s0, args.end or e0
         log.info(f"run {start}..{end}, lake {cfg.paths.data_lake}, config hash {cfg.hash()}")
         res = pipeline.run(cfg, start, end, progress)
-        timings = res.manifest["timings_s"]
-        t = time.time()
-        progress("rendering the dashboard")
-        html = dashboard_html(res, cfg)
-        timings["dashboard"] = round(time.time() - t, 3)
-        paths = OutputPaths(cfg.paths.output_root)
-        res.manifest["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-        log.info(f"writing outputs under {paths.root.resolve()}")
-        files = render_run_files(paths, res, dashboard_html=html, log_text=capture.text())
-        raise_if_interrupted()  # nothing is written by an interrupted run
-        write_all(files)
+        paths = write_run(res, cfg, log_text=capture.text, progress=progress, locked=True)
         committed(paths.root)
     finally:
         stack.close()

@@ -484,3 +484,39 @@ def load_config(path: Path | str | None = None) -> Config:
             f"for example {DEFAULT_CONFIG_PATH}"
         )
     return parse_config(read_yaml(p), str(p))
+
+
+def set_dotted(raw: dict[str, Any], key: str, value: Any, source: str) -> None:
+    """Set ``a.b.c`` in a nested mapping, creating mappings on the way; a non-mapping on the
+    way is an error naming the key."""
+    parts = key.split(".")
+    node = raw
+    for i, part in enumerate(parts[:-1]):
+        nxt = node.get(part)
+        if nxt is None:
+            nxt = node[part] = {}
+        if not isinstance(nxt, dict):
+            where = ".".join(parts[: i + 1])
+            raise ConfigError(
+                f"invalid configuration in {source}: key '{key}' goes through '{where}', "
+                "which is not a section"
+            )
+        node = nxt
+    node[parts[-1]] = value
+
+
+def get_dotted(resolved: dict[str, Any], key: str) -> Any:
+    node: Any = resolved
+    for part in key.split("."):
+        node = node[part] if isinstance(node, dict) and part in node else None
+    return node
+
+
+def apply_overrides(base: Config, overrides: dict[str, Any], source: str = "<overrides>") -> Config:
+    """``base`` with dotted keys set (``{"universe.basket_size": 10}``), validated as a whole
+    like a file: an unknown key or a bad value is a ``ConfigError`` naming the key and
+    ``source``."""
+    raw = json.loads(base.model_dump_json())
+    for k, v in overrides.items():
+        set_dotted(raw, str(k), v, source)
+    return parse_config(raw, source)

@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from ..config import DEFAULT_CONFIG_PATH, Config, parse_config, read_yaml
+from ..config import DEFAULT_CONFIG_PATH, Config, get_dotted, parse_config, read_yaml, set_dotted
 from ..errors import ConfigError
 
 SPEC_KEYS = {
@@ -75,32 +75,6 @@ class SweepSpec:
 
 def _err(source: Path, msg: str) -> ConfigError:
     return ConfigError(f"invalid sweep file {source}: {msg}")
-
-
-def set_dotted(raw: dict[str, Any], key: str, value: Any, source: str) -> None:
-    """Set ``a.b.c`` in a nested mapping, creating mappings on the way; a non-mapping on the
-    way is an error naming the key."""
-    parts = key.split(".")
-    node = raw
-    for i, part in enumerate(parts[:-1]):
-        nxt = node.get(part)
-        if nxt is None:
-            nxt = node[part] = {}
-        if not isinstance(nxt, dict):
-            where = ".".join(parts[: i + 1])
-            raise ConfigError(
-                f"invalid configuration in {source}: key '{key}' goes through '{where}', "
-                "which is not a section"
-            )
-        node = nxt
-    node[parts[-1]] = value
-
-
-def get_dotted(resolved: dict[str, Any], key: str) -> Any:
-    node: Any = resolved
-    for part in key.split("."):
-        node = node[part] if isinstance(node, dict) and part in node else None
-    return node
 
 
 def _date(v: Any, key: str, source: Path) -> date | None:
