@@ -362,12 +362,12 @@ def test_failed_run_leaves_previous_outputs_whole(
 ) -> None:
     root, _ = run_output
     before = file_stat_snapshot(root / "reports")
-    from majors_alts_monitor.report import summary as reporting
+    from majors_alts_monitor.report import write
 
     def boom(*a: object, **k: object) -> str:
         raise RuntimeError("dashboard failed")
 
-    monkeypatch.setattr(reporting, "dashboard_html", boom)
+    monkeypatch.setattr(write, "dashboard_html", boom)
     code = cli.main(["run", "--lake", str(lake), "--output-root", str(root), "--quiet"])
     assert code == 1
     assert file_stat_snapshot(root / "reports") == before
