@@ -3,8 +3,9 @@
 A ``LocalCluster`` of ``workers`` processes (one thread each) by default, an existing cluster
 with ``scheduler``, or this process alone with ``workers=0``. Points are sent grouped by the
 data they share (so each worker reads the lake and builds each market once per group), each
-finished point rewrites ``sweep_results.parquet`` and ``sweep_summary.json`` (temporary name,
-then rename), and Ctrl-C leaves the finished points written.
+finished point publishes a new sweep set (``sweep_results.parquet``, ``sweep_summary.json``,
+the manifest: a generation switched in by one rename, ``publish.layout``), and Ctrl-C leaves
+the finished points published.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from ..report.outputs import ARTIFACTS, REPORTS, OutputPaths, to_json_bytes, write_all
+from ..publish.layout import OutputRoot
+from ..report.outputs import ARTIFACTS, REPORTS, OutputPaths, to_json_bytes
 from .results import parquet_bytes, previous_points, summary, table, trials_table
 from .spec import SweepSpec
 from .worker import PointOutcome, PointTask, cache_keys, run_point
@@ -43,7 +45,7 @@ class SweepInterrupted(Exception):
 @dataclass
 class SweepRun:
     spec: SweepSpec
-    root: Path
+    out: OutputRoot
     start: date
     end: date
     rows: dict[int, dict[str, Any]]
@@ -51,6 +53,10 @@ class SweepRun:
     timings: dict[int, dict[str, Any]]
     cluster: dict[str, Any]
     t0: float
+
+    @property
+    def root(self) -> Path:
+        return self.out.root
 
     @property
     def reports(self) -> Path:
@@ -64,25 +70,25 @@ class SweepRun:
         """The results, summary and manifest; at the end (``dashboard``) also the dashboard
         and the trials of every point (kept for ``--resume``)."""
         files = {
-            self.reports / "sweep_results.parquet": parquet_bytes(table(self.spec, self.rows)),
-            self.reports / "sweep_summary.json": to_json_bytes(
+            "reports/sweep_results.parquet": parquet_bytes(table(self.spec, self.rows)),
+            "reports/sweep_summary.json": to_json_bytes(
                 summary(self.spec, self.rows, self.trial_sr)
             ),
-            self.artifacts / "sweep_manifest.json": to_json_bytes(self.manifest(final)),
+            "artifacts/sweep_manifest.json": to_json_bytes(self.manifest(final)),
         }
         if dashboard:
             from .dashboard import sweep_dashboard_html
 
             trials = trials_table(self.spec, self.trial_sr)
-            files[self.artifacts / "sweep_trials.parquet"] = parquet_bytes(trials)
+            files["artifacts/sweep_trials.parquet"] = parquet_bytes(trials)
 
-            files[self.reports / "sweep_dashboard.html"] = sweep_dashboard_html(
+            files["reports/sweep_dashboard.html"] = sweep_dashboard_html(
                 self.spec,
                 table(self.spec, self.rows),
                 summary(self.spec, self.rows, self.trial_sr),
                 js_cache_dir=OutputPaths(self.root).cache,
             ).encode()
-        write_all(files)
+        self.out.publish_sweep(files)
 
     def manifest(self, final: bool) -> dict[str, Any]:
         secs = [t["seconds"] for t in self.timings.values() if not t.get("resumed")]
@@ -263,7 +269,7 @@ def _client(workers: int, scheduler: str | None) -> Iterator[tuple[Any, dict[str
 
 def run_sweep(
     spec: SweepSpec,
-    root: Path,
+    out: OutputRoot,
     start: date,
     end: date,
     *,
@@ -275,14 +281,15 @@ def run_sweep(
     on_start: Callable[[SweepRun], None] | None = None,
     resume: bool = False,
 ) -> SweepRun:
-    """Run every point; return the finished sweep (outputs written). Raises
-    ``SweepInterrupted`` on Ctrl-C after writing the finished points. ``resume`` reuses the
-    points of an earlier run of the same sweep folder that finished ok with the same config
-    hash, lake and window."""
-    run = SweepRun(spec, root, start, end, {}, {}, {}, {}, time.time())
+    """Run every point; return the finished sweep (outputs published in ``out``, an output
+    root held for writing). Raises ``SweepInterrupted`` on Ctrl-C after publishing the finished
+    points. ``resume`` reuses the points of an earlier run of the same sweep folder that
+    finished ok with the same config hash, lake and window."""
+    run = SweepRun(spec, out, start, end, {}, {}, {}, {}, time.time())
     if resume:
         _resume(run)
-    reports_root = run.reports / "points" if spec.write_reports else None
+    # each point's report set is an output root of its own in a folder that accumulates
+    reports_root = out.keep_dir("sweep", "reports/points") if spec.write_reports else None
     tasks = [
         PointTask(
             p.id,

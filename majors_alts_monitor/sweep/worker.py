@@ -160,16 +160,17 @@ def _run(task: PointTask, cache: dict[str, bool]) -> tuple[dict[str, Any], np.nd
 
 def _write_reports(cfg: Config, task: PointTask, lake: Any, p: Any) -> None:
     from .. import pipeline
-    from ..report.outputs import OutputPaths, render_run_files, write_all
+    from ..publish.layout import writing_outputs
+    from ..report.outputs import render_run_files
     from ..report.summary import dashboard_html
 
     assert task.reports_dir is not None
     res = pipeline.run(cfg, task.start, task.end, lake=lake, prepared=p)
-    write_all(
-        render_run_files(
-            OutputPaths(task.reports_dir),
-            res,
-            dashboard_html=dashboard_html(res, cfg),
-            with_signal=False,  # a sweep point is not tomorrow's signal
-        )
+    files = render_run_files(
+        res,
+        dashboard_html=dashboard_html(res, cfg),  # plotly.js kept in the sweep root's cache
+        with_signal=False,  # a sweep point is not tomorrow's signal
     )
+    lakes = [cfg.paths.data_lake]
+    with writing_outputs(task.reports_dir, lakes=lakes, command="sweep point") as out:
+        out.publish_run(files, command="sweep point")
