@@ -100,7 +100,7 @@ def _pid_of(name: str) -> int | None:
     return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -295,6 +295,18 @@ class Store:
                 log.warning(f"could not remove {p} ({_fail_text(err)}); the next writer will")
 
     # ---- recovery --------------------------------------------------------------------------
+    def adopt_copies(self) -> None:
+        """A root copied by a tool that follows links (``cp -r``) holds ``current`` and
+        ``previous`` as folders: each becomes a generation again, its name a link to it."""
+        for which in (PREVIOUS, CURRENT):
+            p = self.home / which
+            if p.is_dir() and not p.is_symlink():
+                gid = new_id()
+                fsops.makedirs(self.gens)
+                fsops.rename(p, self.gens / gid)
+                self._point(which, gid)
+                fsops.fsync_dir(self.home)
+
     def prune(self) -> list[str]:
         """Remove generations other than ``current`` and ``previous`` (old sets, and sets a
         killed or failed writer never switched in), and temporary links of dead processes.
@@ -302,11 +314,12 @@ class Store:
         done: list[str] = []
         if not self.home.is_dir():
             return done
+        self.adopt_copies()
         keep = {self.current_id(), self.previous_id()}
         me = os.getpid()
         for tmp in self.home.glob(".*.tmp-*"):
             pid = tmp.name.rsplit("-", 1)[-1]
-            if pid.isdigit() and (int(pid) == me or not _pid_alive(int(pid))):
+            if pid.isdigit() and (int(pid) == me or not pid_alive(int(pid))):
                 with contextlib.suppress(OSError):
                     fsops.remove(tmp)
         if not self.gens.is_dir():
@@ -315,7 +328,7 @@ class Store:
             if g.name in keep:
                 continue
             pid = _pid_of(g.name)
-            if pid is not None and pid != me and _pid_alive(pid):
+            if pid is not None and pid != me and pid_alive(pid):
                 continue  # a live writer's folder (one that got in without the lock)
             try:
                 fsops.remove(g)

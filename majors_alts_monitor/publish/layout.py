@@ -39,7 +39,7 @@ from typing import Any
 
 from ..errors import OutputLocationError, PublishError
 from . import fsops
-from .generations import Carry, Entry, Link, Store
+from .generations import Carry, Entry, Link, Store, pid_alive
 from .lock import Lock, hold
 from .paths import refuse_in_lakes, resolve
 
@@ -139,6 +139,8 @@ class OutputRoot:
     def recover(self) -> list[str]:
         """Finish what an earlier writer left: convert an old-layout root, remove sets never
         switched in and temporary links of dead processes."""
+        for s in (self.run, self.sweep):
+            s.adopt_copies()
         done = self._convert_legacy()
         for s in (self.run, self.sweep):
             for g in s.prune():
@@ -355,6 +357,7 @@ class LakeOut:
     def recover(self, names: Iterable[str]) -> list[str]:
         names = list(names)
         done: list[str] = []
+        self.store.adopt_copies()
         real = [
             n for n in names if (p := self.lake / f"{n}.parquet").is_file() and not p.is_symlink()
         ]
@@ -369,11 +372,12 @@ class LakeOut:
             fsops.fsync_dir(self.lake)
             done.append(f"converted {self.lake} from the earlier layout ({', '.join(real)})")
         done += [f"removed lake generation {g}" for g in self.store.prune()]
-        for tmp in self.lake.glob(".*.parquet.tmp-*"):
+        for tmp in self.lake.glob(".*.parquet.tmp-*"):  # an earlier version's, or a link's
             pid = tmp.name.rsplit("-", 1)[-1]
-            if pid.isdigit() and int(pid) != os.getpid():
+            if pid.isdigit() and not pid_alive(int(pid)):
                 with contextlib.suppress(OSError):
                     fsops.remove(tmp)
+                done.append(f"removed {tmp.name}, left by a killed process")
         for msg in done:
             log.debug(msg)
         return done

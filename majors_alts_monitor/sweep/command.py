@@ -29,6 +29,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--scheduler", default=None, help="address of an existing Dask scheduler (tcp://host:port)"
     )
+    p.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="give up on --scheduler when it has not completed Dask's handshake by then "
+        "(default 10)",
+    )
+    p.add_argument(
+        "--no-workers-timeout",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="stop (the finished points published) when the cluster has had no worker for "
+        "this long (default 120)",
+    )
     p.add_argument("--output-root", type=Path, default=None, help="override output_root")
     p.add_argument("--lake", type=Path, default=None, help="override the lake of every point")
     p.add_argument("--duckdb", type=Path, default=None, help="override paths.duckdb")
@@ -79,6 +95,16 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     workers = (os.cpu_count() or 1) if args.workers is None else args.workers
     if workers < 0:
         raise ConfigError(f"--workers must be >= 0 (got {workers})")
+    for opt, v in (
+        ("--connect-timeout", args.connect_timeout),
+        ("--no-workers-timeout", args.no_workers_timeout),
+    ):
+        if not v > 0:
+            raise ConfigError(f"{opt} must be a positive number of seconds (got {v})")
+    if args.scheduler is not None:
+        from .runner import check_scheduler_address
+
+        check_scheduler_address(args.scheduler)
     spec = load_sweep(args.sweep_file)
     _check_demo(args, spec)
     for d in spec.duplicates:
@@ -125,6 +151,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                 order=args.order,
                 quiet=args.quiet,
                 resume=args.resume,
+                connect_timeout=args.connect_timeout,
+                no_workers_timeout=args.no_workers_timeout,
             )
     except SweepInterrupted as err:
         print(str(err), file=sys.stderr)
