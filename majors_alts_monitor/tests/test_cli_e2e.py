@@ -667,16 +667,22 @@ def test_sigint_is_held_during_the_kernel_and_raised_after() -> None:
 
     from majors_alts_monitor.regime.search import sigint_deferred
 
-    before = signal.getsignal(signal.SIGINT)
-    finished = False
-    with pytest.raises(KeyboardInterrupt):
-        with sigint_deferred():
-            signal.raise_signal(signal.SIGINT)
-            sum(range(1000))  # bytecode runs: a KeyboardInterrupt would be raised here
-            finished = True
-    assert finished and signal.getsignal(signal.SIGINT) is before
-    with sigint_deferred():  # no signal: nothing raised
-        pass
+    # Python's own handler, whatever the suite inherited (a process started in the background
+    # may have SIGINT ignored, and an ignored signal raises nothing after the block)
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        before = signal.getsignal(signal.SIGINT)
+        finished = False
+        with pytest.raises(KeyboardInterrupt):
+            with sigint_deferred():
+                signal.raise_signal(signal.SIGINT)
+                sum(range(1000))  # bytecode runs: a KeyboardInterrupt would be raised here
+                finished = True
+        assert finished and signal.getsignal(signal.SIGINT) is before
+        with sigint_deferred():  # no signal: nothing raised
+            pass
+    finally:
+        signal.signal(signal.SIGINT, inherited)
 
 
 def test_a_ctrl_c_swallowed_by_a_library_still_stops_the_run(
