@@ -148,7 +148,7 @@ def test_case2_concurrent_imports_into_one_lake_lose_nothing(tmp_path: Path) -> 
     for half, group in (("a", names[:5]), ("b", names[5:])):
         for n in group:
             klines_file(tmp_path / half, f"{n}USDT")
-    for trial in range(3):
+    for trial in range(2):
         out = tmp_path / f"lake{trial}"
         procs = [
             subprocess.Popen(
