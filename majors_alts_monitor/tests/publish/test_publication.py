@@ -18,8 +18,8 @@ import pytest
 from majors_alts_monitor import cli
 from majors_alts_monitor.errors import OutputLocationError, PublishError
 from majors_alts_monitor.lake.data_io import LakeReader, lake_span
-from majors_alts_monitor.lake.tables import _Report
 from majors_alts_monitor.lake.importers.common import SCHEMAS
+from majors_alts_monitor.lake.tables import _Report
 from majors_alts_monitor.publish import accumulate
 from majors_alts_monitor.publish.layout import LakeOut, OutputRoot, writing_lake, writing_outputs
 from majors_alts_monitor.publish.paths import resolve
