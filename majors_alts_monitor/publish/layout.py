@@ -128,6 +128,11 @@ class OutputRoot:
         refuse_in_lakes(targets, lakes, duckdb)
         for m in MOUNTS:
             p = self.root / m / SUB
+            if os.path.lexists(p) and not p.is_symlink() and not p.is_dir():
+                raise OutputLocationError(
+                    f"output folder {p} is a file. What to do: move it away (or pass another "
+                    "--output-root)"
+                )
             if p.is_symlink() and not self._is_ours(m):
                 raise OutputLocationError(
                     f"output folder {p} is a symlink to {os.readlink(p)} that this tool did not "

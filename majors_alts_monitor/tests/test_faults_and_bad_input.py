@@ -851,3 +851,20 @@ def test_case10_the_sigint_test_passes_when_the_suite_ignores_sigint() -> None:
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     assert r.returncode == 0, r.stdout[-3000:]
+
+
+def test_case6_a_damaged_demo_lake_in_the_cache_is_made_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cache files are checked against their hash before reuse: the demo lake too."""
+    from majors_alts_monitor.lake import demo
+
+    monkeypatch.setattr(demo, "DEMO_ASSETS", 8)
+    lake_dir = demo.ensure_demo_lake(tmp_path, say=lambda m: None)
+    want = pl.read_parquet(lake_dir / "fact_price.parquet")
+    stamp = (lake_dir / "fact_price.parquet").stat().st_mtime_ns
+    assert demo.ensure_demo_lake(tmp_path, say=lambda m: None) == lake_dir  # whole: reused
+    assert (lake_dir / "fact_price.parquet").stat().st_mtime_ns == stamp
+    want.head(10).write_parquet(lake_dir / "fact_price.parquet")  # valid parquet, other rows
+    demo.ensure_demo_lake(tmp_path, say=lambda m: None)
+    assert pl.read_parquet(lake_dir / "fact_price.parquet").equals(want)
