@@ -131,6 +131,17 @@ def test_an_earlier_versions_root_is_converted_with_the_same_bytes(tmp_path: Pat
     assert not verify(root).problems
 
 
+def test_a_root_copied_with_links_followed_is_adopted(sets: Sets, fast_tmp: Path) -> None:
+    """``cp -r`` of a root makes its ``current`` and ``previous`` links folders (and the
+    documented folders too): the next writer adopts them and publishes as usual."""
+    root = fast_tmp / "cp-r"
+    shutil.copytree(sets.root_old, root)  # links followed
+    assert not (root / "reports/majors_alts").is_symlink()
+    with writing_outputs(root) as out:
+        out.publish_run(sets.run_new, command="run")
+    assert (root / "reports/majors_alts").is_symlink() and not verify(root).problems
+
+
 def test_an_importers_lake_reads_like_any_lake_and_keeps_its_fingerprint(
     sets: Sets, fast_tmp: Path, capsys: pytest.CaptureFixture
 ) -> None:

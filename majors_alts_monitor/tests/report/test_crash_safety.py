@@ -138,7 +138,7 @@ def runs(setup: dict) -> dict:
     r = killer(setup, 0, old, OLD_END)
     assert r.returncode == 0, r.stderr
     new = base / "new"
-    shutil.copytree(old, new)  # as `cp -r`: links followed, the copy's sets are folders
+    shutil.copytree(old, new, symlinks=True)
     r = killer(setup, 0, new, NEW_END)
     assert r.returncode == 0, r.stderr
     steps = int(r.stderr.rsplit("STEPS", 1)[1])
@@ -173,11 +173,8 @@ def test_reference_runs_are_whole_and_differ(runs: dict) -> None:
 @pytest.mark.slow
 def test_sigkill_during_the_publication_leaves_one_whole_run(setup: dict, runs: dict) -> None:
     old, new = files_of(runs["old"]), files_of(runs["new"])
-    probe = setup["base"] / "probe"
-    shutil.copytree(runs["old"], probe, symlinks=True)
-    r = killer(setup, 0, probe, NEW_END)
-    n = int(r.stderr.rsplit("STEPS", 1)[1])  # the steps of one publication over the old set
-    for k in (3, n // 3, n // 2, n - 4, n - 1):
+    n = runs["steps"]  # the file-system steps of one publication over the old set
+    for k in (3, n // 2, n - 4, n - 1):
         root = setup["base"] / f"killed_{k}"
         shutil.copytree(runs["old"], root, symlinks=True)
         r = killer(setup, k, root, NEW_END)
