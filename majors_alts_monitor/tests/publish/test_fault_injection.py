@@ -74,12 +74,29 @@ def publish_import(lake: Path, s: Sets) -> None:
         lk.publish(s.tables_new, {"imports": [{"source": "test"}]})
 
 
+SIGNAL = b'{"asof": "2021-08-31", "regime": "BALANCED"}\n'
+
+
+def publish_signals(root: Path, s: Sets) -> None:
+    """``signals``: its file replaced, every file of the run carried over (hard links)."""
+    with writing_outputs(root, lakes=[s.lake], command="signals") as out:
+        out.publish_run({"reports/signals_today.json": SIGNAL}, command="signals", carry=True)
+
+
+def publish_one_table(lake: Path, s: Sets) -> None:
+    """An import that changes one table: the other is carried over (a hard link)."""
+    with writing_lake(lake, SCHEMAS, command="import") as lk:
+        lk.publish({"fact_volume": s.tables_new["fact_volume"]}, {})
+
+
 WRITERS: dict[str, tuple[Callable[[Path, Sets], None], Callable[[Sets], Path | None]]] = {
     "run": (publish_run, lambda s: s.root_old),
     "run-first": (publish_run, lambda s: None),  # into an empty root
+    "signals": (publish_signals, lambda s: s.root_old),
     "sweep": (publish_sweep, lambda s: s.root_old),
     "import": (publish_import, lambda s: s.lake_old),
     "import-first": (publish_import, lambda s: None),
+    "import-one-table": (publish_one_table, lambda s: s.lake_old),
 }
 
 
@@ -97,10 +114,16 @@ def visible(writer: str, where: Path) -> dict[str, bytes] | None:
 def expected(writer: str, s: Sets) -> tuple[dict[str, bytes] | None, dict[str, bytes]]:
     old_root = WRITERS[writer][1](s)
     old = None if old_root is None else visible(writer, old_root)
-    if writer.startswith("import"):
+    if writer == "import-one-table":
+        assert old is not None
+        new = {**old, "fact_volume.parquet": s.tables_new["fact_volume"]}
+    elif writer.startswith("import"):
         new = {f"{t}.parquet": b for t, b in s.tables_new.items()}
     elif writer == "sweep":
         new = s.sweep_new
+    elif writer == "signals":
+        assert old is not None
+        new = {**old, "reports/signals_today.json": SIGNAL}
     else:
         new = s.run_new
     return old, new
