@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__
+from .. import __version__, clock
 from ..errors import LimitError
 from ..publish.layout import OutputRoot
 from ..report.outputs import ARTIFACTS, REPORTS, OutputPaths, to_json_bytes
@@ -355,6 +355,7 @@ def run_sweep(
             end,
             None if reports_root is None else reports_root / f"{p.id:04d}",
             numba_threads,
+            clock.today(),
         )
         for p in spec.points
         if p.id not in run.rows

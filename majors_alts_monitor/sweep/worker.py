@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import clock
 from ..config import Config
 from ..errors import MonitorError
 
@@ -38,6 +39,7 @@ class PointTask:
     end: date
     reports_dir: Path | None = None  # write the point's full report set under this folder
     numba_threads: int | None = None
+    today: date | None = None  # the client's clock (``--today``), the same on every worker
 
 
 @dataclass
@@ -124,7 +126,8 @@ def run_point(task: PointTask) -> PointOutcome:
     _set_threads(task.numba_threads)
     cache: dict[str, bool] = {}
     try:
-        row, sr = _run(task, cache)
+        with clock.pinned(task.today):
+            row, sr = _run(task, cache)
     except MonitorError as err:
         row, sr = error_row(f"{type(err).__name__}: {err}"), None
     except Exception as err:  # noqa: BLE001 - a failed point is recorded, the sweep continues

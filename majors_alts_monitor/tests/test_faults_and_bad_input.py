@@ -567,7 +567,7 @@ def test_case7_a_cluster_without_workers(lake: Path, cfg: Path, tmp_path: Path, 
 
     sweep = tmp_path / "sweep.yaml"
     sweep.write_text(f"lake: {lake}\nbase_config: {cfg}\ngrid:\n  costs.taker_fee_bps: [2, 3]\n")
-    with LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=":0") as cluster:
         argv = ["sweep", str(sweep), "--scheduler", cluster.scheduler_address]
         argv += ["--no-workers-timeout", "1", "--output-root", str(tmp_path / "o"), "--quiet"]
         assert cli.main(argv) == 2
