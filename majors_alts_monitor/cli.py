@@ -18,20 +18,21 @@ import traceback
 from pathlib import Path
 from typing import NoReturn
 
-from . import __version__
+from . import __version__, clock
 from .config import Config, load_config
 from .errors import MonitorError
 from .interrupts import raise_if_interrupted, sticky_sigint
 from .lake.demo import DEMO_ASSETS, demo_conflict, ensure_demo_lake
+from .publish import generations
 from .shell import (
     LogCapture,
     Progress,
-    committed,
+    add_today,
+    closed_stdout,
     outputs_state,
     parse_date,
     print_result,
     setup_logging,
-    written,
 )
 
 log = logging.getLogger("majors_alts_monitor")
@@ -58,6 +59,7 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="generate (once) and use the synthetic demo lake under <output-root>/cache/",
     )
     p.add_argument("--quiet", action="store_true", help="warnings and the summary only")
+    add_today(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,6 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
     y.add_argument("--end", type=parse_date, default=None)
     y.add_argument("--partitioned", action="store_true")
     y.add_argument("--quirks", default="", help="comma list: duplicates,gaps,ragged_ends,spellings")
+    add_today(y)
+    v = sub.add_parser(
+        "verify",
+        help="check an output root (or a lake the importers wrote) against its manifest",
+    )
+    v.add_argument("root", type=Path, help="an output root, or a lake written by `import`")
+    v.add_argument("--quiet", action="store_true", help="problems only")
+    add_today(v)
     from .sweep.command import add_arguments as sweep_arguments
 
     sweep_arguments(sub.add_parser("sweep", help="walk-forward runs over a grid of configs (Dask)"))
@@ -190,7 +200,7 @@ def _warm_numba() -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from . import pipeline
     from .lake.data_io import lake_span
-    from .report.outputs import output_lock
+    from .publish.layout import writing_outputs
     from .report.summary import summary_text
     from .report.write import write_run
 
@@ -201,14 +211,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     stack = contextlib.ExitStack()
     try:
         cfg = _config(args, progress)
-        stack.enter_context(output_lock(cfg.paths.output_root))  # one writer per output root
+        out = stack.enter_context(  # one writer per output root, every path checked
+            writing_outputs(
+                cfg.paths.output_root,
+                lakes=[cfg.paths.data_lake],
+                duckdb=cfg.paths.duckdb,
+                command="run",
+            )
+        )
         reader = pipeline.make_reader(cfg)
         s0, e0 = lake_span(reader)
         start, end = args.start or s0, args.end or e0
         log.info(f"run {start}..{end}, lake {cfg.paths.data_lake}, config hash {cfg.hash()}")
         res = pipeline.run(cfg, start, end, progress)
-        paths = write_run(res, cfg, log_text=capture.text, progress=progress, locked=True)
-        committed(paths.root)
+        paths = write_run(res, cfg, log_text=capture.text, progress=progress, out=out)
     finally:
         stack.close()
         logging.getLogger("majors_alts_monitor").removeHandler(capture)
@@ -218,7 +234,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_signals(args: argparse.Namespace) -> int:
     from . import pipeline
     from .lake.data_io import lake_span
-    from .report.outputs import OutputPaths, atomic_write, output_lock, to_json_bytes
+    from .publish.layout import writing_outputs
+    from .report.outputs import OutputPaths, to_json_bytes
     from .report.summary import signal_text
 
     _modules_loaded()
@@ -227,10 +244,15 @@ def cmd_signals(args: argparse.Namespace) -> int:
     asof = args.asof or lake_span(pipeline.make_reader(cfg))[1]
     sig = pipeline.signal(cfg, asof, progress, start=args.start, allow_stale=args.allow_stale)
     path = OutputPaths(cfg.paths.output_root).reports / "signals_today.json"
-    with output_lock(cfg.paths.output_root):
+    lakes = [cfg.paths.data_lake]
+    with writing_outputs(
+        cfg.paths.output_root, lakes=lakes, duckdb=cfg.paths.duckdb, command="signals"
+    ) as out:
         raise_if_interrupted()
-        atomic_write(path, to_json_bytes(sig))
-        committed(path)
+        # a new run set: this file replaced, the run's files carried over untouched
+        out.publish_run(
+            {"reports/signals_today.json": to_json_bytes(sig)}, command="signals", carry=True
+        )
     return print_result(signal_text(sig, path))
 
 
@@ -248,12 +270,26 @@ def cmd_synth(args: argparse.Namespace) -> int:
         quirks=quirks,
         partitioned=args.partitioned,
     )
-    print(f"lake:  {lake_dir}\ntruth: {truth_dir}")
-    return 0
+    return print_result(f"lake:  {lake_dir}\ntruth: {truth_dir}")
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .publish.verify import verify
+
+    rep = verify(args.root)
+    lines = [] if args.quiet else [f"verify {args.root}", *(f"  ok  {x}" for x in rep.ok)]
+    lines += [f"  PROBLEM  {x}" for x in rep.problems]
+    if rep.problems:
+        lines.append(
+            f"{len(rep.problems)} problem(s): what readers see is not the set its writer "
+            "published. What to do: run the command that writes it again"
+        )
+    code = print_result("\n".join(lines)) if lines else 0
+    return 2 if rep.problems and code == 0 else code
 
 
 def main(argv: list[str] | None = None) -> int:
-    written.clear()
+    generations.reset()
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -262,14 +298,16 @@ def main(argv: list[str] | None = None) -> int:
         from .sweep.command import cmd_sweep
 
         handlers = {"run": cmd_run, "signals": cmd_signals, "synth": cmd_synth, "sweep": cmd_sweep}
-        handlers |= {"import": cmd_import, "check-lake": cmd_check_lake}
-        with sticky_sigint():
+        handlers |= {"import": cmd_import, "check-lake": cmd_check_lake, "verify": cmd_verify}
+        with sticky_sigint(), clock.pinned(getattr(args, "today", None)):
             return handlers[args.command](args)
     except MonitorError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         return _interrupted()
+    except BrokenPipeError:  # standard output's reader went away: as SIGPIPE, quietly
+        return closed_stdout()
     except Exception as err:  # noqa: BLE001 - the one place that maps surprises to exit 1
         if _caused_by_interrupt(err):
             return _interrupted()
@@ -290,7 +328,8 @@ def _interrupted() -> int:
     # objects left half-built by the interrupt (e.g. llvmlite's during a numba compile) may
     # complain from their finalisers at exit: noise after a Ctrl-C, not news
     sys.unraisablehook = lambda _unraisable: None
-    print(INTERRUPTED if not written else f"interrupted; {outputs_state()}", file=sys.stderr)
+    state = f"interrupted; {outputs_state()}" if generations.published else INTERRUPTED
+    print(state, file=sys.stderr)
     return 130
 
 
@@ -319,7 +358,9 @@ def _exit_now(code: int) -> NoReturn:
     logging.shutdown()
     try:
         sys.stdout.flush()
-    except (OSError, ValueError) as err:  # a full disk, a closed pipe: as Python's own exit
+    except BrokenPipeError:  # the reader went away: as SIGPIPE, quietly
+        code = closed_stdout() if code == 0 else code
+    except (OSError, ValueError) as err:  # a full disk: as Python's own exit
         if code == 0:  # else the command has reported its failure already
             with contextlib.suppress(Exception):
                 print(f"error: could not write to standard output: {err}", file=sys.stderr)

@@ -25,7 +25,7 @@ from .backtest.trials import effective_trial_statistics
 from .backtest.walk import fit_fold, fold_schedule, require_one_fold, walk_forward
 from .config import REGIMES, Config
 from .errors import LakeError, MonitorError
-from .lake.data_io import LakeData, LakeReader, check_output_root, lake_span
+from .lake.data_io import LakeData, LakeReader, check_output_root, lake_span, reader_for
 from .market.beta_neutral import build_book, rolling_betas
 from .market.features import compute_features
 from .market.panel import build_panel
@@ -45,13 +45,7 @@ log = logging.getLogger("majors_alts_monitor")
 
 def make_reader(cfg: Config) -> LakeReader:
     duck = cfg.paths.duckdb if cfg.paths.duckdb is not None and cfg.paths.duckdb.is_file() else None
-    return LakeReader(
-        cfg.paths.data_lake,
-        duck,
-        aliases=cfg.universe.aliases,
-        exclude=cfg.universe.exclude,
-        on_bad_values=cfg.data.on_bad_values,
-    )
+    return reader_for(cfg, cfg.paths.data_lake, duck)
 
 
 def prepare(cfg: Config, lake: LakeData, start: date, end: date) -> Prepared:
@@ -64,6 +58,16 @@ def build_market(cfg: Config, lake: LakeData, start: date, end: date) -> Market:
     the lake, the window and the ``data``, ``universe``, ``features`` and ``book`` sections."""
     warns = list(lake.warnings)
     for m in cfg.universe.majors:
+        if m in lake.stables:
+            flagged = "dim_asset.is_stable" if m not in cfg.universe.exclude else "universe.exclude"
+            raise LakeError(
+                "dim_asset" if flagged == "dim_asset.is_stable" else "fact_price",
+                f"the major {m} is removed as a stablecoin or excluded asset ({flagged})",
+                column="is_stable" if flagged == "dim_asset.is_stable" else None,
+                key=m,
+                hint=f"set is_stable false for {m} in dim_asset, or take it out of "
+                "universe.exclude (a major is never a stablecoin)",
+            )
         if lake.tables["fact_price"].filter(pl.col("asset_id") == m).height == 0:
             raise LakeError(
                 "fact_price",
@@ -111,7 +115,12 @@ def prepare_from(cfg: Config, m: Market) -> Prepared:
     if dropped:
         warns.append(f"score features {dropped} unavailable in this lake; searched without them")
     if not score_features:
-        raise MonitorError("none of regime.grid.score_features is available: nothing to score")
+        why = "; ".join(feats.warnings) or "their inputs are missing in this window"
+        raise MonitorError(
+            f"none of regime.grid.score_features ({', '.join(cfg.regime.grid.score_features)}) "
+            f"is available: nothing to score ({why}). What to do: check the lake's tables for "
+            "the window (`majors-alts check-lake`), or choose score features the lake can feed"
+        )
     costs0 = cfg.costs.model_copy(
         update={
             "taker_fee_bps": 0.0,
@@ -242,6 +251,9 @@ def run(
         "tables_read_note": "rows and spans of each table as read for the run's window, after "
         "validation (stablecoins removed, duplicates dropped); the lake's files are in `lake`",
         "notes": list(p.lake.notes),
+        "rejected_rows": p.lake.rejected,
+        "rejected_rows_note": "rows of each table left out as read for the run's window, by "
+        "reason, with the first offending key (data.on_bad_values, limits.rejected_rows_*)",
         "warnings": warns,
         "universe": {
             "assets": len(p.panel.assets),

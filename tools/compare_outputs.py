@@ -15,6 +15,7 @@ not byte-identical and exits 1 if any differs.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -112,11 +113,17 @@ def same_parquet(pa: Path, pb: Path, ra: Path, rb: Path) -> bool:
 
 
 def files(root: Path) -> list[Path]:
-    return sorted(
-        p.relative_to(root)
-        for p in root.rglob("*")
-        if p.is_file() and "cache" not in p.relative_to(root).parts and p.suffix != ".log"
-    )
+    """The files a reader opens: what the documented paths show (links followed), without the
+    publication's own folders (``.majors_alts``, lock files), ``cache/`` and logs."""
+    out = []
+    for here, dirs, names in os.walk(root, followlinks=True):
+        dirs[:] = [d for d in dirs if d != "cache" and not d.startswith(".")]
+        out += [
+            (Path(here) / n).relative_to(root)
+            for n in names
+            if not n.startswith(".") and not n.endswith(".log")
+        ]
+    return sorted(out)
 
 
 def main(a: Path, b: Path) -> int:

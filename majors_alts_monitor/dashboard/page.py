@@ -240,23 +240,30 @@ def plotly_js_gz_b64(cache_dir: Path | None = None) -> str:
 
     Compressing 4.8 MB at level 9 takes about 0.4 s, so when ``cache_dir`` is given (the run's
     ``<output root>/cache``, never anywhere else) the result is kept there under the SHA-256 of
-    the plotly.js it encodes: the same bytes on every later run. An unreadable or unwritable
-    cache is skipped (the text is then computed)."""
+    the plotly.js it encodes, with the SHA-256 of the text itself beside it (``.sha256``): the
+    text is reused only when it still has that hash (a damaged or truncated file is computed
+    again and replaced, never embedded). An unreadable or unwritable cache is skipped (the text
+    is then computed)."""
     raw = plotly_js_bytes()
     path = None
     if cache_dir is not None:
         path = Path(cache_dir) / f"plotly-{hashlib.sha256(raw).hexdigest()[:20]}.gz.b64"
         try:
-            return path.read_text(encoding="ascii")
+            text = path.read_text(encoding="ascii")
+            want = path.with_name(path.name + ".sha256").read_text(encoding="ascii").strip()
+            if hashlib.sha256(text.encode("ascii")).hexdigest() == want:
+                return text
         except (OSError, UnicodeDecodeError):
             pass
     text = base64.b64encode(gzip.compress(raw, compresslevel=9, mtime=0)).decode("ascii")
     if path is not None:
+        digest = hashlib.sha256(text.encode("ascii")).hexdigest()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-            tmp.write_text(text, encoding="ascii")
-            tmp.replace(path)  # whole file or nothing, even with concurrent runs
+            for target, body in ((path, text), (path.with_name(path.name + ".sha256"), digest)):
+                tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+                tmp.write_text(body, encoding="ascii")
+                tmp.replace(target)  # whole file or nothing, even with concurrent runs
         except OSError:
             pass
     return text

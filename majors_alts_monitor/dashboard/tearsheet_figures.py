@@ -30,7 +30,19 @@ from .common import (
     _values,
     thin,
 )
-from .plot import RDBU, Figure, add_hline, add_trace, figure, subplots, update, update_axes
+from .plot import (
+    RDBU,
+    Figure,
+    add_hline,
+    add_trace,
+    figure,
+    subplots,
+    update,
+    update_axes,
+)
+from .plot import (
+    text as plot_text,
+)
 
 ROLLING_DAYS = 180
 CONTRIB_DAYS = 180  # the contribution chart opens on the last ~half year
@@ -196,9 +208,9 @@ def fig_attribution(d: DashboardData) -> Figure | None:
     bottom = bottom.filter(~pl.col("asset_id").is_in(top["asset_id"].implode()))
     labels = ["BTC leg", "ETH leg", "Short basket"]
     values = [leg_pnl.get("BTC", 0.0), leg_pnl.get("ETH", 0.0), leg_pnl.get("basket", 0.0)]
-    labels += [f"{a} (basket)" for a in top["asset_id"].to_list()]
+    labels += [f"{plot_text(a)} (basket)" for a in top["asset_id"].to_list()]
     values += top["pnl"].to_list()
-    labels += [f"{a} (basket)" for a in bottom["asset_id"].to_list()]
+    labels += [f"{plot_text(a)} (basket)" for a in bottom["asset_id"].to_list()]
     values += bottom["pnl"].to_list()
     colors = [COLORS["strategy"] if v >= 0 else COLORS["fees"] for v in values]
     fig = figure(

@@ -82,9 +82,9 @@ def summary_text(res: RunResult, paths: OutputPaths, sig: dict | None = None) ->
         lines.append(f"  warnings              {len(res.warnings)} (also in run_manifest.json)")
         lines += [f"  warning  {w}" for w in res.warnings]
     lines += [
-        f"  dashboard             {(paths.reports / 'dashboard.html').resolve()}",
-        f"  reports               {paths.reports.resolve()}",
-        f"  artifacts             {paths.artifacts.resolve()}",
+        f"  dashboard             {(paths.reports / 'dashboard.html').absolute()}",
+        f"  reports               {paths.reports.absolute()}",
+        f"  artifacts             {paths.artifacts.absolute()}",
         "",
     ]
     return "\n".join(lines)
@@ -115,5 +115,5 @@ def signal_text(sig: dict, path: Path) -> str:
     for w in sig["warnings"]:
         if not w.startswith("STALE"):
             lines.append(f"  warning  {w}")
-    lines += [f"  written  {path.resolve()}", ""]
+    lines += [f"  written  {path.absolute()}", ""]
     return "\n".join(lines)

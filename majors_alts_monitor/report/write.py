@@ -1,5 +1,6 @@
 """Writing a run's outputs: the dashboard rendered, every file rendered in memory, then
-committed under the output root's lock (``outputs.write_all``). ``majors-alts run`` and
+published as one new set of the output root (``publish.layout``: under the root's lock, switched
+in by one rename, every path checked against the lake). ``majors-alts run`` and
 ``api.RunOutput.write`` call this one function, so both write the same files."""
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from datetime import UTC, datetime
 from ..backtest.stages import RunResult
 from ..config import Config
 from ..interrupts import raise_if_interrupted
-from ..lake.data_io import check_output_root, ensure_output_root
-from .outputs import OutputPaths, output_lock, render_run_files, write_all
+from ..publish.layout import OutputRoot, writing_outputs
+from .outputs import OutputPaths, render_run_files
 from .summary import dashboard_html
 
 log = logging.getLogger("majors_alts_monitor")
@@ -25,29 +26,30 @@ def write_run(
     *,
     log_text: Callable[[], str] = str,
     progress: Callable[[str], None] | None = None,
-    locked: bool = False,
+    out: OutputRoot | None = None,
 ) -> OutputPaths:
-    """Render and commit ``res`` under ``cfg.paths.output_root``. ``log_text`` gives the run's
-    log for ``run.log`` when the files are rendered (its last lines are this function's);
-    ``locked``: the caller already holds the root's lock (the CLI takes it before reading the
-    lake)."""
-    root = cfg.paths.output_root
-    check_output_root(root, cfg.paths.data_lake, cfg.paths.duckdb)
-    ensure_output_root(root)
+    """Render ``res`` and publish it under ``cfg.paths.output_root``. ``log_text`` gives the
+    run's log for ``run.log`` when the files are rendered (its last lines are this function's);
+    ``out``: the root, already held for writing by the caller (the CLI takes it before reading
+    the lake); without it the root is taken here."""
+    if out is None:
+        with writing_outputs(
+            cfg.paths.output_root,
+            lakes=[cfg.paths.data_lake],
+            duckdb=cfg.paths.duckdb,
+            command="run",
+        ) as held:
+            return write_run(res, cfg, log_text=log_text, progress=progress, out=held)
     timings = res.manifest["timings_s"]
     t = time.time()
     if progress is not None:
         progress("rendering the dashboard")
     html = dashboard_html(res, cfg)
     timings["dashboard"] = round(time.time() - t, 3)
-    paths = OutputPaths(root)
+    paths = OutputPaths(cfg.paths.output_root)
     res.manifest["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     log.info(f"writing outputs under {paths.root.resolve()}")
-    files = render_run_files(paths, res, dashboard_html=html, log_text=log_text())
+    files = render_run_files(res, dashboard_html=html, log_text=log_text())
     raise_if_interrupted()  # nothing is written by an interrupted run
-    if locked:
-        write_all(files)
-    else:
-        with output_lock(root):
-            write_all(files)
+    out.publish_run(files, command="run")
     return paths

@@ -60,7 +60,9 @@ CHART_SCRIPT = """
   var D = JSON.parse(document.getElementById('sweep-data').textContent);
   var col = {}; D.columns.forEach(function (c, i) { col[c] = i; });
   var ok = D.rows.filter(function (r) { return r[col.status] === 'ok'; });
-  function label(v) { return v === null ? 'null' : String(v); }
+  // plotly reads <a href>, <b> ... in labels as markup: a value shows as text, never a link
+  function label(v) { return v === null ? 'null' : String(v).replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;'); }
   function uniq(key) {
     var seen = {}, out = [];
     D.rows.forEach(function (r) { var v = r[col[key]]; var k = label(v);

@@ -8,6 +8,7 @@ import copy
 import hashlib
 import itertools
 import json
+import math
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -135,15 +136,25 @@ def load_sweep(path: Path | str) -> SweepSpec:
             raise _err(source, f"grid key '{k}' must have a non-empty list of values (got {v!r})")
     if not isinstance(extra, list) or not all(isinstance(p, dict) for p in extra):
         raise _err(source, "'points' must be a list of mappings of dotted config keys to values")
-    overrides = expand(grid, extra)
-    if not overrides:
-        raise _err(source, "no points: give 'grid' (key: [values]) or 'points' (a list)")
     base = _path(raw.get("base_config"), "base_config", source) or DEFAULT_CONFIG_PATH
     if not base.is_file():
         raise _err(source, f"base_config {base} not found")
     base_raw = read_yaml(base) or {}
     if not isinstance(base_raw, dict):
         raise ConfigError(f"invalid configuration in {base}: the top level must be a mapping")
+    # the size, counted before anything is expanded (a 64-million-point grid is refused at once)
+    limit = parse_config(copy.deepcopy(base_raw), str(base)).limits.sweep_points_max
+    size = (math.prod(len(v) for v in grid.values()) if grid else 0) + len(extra)
+    if size > limit:
+        raise _err(
+            source,
+            f"{size:,} points (the grid's product plus 'points') is more than "
+            f"limits.sweep_points_max = {limit:,}. What to do: sweep fewer values (or split the "
+            f"sweep), or raise limits.sweep_points_max in the base config {base} if you mean it",
+        )
+    overrides = expand(grid, extra)
+    if not overrides:
+        raise _err(source, "no points: give 'grid' (key: [values]) or 'points' (a list)")
     keys: list[str] = []
     for ov in overrides:
         keys += [k for k in ov if k not in keys]

@@ -332,8 +332,8 @@ def test_unusable_output_root_is_refused_before_any_work(
 def test_sweep_holds_the_output_lock(lake: Path, tmp_path: Path, monkeypatch, capsys) -> None:
     """A sweep into an output root another process holds refuses (exit 2) naming the owner."""
     root = tmp_path / "out"
-    (root / "cache").mkdir(parents=True)
-    lock = root / "cache" / "majors_alts.lock"
+    (root / "reports").mkdir(parents=True)
+    lock = root / "reports" / ".majors_alts.lock"  # the root's own lock, beside the reports
     code = (
         "import fcntl, os, sys, time\n"
         f"fd = os.open({str(lock)!r}, os.O_RDWR | os.O_CREAT, 0o644)\n"
@@ -351,7 +351,7 @@ def test_sweep_holds_the_output_lock(lake: Path, tmp_path: Path, monkeypatch, ca
         rc = cli.main(["sweep", str(sweep_file), "--workers", "0", "--output-root", str(root)])
         err = capsys.readouterr().err
         assert rc == 2 and "lock" in err.lower() and "Traceback" not in err
-        assert not (root / "reports").exists(), "nothing written while another process holds it"
+        assert not (root / "reports/majors_alts").exists(), "nothing written meanwhile"
     finally:
         holder.kill()
         holder.wait()
@@ -653,7 +653,10 @@ def test_ctrl_c_anywhere_exits_130_without_traceback(
     err = "".join(seen) + err
     assert proc.returncode == 130, err
     assert cli.INTERRUPTED in err and "Traceback" not in err and "report" not in err
-    assert not (tmp_path / "out" / "reports").exists(), "nothing written by an interrupted run"
+    # (the root's lock file lives in reports/: no output is there)
+    assert not (tmp_path / "out/reports/majors_alts").exists(), (
+        "nothing written by an interrupted run"
+    )
 
 
 def test_sigint_is_held_during_the_kernel_and_raised_after() -> None:
@@ -664,16 +667,22 @@ def test_sigint_is_held_during_the_kernel_and_raised_after() -> None:
 
     from majors_alts_monitor.regime.search import sigint_deferred
 
-    before = signal.getsignal(signal.SIGINT)
-    finished = False
-    with pytest.raises(KeyboardInterrupt):
-        with sigint_deferred():
-            signal.raise_signal(signal.SIGINT)
-            sum(range(1000))  # bytecode runs: a KeyboardInterrupt would be raised here
-            finished = True
-    assert finished and signal.getsignal(signal.SIGINT) is before
-    with sigint_deferred():  # no signal: nothing raised
-        pass
+    # Python's own handler, whatever the suite inherited (a process started in the background
+    # may have SIGINT ignored, and an ignored signal raises nothing after the block)
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        before = signal.getsignal(signal.SIGINT)
+        finished = False
+        with pytest.raises(KeyboardInterrupt):
+            with sigint_deferred():
+                signal.raise_signal(signal.SIGINT)
+                sum(range(1000))  # bytecode runs: a KeyboardInterrupt would be raised here
+                finished = True
+        assert finished and signal.getsignal(signal.SIGINT) is before
+        with sigint_deferred():  # no signal: nothing raised
+            pass
+    finally:
+        signal.signal(signal.SIGINT, inherited)
 
 
 def test_a_ctrl_c_swallowed_by_a_library_still_stops_the_run(
@@ -706,7 +715,7 @@ def test_a_ctrl_c_swallowed_by_a_library_still_stops_the_run(
     code = cli.main(["run", "--lake", str(lake), "--output-root", str(out), "--quiet"])
     err = capsys.readouterr().err
     assert code == 130 and cli.INTERRUPTED in err and "Traceback" not in err
-    assert not (out / "reports").exists(), "nothing written by an interrupted run"
+    assert not (out / "reports/majors_alts").exists(), "nothing written by an interrupted run"
     assert signal.getsignal(signal.SIGINT) is before
     interrupts.raise_if_interrupted()  # forgotten once the command is over
 

@@ -28,11 +28,12 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
 import polars as pl
 
 from ...errors import MonitorError
-from .common import USD_QUOTES, Drops, InputFile, pair_asset, read_csv
+from ..tables import FUNDING_MAX, PRICE_MAX, PRICE_MIN, USD_MAX, date_bounds
+from .common import USD_QUOTES, pair_asset
+from .inputs import Drops, InputFile, split_lines, typed_frame
 
 KLINE_COLUMNS = [
     "open_time",
@@ -81,19 +82,19 @@ class Klines:
     frame: pl.DataFrame
 
 
-def _rows(text: str) -> tuple[list[str], int]:
-    """A file's data lines (blank lines and a header left out) and the header's line count."""
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    first = lines[0].split(",", 1)[0].strip().strip('"') if lines else ""
-    header = int(bool(first) and not first.lstrip("-").isdigit())
-    return lines[header:], header
+KLINE_TABLES = ("fact_price", "fact_volume")
+
+
+def _in_range(col: str) -> pl.Expr:
+    lo, hi = date_bounds()
+    return pl.col(col).is_between(lo, hi)
 
 
 def parse_klines_files(
     files: list[InputFile], aliases: dict[str, str], drops: Drops
 ) -> list[Klines]:
-    """Parse klines CSVs (pure: texts in, frames out), one parse per symbol: the files' rows are
-    concatenated, each keeping its file and line number for the messages."""
+    """Parse klines CSVs (pure: texts in, frames out), one frame per symbol: each row keeps its
+    file and line number for the messages."""
     groups: dict[str, list[InputFile]] = {}
     pairs: dict[str, tuple[str, str]] = {}
     for f in files:
@@ -112,45 +113,67 @@ def parse_klines_files(
         pairs[symbol] = pair
         groups.setdefault(symbol, []).append(f)
     out = []
+    prices = ("open", "high", "low", "close")
     for symbol, fs in groups.items():
         asset, quote = pairs[symbol]
-        body: list[str] = []
-        counts, skip = [], []
+        parts = []
         for f in fs:
-            rows, header = _rows(f.text)
-            body += rows
-            counts.append(len(rows))
-            skip.append(header)
-        where = fs[0].name if len(fs) == 1 else f"{symbol} ({len(fs)} files)"
-        raw = read_csv("\n".join(body) + "\n", KLINE_COLUMNS, KLINE_TYPES, where)
-        idx = np.repeat(np.arange(len(fs)), counts)
-        first_row = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        line = np.arange(len(idx)) - first_row[idx] + 1 + np.asarray(skip, dtype=np.int64)[idx]
-        df = raw.with_columns(
-            pl.Series("src", [f.name for f in fs], dtype=pl.String).gather(idx),
-            pl.Series("line", line),
-            _to_ms("open_time").alias("ms"),
-        ).with_columns(
-            pl.from_epoch("ms", time_unit="ms").dt.date().alias("date"),
+            lines = split_lines(f, KLINE_COLUMNS, drops, KLINE_TABLES)
+            parts.append(
+                typed_frame(lines, KLINE_COLUMNS, KLINE_TYPES, f.name).with_columns(
+                    pl.lit(f.name).alias("src")
+                )
+            )
+        df = pl.concat(parts).with_columns(_to_ms("open_time").alias("ms"))
+        df = df.with_columns(
+            pl.from_epoch(pl.col("ms").clip(-(10**14), 10**14), time_unit="ms")
+            .dt.date()
+            .alias("date"),
             pl.lit(asset).alias("asset_id"),
         )
-        for cond, reason in (
-            (pl.col("ms").is_null(), "open_time missing"),
-            (pl.col("ms") % DAY_MS != 0, "candle does not open at 00:00 UTC"),
+        for cond, reason, anomaly in (
+            (pl.col("ms").is_null(), "open_time missing or not a number", True),
+            (pl.col("ms") % DAY_MS != 0, "candle does not open at 00:00 UTC", False),
+            (~_in_range("date"), "date before 2009-01-03 or after today", True),
             (
                 pl.col("close").is_null() | ~pl.col("close").is_finite() | (pl.col("close") <= 0),
                 "close missing or <= 0",
+                True,
+            ),
+            (
+                pl.any_horizontal(
+                    [
+                        pl.col(c).is_not_null() & (~pl.col(c).is_finite() | (pl.col(c) <= 0))
+                        for c in ("open", "high", "low")
+                    ]
+                ),
+                "open, high or low not a positive number",
+                True,
+            ),
+            (
+                pl.any_horizontal(
+                    [(pl.col(c) > PRICE_MAX) | (pl.col(c) < PRICE_MIN) for c in prices]
+                ),
+                "price beyond physical sense (not between 1e-12 and 1e12 USD)",
+                True,
             ),
             (
                 pl.col("quote_volume").is_null()
                 | ~pl.col("quote_volume").is_finite()
                 | (pl.col("quote_volume") < 0),
                 "quote_volume missing or < 0",
+                True,
+            ),
+            (
+                pl.col("quote_volume") > USD_MAX,
+                "quote_volume beyond physical sense (above 1e15 USD)",
+                True,
             ),
         ):
             bad = df.filter(cond)
             if bad.height:
-                drops.add(reason, bad.height, f"{bad['src'][0]} row {bad['line'][0]}")
+                where = f"{bad['src'][0]} line {bad['line'][0]}"
+                drops.add(reason, bad.height, where, KLINE_TABLES, anomaly=anomaly)
                 df = df.filter(~cond)
         frame = df.select(
             "asset_id",
@@ -188,7 +211,7 @@ def combine_klines(parts: list[Klines], drops: Drops) -> pl.DataFrame:
             df = pl.concat([k.frame for k in ks])
             n0 = df.height
             df = df.unique(subset=[c for c in df.columns if c != "src"], keep="first")
-            drops.add("identical row in overlapping files", n0 - df.height, symbol)
+            drops.add("identical row in overlapping files", n0 - df.height, symbol, KLINE_TABLES)
             dup = df.filter(pl.col("date").is_duplicated()).sort("date", "src")
             if dup.height:
                 raise MonitorError(
@@ -205,6 +228,7 @@ def combine_klines(parts: list[Klines], drops: Drops) -> pl.DataFrame:
                     f"pair also maps to its asset; the pair with the most days is kept ({asset})",
                     df.height,
                     s,
+                    KLINE_TABLES,
                 )
         frames.append(series[best][0])
     if not frames:
@@ -239,21 +263,32 @@ def parse_funding(f: InputFile, aliases: dict[str, str], drops: Drops) -> Fundin
     if pair is None:
         drops.add("symbol not quoted in USD: skipped", 1, f.name)
         return None
-    raw = read_csv(f.text, FUNDING_COLUMNS, FUNDING_TYPES, f.name)
-    df = raw.with_row_index("line", offset=1).with_columns(_to_ms("calc_time").alias("ms"))
-    bad = df.filter(
-        pl.col("ms").is_null()
-        | pl.col("last_funding_rate").is_null()
-        | ~pl.col("last_funding_rate").is_finite()
-        | ~pl.col("funding_interval_hours").is_in([1, 2, 4, 8])
+    lines = split_lines(f, FUNDING_COLUMNS, drops, ("fact_funding",))
+    df = typed_frame(lines, FUNDING_COLUMNS, FUNDING_TYPES, f.name)
+    df = df.with_columns(_to_ms("calc_time").alias("ms"))
+    df = df.with_columns(
+        pl.from_epoch(pl.col("ms").clip(-(10**14), 10**14), time_unit="ms").dt.date().alias("d")
     )
-    if bad.height:
-        drops.add(
+    for cond, reason in (
+        (
+            pl.col("ms").is_null()
+            | pl.col("last_funding_rate").is_null()
+            | ~pl.col("last_funding_rate").is_finite()
+            | ~pl.col("funding_interval_hours").is_in([1, 2, 4, 8]),
             "settlement with a missing time or rate, or an interval not in 1/2/4/8 h",
-            bad.height,
-            f"{f.name} row {bad['line'][0]}",
-        )
-        df = df.join(bad.select("line"), on="line", how="anti")
+        ),
+        (~_in_range("d"), "settlement dated before 2009-01-03 or after today"),
+        (
+            pl.col("last_funding_rate").abs() > FUNDING_MAX,
+            "funding rate beyond physical sense (|rate| above 1)",
+        ),
+    ):
+        bad = df.filter(cond)
+        if bad.height:
+            drops.add(
+                reason, bad.height, f"{f.name} line {bad['line'][0]}", ("fact_funding",), True
+            )
+            df = df.filter(~cond)
     frame = df.select(
         "ms",
         pl.col("funding_interval_hours").alias("interval_h"),
@@ -312,8 +347,19 @@ def daily_funding(
             "partial funding day (a settlement missing from the record)",
             bad.height,
             f"{label} {bad['date'][0]}",
+            ("fact_funding",),
         )
         day = day.filter(pl.col("complete"))
+    wild = day.filter(pl.col("funding_rate").abs() > FUNDING_MAX)
+    if wild.height:
+        drops.add(
+            "day's funding beyond physical sense (|sum| above 1)",
+            wild.height,
+            f"{label} {wild['date'][0]}",
+            ("fact_funding",),
+            anomaly=True,
+        )
+        day = day.filter(pl.col("funding_rate").abs() <= FUNDING_MAX)
     elif bad.height:
         notes.append(
             f"{label}: {bad.height} partial days kept as the sum of what settled "

@@ -12,9 +12,13 @@ from the file name (``btc-usd-max.csv -> BTC``) or ``--asset-id``.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import polars as pl
 
-from .common import Drops, InputFile, read_csv
+from ...errors import MonitorError
+from ..tables import PRICE_MAX, PRICE_MIN, USD_MAX, date_bounds
+from .inputs import Drops, InputFile, split_lines, typed_frame
 
 COLUMNS = ["snapped_at", "price", "market_cap", "total_volume"]
 TYPES: dict[str, pl.DataType] = {
@@ -25,33 +29,57 @@ TYPES: dict[str, pl.DataType] = {
 }
 
 
+TABLES = ("fact_price", "fact_marketcap", "fact_volume")
+
+
 def asset_from_name(stem: str) -> str:
-    """``btc-usd-max -> BTC``, ``1000sats-usd-max -> 1000SATS``, ``eth -> ETH``."""
-    return stem.split("-", 1)[0].strip().upper()
+    """``btc-usd-max -> BTC``, ``1000sats-usd-max -> 1000SATS``, ``eth -> ETH``; a name that
+    gives no asset id (``-usd-max``) is an error naming the file."""
+    asset = stem.split("-", 1)[0].strip().upper()
+    if not asset or not asset.replace("_", "").isalnum():
+        raise MonitorError(
+            f"cannot tell the asset of {stem!r} from its name (expected <asset>-usd-max.csv). "
+            "What to do: rename the file, or import it alone with --asset-id"
+        )
+    return asset
 
 
 def parse_coingecko(f: InputFile, asset_id: str, drops: Drops) -> dict[str, pl.DataFrame]:
     """One export -> fact_price (close), fact_marketcap, fact_volume rows for ``asset_id``."""
-    raw = read_csv(f.text, COLUMNS, TYPES, f.name)
+    raw = typed_frame(split_lines(f, COLUMNS, drops, TABLES), COLUMNS, TYPES, f.name)
     ts = (
         pl.col("snapped_at")
         .str.strip_chars()
         .str.replace(r"\s*(UTC|Z|\+00:00)$", "")
         .str.to_datetime(format=None, strict=False, time_unit="ms")
     )
-    df = raw.with_row_index("line", offset=2).with_columns(ts.alias("ts"))
+    df = raw.with_columns(ts.alias("ts"))
 
-    def drop(frame: pl.DataFrame, cond: pl.Expr, reason: str) -> pl.DataFrame:
+    def drop(
+        frame: pl.DataFrame,
+        cond: pl.Expr,
+        reason: str,
+        tables: tuple[str, ...] = TABLES,
+        anomaly: bool = True,
+    ) -> pl.DataFrame:
         bad = frame.filter(cond)
         if bad.height:
-            drops.add(reason, bad.height, f"{f.name} line {bad['line'][0]}")
+            drops.add(reason, bad.height, f"{f.name} line {bad['line'][0]}", tables, anomaly)
         return frame.filter(~cond)
 
+    lo, hi = date_bounds()
     df = drop(df, pl.col("ts").is_null(), "snapped_at is not a timestamp")
+    day = pl.col("ts").dt.date()  # the day after the one the row is dated
+    df = drop(
+        df,
+        (day <= lo) | (day > hi + timedelta(days=1)),
+        "dated before 2009-01-03 or after today",
+    )
     df = drop(
         df,
         pl.col("ts").dt.time() != pl.time(0),
         "snapped at a time other than 00:00 UTC (not a daily close)",
+        anomaly=False,
     )
     df = df.with_columns(
         (pl.col("ts").dt.date() - pl.duration(days=1)).alias("date"),
@@ -60,29 +88,31 @@ def parse_coingecko(f: InputFile, asset_id: str, drops: Drops) -> dict[str, pl.D
     n0 = df.height
     df = df.unique(subset=["date"], keep="first", maintain_order=True)
     if df.height < n0:
-        drops.add("second row for the same day (the first is kept)", n0 - df.height, f.name)
+        drops.add("second row for the same day (the first is kept)", n0 - df.height, f.name, TABLES)
     out: dict[str, pl.DataFrame] = {}
-    for table, src, col, reason, cond in (
-        ("fact_price", "price", "close", "price missing or <= 0", pl.col("price") <= 0),
-        (
-            "fact_marketcap",
-            "market_cap",
-            "marketcap",
-            "market_cap missing or 0 (CoinGecko's unknown) or < 0",
-            pl.col("market_cap") <= 0,
-        ),
-        (
-            "fact_volume",
-            "total_volume",
-            "volume",
-            "total_volume missing or < 0",
-            pl.col("total_volume") < 0,
-        ),
+    for table, src, col in (
+        ("fact_price", "price", "close"),
+        ("fact_marketcap", "market_cap", "marketcap"),
+        ("fact_volume", "total_volume", "volume"),
     ):
-        t = drop(
-            df,
-            pl.col(src).is_null() | ~pl.col(src).is_finite() | cond,
-            f"{table}: {reason}",
-        )
+        v = pl.col(src)
+        t = df
+        if src == "market_cap":  # 0 is CoinGecko's "unknown": routine, like an empty cell
+            t = drop(
+                t,
+                v.is_null() | (v == 0),
+                f"{table}: market_cap missing or 0 (CoinGecko's unknown)",
+                (table,),
+                False,
+            )
+            bad, wild = ~v.is_finite() | (v < 0), v > USD_MAX
+        elif src == "price":
+            t = drop(t, v.is_null(), f"{table}: price missing", (table,), False)
+            bad, wild = ~v.is_finite() | (v <= 0), (v > PRICE_MAX) | (v < PRICE_MIN)
+        else:
+            t = drop(t, v.is_null(), f"{table}: total_volume missing", (table,), False)
+            bad, wild = ~v.is_finite() | (v < 0), v > USD_MAX
+        t = drop(t, bad, f"{table}: {src} not a number of the right sign", (table,))
+        t = drop(t, wild, f"{table}: {src} beyond physical sense", (table,))
         out[table] = t.select("asset_id", "date", pl.col(src).alias(col))
     return out

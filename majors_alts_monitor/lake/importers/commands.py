@@ -4,23 +4,28 @@ shell around the pure parsers in ``binance.py`` and ``coingecko.py``."""
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 import polars as pl
 
-from ...config import load_config
+from ...config import Config, load_config
 from ...errors import LakeError, MonitorError
-from ..data_io import LakeReader
+from ...publish.layout import STORE_DIR, writing_lake
+from ...shell import add_today, print_result
+from ..data_io import reader_for
 from ..scan import missing_table_hint, other_formats
 from ..tables import TABLES, _Report
 from . import binance, coingecko
-from .common import SCHEMAS, Drops, check_out, iter_inputs, read_inputs, write_tables
+from .common import SCHEMAS, check_out, render_tables
+from .inputs import MEMBER_MB_DEFAULT, Drops, iter_inputs, read_inputs
+
+log = logging.getLogger("majors_alts_monitor")
 
 WRITABLE = tuple(SCHEMAS)
 
 
-def _aliases(config: Path | None) -> dict[str, str]:
-    cfg = load_config(config)
+def _aliases(cfg: Config) -> dict[str, str]:
     return {k.upper(): v.upper() for k, v in cfg.universe.aliases.items()}
 
 
@@ -71,7 +76,20 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
             help="a key already in --out with another value: refuse (default), keep the "
             "lake's row, or replace it with this import's",
         )
-        p.add_argument("--config", type=Path, default=None, help="YAML config (symbol aliases)")
+        p.add_argument(
+            "--config",
+            type=Path,
+            default=None,
+            help="YAML config (symbol aliases, limits.rejected_rows_error_share)",
+        )
+        p.add_argument(
+            "--max-member-mb",
+            type=int,
+            default=MEMBER_MB_DEFAULT,
+            help=f"largest decompressed size of one zip member, MB (default {MEMBER_MB_DEFAULT}); "
+            "a member that inflates beyond it is refused",
+        )
+        add_today(p)
         if name == "binance-funding":
             p.add_argument(
                 "--partial-days",
@@ -90,14 +108,19 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     c.add_argument("lake", type=Path)
     c.add_argument("--duckdb", type=Path, default=None, help="optional DuckDB fallback file")
     c.add_argument("--config", type=Path, default=None, help="YAML config (aliases, exclusions)")
+    add_today(c)
 
 
-def _load(args: argparse.Namespace, drops: Drops) -> tuple[dict[str, pl.DataFrame], list[str]]:
-    aliases = _aliases(args.config)
+def _load(
+    args: argparse.Namespace, drops: Drops, cfg: Config
+) -> tuple[dict[str, pl.DataFrame], list[str]]:
+    aliases = _aliases(cfg)
     files = list(iter_inputs(args.inputs))
     if not files:
         raise MonitorError(f"no CSV or zip files found in {', '.join(map(str, args.inputs))}")
-    inputs = [f for p in files for f in read_inputs(p)]
+    if args.max_member_mb < 1:
+        raise MonitorError(f"--max-member-mb must be at least 1 (got {args.max_member_mb})")
+    inputs = [f for p in files for f in read_inputs(p, args.max_member_mb)]
     notes = [f"{len(files)} input files, {len(inputs)} CSVs"]
     if args.source == "binance-klines":
         kl = binance.combine_klines(binance.parse_klines_files(inputs, aliases, drops), drops)
@@ -173,8 +196,9 @@ def _funding(
 
 def cmd_import(args: argparse.Namespace) -> int:
     check_out(args.out, args.inputs)
+    cfg = load_config(args.config)
     drops = Drops()
-    tables, notes = _load(args, drops)
+    tables, notes = _load(args, drops, cfg)
     if args.tables is not None:
         missing = [t for t in args.tables if t not in tables]
         if missing:
@@ -182,31 +206,41 @@ def cmd_import(args: argparse.Namespace) -> int:
                 f"this importer does not produce {missing[0]}; it writes {', '.join(tables)}"
             )
         tables = {t: tables[t] for t in args.tables}
+    for w in drops.warnings():
+        log.warning(w)
+    refusal = drops.refusal(cfg.limits.rejected_rows_error_share)
+    if refusal is not None:
+        raise MonitorError(f"import refused: {refusal}")
     if not any(df.height for df in tables.values()):
         raise MonitorError(
             "no rows to import: "
             + ("; ".join(f"{r} ({n})" for r, n in drops.counts.items()) or "the inputs are empty")
         )
-    results = write_tables(args.out, tables, args.on_conflict)
-    print(f"import {args.source} -> {args.out}  ({notes[0]})")
-    for r in results:
-        print(r.line())
-    for line in drops.lines():
-        print(line)
-    for n in notes[1:]:
-        print(f"  note: {n}")
-    return 0
+    with writing_lake(args.out, SCHEMAS, command=f"import {args.source}") as lk:
+        results, changed = render_tables(lk, tables, args.on_conflict)
+        if changed:
+            record = {
+                "source": args.source,
+                "inputs": [str(p) for p in args.inputs],
+                "tables_changed": sorted(changed),
+                "on_conflict": args.on_conflict,
+                "notes": notes,
+                **drops.manifest(),
+            }
+            history = ((lk.store.record() or {}).get("imports") or [])[-99:]
+            lk.publish(changed, {"imports": [*history, record]})
+    lines = [f"import {args.source} -> {args.out}  ({notes[0]})"]
+    lines += [r.line() for r in results]
+    lines += drops.lines()
+    lines += [f"  note: {n}" for n in [*notes[1:], *drops.notes]]
+    if not changed:
+        lines.append("  nothing changed: the lake is as it was (nothing published)")
+    return print_result("\n".join(lines))
 
 
 def cmd_check_lake(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
-    reader = LakeReader(
-        args.lake,
-        args.duckdb,
-        aliases=cfg.universe.aliases,
-        exclude=cfg.universe.exclude,
-        on_bad_values=cfg.data.on_bad_values,
-    )
+    reader = reader_for(cfg, args.lake, args.duckdb)
     rows, errors = [], 0
     try:
         known = reader._known_assets(None, None)
@@ -218,6 +252,10 @@ def cmd_check_lake(args: argparse.Namespace) -> int:
         src_txt, n, assets, span = "-", "-", "-", "-"
         try:
             got = reader.read_table(name, None, None, known, rep)
+            if got is not None:
+                reader.judge(name, rep)
+                if spec.required and got[1].height == 0:
+                    raise LakeError(name, "has no rows", hint="fill the table; a run needs it")
         except LakeError as err:
             got, errors = None, errors + 1
             problems.append(f"ERROR {err}")
@@ -239,26 +277,36 @@ def cmd_check_lake(args: argparse.Namespace) -> int:
             if other_formats(reader.lake_dir, name):
                 problems.append(missing_table_hint(reader.lake_dir, name))
         problems += [f"warning: {w}" for w in rep.warnings]
+        for reason, v in rep.rejected.get(name, {}).items():
+            problems.append(f"rejected: {v['rows']:,} rows, {reason} (first: {v['first']})")
         problems += [f"note: {x}" for x in rep.notes if "is absent" not in x]
         rows.append((name, n, assets, span, src_txt, problems))
     w = [max(len(r[i]) for r in rows) for i in range(5)]
     heads = ("table", "rows", "assets", "dates", "source")
     w = [max(a, len(h)) for a, h in zip(w, heads, strict=True)]
-    print(f"lake {reader.lake_dir.resolve()}")
-    print("  ".join(h.ljust(x) for h, x in zip(heads, w, strict=True)) + "  problems")
+    lines = [f"lake {reader.lake_dir.resolve()}"]
+    lines.append("  ".join(h.ljust(x) for h, x in zip(heads, w, strict=True)) + "  problems")
     for r in rows:
         cells = "  ".join(str(c).ljust(x) for c, x in zip(r[:5], w, strict=True))
-        print(f"{cells}  {r[5][0] if r[5] else 'ok'}")
+        lines.append(f"{cells}  {r[5][0] if r[5] else 'ok'}")
         for extra in r[5][1:]:
-            print(" " * (sum(w) + 10) + extra)
+            lines.append(" " * (sum(w) + 10) + extra)
     if reader.lake_dir.is_dir():
         unread = sorted(
             p.name
             for p in reader.lake_dir.iterdir()
-            if (p.suffix == ".parquet" and p.stem not in TABLES)
-            or (p.is_dir() and p.name not in TABLES and any(p.rglob("*.parquet")))
+            if not p.name.startswith(".")  # the importers' generations and lock, temporaries
+            and (
+                (p.suffix == ".parquet" and p.stem not in TABLES)
+                or (p.is_dir() and p.name not in TABLES and any(p.rglob("*.parquet")))
+            )
         )
         if unread:
-            print(f"not read by the monitor: {', '.join(unread)}")
-    print(f"{errors} table(s) with errors" if errors else "the lake passes the reader's checks")
-    return 2 if errors else 0
+            lines.append(f"not read by the monitor: {', '.join(unread)}")
+    if (reader.lake_dir / STORE_DIR / "lake").is_dir():
+        lines.append("written by `majors-alts import` (`majors-alts verify` checks its tables)")
+    lines.append(
+        f"{errors} table(s) with errors" if errors else "the lake passes the reader's checks"
+    )
+    code = print_result("\n".join(lines))
+    return code if code else (2 if errors else 0)

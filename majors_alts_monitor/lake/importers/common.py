@@ -1,10 +1,14 @@
-"""The importers' shared half: input files, drop accounting, merging and the atomic lake writer.
+"""The importers' shared half: symbols, the contract's schemas, merging into the lake's tables.
 
 An import writes a user-owned lake in the contract (``LAKE_CONTRACT.md``): one
 ``NAME.parquet`` per table, sorted by key, column order and types fixed, so the same rows give
-the same bytes. Each table is written to a temporary name and renamed (atomic per table); a
-table whose bytes would not change is not touched at all (mtime kept), so re-importing the same
-inputs changes no byte. Inputs are only ever opened for reading.
+the same bytes. The tables are published together (``publish.layout.LakeOut``): a new
+generation holding every table, switched in by one rename under the lake's own lock, so a reader
+sees one import's tables or the next one's, never a mixture, and two imports into one lake run
+one after the other (the second merges into what the first published). A table whose bytes
+would not change is carried over as it is (same file, mtime kept), and an import that changes
+nothing publishes nothing: re-importing the same inputs changes no byte. Inputs are only ever
+opened for reading (``inputs``).
 
 Importing into a lake that already holds a table merges by key: rows identical to existing
 ones are kept once; a key with a different value is refused (``--on-conflict error``, the
@@ -15,9 +19,8 @@ row (``keep``) or taking the new one (``replace``).
 from __future__ import annotations
 
 import io
-import zipfile
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Literal
@@ -25,9 +28,13 @@ from typing import Literal
 import polars as pl
 
 from ...errors import LakeError, MonitorError
-from ...report.outputs import atomic_write
+from ...publish.layout import LakeOut
+from ...publish.paths import resolve
 from ..data_io import normalise_symbol
 from ..tables import TABLES
+from .inputs import Drops, InputFile, iter_inputs, read_inputs
+
+__all__ = ["Drops", "InputFile", "iter_inputs", "read_inputs"]  # re-exported for callers
 
 OnConflict = Literal["error", "keep", "replace"]
 
@@ -63,98 +70,6 @@ KEYS: dict[str, tuple[str, ...]] = {
 }
 # quote assets whose volume is USD at par; longest first so FDUSD is not read as ...USD
 USD_QUOTES = ("FDUSD", "USDT", "USDC", "BUSD", "TUSD", "USD")
-
-
-@dataclass(frozen=True)
-class InputFile:
-    """One CSV as read: its display name (``a.zip:member.csv`` for zip members) and text."""
-
-    name: str
-    stem: str
-    text: str
-
-
-@dataclass
-class Drops:
-    """Rows an importer left out, by reason, with the first example of each."""
-
-    counts: dict[str, int] = field(default_factory=dict)
-    first: dict[str, str] = field(default_factory=dict)
-
-    def add(self, reason: str, n: int, example: str) -> None:
-        if n <= 0:
-            return
-        self.counts[reason] = self.counts.get(reason, 0) + n
-        self.first.setdefault(reason, example)
-
-    def lines(self) -> list[str]:
-        return [
-            f"  dropped {n:>7,} {'row' if n == 1 else 'rows'}: {reason} (first: {self.first[reason]})"
-            for reason, n in sorted(self.counts.items())
-        ]
-
-
-def iter_inputs(
-    paths: Iterable[Path], patterns: tuple[str, ...] = ("*.csv", "*.zip")
-) -> Iterator[Path]:
-    """Input files: each path itself if a file, else the matching files under it, sorted."""
-    for p in paths:
-        p = Path(p)
-        if p.is_file():
-            yield p
-        elif p.is_dir():
-            found = sorted({f for pat in patterns for f in p.rglob(pat) if f.is_file()})
-            yield from found
-        else:
-            raise MonitorError(f"input {p} does not exist")
-
-
-def read_inputs(path: Path) -> list[InputFile]:
-    """A CSV's text, or the text of every CSV member of a zip (read with the stdlib)."""
-    try:
-        if path.suffix.lower() == ".zip":
-            out = []
-            with zipfile.ZipFile(path) as zf:
-                for m in sorted(zf.namelist()):
-                    if m.lower().endswith(".csv"):
-                        out.append(InputFile(f"{path.name}:{m}", Path(m).stem, zf.read(m).decode()))
-            return out
-        return [InputFile(path.name, path.stem, path.read_text())]
-    except (OSError, UnicodeDecodeError, zipfile.BadZipFile) as err:
-        raise MonitorError(
-            f"input {path} cannot be read ({type(err).__name__}: {err}). What to do: "
-            "re-download it or leave it out"
-        ) from None
-
-
-def read_csv(
-    text: str, names: list[str], types: dict[str, pl.DataType], source: str
-) -> pl.DataFrame:
-    """A headerless-or-headed CSV with positional column names (a header is detected by its
-    first field not being a number)."""
-    first = text.lstrip().split("\n", 1)[0].split(",", 1)[0].strip().strip('"')
-    has_header = bool(first) and not first.lstrip("-").replace(".", "", 1).isdigit()
-    if not text.strip() or (has_header and "\n" not in text.strip()):
-        return pl.DataFrame(schema={n: types.get(n, pl.String()) for n in names})
-    try:
-        df = pl.read_csv(
-            io.StringIO(text),
-            has_header=has_header,
-            new_columns=names,
-            schema_overrides=types,
-            infer_schema_length=0,
-            truncate_ragged_lines=False,
-        )
-    except pl.exceptions.PolarsError as err:
-        raise MonitorError(
-            f"input {source} is not in the expected format ({type(err).__name__}: "
-            f"{str(err).splitlines()[0]}); expected columns {', '.join(names)}"
-        ) from None
-    if df.width != len(names):
-        raise MonitorError(
-            f"input {source} has {df.width} columns, expected {len(names)}: {', '.join(names)}"
-        )
-    return df
 
 
 def pair_asset(symbol: str, aliases: dict[str, str]) -> tuple[str, str] | None:
@@ -239,10 +154,11 @@ class TableResult:
 
 
 def check_out(out: Path, inputs: Iterable[Path]) -> None:
-    """Refuse an output lake that is an input file or lies inside an input folder."""
-    o = Path(out).resolve()
+    """Refuse an output lake that is an input file or lies inside an input folder (symlinks
+    followed; a symlink loop is an error naming the option)."""
+    o = resolve(out, "--out")
     for p in inputs:
-        r = Path(p).resolve()
+        r = resolve(p, "input")
         if o == r or (r.is_dir() and r in o.parents):
             raise MonitorError(
                 f"--out {out} is (inside) the input {p}; an import never writes beside its "
@@ -252,17 +168,15 @@ def check_out(out: Path, inputs: Iterable[Path]) -> None:
         raise MonitorError(f"--out {out} exists and is not a folder")
 
 
-def write_tables(
-    out: Path, tables: dict[str, pl.DataFrame], on_conflict: OnConflict
-) -> list[TableResult]:
-    """Merge each table into ``out/NAME.parquet`` and write it atomically when it changed.
-
-    Every merge is computed (and every conflict refused) before the first file is written, so a
-    refused import leaves the lake as it was."""
-    out = Path(out)
-    rendered: dict[str, tuple[pl.DataFrame, int, bytes]] = {}
+def render_tables(
+    lk: LakeOut, tables: dict[str, pl.DataFrame], on_conflict: OnConflict
+) -> tuple[list[TableResult], dict[str, bytes]]:
+    """Merge each table into the lake's current one (read under the lake's lock): the results
+    and the bytes of the tables that change. Every merge is computed (and every conflict
+    refused) before anything is published, so a refused import leaves the lake as it was."""
+    out = lk.lake
+    results, changed = [], {}
     for table, df in tables.items():
-        path = out / f"{table}.parquet"
         if (out / table).is_dir():
             raise LakeError(
                 table,
@@ -270,11 +184,12 @@ def write_tables(
                 f"{table}.parquet and would shadow it",
                 hint="import into a new --out, or leave this table out with --tables",
             )
+        path = lk.table(table)
         old = None
-        if path.is_file():
+        if path is not None:
             try:
                 old = pl.read_parquet(path)
-            except pl.exceptions.PolarsError as err:
+            except (pl.exceptions.PolarsError, OSError) as err:
                 raise LakeError(
                     table,
                     f"the existing {path} cannot be read ({str(err).splitlines()[0]})",
@@ -291,13 +206,10 @@ def write_tables(
         merged, conflicts = merge(table, old, df, on_conflict)
         buf = io.BytesIO()
         merged.write_parquet(buf, compression="zstd", statistics=True)
-        rendered[table] = (merged, conflicts, buf.getvalue())
-    results = []
-    for table, (merged, conflicts, data) in rendered.items():
-        path = out / f"{table}.parquet"
-        unchanged = path.is_file() and path.read_bytes() == data
+        data = buf.getvalue()
+        unchanged = path is not None and path.read_bytes() == data
         if not unchanged:
-            atomic_write(path, data)
+            changed[table] = data
         dated = "date" in merged.columns and merged.height > 0
         results.append(
             TableResult(
@@ -310,4 +222,4 @@ def write_tables(
                 conflicts,
             )
         )
-    return results
+    return results, changed

@@ -927,3 +927,70 @@ def test_compressed_plotly_js_is_cached_on_disk_and_identical(tmp_path) -> None:
         assert page.plotly_js_gz_b64(None) == first  # no folder: computed, nothing written
     finally:
         page.plotly_js_gz_b64.cache_clear()
+
+
+def _figure_strings(page: str) -> list[str]:
+    """Every string of every figure spec, as plotly.js receives it (JSON decoded)."""
+    import json
+
+    out: list[str] = []
+
+    def walk(x: object) -> None:
+        if isinstance(x, str):
+            out.append(x)
+        elif isinstance(x, dict):
+            for v in x.values():
+                walk(v)
+        elif isinstance(x, list):
+            for v in x:
+                walk(v)
+
+    for spec in re.findall(
+        r'<script type="application/json" data-figure="[^"]+">(.*?)</script>', page
+    ):
+        walk(json.loads(spec))
+    return out
+
+
+def test_asset_ids_never_reach_plotly_as_markup(full: DashboardData) -> None:
+    """Issue 17, case 9: plotly reads ``<a href>`` in labels as a link. An alt named
+    ``<A HREF="https://evil.example/">`` is shown as that text in every chart label (entities),
+    never as markup, and every table escapes it."""
+    evil = '<A HREF="https://evil.example/">'
+    at = full.attribution
+    assert at is not None
+    ids = at["asset_id"].to_list()
+    at = at.with_columns(pl.Series("asset_id", [*ids[:2], evil, *ids[3:]]))
+    page = render_dashboard(replace(full, attribution=at))
+    strings = _figure_strings(page)
+    assert any("&lt;A HREF=&quot;https://evil.example/&quot;&gt;" in s for s in strings)
+    assert not [s for s in strings if "<a href" in s.lower()]
+    assert evil not in _strip_bundle(page)
+    before = render_dashboard(full)  # the rest of the page is as it was
+    assert _n_figures(page) == _n_figures(before)
+
+
+def test_a_damaged_plotly_cache_is_computed_again(tmp_path: Path) -> None:
+    """Issue 17, case 6: a corrupt ``cache/plotly-*.gz.b64`` is checked against its hash and
+    never embedded (the dashboard drew 0 of 11 charts); it is computed again and replaced."""
+    import base64 as b64
+    import gzip as gz
+
+    from majors_alts_monitor.dashboard import page as pg
+
+    pg.plotly_js_gz_b64.cache_clear()
+    try:
+        good = pg.plotly_js_gz_b64(tmp_path)
+        (cached,) = tmp_path.glob("plotly-*.gz.b64")
+        for damage in (good[: len(good) // 2], "A" * len(good), good[:-8] + "AAAAAAAA"):
+            cached.write_text(damage, encoding="ascii")
+            pg.plotly_js_gz_b64.cache_clear()
+            got = pg.plotly_js_gz_b64(tmp_path)
+            assert got == good and gz.decompress(b64.b64decode(got)) == pg.plotly_js_bytes()
+            assert cached.read_text(encoding="ascii") == good  # replaced
+        (tmp_path / f"{cached.name}.sha256").unlink()  # no hash beside it: not trusted
+        cached.write_text("A" * 100, encoding="ascii")
+        pg.plotly_js_gz_b64.cache_clear()
+        assert pg.plotly_js_gz_b64(tmp_path) == good
+    finally:
+        pg.plotly_js_gz_b64.cache_clear()
