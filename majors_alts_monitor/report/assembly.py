@@ -15,6 +15,7 @@ from ..stats import multiple_testing
 from ..stats.neutrality import market_spread_betas, newey_west_lags
 from ..stats.tearsheet import pnl_attribution
 from .decision import explain_arrays
+from .thin_report import no_trade_reasons
 
 
 @stats.bootstrap_reuse()  # the Sharpe interval and the regime edges share their draws
@@ -367,6 +368,7 @@ def explain_frame(cfg: Config, p: Prepared, fits: list[FoldFit]) -> pl.DataFrame
     cols["min_dwell"] = pl.Series(ex.min_dwell).cast(pl.Int64, strict=False)
     cols["days_in_regime"] = pl.Series(ex.days_in_regime).set(outside, None)
     cols["dwell_left"] = pl.Series(ex.dwell_left).set(outside, None)
+    cols["no_trade_reason"] = no_trade_reasons(p)
     return pl.DataFrame(cols).fill_nan(None)
 
 
