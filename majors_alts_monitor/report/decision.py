@@ -288,6 +288,9 @@ def signal_record(
             "config_hash": cfg.hash(),
             "n_trials": len(ff.trial_sharpe),
         },
+        "exposure_by_regime": {r: float(cfg.regime.exposure[r]) for r in REGIME_NAMES},
+        "amounts": None,  # at --capital (report/orders.py)
+        "orders": None,  # against --positions
         "explain": explain_block(
             ex,
             t,
