@@ -81,7 +81,7 @@ def clean_json(x: Any) -> Any:
     if isinstance(x, np.integer):
         return int(x)
     if isinstance(x, np.floating | float):
-        f = float(x)
+        f = float(x) + 0.0  # -0.0 + 0.0 is 0.0: no "-0.0" in a file
         return f if math.isfinite(f) else None
     if isinstance(x, np.bool_):
         return bool(x)
@@ -93,7 +93,11 @@ def to_json_bytes(obj: Any) -> bytes:
 
 
 def csv_bytes(df: pl.DataFrame) -> bytes:
+    """``df`` as CSV; a negative zero is written as 0.0 (adding 0.0 changes no other value)."""
+    import polars.selectors as cs
+
     buf = io.BytesIO()
+    df = df.with_columns(cs.float() + 0.0)
     df.write_csv(buf, date_format="%Y-%m-%d", float_precision=None)
     return buf.getvalue()
 

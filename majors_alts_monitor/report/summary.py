@@ -32,6 +32,7 @@ def dashboard_html(res: RunResult, cfg: Config) -> str:
         attribution=res.attribution,
         signal=getattr(res, "signal", None),  # the run's signals_today.json, when it has one
         js_cache_dir=OutputPaths(cfg.paths.output_root).cache,
+        regime_exposure=dict(cfg.regime.exposure),
     )
     return render_dashboard(data)
 
