@@ -293,8 +293,17 @@ LAYOUT_JS = """(function () {
       if (!ok) { unscrolled.push(name(t)); }
     }
   });
+  // a chart drawn beyond its card (a plot box without a height, shrunk by a resize)
+  var spill = [];
+  document.querySelectorAll('.js-plotly-plot').forEach(function (fig) {
+    var svg = fig.querySelector('.main-svg'), card = fig.closest('section, .card');
+    if (svg && card && svg.getBoundingClientRect().bottom > card.getBoundingClientRect().bottom + 1) {
+      spill.push('#' + fig.id + ' drawn ' + Math.round(svg.getBoundingClientRect().bottom -
+        card.getBoundingClientRect().bottom) + ' px below its card');
+    }
+  });
   return JSON.stringify({tallRows: tall, overlaps: overlaps.slice(0, 40),
-    nOverlaps: overlaps.length, cut: cut.slice(0, 20), unscrolled: unscrolled});
+    nOverlaps: overlaps.length, cut: cut.slice(0, 20), unscrolled: unscrolled, spill: spill});
 })()"""
 
 
@@ -304,6 +313,9 @@ def layout_problems(probe: dict) -> list[str]:
     tables wider than the screen outside a sideways-scrolling box (empty when the page is
     clean)."""
     out = []
+    asked = probe.get("requestedWidth")
+    if asked is not None and probe.get("innerWidth") != asked:
+        out.append(f"page laid out {probe.get('innerWidth')} px wide on a {asked} px screen")
     if probe.get("scrollWidth", 0) > probe.get("innerWidth", 0):
         out.append(
             f"page {probe['scrollWidth']} px wide at {probe['innerWidth']}: {probe.get('wide')}"
@@ -313,6 +325,7 @@ def layout_problems(probe: dict) -> list[str]:
     out += [f"overlap {o}" for o in lay.get("overlaps", [])]
     out += [f"cut {c}" for c in lay.get("cut", [])]
     out += [f"table outside a scroll box {t}" for t in lay.get("unscrolled", [])]
+    out += [f"chart {c}" for c in lay.get("spill", [])]
     return out
 
 
@@ -489,6 +502,7 @@ def inspect_page(
                 )
                 probe = json.loads(res["result"]["value"])
                 full = max(full, int(probe.get("height") or full))
+            probe["requestedWidth"] = width
             if layout:
                 res = pipe.call(
                     "Runtime.evaluate", {"expression": LAYOUT_JS, "returnByValue": True}, sid
