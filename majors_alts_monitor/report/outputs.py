@@ -93,11 +93,13 @@ def to_json_bytes(obj: Any) -> bytes:
 
 
 def csv_bytes(df: pl.DataFrame) -> bytes:
-    """``df`` as CSV; a negative zero is written as 0.0 (adding 0.0 changes no other value)."""
-    import polars.selectors as cs
-
+    """``df`` as CSV; a negative zero is written as 0.0 (no other value changes)."""
     buf = io.BytesIO()
-    df = df.with_columns(cs.float() + 0.0)
+    df = df.with_columns(
+        pl.when(pl.col(c) == 0).then(pl.lit(0.0, dtype=t)).otherwise(pl.col(c)).alias(c)
+        for c, t in df.schema.items()
+        if t.is_float()
+    )
     df.write_csv(buf, date_format="%Y-%m-%d", float_precision=None)
     return buf.getvalue()
 

@@ -44,6 +44,7 @@ def _clustered_drawdowns(d: DashboardData, first: int = 500, step: int = 9) -> D
     "#4#3#5#2")."""
     pnl = d.pnl
     n = pnl.height
+    first = min(first, n // 2)
     rng = np.random.default_rng(7)
     r = rng.normal(0.0008, 0.0005, n)  # drawdowns of a few bp elsewhere
     r[first - 5 : first + 5 * step + 5] = 0.001  # a new high before each dip
