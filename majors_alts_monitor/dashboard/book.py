@@ -57,18 +57,21 @@ def book_card(d: DashboardData) -> str:
             + (" If it entered, the book would be (at exposure 1):" if book else "")
             + "</p>"
         )
-    tables = [_book_table(shown, am if held else None)] if shown else []
+    left = _book_table(shown, am if held else None) if shown else ""
     if od:
-        tables.append(_orders_table(od))
-    if len(tables) == 2:  # side by side on a wide screen, one under the other on a phone
-        parts.append(f'<div class="grid even book-grid">{"".join(tables)}</div>')
-    else:
-        parts += tables
-    if not od and am is None:
-        parts.append(
+        right = _orders_table(od)
+    elif am is None:
+        right = (
             '<p class="note">Run with <code>--capital USD</code> for amounts in dollars and '
             "<code>--positions CSV</code> (asset_id,usd_notional) for the orders.</p>"
         )
+    else:
+        right = (
+            '<p class="note">Run with <code>--positions CSV</code> (asset_id,usd_notional) '
+            "for the orders from what you hold.</p>"
+        )
+    # side by side on a wide screen, one under the other on a phone
+    parts.append(f'<div class="grid even book-grid"><div>{left}</div><div>{right}</div></div>')
     return f'<section class="card" id="book"><h2>Book to trade</h2>{"".join(parts)}</section>'
 
 

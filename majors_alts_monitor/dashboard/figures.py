@@ -424,10 +424,7 @@ def fig_betas(d: DashboardData) -> Figure:
 
 def fig_costs(d: DashboardData) -> Figure:
     """Cumulative gross return, fees, slippage, funding and net (sums of daily returns)."""
-    title = (
-        "Cumulative P&L components (sums of daily returns; fees and slippage, costs, drawn as "
-        "their negative P&L; funding a signed P&L)"
-    )
+    title = "Cumulative P&L components (sums of daily returns; fees and slippage as −cost)"
     pnl = _prep(d.pnl)
     if pnl.height == 0:
         return _empty(title, "no P&L rows")

@@ -111,6 +111,7 @@ td.span { white-space: nowrap; }
 td.params { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace;
             font-size: 12px; color: var(--muted); min-width: 44em; overflow-wrap: anywhere; }
 td.label { min-width: 10em; }
+@media (min-width: 1000px) { #regime-table th { white-space: normal; vertical-align: bottom; } }
 .scroll td.label:first-child, .scroll th:first-child { position: sticky; left: 0; z-index: 1;
             background: var(--card); }
 tbody tr:hover td.label:first-child { background: #f8f9fb; }

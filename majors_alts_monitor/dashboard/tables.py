@@ -143,7 +143,7 @@ REGIME_COLUMNS: dict[str, tuple[str, Formatter]] = {
     "hit_rate": ("Hit rate", _pct),
     "max_drawdown": ("Max drawdown", _pct),
     "strategy_sharpe": ("Sharpe (strategy)", _ratio),
-    "edge": ("Edge (mean daily, in − out)", lambda v: _pct(v, 3)),
+    "edge": ("Edge (daily, in − out)", lambda v: _pct(v, 3)),
     "edge_p_value": ("Edge p-value", p_value),
 }
 
