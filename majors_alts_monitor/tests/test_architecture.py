@@ -14,7 +14,7 @@ NAME = "majors_alts_monitor"
 
 # Layers, lowest first: a module may import from its own layer or a lower one.
 LAYERS: list[set[str]] = [
-    {"config", "errors", "arrays", "interrupts", "scipy_blas", "clock"},
+    {"config", "errors", "arrays", "interrupts", "scipy_blas", "clock", "labels"},
     {"lake"},
     {"market"},
     {"stats"},
