@@ -40,6 +40,7 @@ from .report.assembly import (
     with_trial_oos_sharpe,
 )
 from .report.decision import signal_record
+from .report.outputs import positive_zero
 from .report.thin_report import thin_data_block, thin_warnings
 
 log = logging.getLogger("majors_alts_monitor")
@@ -261,20 +262,21 @@ def run(
         "started_at": datetime.fromtimestamp(t_start, UTC).isoformat(timespec="seconds"),
     }
     timings["pipeline_total"] = round(time.time() - t_start, 3)
+    frames = {k: positive_zero(v) for k, v in frames.items()}  # no "-0.0" in a frame or file
     return RunResult(
         frames["timeline"],
         p.features.frame(p.panel.dates),
         frames["pnl"],
         frames["equity"],
         kpis,
-        regime_metrics,
+        positive_zero(regime_metrics),
         frames["betas"],
         kpis["walk_forward"]["folds"],
         frames["trials"],
         manifest,
         tuple(warns),
         signal=sig,
-        attribution=pnl_attribution_frame(p, s),
+        attribution=positive_zero(pnl_attribution_frame(p, s)),
     )
 
 

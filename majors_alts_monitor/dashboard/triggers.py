@@ -3,8 +3,9 @@
 A composite regime does not switch where the score crosses a threshold: from ``BALANCED`` it
 enters ``RISK_ON_MAJORS`` above ``upper + band`` and ``RISK_ON_ALTS`` below ``lower - band``;
 it stays in ``RISK_ON_MAJORS`` down to ``upper - band`` and in ``RISK_ON_ALTS`` up to ``lower +
-band``; and it switches only after ``min_dwell`` days (``regime/hysteresis.py``). So each day
-has two effective triggers, set by the regime held the day before:
+band``; and it switches only after ``min_dwell`` days (``regime/hysteresis.py``, whose
+transition is re-stated here in numpy: drawing a chart compiles nothing). So each day has two
+effective triggers, set by the regime held the day before:
 
 * the majors line, ``upper - band`` while in ``RISK_ON_MAJORS`` (below it the regime leaves),
   else ``upper + band`` (above it the regime enters);
@@ -25,7 +26,7 @@ import numpy as np
 import polars as pl
 
 from ..labels import regime_label
-from ..regime.hysteresis import REGIME_NAMES, transition
+from ..regime.hysteresis import REGIME_NAMES
 from .common import REGIME_COLORS, _clean, _values
 
 CODE = {name: k for k, name in enumerate(REGIME_NAMES)}
@@ -56,31 +57,46 @@ def trigger_lines(tl: pl.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
     return majors, alts
 
 
-def switch_events(tl: pl.DataFrame) -> list[tuple[int, str]]:
-    """(row, kind) of every day the regime changed (``switch``; ``takeover`` when a new fold's
-    model starts with another regime) or the score crossed a trigger the minimum dwell held
-    back (``held``). Only rows where the day before is the previous calendar row."""
-    codes = _codes(tl)
-    score = _values(tl, "score")
-    lower, upper = _values(tl, "lower"), _values(tl, "upper")
-    band = np.nan_to_num(_values(tl, "band"), nan=0.0)
-    fold = _values(tl, "fold")
-    out: list[tuple[int, str]] = []
-    for t in range(1, tl.height):
-        prev, cur = int(codes[t - 1]), int(codes[t])
-        if prev < 0 or cur < 0 or not np.isfinite(fold[t]) or fold[t] < 0:
-            continue
-        if cur != prev:
-            out.append((t, "takeover" if fold[t] != fold[t - 1] else "switch"))
-            continue
-        if not (np.isfinite(score[t]) and np.isfinite(lower[t]) and np.isfinite(upper[t])):
-            continue
-        if (
-            fold[t] == fold[t - 1]
-            and transition(prev, score[t], lower[t], upper[t], band[t]) != prev
-        ):
-            out.append((t, "held"))
+def next_state(
+    prev: np.ndarray, s: np.ndarray, lower: np.ndarray, upper: np.ndarray, band: np.ndarray
+) -> np.ndarray:
+    """The regime the state machine moves to from ``prev`` on score ``s`` when the minimum
+    dwell allows it (``regime.hysteresis.transition``, vectorised; a NaN score keeps the
+    state; ``tests/dashboard/test_morning.py`` checks it against the machine)."""
+    out = prev.copy()
+    fin = np.isfinite(s) & np.isfinite(lower) & np.isfinite(upper)
+    with np.errstate(invalid="ignore"):
+        up, down = s > upper + band, s < lower - band
+        leave_majors = (prev == MAJORS) & fin & (s < upper - band)
+        leave_alts = (prev == ALTS) & fin & (s > lower + band)
+    out[leave_majors] = np.where(down[leave_majors], ALTS, BALANCED)
+    out[leave_alts] = np.where(up[leave_alts], MAJORS, BALANCED)
+    bal = (prev == BALANCED) & fin
+    out[bal & down] = ALTS
+    out[bal & up] = MAJORS
     return out
+
+
+def switch_events(tl: pl.DataFrame) -> list[tuple[int, str]]:
+    """(row, kind) of every out-of-sample day the regime changed (``switch``; ``takeover``
+    when a new fold's model starts with another regime) or the score crossed a trigger the
+    minimum dwell held back (``held``: the machine wanted another regime, none came)."""
+    codes = _codes(tl)
+    fold = _values(tl, "fold")
+    if tl.height < 2:
+        return []
+    prev, cur = codes[:-1], codes[1:]
+    known = (prev >= 0) & (cur >= 0) & np.isfinite(fold[1:]) & (fold[1:] >= 0)
+    same_fold = fold[1:] == fold[:-1]
+    band = np.nan_to_num(_values(tl, "band"), nan=0.0)
+    wanted = next_state(
+        prev, _values(tl, "score")[1:], _values(tl, "lower")[1:], _values(tl, "upper")[1:], band[1:]
+    )
+    kind = np.full(tl.height - 1, "", dtype=object)
+    kind[known & (cur != prev)] = "switch"
+    kind[known & (cur != prev) & ~same_fold] = "takeover"
+    kind[known & (cur == prev) & same_fold & (wanted != prev)] = "held"
+    return [(int(t) + 1, str(kind[t])) for t in np.flatnonzero(kind != "")]
 
 
 def line_traces(xs: dict[str, Any], majors: np.ndarray, alts: np.ndarray) -> list[dict[str, Any]]:

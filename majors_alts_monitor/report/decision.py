@@ -220,7 +220,7 @@ def thin_signal_warnings(p: Prepared, t: int) -> list[str]:
     why = tr.reason(t, int(p.book.n_names[t]))
     if why is not None:
         out.append(f"{why} on the decision day {iso(p.panel.dates[t])}: exposure 0 tomorrow")
-    out += [drop_warning(p, d) for d in tr.drops if d.day == t]
+    out += [f"on the decision day, {drop_warning(p, d)}" for d in tr.drops if d.day == t]
     return out
 
 

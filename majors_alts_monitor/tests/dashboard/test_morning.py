@@ -11,6 +11,8 @@ from dataclasses import replace
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from majors_alts_monitor.dashboard import render_dashboard
 from majors_alts_monitor.dashboard.tables import _regime_table, params_text
@@ -18,10 +20,11 @@ from majors_alts_monitor.dashboard.tearsheet_figures import fig_contributions
 from majors_alts_monitor.dashboard.triggers import (
     ALTS_LINE,
     MAJORS_LINE,
+    next_state,
     switch_events,
     trigger_lines,
 )
-from majors_alts_monitor.regime.hysteresis import apply_hysteresis
+from majors_alts_monitor.regime.hysteresis import apply_hysteresis, transition
 from majors_alts_monitor.tests.dashboard.test_layout import crowded
 
 LEVELS = {"RISK_ON_MAJORS": 1.0, "BALANCED": 0.0, "RISK_ON_ALTS": 0.0}
@@ -154,3 +157,20 @@ def test_the_contribution_chart_draws_the_triggers_and_marks_switches() -> None:
     assert len(marks["x"]) == sum(1 for _, k in switch_events(d.timeline) if k == "switch")
     assert all("→" in text and "exposure" in text for text in marks["text"])
     assert fig["layout"]["legend"]["yref"] == "container"  # clear of the range slider
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from([0, 1, 2]),
+    st.one_of(st.floats(-3, 3), st.just(float("nan"))),
+    st.floats(-1, 0.5),
+    st.floats(0, 1.5),
+    st.sampled_from([0.0, 0.1, 0.25]),
+)
+def test_next_state_is_the_state_machines_transition(prev, s, lo, span, band) -> None:
+    hi = lo + span
+    want = transition(prev, s, lo, hi, band)
+    got = next_state(
+        np.array([prev]), np.array([s]), np.array([lo]), np.array([hi]), np.array([band])
+    )
+    assert int(got[0]) == int(want)
