@@ -62,6 +62,58 @@ def _common(p: argparse.ArgumentParser) -> None:
     add_today(p)
 
 
+def _book_options(p: argparse.ArgumentParser) -> None:
+    """The book to trade in money (``report/orders.py``): amounts at a capital, orders against
+    current holdings rounded to a minimum order."""
+    g = p.add_argument_group("the book to trade")
+    g.add_argument(
+        "--capital",
+        type=_usd,
+        default=None,
+        help="equity in USD: print and record tomorrow's book in dollars (signals_today.json "
+        "amounts)",
+    )
+    g.add_argument(
+        "--positions",
+        type=Path,
+        default=None,
+        help="CSV of current holdings, header asset_id,usd_notional (signed USD): print and "
+        "record the orders to reach tomorrow's book (needs --capital)",
+    )
+    g.add_argument(
+        "--min-order",
+        type=_usd,
+        default=0.0,
+        help="round each order to a multiple of this many USD; smaller ones are not sent "
+        "(default 0: exact amounts)",
+    )
+
+
+def _usd(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        v = float("nan")
+    if not (v >= 0 and v < float("inf")):
+        raise argparse.ArgumentTypeError(f"{s!r} is not a non-negative amount of USD")
+    return v
+
+
+def _sizing(args: argparse.Namespace, cfg: Config) -> tuple[dict[str, float] | None, str | None]:
+    """The current holdings of ``--positions`` (read before any work, so a bad file fails
+    fast), checked against ``--capital``."""
+    if args.capital is None and (args.positions is not None or args.min_order):
+        opt = "--positions" if args.positions is not None else "--min-order"
+        raise MonitorError(f"{opt} needs --capital (the equity the book's weights apply to)")
+    if args.capital is not None and args.capital <= 0:
+        raise MonitorError("--capital must be a positive amount of USD")
+    if args.positions is None:
+        return None, None
+    from .report.orders import read_positions
+
+    return read_positions(args.positions, cfg.universe.aliases), args.positions.name
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="majors-alts", description=__doc__.split("\n")[0])
     ap.add_argument("--version", action="version", version=__version__)
@@ -70,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--start", type=parse_date, default=None, help="first day (default: lake start)")
     r.add_argument("--end", type=parse_date, default=None, help="last day (default: lake end)")
     _common(r)
+    _book_options(r)
     s = sub.add_parser("signals", help="tomorrow's regime and target book from data <= --asof")
     s.add_argument(
         "--asof", type=parse_date, default=None, help="decision date (default: lake end)"
@@ -88,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
         "signal is then for the day after that date and marked stale)",
     )
     _common(s)
+    _book_options(s)
     y = sub.add_parser("synth", help="write a synthetic lake with planted truth")
     y.add_argument("out_dir", type=Path)
     y.add_argument("--seed", type=int, default=0)
@@ -201,6 +255,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from . import pipeline
     from .lake.data_io import lake_span
     from .publish.layout import writing_outputs
+    from .report.orders import size_signal
     from .report.summary import summary_text
     from .report.write import write_run
 
@@ -211,6 +266,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     stack = contextlib.ExitStack()
     try:
         cfg = _config(args, progress)
+        positions, source = _sizing(args, cfg)
         out = stack.enter_context(  # one writer per output root, every path checked
             writing_outputs(
                 cfg.paths.output_root,
@@ -224,6 +280,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         start, end = args.start or s0, args.end or e0
         log.info(f"run {start}..{end}, lake {cfg.paths.data_lake}, config hash {cfg.hash()}")
         res = pipeline.run(cfg, start, end, progress)
+        size_signal(res.signal, args.capital, positions, args.min_order, source)
         paths = write_run(res, cfg, log_text=capture.text, progress=progress, out=out)
     finally:
         stack.close()
@@ -235,14 +292,17 @@ def cmd_signals(args: argparse.Namespace) -> int:
     from . import pipeline
     from .lake.data_io import lake_span
     from .publish.layout import writing_outputs
+    from .report.orders import size_signal
     from .report.outputs import OutputPaths, to_json_bytes
     from .report.summary import signal_text
 
     _modules_loaded()
     progress = Progress(args.quiet)
     cfg = _config(args, progress)
+    positions, source = _sizing(args, cfg)
     asof = args.asof or lake_span(pipeline.make_reader(cfg))[1]
     sig = pipeline.signal(cfg, asof, progress, start=args.start, allow_stale=args.allow_stale)
+    size_signal(sig, args.capital, positions, args.min_order, source)
     path = OutputPaths(cfg.paths.output_root).reports / "signals_today.json"
     lakes = [cfg.paths.data_lake]
     with writing_outputs(

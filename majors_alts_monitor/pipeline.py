@@ -29,6 +29,7 @@ from .lake.data_io import LakeData, LakeReader, check_output_root, lake_span, re
 from .market.beta_neutral import build_book, rolling_betas
 from .market.features import compute_features
 from .market.panel import build_panel
+from .market.thin import tradeable
 from .market.universe import build_universe
 from .regime.search import SearchInputs, transition_costs
 from .report.assembly import (
@@ -39,6 +40,8 @@ from .report.assembly import (
     with_trial_oos_sharpe,
 )
 from .report.decision import signal_record
+from .report.outputs import positive_zero
+from .report.thin_report import thin_data_block, thin_warnings
 
 log = logging.getLogger("majors_alts_monitor")
 
@@ -148,6 +151,9 @@ def prepare_from(cfg: Config, m: Market) -> Prepared:
         )
     else:
         v = np.ones(panel.n_days)
+    # thin data is refused: a day the book may not be traded holds nothing (market/thin.py)
+    tr = tradeable(panel, universe, book, cfg.universe.min_names(), cfg.universe.basket_drop_warn)
+    v = np.where(tr.ok, v, 0.0)
     levels = np.array([cfg.regime.exposure[r] for r in REGIMES], dtype=np.float64)
     cost = transition_costs(book.weights, v, levels, panel.ret, universe.median_volume, cfg.costs)
     burn = cfg.burn_in_days()
@@ -165,6 +171,7 @@ def prepare_from(cfg: Config, m: Market) -> Prepared:
         SearchInputs(levels, v, book_pnl, cost),
         first_day,
         tuple(warns),
+        tr,
     )
 
 
@@ -208,6 +215,8 @@ def run(
     kpis, regime_metrics = assemble_kpis(cfg, p, fits, s, grid, wf.var_trials, wf.pbo, eff)
     if kpis["funding_by_leg"]["warning"]:
         warns.append(kpis["funding_by_leg"]["warning"])
+    kpis["thin_data"] = thin_data_block(cfg, p, s)
+    warns += thin_warnings(p, s, kpis["thin_data"])
     lap("statistics")
     frames = assemble_frames(cfg, p, all_fits, s, grid)
     frames["timeline"] = frames["timeline"].hstack(explain_frame(cfg, p, all_fits))
@@ -265,20 +274,21 @@ def run(
         "started_at": datetime.fromtimestamp(t_start, UTC).isoformat(timespec="seconds"),
     }
     timings["pipeline_total"] = round(time.time() - t_start, 3)
+    frames = {k: positive_zero(v) for k, v in frames.items()}  # no "-0.0" in a frame or file
     return RunResult(
         frames["timeline"],
         p.features.frame(p.panel.dates),
         frames["pnl"],
         frames["equity"],
         kpis,
-        regime_metrics,
+        positive_zero(regime_metrics),
         frames["betas"],
         kpis["walk_forward"]["folds"],
         frames["trials"],
         manifest,
         tuple(warns),
         signal=sig,
-        attribution=pnl_attribution_frame(p, s),
+        attribution=positive_zero(pnl_attribution_frame(p, s)),
     )
 
 

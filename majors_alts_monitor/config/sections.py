@@ -81,6 +81,36 @@ class UniverseConfig(_Strict):
     aliases: dict[str, str] = Field(default_factory=lambda: {"SATS": "1000SATS"})
     basket_size: int = Field(20, ge=1, le=100_000)
     rank_by: Literal["marketcap", "volume"] = "marketcap"
+    min_basket_names: int | None = Field(
+        None,
+        ge=1,
+        description="a day whose short basket has fewer names is not traded (exposure 0, the "
+        "reason in the timeline's no_trade_reason); null = half of basket_size rounded up (10 "
+        "for 20: below 10 names the 0.10 per-name cap cuts the short side under its gross)",
+    )
+    basket_drop_warn: float = Field(
+        0.25,
+        gt=0,
+        le=1,
+        description="warn when the short basket loses more than this share of its names "
+        "overnight while basket names stop printing prices (assets that end together)",
+    )
+
+    @model_validator(mode="after")
+    def _min_names(self) -> UniverseConfig:
+        if self.min_basket_names is not None and self.min_basket_names > self.basket_size:
+            raise ValueError(
+                f"universe.min_basket_names ({self.min_basket_names}) exceeds "
+                f"universe.basket_size ({self.basket_size}): no day could be traded"
+            )
+        return self
+
+    def min_names(self) -> int:
+        """The smallest short basket that is traded (``min_basket_names``, else half of
+        ``basket_size`` rounded up)."""
+        if self.min_basket_names is not None:
+            return self.min_basket_names
+        return -(-self.basket_size // 2)
 
     @field_validator("majors")
     @classmethod

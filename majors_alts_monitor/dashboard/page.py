@@ -23,9 +23,11 @@ import html
 import importlib.util
 import json
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
+from .book import BOOK_CSS, book_card
 from .common import FONT_STACK, PLOTLY_CONFIG, DashboardData
 from .figures import FIGURES
 from .plot import TEMPLATE, Figure, to_json
@@ -60,7 +62,8 @@ from .tearsheet_tables import (
 
 e = html.escape
 
-CSS = """
+CSS = (
+    """
 :root { --ink:#1d2433; --muted:#5b6475; --line:#e3e6eb; --bg:#f4f5f7; --card:#fff;
         --pos:#1f7a46; --neg:#b83232; }
 * { box-sizing: border-box; }
@@ -106,7 +109,13 @@ td.span { white-space: nowrap; }
 #trades-table th:nth-child(-n+3), #drawdown-table th:nth-child(-n+4),
 #robustness-start-table th:nth-child(2) { text-align: left; }
 td.params { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace;
-            font-size: 12px; color: var(--muted); word-break: break-word; }
+            font-size: 12px; color: var(--muted); min-width: 44em; overflow-wrap: anywhere; }
+td.label { min-width: 10em; }
+@media (min-width: 1000px) { #regime-table th { white-space: normal; vertical-align: bottom; } }
+.scroll td.label:first-child, .scroll th:first-child { position: sticky; left: 0; z-index: 1;
+            background: var(--card); }
+tbody tr:hover td.label:first-child { background: #f8f9fb; }
+.latest.refused { color: var(--neg); font-weight: 600; }
 td.pos { color: var(--pos); } td.neg { color: var(--neg); }
 td.label { color: var(--ink); }
 .muted { color: var(--muted); }
@@ -133,6 +142,8 @@ footer { color: var(--muted); font-size: 12px; margin-top: 12px; }
 .grid.even { grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); }
 @media (max-width: 1000px) { .grid, .grid.even { grid-template-columns: minmax(0, 1fr); } }
 """.replace("FONTS", FONT_STACK)
+    + BOOK_CSS
+)
 
 ERROR_SCRIPT = """
 (function () {
@@ -296,10 +307,15 @@ def _title(fig: Figure) -> str:
 
 
 def _figure_html(name: str, fig: Figure, note: str = "") -> str:
+    """The figure's card. Its plot box is given the figure's height: plotly's responsive resize
+    (a phone's address bar, a rotation) sizes a chart to its box, and a box without a height
+    would shrink it to the CSS minimum under the next card."""
     extra = f'<p class="note">{e(note)}</p>' if note else ""
+    h = fig["layout"].get("height")
+    style = f' style="height:{int(h)}px"' if isinstance(h, int | float) else ""
     return (
         f'<section class="card figure" id="section-{e(name)}"><h2>{e(_title(fig))}</h2>'
-        f'<div class="plot" id="fig-{e(name)}"></div>'
+        f'<div class="plot" id="fig-{e(name)}"{style}></div>'
         f'<script type="application/json" data-figure="fig-{e(name)}">{_spec(fig)}</script>'
         f"{extra}</section>"
     )
@@ -316,8 +332,15 @@ def _card(section_id: str, title: str, body: str) -> str:
     return f'<section class="card" id="{e(section_id)}"><h2>{e(title)}</h2>{body}</section>'
 
 
+CAPTION = re.compile(r"<caption>(.*?)</caption>", re.S)
+
+
 def _scroll(table: str, tall: bool = False) -> str:
-    return f'<div class="scroll{" tall" if tall else ""}">{table}</div>'
+    """The table in a box that scrolls sideways (and down, ``tall``); its caption goes under
+    the box as a note, so it wraps to the screen and not to a wide table's width."""
+    notes = "".join(f'<p class="note caption">{c}</p>' for c in CAPTION.findall(table))
+    table = CAPTION.sub("", table)
+    return f'<div class="scroll{" tall" if tall else ""}">{table}</div>{notes}'
 
 
 OPTIONAL: tuple[tuple[str, str, Callable[[DashboardData], Figure | None]], ...] = (
@@ -378,13 +401,16 @@ def render_dashboard(d: DashboardData) -> str:
             f"{e(_generic(conv.get('periods_per_year', 365)))} periods a year, "
             f"risk-free {e(_generic(conv.get('risk_free', 0.0)))}"
         )
-    banner, funding = _funding_by_leg(kpis.get("funding_by_leg"))
+    banner, funding = _funding_by_leg(
+        kpis.get("funding_by_leg"), (kpis.get("costs") or {}).get("unfunded_share_mean")
+    )
     spread = _market_spread_table(neu.get("market_spread"))
 
     parts: list[str] = [
         *page_start(title, CSS, n_figures),
         "<main>",
         f'<header><h1>{title}</h1><p class="sub">{sub}</p>{_latest(d)}</header>',
+        book_card(d),  # the first screen: what to hold tomorrow
         banner,
     ]
     fb = kpis.get("funding_by_leg")
@@ -418,7 +444,7 @@ def render_dashboard(d: DashboardData) -> str:
         _card(
             "regimes",
             "By regime (always-held book, strategy Sharpe)",
-            _scroll(_regime_table(d.regime_metrics, flat_regimes(d.pnl))),
+            _scroll(_regime_table(d.regime_metrics, flat_regimes(d.pnl), d.levels())),
         ),
         _card("trades", "Trades: regime changes with costs", _scroll(trades_table(d), tall=True)),
         fig_or_note("costs"),

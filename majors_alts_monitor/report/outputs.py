@@ -59,7 +59,7 @@ def clean_json(x: Any) -> Any:
     if isinstance(x, np.integer):
         return int(x)
     if isinstance(x, np.floating | float):
-        f = float(x)
+        f = float(x) + 0.0  # -0.0 + 0.0 is 0.0: no "-0.0" in a file
         return f if math.isfinite(f) else None
     if isinstance(x, np.bool_):
         return bool(x)
@@ -70,9 +70,20 @@ def to_json_bytes(obj: Any) -> bytes:
     return (json.dumps(clean_json(obj), indent=2, allow_nan=False) + "\n").encode()
 
 
+def positive_zero(df: pl.DataFrame) -> pl.DataFrame:
+    """``df`` with every negative zero of its float columns made 0.0 (no other value changes):
+    a weight of 0 times a negative beta is -0.0, which a file would print as "-0.0"."""
+    return df.with_columns(
+        pl.when(pl.col(c) == 0).then(pl.lit(0.0, dtype=t)).otherwise(pl.col(c)).alias(c)
+        for c, t in df.schema.items()
+        if t.is_float()
+    )
+
+
 def csv_bytes(df: pl.DataFrame) -> bytes:
+    """``df`` as CSV; a negative zero is written as 0.0 (``positive_zero``)."""
     buf = io.BytesIO()
-    df.write_csv(buf, date_format="%Y-%m-%d", float_precision=None)
+    positive_zero(df).write_csv(buf, date_format="%Y-%m-%d", float_precision=None)
     return buf.getvalue()
 
 

@@ -14,7 +14,17 @@ NAME = "majors_alts_monitor"
 
 # Layers, lowest first: a module may import from its own layer or a lower one.
 LAYERS: list[set[str]] = [
-    {"config", "errors", "arrays", "interrupts", "scipy_blas", "clock", "publish", "shell"},
+    {
+        "config",
+        "errors",
+        "arrays",
+        "interrupts",
+        "scipy_blas",
+        "clock",
+        "labels",
+        "publish",
+        "shell",
+    },
     {"lake"},
     {"market"},
     {"stats"},

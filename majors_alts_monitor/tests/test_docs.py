@@ -76,7 +76,12 @@ def run_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     spec = SyntheticSpec(n_assets=24, start=date(2020, 1, 1), end=date(2022, 12, 31), seed=5)
     lake = write_lake(generate(spec), out)[0]
     root = tmp_path_factory.mktemp("docs_run")
-    assert cli.main(["run", "--lake", str(lake), "--output-root", str(root), "--quiet"]) == 0
+    held = root / "held.csv"  # the book-to-trade keys (amounts, orders) are written too
+    held.write_text("asset_id,usd_notional\nBTC,1000\nALT001,-2500\n")
+    sizing = ["--capital", "1000000", "--positions", str(held), "--min-order", "100"]
+    assert (
+        cli.main(["run", "--lake", str(lake), "--output-root", str(root), "--quiet", *sizing]) == 0
+    )
     return root
 
 
