@@ -20,19 +20,32 @@ drop``: the run then treats the day as missing funding, see ``costs.missing_fund
 as the sum of what settled (``keep``). A day on which the interval changes (8h -> 4h) is
 complete when the settlements follow the announced intervals; the change is listed in the
 summary.
+
+Open interest (USD-M daily metrics, ``SYMBOL-metrics-YYYY-MM-DD.csv``): ``create_time, symbol,
+sum_open_interest, sum_open_interest_value, ...`` with a header, one snapshot every 5 minutes,
+``create_time`` a UTC ``YYYY-MM-DD HH:MM:SS``. A day's open interest is the day's last snapshot
+in its file (the latest ``create_time`` after 00:00 of the day and at or before 00:00 of the
+next): ``sum_open_interest_value``, in the quote asset (USD at par), is
+``fact_open_interest.open_interest_usd``.
+
+Futures names: a perpetual's asset is its base name, unless that carries a ``1000``/``1M``
+multiplier prefix and is not itself an asset of the lake (``common.futures_asset``:
+``1000PEPEUSDT`` is PEPE's, the contract's ``1000SATS`` stays); the config's aliases win.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import date
 from typing import Literal
 
 import numpy as np
 import polars as pl
 
 from ...errors import MonitorError
-from .common import USD_QUOTES, Drops, InputFile, pair_asset, read_csv
+from .common import USD_QUOTES, Drops, InputFile, pair_asset, pair_futures, read_csv
 
 KLINE_COLUMNS = [
     "open_time",
@@ -172,11 +185,14 @@ def parse_klines(f: InputFile, aliases: dict[str, str], drops: Drops) -> Klines 
     return got[0] if got else None
 
 
-def combine_klines(parts: list[Klines], drops: Drops) -> pl.DataFrame:
+def combine_klines(
+    parts: list[Klines], drops: Drops, chosen: dict[str, str] | None = None
+) -> pl.DataFrame:
     """One series per asset. Overlapping files (a monthly and a daily file) must agree (identical
     rows are kept once, different candles for one day are refused naming both files); when
     several pairs map to one asset (BTCUSDT, BTCUSDC) the pair with the most days is kept, ties
-    broken by ``USD_QUOTES`` order, and the others are listed as dropped."""
+    broken by ``USD_QUOTES`` order, and the others are listed as dropped (``chosen``, when given,
+    receives asset -> the symbol kept)."""
 
     by_asset: dict[str, dict[str, list[Klines]]] = {}
     for k in parts:
@@ -199,6 +215,8 @@ def combine_klines(parts: list[Klines], drops: Drops) -> pl.DataFrame:
             series[symbol] = (df.drop("src"), ks[0].quote)
         rank = {q: i for i, q in enumerate(USD_QUOTES)}
         best = min(series, key=lambda s: (-series[s][0].height, rank[series[s][1]], s))
+        if chosen is not None:
+            chosen[asset] = best
         for s, (df, _) in series.items():
             if s != best:
                 drops.add(
@@ -229,13 +247,16 @@ class Funding:
     frame: pl.DataFrame
 
 
-def parse_funding(f: InputFile, aliases: dict[str, str], drops: Drops) -> Funding | None:
+def parse_funding(
+    f: InputFile, aliases: dict[str, str], drops: Drops, known: Collection[str] = ()
+) -> Funding | None:
+    """One fundingRate CSV; ``known``: the lake's assets (for the futures-name rule)."""
     m = FUNDING_NAME.match(f.stem)
     if m is None:
         drops.add("file name is not SYMBOL-fundingRate-YYYY-MM", 1, f.name)
         return None
     symbol = m.group(1)
-    pair = pair_asset(symbol, aliases)
+    pair = pair_futures(symbol, known, aliases)
     if pair is None:
         drops.add("symbol not quoted in USD: skipped", 1, f.name)
         return None
@@ -320,3 +341,128 @@ def daily_funding(
             f"(first {bad['date'][0]})"
         )
     return day.select("date", "funding_rate", "complete"), notes
+
+
+METRICS_NAME = re.compile(r"^([A-Z0-9]+)-metrics-(\d{4}-\d{2}-\d{2})$")
+METRICS_TIME, METRICS_VALUE = "create_time", "sum_open_interest_value"
+
+
+@dataclass(frozen=True)
+class OpenInterest:
+    """One perp's daily open interest: date, open_interest_usd and src (the file) rows."""
+
+    symbol: str
+    asset_id: str
+    quote: str
+    frame: pl.DataFrame
+
+
+def _metrics_rows(f: InputFile) -> tuple[str, list[str]] | None:
+    """(header, data lines) of a metrics CSV; None when it has no header naming the two columns
+    the importer reads."""
+    lines = [ln for ln in f.text.splitlines() if ln.strip()]
+    if not lines:
+        return "", []
+    head = lines[0].strip().lstrip("\ufeff")
+    cols = [c.strip().strip('"') for c in head.split(",")]
+    if METRICS_TIME not in cols or METRICS_VALUE not in cols:
+        return None
+    return ",".join(cols), lines[1:]
+
+
+def parse_metrics_files(
+    files: list[InputFile], aliases: dict[str, str], drops: Drops, known: Collection[str] = ()
+) -> list[OpenInterest]:
+    """USD-M daily metrics CSVs -> one daily open-interest series per symbol (the day's last
+    snapshot, see the module docstring). Files with one header are parsed in one pass."""
+    groups: dict[tuple[str, str], list[tuple[InputFile, list[str], date]]] = {}
+    pairs: dict[str, tuple[str, str]] = {}
+    for f in files:
+        m = METRICS_NAME.match(f.stem)
+        if m is None:
+            drops.add("file name is not SYMBOL-metrics-YYYY-MM-DD", 1, f.name)
+            continue
+        symbol = m.group(1)
+        pair = pair_futures(symbol, known, aliases)
+        if pair is None:
+            drops.add("symbol not quoted in USD: skipped", 1, f.name)
+            continue
+        got = _metrics_rows(f)
+        if got is None:
+            drops.add(
+                f"no header naming {METRICS_TIME} and {METRICS_VALUE}: not a metrics file",
+                1,
+                f.name,
+            )
+            continue
+        header, rows = got
+        pairs[symbol] = pair
+        groups.setdefault((symbol, header), []).append((f, rows, date.fromisoformat(m.group(2))))
+    frames: dict[str, list[pl.DataFrame]] = {}
+    for (symbol, header), fs in groups.items():
+        cols = header.split(",")
+        counts = [len(rows) for _, rows, _ in fs]
+        if not sum(counts):
+            drops.add("metrics file without snapshots", len(fs), fs[0][0].name)
+            continue
+        body = "\n".join(ln for _, rows, _ in fs for ln in rows) + "\n"
+        raw = read_csv(
+            body,
+            cols,
+            {METRICS_TIME: pl.String(), METRICS_VALUE: pl.Float64()},
+            fs[0][0].name if len(fs) == 1 else f"{symbol} ({len(fs)} metrics files)",
+        )
+        idx = np.repeat(np.arange(len(fs)), counts)
+        t = pl.col(METRICS_TIME).str.strip_chars()
+        df = raw.select(
+            pl.Series("src", [f.name for f, _, _ in fs], dtype=pl.String).gather(idx),
+            pl.Series("day", [d for _, _, d in fs], dtype=pl.Date).gather(idx),
+            pl.when(t.str.contains(r"^\d+$"))
+            .then(t.cast(pl.Int64, strict=False))
+            .otherwise(
+                t.str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False, time_unit="ms").dt.epoch("ms")
+            )
+            .alias("ms"),
+            pl.col(METRICS_VALUE).alias("oi"),
+        ).with_columns(_to_ms("ms").alias("ms"))
+        start = pl.col("day").cast(pl.Datetime("ms")).dt.epoch("ms")
+        in_day = (pl.col("ms") > start) & (pl.col("ms") <= start + DAY_MS)
+        bad_time = df.filter(pl.col("ms").is_null())
+        if bad_time.height:
+            drops.add("create_time is not a timestamp", bad_time.height, bad_time["src"][0])
+        day = (
+            df.filter(in_day)
+            .sort("day", "ms")
+            .group_by("day", maintain_order=True)
+            .agg(pl.col("oi").last(), pl.col("src").last())
+        )
+        none = set(fs_day for _, _, fs_day in fs) - set(day["day"].to_list())
+        if none:
+            first = min(none)
+            drops.add("metrics file without a snapshot in its day", len(none), f"{symbol} {first}")
+        bad = day.filter(pl.col("oi").is_null() | ~pl.col("oi").is_finite() | (pl.col("oi") < 0))
+        if bad.height:
+            drops.add(
+                "day's last snapshot has no sum_open_interest_value (or < 0)",
+                bad.height,
+                bad["src"][0],
+            )
+            day = day.join(bad.select("day"), on="day", how="anti")
+        frames.setdefault(symbol, []).append(
+            day.select(pl.col("day").alias("date"), pl.col("oi").alias("open_interest_usd"), "src")
+        )
+    out = []
+    for symbol, parts in sorted(frames.items()):
+        df = pl.concat(parts).sort("date", "src")
+        n0 = df.height
+        df = df.unique(subset=["date", "open_interest_usd"], keep="first", maintain_order=True)
+        drops.add("identical day in two metrics files", n0 - df.height, symbol)
+        dup = df.filter(pl.col("date").is_duplicated())
+        if dup.height:
+            raise MonitorError(
+                f"{symbol} has two metrics files for {dup['date'][0]} ("
+                f"{' and '.join(dup['src'][:2].to_list())}). What to do: remove one of them"
+            )
+        asset, quote = pairs[symbol]
+        out.append(OpenInterest(symbol, asset, quote, df))
+    return out

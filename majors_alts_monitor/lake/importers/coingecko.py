@@ -40,11 +40,55 @@ def parse_coingecko(f: InputFile, asset_id: str, drops: Drops) -> dict[str, pl.D
         .str.to_datetime(format=None, strict=False, time_unit="ms")
     )
     df = raw.with_row_index("line", offset=2).with_columns(ts.alias("ts"))
+    return _daily(df, asset_id, drops, f.name, "line")
+
+
+def parse_market_chart(
+    payload: object, asset_id: str, drops: Drops, source: str
+) -> dict[str, pl.DataFrame]:
+    """A ``/coins/{id}/market_chart[/range]`` answer (``{"prices": [[ms, price], ...],
+    "market_caps": [...], "total_volumes": [...]}``) -> the same tables as an export, by the
+    same rules (a point stamped 00:00 UTC of ``d+1`` is day ``d``; other points are dropped)."""
+    if not isinstance(payload, dict) or not all(
+        isinstance(payload.get(k), list) for k in ("prices", "market_caps", "total_volumes")
+    ):
+        raise ValueError(
+            "not a market_chart answer (expected lists 'prices', 'market_caps', 'total_volumes')"
+        )
+    frames = []
+    for key, col in (
+        ("prices", "price"),
+        ("market_caps", "market_cap"),
+        ("total_volumes", "total_volume"),
+    ):
+        pts = [p for p in payload[key] if isinstance(p, list | tuple) and len(p) == 2]
+        frames.append(
+            pl.DataFrame(
+                {
+                    "ms": [int(p[0]) if isinstance(p[0], int | float) else None for p in pts],
+                    col: [float(p[1]) if isinstance(p[1], int | float) else None for p in pts],
+                },
+                schema={"ms": pl.Int64, col: pl.Float64},
+            )
+            .drop_nulls("ms")
+            .unique("ms", keep="first", maintain_order=True)
+        )
+    df = frames[0].join(frames[1], on="ms", how="full", coalesce=True)
+    df = df.join(frames[2], on="ms", how="full", coalesce=True).sort("ms")
+    df = df.with_row_index("point").with_columns(pl.from_epoch("ms", time_unit="ms").alias("ts"))
+    return _daily(df, asset_id, drops, source, "point")
+
+
+def _daily(
+    df: pl.DataFrame, asset_id: str, drops: Drops, source: str, where: str
+) -> dict[str, pl.DataFrame]:
+    """Rows with ``ts``, ``price``, ``market_cap``, ``total_volume`` (and ``where``, a line or
+    point number for the messages) -> the three tables (module docstring)."""
 
     def drop(frame: pl.DataFrame, cond: pl.Expr, reason: str) -> pl.DataFrame:
         bad = frame.filter(cond)
         if bad.height:
-            drops.add(reason, bad.height, f"{f.name} line {bad['line'][0]}")
+            drops.add(reason, bad.height, f"{source} {where} {bad[where][0]}")
         return frame.filter(~cond)
 
     df = drop(df, pl.col("ts").is_null(), "snapped_at is not a timestamp")
@@ -60,7 +104,7 @@ def parse_coingecko(f: InputFile, asset_id: str, drops: Drops) -> dict[str, pl.D
     n0 = df.height
     df = df.unique(subset=["date"], keep="first", maintain_order=True)
     if df.height < n0:
-        drops.add("second row for the same day (the first is kept)", n0 - df.height, f.name)
+        drops.add("second row for the same day (the first is kept)", n0 - df.height, source)
     out: dict[str, pl.DataFrame] = {}
     for table, src, col, reason, cond in (
         ("fact_price", "price", "close", "price missing or <= 0", pl.col("price") <= 0),

@@ -1,0 +1,484 @@
+"""``majors-alts update binance-archive``: top up a lake the importers wrote from the Binance
+public-data archive (``archive.py`` for the layout, ``fetch.py`` for the downloads).
+
+For each symbol (the lake's, or ``--symbols``) and dataset, only the days after the lake's last
+day for it are fetched (``--start`` to go back): whole months from the monthly file, the
+current and the previous month from daily files until the month's file is out (spot klines);
+funding from monthly files only (the archive has no daily funding files: the running month is
+pending until its file is published); open interest from daily files. Every file is verified
+against its ``.CHECKSUM`` before use. What a file "not there" means depends on where it is:
+
+- after the last file the archive has for the symbol, within ``PENDING_DAYS`` of today (a month's
+  file within ``PENDING_MONTH_DAYS`` of the month's end): **pending**, not an error; the next
+  update fetches it;
+- after it, and older: the symbol **stopped** (delisted, renamed or halted): a note;
+- before the symbol's first file (a later listing): nothing to say;
+- between two files the archive has: a **hole**: an error naming the file (the lake is left as
+  it was), unless ``--allow-gaps``.
+
+Corrections: a month whose days came from daily files is replaced by its monthly file once that
+is published, and a file the lake was built from that the archive now announces with another
+checksum (checked for files covering the last ``--recheck-days`` days) is fetched again; both
+replace what they cover and are listed as revisions (rows changed), never refused as conflicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import polars as pl
+
+from . import archive as ar
+from . import manifest as mf
+from .commands import funding_tables, instrument_id, klines_tables, metrics_tables
+from .common import Drops, InputFile, pair_asset, pair_futures, read_bytes
+from .fetch import Archive, Fetched, FetchError, run_all
+from .merge import Revision
+
+PENDING_DAYS = 3  # a day's file is published hours, sometimes a day or two, after the close
+PENDING_MONTH_DAYS = 10  # a month's file in the first days (the first Monday) of the next month
+LISTING_DAYS = 62  # longer daily ranges are listed first instead of probed day by day
+
+
+@dataclass(frozen=True)
+class Target:
+    """One symbol of one dataset to top up."""
+
+    ds: ar.Dataset
+    symbol: str
+    asset_id: str
+    quote: str
+    first: date  # first day wanted
+    lake_last: date | None  # the lake's last day for it (None: new to the lake)
+    recorded: tuple[mf.FileRecord, ...] = ()
+
+
+@dataclass
+class Probe:
+    """One archive file considered: ``sha`` once its checksum is read (None: not there)."""
+
+    target: Target
+    period: str  # YYYY-MM or YYYY-MM-DD
+    role: str = "new"  # "new" | "supersede" (a monthly file replacing daily ones) | "recheck"
+    sha: str | None = None
+
+    @property
+    def path(self) -> str:
+        return self.target.ds.path(self.target.symbol, self.period)
+
+    @property
+    def name(self) -> str:
+        return self.target.ds.name(self.target.symbol, self.period)
+
+    @property
+    def span(self) -> tuple[date, date]:
+        if len(self.period) == 10:
+            d = date.fromisoformat(self.period)
+            return d, d
+        return ar.month_span(self.period)
+
+
+@dataclass
+class Outcome:
+    """What an update found: files fetched, pending and stopped symbols, holes, revisions."""
+
+    fetched: list[tuple[Probe, Fetched]] = field(default_factory=list)
+    pending: dict[str, list[str]] = field(default_factory=dict)  # dataset label -> "SYM period"
+    stopped: list[str] = field(default_factory=list)
+    holes: list[Probe] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def previous_month_start(today: date) -> date:
+    return (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+
+
+def recorded_period(f: mf.FileRecord) -> str:
+    return f.first.isoformat() if f.kind == "daily" else ar.month_of(f.first)
+
+
+def plan_first(t: Target, end: date, today: date, recheck_days: int) -> list[Probe]:
+    """The probes that need no other answer first: monthly files of the wanted months (spot
+    klines, funding), daily files (open interest), months resting on daily files (to replace
+    by their monthly file), and recent recorded files (to recheck)."""
+    monthly = {recorded_period(f) for f in t.recorded if f.kind == "monthly"}
+    on_daily = set()
+    if t.ds.monthly and t.ds.daily:
+        on_daily = {
+            ar.month_of(f.first)
+            for f in t.recorded
+            if f.kind == "daily" and ar.month_of(f.first) not in monthly
+        } - {ar.month_of(today)}
+    probes: list[Probe] = []
+    if t.first <= end:
+        if t.ds.monthly:
+            probes += [
+                Probe(t, m, "supersede" if m in on_daily else "new")
+                for m in ar.months(t.first, end)
+            ]
+        else:
+            probes += [Probe(t, d.isoformat()) for d in ar.days(t.first, end)]
+    planned = {p.period for p in probes}
+    probes += [Probe(t, m, "supersede") for m in sorted(on_daily - planned)]
+    planned |= on_daily
+    recent = today - timedelta(days=recheck_days)
+    for f in t.recorded:
+        per = recorded_period(f)
+        if (
+            f.kind in ("monthly", "daily")
+            and f.last >= recent
+            and per not in planned
+            and f.name == t.ds.name(t.symbol, per)
+        ):
+            probes.append(Probe(t, per, "recheck"))
+            planned.add(per)
+    return probes
+
+
+def plan_daily(first: list[Probe], end: date, today: date) -> list[Probe]:
+    """Spot klines: the days of the current and the previous month (inside the wanted span)
+    whose monthly file is not out yet."""
+    recent = previous_month_start(today)
+    out = []
+    for p in first:
+        if p.role != "new" or not p.target.ds.daily or p.sha is not None or len(p.period) != 7:
+            continue
+        a, b = ar.month_span(p.period)
+        if b < recent:
+            continue
+        a, b = max(a, p.target.first), min(b, end)
+        out += [Probe(p.target, d.isoformat()) for d in ar.days(a, b)] if a <= b else []
+    return out
+
+
+def classify(probes: list[Probe], today: date, out: Outcome) -> None:
+    """Sort the probes without a file of each target into pending, stopped and holes (module
+    docstring); monthly spot files replaced by daily probes are left out."""
+    by_target: dict[tuple[str, str], list[Probe]] = {}
+    for p in probes:
+        if p.role == "new":
+            by_target.setdefault((p.target.ds.key, p.target.symbol), []).append(p)
+    recent = previous_month_start(today)
+    for ps in by_target.values():
+        t = ps[0].target
+        has = sorted(p.span for p in ps if p.sha is not None)
+        # a monthly spot file of a recent month that is not out is covered by its daily probes
+        missing = [
+            p
+            for p in ps
+            if p.sha is None and not (t.ds.daily and len(p.period) == 7 and p.span[1] >= recent)
+        ]
+        if not missing:
+            continue
+        first_has = has[0][0] if has else None
+        last_has = max((b for _, b in has), default=None)
+        before = t.lake_last
+        tail: list[Probe] = []
+        for p in sorted(missing, key=lambda p: p.span):
+            a, b = p.span
+            earlier = (before is not None and before < a) or (
+                first_has is not None and first_has < a
+            )
+            later = last_has is not None and last_has > b
+            if earlier and later:
+                out.holes.append(p)
+            elif later or not earlier:
+                continue  # before the symbol's first file: a later listing
+            else:
+                tail.append(p)
+        if not tail:
+            continue
+        stale = [p for p in tail if not _may_be_pending(p, today)]
+        if stale:
+            since = max(d for d in (last_has, before) if d is not None)
+            out.stopped.append(
+                f"{t.symbol} ({t.ds.label}): no file after {since} in the archive "
+                f"(first missing: {stale[0].name}; delisted, renamed or halted?)"
+            )
+        else:
+            periods = [p.period for p in tail]
+            shown = periods[0] if len(periods) == 1 else f"{periods[0]}..{periods[-1]}"
+            out.pending.setdefault(t.ds.label, []).append(f"{t.symbol} {shown}")
+
+
+def _may_be_pending(p: Probe, today: date) -> bool:
+    """A file that may still be published: a day within ``PENDING_DAYS`` of today, a month
+    within ``PENDING_MONTH_DAYS`` of its end."""
+    lag = PENDING_DAYS if len(p.period) == 10 else PENDING_MONTH_DAYS
+    return p.span[1] >= today - timedelta(days=lag)
+
+
+def hole_error(holes: list[Probe]) -> FetchError:
+    p = holes[0]
+    return FetchError(
+        f"{p.name}.zip is not in the archive (no .CHECKSUM, HTTP 404) although the archive has "
+        f"files for {p.target.symbol} before and after it"
+        + (f" ({len(holes) - 1} more such files)" if len(holes) > 1 else "")
+        + ". The lake is left as it was. What to do: run the update again later (the archive "
+        "may still be publishing it), check --base-url, or pass --allow-gaps to accept the "
+        "hole (the lake then misses those days)"
+    )
+
+
+def rows_of(
+    ds: ar.Dataset,
+    files: list[tuple[Probe, Fetched]],
+    aliases: dict[str, str],
+    known: set[str],
+    partial: str,
+    drops: Drops,
+    notes: list[str],
+) -> tuple[dict[str, pl.DataFrame], list[mf.SourceRecord]]:
+    """The tables one dataset's fetched files give (the importers' parsers)."""
+    inputs: list[InputFile] = []
+    for _, f in files:
+        name = f.path.rsplit("/", 1)[-1]
+        try:
+            inputs += read_bytes(name, f.data)
+        except (UnicodeDecodeError, ValueError) as err:
+            raise FetchError(f"{name}: its CSV cannot be read ({err})") from None
+    if ds is ar.SPOT_KLINES:
+        # the target's asset, whatever the name's normalisation says (the lake's filing wins)
+        return klines_tables(inputs, aliases, drops)
+    if ds is ar.UM_FUNDING:
+        return funding_tables(inputs, aliases, partial, drops, notes, known)
+    return metrics_tables(inputs, aliases, drops, known)
+
+
+def _within(tables: dict[str, pl.DataFrame], a: date, b: date) -> dict[str, pl.DataFrame]:
+    return {
+        k: (df.filter(pl.col("date").is_between(a, b)) if "date" in df.columns else df)
+        for k, df in tables.items()
+    }
+
+
+def to_frames(
+    fetched: list[tuple[Probe, Fetched]],
+    aliases: dict[str, str],
+    known: set[str],
+    partial: str,
+    drops: Drops,
+    notes: list[str],
+    windows: dict[tuple[str, str], tuple[date, date]],
+) -> tuple[dict[str, pl.DataFrame], list[Revision], list[mf.SourceRecord], list[str]]:
+    """New rows (each symbol's inside its wanted window: days the lake holds are not touched),
+    revisions (re-published or superseded files, one per file, up to the window's end) and the
+    sources to record, from the verified files."""
+    tables: dict[str, list[pl.DataFrame]] = {}
+    revisions: list[Revision] = []
+    records: list[mf.SourceRecord] = []
+    revised_names: list[str] = []
+    for ds in (ar.SPOT_KLINES, ar.UM_FUNDING, ar.UM_METRICS):
+        mine = [(p, f) for p, f in fetched if p.target.ds is ds]
+        new = [(p, f) for p, f in mine if p.role == "new"]
+        by_symbol: dict[str, list[tuple[Probe, Fetched]]] = {}
+        for p, f in new:
+            by_symbol.setdefault(p.target.symbol, []).append((p, f))
+        for sym, files in sorted(by_symbol.items()):
+            a, b = windows[(ds.key, sym)]
+            t, r = rows_of(ds, files, aliases, known, partial, drops, notes)
+            for name, df in _within(t, a, b).items():
+                tables.setdefault(name, []).append(df)
+            records += _with_targets(r, files, b)
+        for p, f in mine:
+            if p.role == "new":
+                continue
+            end = windows[(ds.key, p.target.symbol)][1]
+            t, r = rows_of(ds, [(p, f)], aliases, known, partial, drops, notes)
+            a, b = p.span[0], min(p.span[1], end)
+            t = _within(t, a, b)
+            why = "monthly file replaces daily files" if p.role == "supersede" else "re-published"
+            src = f"{p.name} ({why})"
+            revised_names.append(src)
+            for name, df in t.items():
+                if name == "dim_instrument":
+                    tables.setdefault(name, []).append(df)
+                    continue
+                col, val = (
+                    ("asset_id", p.target.asset_id)
+                    if ds is ar.SPOT_KLINES
+                    else ("instrument_id", instrument_id(p.target.symbol))
+                )
+                revisions.append(Revision(name, df, col, val, a, b, src))
+            records += _with_targets(r, [(p, f)], end)
+    return {k: pl.concat(v) for k, v in tables.items()}, revisions, records, revised_names
+
+
+def _with_targets(
+    records: list[mf.SourceRecord], files: list[tuple[Probe, Fetched]], end: date
+) -> list[mf.SourceRecord]:
+    """The parsers' records, with each file's archive sha256 (the zip's), kind and the span
+    the lake took from it (a month's file fetched mid-month covers the days through ``end``)."""
+    by_name = {p.name: (p, f) for p, f in files}
+    out = []
+    for r in records:
+        recs = []
+        for fr in r.files:
+            got = by_name.get(fr.name)
+            if got is None:
+                recs.append(fr)
+                continue
+            p, f = got
+            a, b = p.span
+            kind = "daily" if len(p.period) == 10 else "monthly"
+            recs.append(mf.FileRecord(fr.name, f.sha256, kind, a, b))
+        out.append(
+            mf.SourceRecord(r.dataset, r.symbol, r.asset_id, r.first, r.last, tuple(recs), r.extra)
+        )
+    return out
+
+
+def resolve_targets(
+    datasets: list[ar.Dataset],
+    symbols: list[str] | None,
+    quote: str,
+    manifest: dict[str, Any] | None,
+    lake_last: Callable[[ar.Dataset, str, str], date | None],
+    lake_first: date | None,
+    start: date | None,
+    aliases: dict[str, str],
+    known: set[str],
+    exclude: Collection[str],
+    listing: Callable[[ar.Dataset], list[str]],
+    notes: list[str],
+) -> list[Target]:
+    """The symbols to top up per dataset: the manifest's (default), every symbol the archive
+    lists for ``quote`` (``symbols == ["ALL"]``), or those of the named symbols' assets."""
+    out: list[Target] = []
+    spot_assets: set[str] = set()
+    wanted_assets: set[str] | None = None
+    if symbols is not None and symbols != ["ALL"]:
+        wanted_assets = set()
+        for s in symbols:
+            pair = pair_asset(s, aliases)
+            wanted_assets.add(pair[0] if pair is not None else aliases.get(s, s))
+    for ds in sorted(datasets, key=lambda d: d is not ar.SPOT_KLINES):
+        recorded = mf.symbols(manifest, ds.key)
+        chosen: dict[str, tuple[str, str]] = {}  # symbol -> (asset, quote)
+        for sym, e in recorded.items():
+            asset = e["asset_id"]
+            if wanted_assets is None and symbols is None:
+                chosen[sym] = (asset, e.get("quote", quote))
+            elif wanted_assets is not None and asset in wanted_assets:
+                chosen[sym] = (asset, e.get("quote", quote))
+            elif symbols == ["ALL"]:
+                chosen[sym] = (asset, e.get("quote", quote))
+        if symbols is not None:
+            names = listing(ds)
+            if not names and wanted_assets is not None:
+                names = [a + quote for a in sorted(wanted_assets)]
+            taken = {a for a, _ in chosen.values()} if ds is ar.SPOT_KLINES else set()
+            skipped_no_spot = 0
+            for sym in names:
+                if not sym.endswith(quote) or sym in chosen or "_" in sym:
+                    continue
+                if ds is ar.SPOT_KLINES:
+                    pair = pair_asset(sym, aliases)
+                else:
+                    pair = pair_futures(sym, known | spot_assets, aliases)
+                if pair is None or pair[1] != quote or pair[0] in exclude:
+                    continue
+                asset = pair[0]
+                if wanted_assets is not None and asset not in wanted_assets:
+                    continue
+                if ds is ar.SPOT_KLINES:
+                    if asset in taken:
+                        continue  # one spot pair per asset: the lake's stays
+                    taken.add(asset)
+                elif asset not in known | spot_assets:
+                    skipped_no_spot += 1
+                    continue
+                chosen[sym] = (asset, quote)
+            if skipped_no_spot:
+                notes.append(
+                    f"{ds.label}: {skipped_no_spot} symbols whose asset has no spot prices in the "
+                    "lake or this update were left out"
+                )
+        if ds is ar.SPOT_KLINES:
+            spot_assets = {a for a, _ in chosen.values()}
+        for sym, (asset, q) in sorted(chosen.items()):
+            last = lake_last(ds, sym, asset)
+            if start is not None:
+                first = start
+            elif last is not None:
+                first = last + timedelta(days=1)
+            elif lake_first is not None:
+                first = lake_first
+            else:
+                raise FetchError(
+                    f"{sym} ({ds.label}) is new to the lake and the lake has no first day to "
+                    "start it from. What to do: pass --start YYYY-MM-DD"
+                )
+            files = tuple(mf.files_of(recorded[sym])) if sym in recorded else ()
+            out.append(Target(ds, sym, asset, q, first, last, files))
+    return out
+
+
+def probe_all(archive: Archive, probes: list[Probe], jobs: int) -> None:
+    shas = run_all(lambda p: archive.checksum(p.path), probes, jobs)
+    for p, sha in zip(probes, shas, strict=True):
+        p.sha = sha
+
+
+def listed_days(archive: Archive, t: Target) -> set[str] | None:
+    """The days the archive lists for a daily-only target (None: no listing available)."""
+    folder = t.ds.path(t.symbol, "2000-01-01").rsplit("/", 1)[0] + "/"
+    names = archive.list_files(folder)
+    if names is None:
+        return None
+    stem = f"{t.symbol}-{t.ds.kind}-"
+    return {
+        n[len(stem) : len(stem) + 10] for n in names if n.startswith(stem) and n.endswith(".zip")
+    }
+
+
+def run_update(
+    archive: Archive,
+    targets: list[Target],
+    today: date,
+    end: date,
+    jobs: int,
+    recheck_days: int,
+    allow_gaps: bool,
+) -> Outcome:
+    """Probe, classify and fetch (nothing is written here)."""
+    out = Outcome()
+    first = [p for t in targets for p in plan_first(t, end, today, recheck_days)]
+    # long daily-only ranges: ask the listing which days exist instead of probing each
+    daily_only = [t for t in targets if not t.ds.monthly and (end - t.first).days > LISTING_DAYS]
+    listed: dict[tuple[str, str], set[str] | None] = {}
+    for t in daily_only:
+        listed[(t.ds.key, t.symbol)] = listed_days(archive, t)
+    to_probe = []
+    for p in first:
+        known_days = listed.get((p.target.ds.key, p.target.symbol))
+        if known_days is None or p.role != "new" or p.period in known_days:
+            to_probe.append(p)  # else not listed: not there, and not asked for
+    probe_all(archive, to_probe, jobs)
+    second = plan_daily(first, end, today)
+    probe_all(archive, second, jobs)
+    probes = first + second
+    classify(probes, today, out)
+    if out.holes and not allow_gaps:
+        raise hole_error(out.holes)
+    if out.holes:
+        out.notes.append(
+            f"{len(out.holes)} files missing between files the archive has (--allow-gaps): "
+            + ", ".join(p.name for p in out.holes[:5])
+        )
+    wanted: list[Probe] = []
+    for p in probes:
+        if p.sha is None:
+            continue
+        rec = {f.name: f for f in p.target.recorded}.get(p.name)
+        if rec is not None and rec.sha256 == p.sha and rec.last >= min(p.span[1], end):
+            continue  # the lake holds this very file, all of it
+        if p.role == "recheck" and rec is None:
+            continue
+        wanted.append(p)
+    got = run_all(lambda p: archive.fetch(p.path, p.sha or ""), wanted, jobs)
+    out.fetched = list(zip(wanted, got, strict=True))
+    return out
