@@ -411,6 +411,7 @@ def parse_metrics_files(
             cols,
             {METRICS_TIME: pl.String(), METRICS_VALUE: pl.Float64()},
             fs[0][0].name if len(fs) == 1 else f"{symbol} ({len(fs)} metrics files)",
+            has_header=False,
         )
         idx = np.repeat(np.arange(len(fs)), counts)
         t = pl.col(METRICS_TIME).str.strip_chars()

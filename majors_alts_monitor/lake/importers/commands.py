@@ -14,6 +14,7 @@ import polars as pl
 
 from ...config import load_config
 from ...errors import MonitorError
+from ...shell import committed, print_result
 from . import binance, coingecko
 from . import manifest as mf
 from .common import (
@@ -343,11 +344,9 @@ def cmd_import(args: argparse.Namespace) -> int:
             + ("; ".join(f"{r} ({n})" for r, n in drops.counts.items()) or "the inputs are empty")
         )
     results = write_tables(args.out, tables, args.on_conflict, sources=records)
-    print(f"import {args.source} -> {args.out}  ({notes[0]})")
-    for r in results:
-        print(r.line())
-    for line in drops.lines():
-        print(line)
-    for n in notes[1:]:
-        print(f"  note: {n}")
-    return 0
+    committed(Path(args.out))
+    lines = [f"import {args.source} -> {args.out}  ({notes[0]})"]
+    lines += [r.line() for r in results]
+    lines += drops.lines()
+    lines += [f"  note: {n}" for n in notes[1:]]
+    return print_result("\n".join(lines))

@@ -133,12 +133,17 @@ def read_bytes(name: str, data: bytes) -> list[InputFile]:
 
 
 def read_csv(
-    text: str, names: list[str], types: dict[str, pl.DataType], source: str
+    text: str,
+    names: list[str],
+    types: dict[str, pl.DataType],
+    source: str,
+    has_header: bool | None = None,
 ) -> pl.DataFrame:
-    """A headerless-or-headed CSV with positional column names (a header is detected by its
-    first field not being a number)."""
-    first = text.lstrip().split("\n", 1)[0].split(",", 1)[0].strip().strip('"')
-    has_header = bool(first) and not first.lstrip("-").replace(".", "", 1).isdigit()
+    """A headerless-or-headed CSV with positional column names (unless told, a header is
+    detected by its first field not being a number)."""
+    if has_header is None:
+        first = text.lstrip().split("\n", 1)[0].split(",", 1)[0].strip().strip('"')
+        has_header = bool(first) and not first.lstrip("-").replace(".", "", 1).isdigit()
     if not text.strip() or (has_header and "\n" not in text.strip()):
         return pl.DataFrame(schema={n: types.get(n, pl.String()) for n in names})
     try:

@@ -142,6 +142,7 @@ class Archive:
         self.cache = Path(cache)
         self.http = http
         self.listing_url = listing_url or self.base
+        self._s3_ok: bool | None = None
 
     def url(self, path: str) -> str:
         return self.base + urllib.parse.quote(path)
@@ -207,25 +208,30 @@ class Archive:
         return sorted(set(got if got is not None else self._html(prefix)))
 
     def list_files(self, prefix: str) -> list[str] | None:
-        """File names directly under ``prefix`` (S3 listing or HTML index); None when neither
-        answers (the caller then probes file by file)."""
+        """Names of the files in ``prefix``'s folder that start with its last part (``a/b/``
+        lists ``a/b/``; ``a/b/SYM-1d-2024-03`` the March files there), from the S3 listing or
+        a static mirror's HTML index; None when neither answers (the caller then probes file
+        by file)."""
+        folder, part = prefix.rsplit("/", 1)
+        folder += "/"
         got = self._s3(prefix, files=True)
         if got is not None:
-            return got
+            return sorted(n[len(folder) :] for n in got if n.startswith(folder + part))
         try:
-            body = self.http.get(self.base + prefix, f"the index of {prefix}")
+            body = self.http.get(self.base + folder, f"the index of {folder}")
         except NotFound:
             return []
         text = body.decode("utf-8", "replace")
         if "<a " not in text.lower():
             return None
-        return [
-            urllib.parse.unquote(h)
-            for h in re.findall(r'href="([^"?#:/]+)"', text)
-            if not h.startswith("..")
-        ]
+        names = [urllib.parse.unquote(h) for h in re.findall(r'href="([^"?#:/]+)"', text)]
+        return sorted(n for n in names if n.startswith(part) and not n.startswith(".."))
 
     def _s3(self, prefix: str, files: bool = False) -> list[str] | None:
+        """The bucket listing under ``prefix``: full keys (``files``) or sub-folder names; None
+        when the listing URL does not answer like S3 (remembered: not asked again)."""
+        if self._s3_ok is False:
+            return None
         names: list[str] = []
         token: str | None = None
         base = self.listing_url.rstrip("/")
@@ -237,19 +243,22 @@ class Archive:
             try:
                 body = self.http.get(url, f"the archive's listing of {prefix}")
             except NotFound:
+                self._s3_ok = False
                 return None
             try:
                 root = ET.fromstring(body)
             except ET.ParseError:
+                self._s3_ok = False
                 return None
             if not root.tag.endswith("ListBucketResult"):
+                self._s3_ok = False
                 return None
+            self._s3_ok = True
             for el in root.iter() if files else ():
                 if el.tag.endswith("Contents"):
                     for k in el:
-                        t = k.text or ""
-                        if k.tag.endswith("Key") and t.startswith(prefix):
-                            names.append(t[len(prefix) :])
+                        if k.tag.endswith("Key") and (k.text or "").startswith(prefix):
+                            names.append(k.text or "")
             for cp in root.iter() if not files else ():
                 if not cp.tag.endswith("CommonPrefixes"):
                     continue

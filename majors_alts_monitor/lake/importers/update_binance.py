@@ -40,7 +40,7 @@ from .merge import Revision
 
 PENDING_DAYS = 3  # a day's file is published hours, sometimes a day or two, after the close
 PENDING_MONTH_DAYS = 10  # a month's file in the first days (the first Monday) of the next month
-LISTING_DAYS = 62  # longer daily ranges are listed first instead of probed day by day
+LISTING_DAYS = 62  # longer spans are listed first instead of probed file by file
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,7 @@ class Outcome:
     fetched: list[tuple[Probe, Fetched]] = field(default_factory=list)
     pending: dict[str, list[str]] = field(default_factory=dict)  # dataset label -> "SYM period"
     stopped: list[str] = field(default_factory=list)
+    stopped_at: list[tuple[Target, date]] = field(default_factory=list)
     holes: list[Probe] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -194,6 +195,7 @@ def classify(probes: list[Probe], today: date, out: Outcome) -> None:
         stale = [p for p in tail if not _may_be_pending(p, today)]
         if stale:
             since = max(d for d in (last_has, before) if d is not None)
+            out.stopped_at.append((t, since))
             out.stopped.append(
                 f"{t.symbol} ({t.ds.label}): no file after {since} in the archive "
                 f"(first missing: {stale[0].name}; delisted, renamed or halted?)"
@@ -324,9 +326,11 @@ def _with_targets(
             p, f = got
             a, b = p.span
             kind = "daily" if len(p.period) == 10 else "monthly"
-            recs.append(mf.FileRecord(fr.name, f.sha256, kind, a, b))
+            recs.append(mf.FileRecord(fr.name, f.sha256, kind, a, min(b, end)))
+        last = min(r.last, end) if r.last is not None else None
+        first = r.first if r.first is None or last is None else min(r.first, last)
         out.append(
-            mf.SourceRecord(r.dataset, r.symbol, r.asset_id, r.first, r.last, tuple(recs), r.extra)
+            mf.SourceRecord(r.dataset, r.symbol, r.asset_id, first, last, tuple(recs), r.extra)
         )
     return out
 
@@ -401,10 +405,14 @@ def resolve_targets(
             spot_assets = {a for a, _ in chosen.values()}
         for sym, (asset, q) in sorted(chosen.items()):
             last = lake_last(ds, sym, asset)
+            checked = recorded.get(sym, {}).get("checked_through")
+            seen = date.fromisoformat(checked) if last is None and checked else None
             if start is not None:
                 first = start
             elif last is not None:
                 first = last + timedelta(days=1)
+            elif seen is not None:
+                first = seen + timedelta(days=1)  # looked for before and found nothing
             elif lake_first is not None:
                 first = lake_first
             else:
@@ -417,22 +425,80 @@ def resolve_targets(
     return out
 
 
+def not_found_records(
+    targets: list[Target], fetched: list[tuple[Probe, Fetched]], end: date
+) -> list[mf.SourceRecord]:
+    """Symbols new to the lake without a file yet: looked for through ``end`` (less the days
+    that may still be published), so the next update starts after that."""
+    found = {(p.target.ds.key, p.target.symbol) for p, _ in fetched}
+    through = (end - timedelta(days=PENDING_DAYS)).isoformat()
+    return [
+        mf.SourceRecord(t.ds.key, t.symbol, t.asset_id, extra={"checked_through": through})
+        for t in targets
+        if t.lake_last is None and (t.ds.key, t.symbol) not in found and t.first <= end
+    ]
+
+
+def stopped_targets(
+    targets: list[Target], manifest: dict[str, Any] | None
+) -> tuple[list[Target], list[Target]]:
+    """(targets to probe, targets an earlier update found stopped: no file after a day while
+    the archive went on). By default those are not probed again (``--symbols`` does)."""
+    keep, skip = [], []
+    for t in targets:
+        e = mf.symbols(manifest, t.ds.key).get(t.symbol, {})
+        (skip if e.get("stopped_after") else keep).append(t)
+    return keep, skip
+
+
+def stop_records(out: Outcome, fetched_records: list[mf.SourceRecord]) -> list[mf.SourceRecord]:
+    """Manifest records of the symbols found stopped (and of those found alive again)."""
+    recs = [
+        mf.SourceRecord(t.ds.key, t.symbol, t.asset_id, extra={"stopped_after": d.isoformat()})
+        for t, d in out.stopped_at
+    ]
+    recs += [
+        mf.SourceRecord(r.dataset, r.symbol, r.asset_id, extra={"stopped_after": ""})
+        for r in fetched_records
+    ]
+    return recs
+
+
 def probe_all(archive: Archive, probes: list[Probe], jobs: int) -> None:
     shas = run_all(lambda p: archive.checksum(p.path), probes, jobs)
     for p, sha in zip(probes, shas, strict=True):
         p.sha = sha
 
 
-def listed_days(archive: Archive, t: Target) -> set[str] | None:
-    """The days the archive lists for a daily-only target (None: no listing available)."""
-    folder = t.ds.path(t.symbol, "2000-01-01").rsplit("/", 1)[0] + "/"
-    names = archive.list_files(folder)
-    if names is None:
-        return None
-    stem = f"{t.symbol}-{t.ds.kind}-"
-    return {
-        n[len(stem) : len(stem) + 10] for n in names if n.startswith(stem) and n.endswith(".zip")
-    }
+def _periods_in(names: list[str], stem: str) -> set[str]:
+    return {n[len(stem) : -len(".zip")] for n in names if n.startswith(stem) and n.endswith(".zip")}
+
+
+def listed(archive: Archive, t: Target, end: date, today: date) -> set[str] | None:
+    """The periods the archive lists for a target's wanted span (monthly ``YYYY-MM`` and daily
+    ``YYYY-MM-DD``), from a listing of its folders; None when the archive gives no listing."""
+    stem = t.ds.name(t.symbol, "")
+    out: set[str] = set()
+    if t.ds.monthly:
+        names = archive.list_files(t.ds.path(t.symbol, "2000-01").rsplit("/", 1)[0] + "/")
+        if names is None:
+            return None
+        out |= _periods_in(names, stem)
+    if t.ds.daily:
+        folder = t.ds.path(t.symbol, "2000-01-01").rsplit("/", 1)[0] + "/"
+        if t.ds.monthly:  # daily files are needed for the recent months only
+            a = max(t.first, previous_month_start(today))
+            for m in ar.months(a, end) if a <= end else []:
+                names = archive.list_files(folder + stem + m)
+                if names is None:
+                    return None
+                out |= _periods_in(names, stem)
+        else:
+            names = archive.list_files(folder)
+            if names is None:
+                return None
+            out |= _periods_in(names, stem)
+    return out
 
 
 def run_update(
@@ -447,19 +513,27 @@ def run_update(
     """Probe, classify and fetch (nothing is written here)."""
     out = Outcome()
     first = [p for t in targets for p in plan_first(t, end, today, recheck_days)]
-    # long daily-only ranges: ask the listing which days exist instead of probing each
-    daily_only = [t for t in targets if not t.ds.monthly and (end - t.first).days > LISTING_DAYS]
-    listed: dict[tuple[str, str], set[str] | None] = {}
-    for t in daily_only:
-        listed[(t.ds.key, t.symbol)] = listed_days(archive, t)
-    to_probe = []
-    for p in first:
-        known_days = listed.get((p.target.ds.key, p.target.symbol))
-        if known_days is None or p.role != "new" or p.period in known_days:
-            to_probe.append(p)  # else not listed: not there, and not asked for
-    probe_all(archive, to_probe, jobs)
+    # a new symbol or a long span: the archive's listing says which files exist (one request
+    # per folder) instead of a probe per month or day
+    long = [
+        t
+        for t in targets
+        if t.first <= end and (t.lake_last is None or (end - t.first).days > LISTING_DAYS)
+    ]
+    lists = run_all(lambda t: listed(archive, t, end, today), long, jobs)
+    avail = {(t.ds.key, t.symbol): got for t, got in zip(long, lists, strict=True)}
+
+    def askable(ps: list[Probe]) -> list[Probe]:
+        keep = []
+        for p in ps:
+            known = avail.get((p.target.ds.key, p.target.symbol))
+            if known is None or p.role != "new" or p.period in known:
+                keep.append(p)  # else not listed: not there, and not asked for
+        return keep
+
+    probe_all(archive, askable(first), jobs)
     second = plan_daily(first, end, today)
-    probe_all(archive, second, jobs)
+    probe_all(archive, askable(second), jobs)
     probes = first + second
     classify(probes, today, out)
     if out.holes and not allow_gaps:

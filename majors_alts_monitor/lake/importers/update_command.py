@@ -16,7 +16,7 @@ import polars as pl
 from ... import clock
 from ...config import load_config
 from ...errors import MonitorError
-from ...shell import parse_date
+from ...shell import committed, parse_date, print_result
 from ..data_io import LakeReader
 from ..tables import TABLES, _Report
 from . import archive as ar
@@ -25,7 +25,14 @@ from .commands import add_conflict_arguments, aliases_of
 from .common import Drops, read_table, write_tables
 from .fetch import Archive, FetchError, Http
 from .mirror import month_before, write_mirror
-from .update_binance import resolve_targets, run_update, to_frames
+from .update_binance import (
+    not_found_records,
+    resolve_targets,
+    run_update,
+    stop_records,
+    stopped_targets,
+    to_frames,
+)
 from .update_coingecko import fetch_caps, parse_ids, plan_from_env
 
 CACHE_ENV = "MAJORS_ALTS_CACHE"
@@ -300,6 +307,15 @@ def _binance(args: argparse.Namespace) -> int:
             datasets, symbols, args.quote.upper(), manifest, lake_last, lake_first,
             args.start, aliases, known, exclude, listing_of, notes,
         )  # fmt: skip
+        if symbols is None:
+            targets, stopped = stopped_targets(targets, manifest)
+            if stopped:
+                names = sorted({t.symbol for t in stopped})
+                notes.append(
+                    f"{len(names)} symbols an earlier update found stopped were not looked for "
+                    f"({', '.join(names[:6])}{', ...' if len(names) > 6 else ''}): name them "
+                    "with --symbols, or run --symbols all now and then, to look again"
+                )
         out = run_update(
             archive, targets, today, end, args.jobs, args.recheck_days, args.allow_gaps
         )
@@ -314,28 +330,26 @@ def _binance(args: argparse.Namespace) -> int:
     tables, revisions, records, revised = to_frames(
         out.fetched, aliases, known, args.partial_days, drops, notes, windows
     )
-    print(
+    records += not_found_records(targets, out.fetched, end) + stop_records(out, records)
+    lines = [
         f"update binance-archive -> {args.out}  (today {today}, through {end}; "
         f"{len(targets)} symbol-datasets, {len(out.fetched)} files fetched, "
         f"{sum(f.cached for _, f in out.fetched)} of them from the cache)"
-    )
+    ]
     if tables or revisions or records:
         results = write_tables(args.out, tables, args.on_conflict, revisions=revisions,
                                sources=records)  # fmt: skip
-        for r in results:
-            print(r.line())
+        committed(Path(args.out))
+        lines += [r.line() for r in results]
     else:
-        print("  nothing new in the archive")
+        lines.append("  nothing new in the archive")
     for label, items in sorted(out.pending.items()):
         shown = ", ".join(items[:6]) + (f" and {len(items) - 6} more" if len(items) > 6 else "")
-        print(f"  pending ({label}, not published yet; the next update fetches it): {shown}")
-    for src in revised:
-        print(f"  revision: {src}")
-    for line in drops.lines():
-        print(line)
-    for n in [*notes, *out.notes, *out.stopped]:
-        print(f"  note: {n}")
-    return 0
+        lines.append(f"  pending ({label}, not published yet; the next update fetches it): {shown}")
+    lines += [f"  revision: {src}" for src in revised]
+    lines += drops.lines()
+    lines += [f"  note: {n}" for n in [*notes, *out.notes, *out.stopped]]
+    return print_result("\n".join(lines))
 
 
 def _coingecko(args: argparse.Namespace) -> int:
@@ -406,22 +420,28 @@ def cmd_mirror(args: argparse.Namespace) -> int:
         got = reader.read_table(name, None, None, known, rep)
         if got is not None:
             tables[name] = got[1]
+    stables = {x.upper() for x in cfg.universe.exclude}
+    if "dim_asset" in tables:
+        dim = tables.pop("dim_asset")
+        stables |= set(dim.filter(pl.col("is_stable"))["asset_id"].to_list())
+    tables = {
+        k: df.filter(~pl.col("asset_id").is_in(sorted(stables))) if "asset_id" in df.columns else df
+        for k, df in tables.items()
+    }
     last = tables["fact_price"]["date"].max()
     daily_from = args.daily_from or last.replace(day=1)  # type: ignore[union-attr]
     through = args.funding_through or month_before(daily_from)
     s = write_mirror(tables, args.out, daily_from=daily_from, funding_through=through,
                      quote=args.quote.upper())  # fmt: skip
-    print(
+    lines = [
         f"mirror {args.lake} -> {args.out}: {s.files:,} files ({s.written:,} written, the others "
         f"unchanged); klines daily from {daily_from}, funding through {through}"
-    )
-    for k, v in s.symbols.items():
-        print(f"  {k:<16} {v:>5} symbols")
-    for x in s.left_out:
-        print(f"  left out: {x}")
-    print(
+    ]
+    lines += [f"  {k:<16} {v:>5} symbols" for k, v in s.symbols.items()]
+    lines += [f"  left out: {x}" for x in s.left_out]
+    lines.append(
         f"  serve it: python -m http.server --directory {args.out} PORT; then update "
         f"binance-archive --base-url http://127.0.0.1:PORT/ and update coingecko --base-url "
         f"http://127.0.0.1:PORT/coingecko/api/v3 --ids-file {Path(args.out) / 'coingecko/ids.csv'}"
     )
-    return 0
+    return print_result("\n".join(lines))
