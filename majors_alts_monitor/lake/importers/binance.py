@@ -465,5 +465,6 @@ def parse_metrics_files(
                 f"{' and '.join(dup['src'][:2].to_list())}). What to do: remove one of them"
             )
         asset, quote = pairs[symbol]
-        out.append(OpenInterest(symbol, asset, quote, df))
+        if df.height:
+            out.append(OpenInterest(symbol, asset, quote, df))
     return out

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import polars as pl
 
+from ...errors import MonitorError
 from . import manifest as mf
 from .coingecko import parse_market_chart
 from .common import Drops
@@ -70,9 +71,9 @@ def parse_ids(spec: str | None, file: Path | None) -> dict[str, str]:
         try:
             df = pl.read_csv(file, infer_schema_length=0)
         except (OSError, pl.exceptions.PolarsError) as err:
-            raise FetchError(f"--ids-file {file} cannot be read ({err})") from None
+            raise MonitorError(f"--ids-file {file} cannot be read ({err})") from None
         if not {"asset_id", "coin_id"} <= set(df.columns):
-            raise FetchError(
+            raise MonitorError(
                 f"--ids-file {file} must have the columns asset_id and coin_id (has "
                 f"{', '.join(df.columns)})"
             )
@@ -81,7 +82,7 @@ def parse_ids(spec: str | None, file: Path | None) -> dict[str, str]:
         if not part.strip():
             continue
         if "=" not in part:
-            raise FetchError(
+            raise MonitorError(
                 f"--ids entry {part.strip()!r} is not ASSET=coin_id (e.g. BTC=bitcoin): a "
                 "CoinGecko id does not say which asset of the lake it is"
             )
@@ -175,7 +176,10 @@ def fetch_caps(
             if after >= today - timedelta(days=3):
                 out.pending.append(f"{asset} {after}..{end}")
             else:
-                out.notes.append(f"{asset} ({coin}): no daily point after {last_seen} for {end}")
+                out.notes.append(
+                    f"{asset} ({coin}): no daily point from {after} to {end} (stopped trading, "
+                    "or CoinGecko lost its history?)"
+                )
         spans = [df for t in tables for df in [got[t].filter(pl.col("date").is_between(a, end))]]
         dates = pl.concat([df.select("date") for df in spans]) if spans else pl.DataFrame()
         out.records.append(
