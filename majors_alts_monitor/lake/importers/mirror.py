@@ -75,19 +75,49 @@ def _zip(member: str, text: str) -> bytes:
 
 
 class _Writer:
+    """Writes files under ``root``: a file whose bytes would not change is left alone; a changed
+    one is replaced by a rename; a new one (in a folder this writer created, or absent) is
+    written in place, its ``.CHECKSUM`` after it, so an interrupted mirror never announces a
+    half-written zip."""
+
     def __init__(self, root: Path, summary: MirrorSummary) -> None:
         self.root = root
         self.summary = summary
+        self.fresh: set[str] = set()  # folders created by this writer: nothing to compare
+        self.seen: set[str] = set()
+
+    def _folder(self, folder: str) -> bool:
+        """Make ``folder``; True when it is new (created now, or under one created now)."""
+        if folder in self.seen:
+            return folder in self.fresh
+        path = self.root / folder
+        parent = folder.rsplit("/", 1)[0] if "/" in folder else ""
+        new = (parent in self.fresh) or not path.is_dir()
+        if new:
+            path.mkdir(parents=True, exist_ok=True)
+            self.fresh.add(folder)
+        self.seen.add(folder)
+        return new
 
     def put(self, rel: str, data: bytes) -> None:
-        path = self.root / rel
+        folder = rel.rsplit("/", 1)[0]
+        path = os.path.join(self.root, rel)
         self.summary.files += 1
-        if path.is_file() and path.read_bytes() == data:
-            return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        if not self._folder(folder):
+            try:
+                with open(path, "rb") as fh:
+                    if fh.read() == data:
+                        return
+                tmp = f"{path}.tmp-{os.getpid()}"
+                with open(tmp, "wb") as fh:
+                    fh.write(data)
+                os.replace(tmp, path)
+                self.summary.written += 1
+                return
+            except FileNotFoundError:
+                pass
+        with open(path, "wb") as fh:
+            fh.write(data)
         self.summary.written += 1
 
     def archive_file(self, rel: str, csv_name: str, text: str) -> None:

@@ -87,7 +87,6 @@ class Outcome:
 
     fetched: list[tuple[Probe, Fetched]] = field(default_factory=list)
     pending: dict[str, list[str]] = field(default_factory=dict)  # dataset label -> "SYM period"
-    stopped: list[str] = field(default_factory=list)
     stopped_at: list[tuple[Target, date]] = field(default_factory=list)
     holes: list[Probe] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -196,14 +195,23 @@ def classify(probes: list[Probe], today: date, out: Outcome) -> None:
         if stale:
             since = max(d for d in (last_has, before) if d is not None)
             out.stopped_at.append((t, since))
-            out.stopped.append(
-                f"{t.symbol} ({t.ds.label}): no file after {since} in the archive "
-                f"(first missing: {stale[0].name}; delisted, renamed or halted?)"
-            )
         else:
             periods = [p.period for p in tail]
             shown = periods[0] if len(periods) == 1 else f"{periods[0]}..{periods[-1]}"
             out.pending.setdefault(t.ds.label, []).append(f"{t.symbol} {shown}")
+
+
+def stopped_lines(out: Outcome) -> list[str]:
+    """The symbols found stopped, one line per dataset and last day."""
+    groups: dict[tuple[str, date], list[str]] = {}
+    for t, d in out.stopped_at:
+        groups.setdefault((t.ds.label, d), []).append(t.symbol)
+    return [
+        f"{label}: no file after {d} for {len(syms)} symbols ({', '.join(sorted(syms)[:6])}"
+        f"{', ...' if len(syms) > 6 else ''}): delisted, renamed or halted? (later updates "
+        "skip them; --symbols looks again)"
+        for (label, d), syms in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1]))
+    ]
 
 
 def _may_be_pending(p: Probe, today: date) -> bool:

@@ -97,6 +97,7 @@ class CoinGeckoOutcome:
     records: list[mf.SourceRecord] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    stopped: dict[date, list[str]] = field(default_factory=dict)  # first day without a point
 
 
 def _ts(d: date) -> int:
@@ -176,10 +177,7 @@ def fetch_caps(
             if after >= today - timedelta(days=3):
                 out.pending.append(f"{asset} {after}..{end}")
             else:
-                out.notes.append(
-                    f"{asset} ({coin}): no daily point from {after} to {end} (stopped trading, "
-                    "or CoinGecko lost its history?)"
-                )
+                out.stopped.setdefault(after, []).append(asset)
         spans = [df for t in tables for df in [got[t].filter(pl.col("date").is_between(a, end))]]
         dates = pl.concat([df.select("date") for df in spans]) if spans else pl.DataFrame()
         out.records.append(
@@ -192,6 +190,11 @@ def fetch_caps(
                 (),
                 {"coin_id": coin},
             )
+        )
+    for d, assets in sorted(out.stopped.items()):
+        out.notes.append(
+            f"no daily point since {d} for {len(assets)} coins ({', '.join(sorted(assets)[:6])}"
+            f"{', ...' if len(assets) > 6 else ''}): stopped trading, or a wrong coin id?"
         )
     if clipped:
         out.notes.append(

@@ -30,6 +30,7 @@ from .update_binance import (
     resolve_targets,
     run_update,
     stop_records,
+    stopped_lines,
     stopped_targets,
     to_frames,
 )
@@ -348,7 +349,7 @@ def _binance(args: argparse.Namespace) -> int:
         lines.append(f"  pending ({label}, not published yet; the next update fetches it): {shown}")
     lines += [f"  revision: {src}" for src in revised]
     lines += drops.lines()
-    lines += [f"  note: {n}" for n in [*notes, *out.notes, *out.stopped]]
+    lines += [f"  note: {n}" for n in [*notes, *out.notes, *stopped_lines(out)]]
     return print_result("\n".join(lines))
 
 
