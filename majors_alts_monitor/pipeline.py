@@ -243,6 +243,7 @@ def run(
         "validation (stablecoins removed, duplicates dropped); the lake's files are in `lake`",
         "notes": list(p.lake.notes),
         "warnings": warns,
+        "feature_definitions": dict(p.features.definitions),
         "universe": {
             "assets": len(p.panel.assets),
             "mean_basket_size": float(p.book.n_names[p.book.built].mean())
