@@ -88,7 +88,6 @@ def _common(p: argparse.ArgumentParser) -> None:
         default=3,
         help="extra attempts after a network error, timeout, 429 or 5xx (default 3)",
     )
-    p.add_argument("--tables", default=None, help=argparse.SUPPRESS)
     add_conflict_arguments(p)
 
 
@@ -174,7 +173,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="seconds between calls (default 12 keyless, 2.1 with a Demo key, 0.2 Pro)",
     )
-    c.set_defaults(tables="fact_marketcap")
+    c.add_argument(
+        "--tables",
+        default="fact_marketcap",
+        help="comma list of fact_marketcap (default), fact_price, fact_volume",
+    )
     m = sub.add_parser(
         "mirror",
         help="write a lake's tables in the Binance archive's layout "
