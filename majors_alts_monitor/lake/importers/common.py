@@ -227,6 +227,7 @@ class TableResult:
     conflicts: int
     refiled: tuple[tuple[str, str, str], ...] = ()
     revised: int = 0
+    revised_by: tuple[tuple[str, int], ...] = ()
 
     def line(self) -> str:
         span = f"{self.start}..{self.end}" if self.start is not None else "-"
@@ -351,6 +352,7 @@ def write_tables(
                 m.conflicts,
                 m.refiled,
                 m.revised,
+                m.revised_by,
             )
         )
     mpath = mf.manifest_path(out)

@@ -56,6 +56,7 @@ class Merged:
     conflicts: int = 0
     refiled: tuple[tuple[str, str, str], ...] = ()
     revised: int = 0
+    revised_by: tuple[tuple[str, int], ...] = ()  # (revision source, rows it changed)
 
 
 def empty(table: str) -> pl.DataFrame:
@@ -84,7 +85,8 @@ def merge_table(
     if old is None and not revisions:
         return Merged(new)
     old = standard(old, table) if old is not None else empty(table)
-    old, revised = apply_revisions(table, old, revisions)
+    old, revised_by = apply_revisions(table, old, revisions)
+    revised = sum(n for _, n in revised_by)
     old, new, refiled = _refile(table, old, new, on_conflict)
     key = list(MERGE_KEYS[table])
     both = old.join(new, on=key, how="inner", suffix="__new", nulls_equal=True)
@@ -110,15 +112,15 @@ def merge_table(
         merged = pl.concat([old.join(new, on=key, how="anti", nulls_equal=True), new])
     else:
         merged = pl.concat([old, new.join(old, on=key, how="anti", nulls_equal=True)])
-    return Merged(standard(merged, table), clash.height, refiled, revised)
+    return Merged(standard(merged, table), clash.height, refiled, revised, revised_by)
 
 
 def apply_revisions(
     table: str, old: pl.DataFrame, revisions: Sequence[Revision]
-) -> tuple[pl.DataFrame, int]:
-    """``old`` with each revision's span replaced by its rows; the number of rows that changed
-    value, appeared or disappeared."""
-    revised = 0
+) -> tuple[pl.DataFrame, tuple[tuple[str, int], ...]]:
+    """``old`` with each revision's span replaced by its rows; per revision, the number of rows
+    that changed value, appeared or disappeared."""
+    counts: list[tuple[str, int]] = []
     key = list(MERGE_KEYS[table])
     values = [c for c in SCHEMAS[table] if c not in key]
     for rev in revisions:
@@ -133,9 +135,9 @@ def apply_revisions(
         changed = pl.any_horizontal(
             [pl.col(c).ne_missing(pl.col(f"{c}__new")) for c in values] or [pl.lit(False)]
         )
-        revised += j.filter(changed).height
+        counts.append((rev.source, j.filter(changed).height))
         old = pl.concat([old.filter(~cover), now])
-    return (standard(old, table) if revisions else old), revised
+    return (standard(old, table) if revisions else old), tuple(counts)
 
 
 def _refile(

@@ -135,6 +135,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         help="download cache, outside the lake (default $MAJORS_ALTS_CACHE, else "
         "$XDG_CACHE_HOME/majors-alts or ~/.cache/majors-alts)",
     )
+    b.add_argument(
+        "--keep-cache",
+        action="store_true",
+        help="keep the downloaded files once they are in the lake (default: only a failed "
+        "update's files are kept, for the next run to resume with)",
+    )
     b.add_argument("--jobs", type=int, default=8, help="parallel downloads (default 8)")
     b.add_argument(
         "--recheck-days",
@@ -345,6 +351,21 @@ def _binance(args: argparse.Namespace) -> int:
                                sources=records)  # fmt: skip
         committed(Path(args.out))
         lines += [r.line() for r in results]
+        changed: dict[str, int] = {}
+        for r in results:
+            for src, n in r.revised_by:
+                changed[src] = changed.get(src, 0) + n
+        same = [src for src in revised if not changed.get(src)]
+        revised = [f"{src}: {changed[src]} rows changed" for src in revised if changed.get(src)]
+        if same:
+            notes.append(
+                f"{len(same)} files re-published or replaced with the same rows (no change): "
+                + ", ".join(s.split(" (")[0] for s in same[:6])
+                + (" ..." if len(same) > 6 else "")
+            )
+        if not args.keep_cache:  # in the lake now: the copies only served a resume
+            for _, f in out.fetched:
+                (cache / f.path).unlink(missing_ok=True)
     else:
         lines.append("  nothing new in the archive")
     for label, items in sorted(out.pending.items()):
