@@ -228,10 +228,12 @@ class TableResult:
     refiled: tuple[tuple[str, str, str], ...] = ()
     revised: int = 0
     revised_by: tuple[tuple[str, int], ...] = ()
+    added: int = 0  # rows more than the lake held before
 
     def line(self) -> str:
         span = f"{self.start}..{self.end}" if self.start is not None else "-"
-        extra = f", {self.conflicts} conflicting keys resolved" if self.conflicts else ""
+        extra = f" (+{self.added:,} rows)" if self.added > 0 else ""
+        extra += f", {self.conflicts} conflicting keys resolved" if self.conflicts else ""
         if self.revised:
             extra += f", {self.revised} rows revised"
         if self.refiled:
@@ -319,9 +321,11 @@ def write_tables(
     refused import leaves the lake as it was."""
     out = Path(out)
     rendered: dict[str, tuple[Merged, bytes]] = {}
+    before: dict[str, int] = {}
     names = list(dict.fromkeys([*tables, *(r.table for r in revisions)]))
     for table in names:
         old = read_table(out, table)
+        before[table] = old.height if old is not None else 0
         m = merge_table(
             table,
             old,
@@ -353,6 +357,7 @@ def write_tables(
                 m.refiled,
                 m.revised,
                 m.revised_by,
+                merged.height - before[table],
             )
         )
     mpath = mf.manifest_path(out)
