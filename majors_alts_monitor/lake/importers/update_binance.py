@@ -25,7 +25,7 @@ replace what they cover and are listed as revisions (rows changed), never refuse
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -242,7 +242,9 @@ def rows_of(
     drops: Drops,
     notes: list[str],
 ) -> tuple[dict[str, pl.DataFrame], list[mf.SourceRecord]]:
-    """The tables one dataset's fetched files give (the importers' parsers)."""
+    """The tables one symbol's fetched files give (the importers' parsers), filed under the
+    target's asset: a symbol the lake holds stays where the lake filed it (``--on-conflict
+    replace`` with a re-import re-files it)."""
     inputs: list[InputFile] = []
     for _, f in files:
         name = f.path.rsplit("/", 1)[-1]
@@ -251,11 +253,18 @@ def rows_of(
         except (UnicodeDecodeError, ValueError) as err:
             raise FetchError(f"{name}: its CSV cannot be read ({err})") from None
     if ds is ar.SPOT_KLINES:
-        # the target's asset, whatever the name's normalisation says (the lake's filing wins)
-        return klines_tables(inputs, aliases, drops)
-    if ds is ar.UM_FUNDING:
-        return funding_tables(inputs, aliases, partial, drops, notes, known)
-    return metrics_tables(inputs, aliases, drops, known)
+        t, r = klines_tables(inputs, aliases, drops)
+    elif ds is ar.UM_FUNDING:
+        t, r = funding_tables(inputs, aliases, partial, drops, notes, known)
+    else:
+        t, r = metrics_tables(inputs, aliases, drops, known)
+    asset = files[0][0].target.asset_id
+    t = {
+        k: df.with_columns(pl.lit(asset).alias("asset_id")) if df.height else df
+        for k, df in t.items()
+    }
+    r = [replace(x, asset_id=asset) for x in r]
+    return t, r
 
 
 def _within(tables: dict[str, pl.DataFrame], a: date, b: date) -> dict[str, pl.DataFrame]:
