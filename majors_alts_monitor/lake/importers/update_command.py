@@ -25,16 +25,9 @@ from .commands import add_conflict_arguments, aliases_of
 from .common import Drops, read_table, write_tables
 from .fetch import Archive, FetchError, Http
 from .mirror import month_before, write_mirror
-from .update_binance import (
-    not_found_records,
-    resolve_targets,
-    run_update,
-    stop_records,
-    stopped_lines,
-    stopped_targets,
-    to_frames,
-)
+from .update_binance import not_found_records, run_update, stop_records, stopped_lines, to_frames
 from .update_coingecko import fetch_caps, parse_ids, plan_from_env
+from .update_targets import resolve_targets, stopped_targets
 
 CACHE_ENV = "MAJORS_ALTS_CACHE"
 
