@@ -193,6 +193,8 @@ def add_fidelity_keys(cfg: Config, p: Prepared, s: Stitched, kpis: dict) -> None
     share = legs["strategy"]["unfunded_short_share"]
     share_on = legs["always_on"]["unfunded_short_share"]
     worst = max((x for x in (share, share_on) if np.isfinite(x)), default=float("nan"))
+    # how data-dependent features were defined in this window (funding_skew's majors leg)
+    kpis["feature_definitions"] = dict(p.features.definitions)
     kpis["funding_by_leg"] = {
         "strategy": {k: legs["strategy"][k] for k in ("majors_long", "alts_short")},
         "always_on": {k: legs["always_on"][k] for k in ("majors_long", "alts_short")},

@@ -268,6 +268,7 @@ def signal_record(
             "params": ff.params,
             "config_hash": cfg.hash(),
             "n_trials": len(ff.trial_sharpe),
+            "feature_definitions": dict(p.features.definitions),
         },
         "explain": explain_block(ex, t, p.score_features, cfg.regime.mode),
         "warnings": signal_warnings(cfg, p, through, asof),

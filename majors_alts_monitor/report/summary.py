@@ -8,6 +8,7 @@ from pathlib import Path
 from ..backtest.stages import RunResult
 from ..config import Config
 from ..dashboard import DashboardData, render_dashboard
+from ..market.features import describe_definitions
 from .outputs import OutputPaths
 
 
@@ -70,6 +71,10 @@ def summary_text(res: RunResult, paths: OutputPaths, sig: dict | None = None) ->
         f"  neutrality error      {_f(nt['neutrality_error'], nd=3)} (realized beta BTC "
         f"{_f(nt['beta_btc_realized'], nd=3)}, ETH {_f(nt['beta_eth_realized'], nd=3)})",
     ]
+    lines += [
+        f"  definition            {x}"
+        for x in describe_definitions(k.get("feature_definitions") or {})
+    ]
     if sig is not None:
         lines.append(
             f"  signal {sig['asof']}     {sig['regime']} -> {sig['action']} "
@@ -98,6 +103,10 @@ def signal_text(sig: dict, path: Path) -> str:
         f"  action   {sig['action']}   exposure {_f(sig['exposure'])}",
         *([f"  why      {sig['explain']['reason']}"] if sig.get("explain") else []),
         f"  betas    BTC {_f(sig['book_betas']['btc'], nd=3)}  ETH {_f(sig['book_betas']['eth'], nd=3)}",
+        *(
+            f"  model    {x}"
+            for x in describe_definitions(sig.get("model", {}).get("feature_definitions") or {})
+        ),
     ]
     longs = [t for t in sig["book"] if t["side"] == "long"]
     shorts = [t for t in sig["book"] if t["side"] == "short"]

@@ -87,26 +87,38 @@ CHART_SCRIPT = """
     var xk = sx.value, yk = sy.value, m = sm.value, agg = sa.value;
     var xs = uniq(xk), ys = yk === '(none)' ? ['all'] : uniq(yk);
     var acc = ys.map(function () { return xs.map(function () { return []; }); });
+    var pts = ys.map(function () { return xs.map(function () { return []; }); });
     ok.forEach(function (r) {
       var v = r[col[m]]; if (v === null) { return; }
       var i = xs.indexOf(label(r[col[xk]]));
       var j = yk === '(none)' ? 0 : ys.indexOf(label(r[col[yk]]));
-      acc[j][i].push(v);
+      acc[j][i].push(v); pts[j][i].push(r);
     });
     var z = acc.map(function (row) { return row.map(function (a) {
       if (!a.length) { return null; }
       if (agg === 'max') { return Math.max.apply(null, a); }
       if (agg === 'min') { return Math.min.apply(null, a); }
       return a.reduce(function (s, x) { return s + x; }, 0) / a.length; }); });
-    var text = acc.map(function (row) { return row.map(function (a) { return a.length + ' point(s)'; }); });
-    Plotly.react('fig-heat', [{type: 'heatmap', x: xs, y: ys, z: z, text: text,
+    // a cell that aggregates points differing in keys not on the axes says so, in the cell
+    var others = D.keys.filter(function (k) { return k !== xk && k !== yk; });
+    function differ(rs) { return others.filter(function (k) { var seen = {};
+      rs.forEach(function (r) { seen[label(r[col[k]])] = 1; });
+      return Object.keys(seen).length > 1; }); }
+    var hover = pts.map(function (row) { return row.map(function (rs) { var d = differ(rs);
+      return rs.length + ' point(s)' + (d.length ? ' that differ in ' + d.join(', ') + ' (' +
+        agg + ' of them)' : ''); }); });
+    var cell = pts.map(function (row) { return row.map(function (rs) {
+      return differ(rs).length ? agg + ' of ' + rs.length : ''; }); });
+    Plotly.react('fig-heat', [{type: 'heatmap', x: xs, y: ys, z: z, text: cell,
+      customdata: hover, texttemplate: '%{text}',
       colorscale: 'RdBu', reversescale: m === 'pbo' || m === 'avg_daily_turnover' ||
         m === 'total_fees' || m === 'total_slippage' || m === 'neutrality_error',
       hovertemplate: xk + ' %{x}<br>' + (yk === '(none)' ? '' : yk + ' %{y}<br>') + m +
-        ' (' + agg + ') %{z:.4g}<br>%{text}<extra></extra>',
+        ' (' + agg + ') %{z:.4g}<br>%{customdata}<extra></extra>',
       colorbar: {title: {text: m}}}],
       {margin: {t: 30, l: 120, r: 30, b: 60}, height: 460,
-       title: {text: m + ' (' + agg + ' over the other keys)', font: {size: 14}},
+       title: {text: m + ' (' + agg + ' over the other keys; "' + agg + ' of n" in a cell: ' +
+         'points that differ in keys not shown)', font: {size: 14}},
        xaxis: {title: {text: xk}, type: 'category'},
        yaxis: {title: {text: yk === '(none)' ? '' : yk}, type: 'category'}},
       {displaylogo: false, responsive: true});
@@ -233,12 +245,23 @@ def _summary(s: dict[str, Any]) -> str:
     items.append(
         (
             "duplicate entries",
-            f"{len(dups)} collapsed into an earlier point (same config hash: run once, counted "
-            "once in the sweep-level deflated Sharpe)"
+            f"{len(dups)} collapsed into an earlier point (the same configuration, or one that "
+            "differs only in keys the run does not read: run once, counted once in the "
+            "sweep-level deflated Sharpe)"
             if dups
             else "none: every entry of the expansion is a distinct configuration",
         )
     )
+    for w in s.get("key_warnings") or []:
+        items.append(("swept key", w))
+    if d and d.get("n_trials_shared"):
+        items.append(
+            (
+                "trials shared",
+                f"{d['n_trials_shared']:,} trials were the same in points that differ only in "
+                "what sets the composite search's trial 0: counted once",
+            )
+        )
     dl = "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in items)
     return (
         f"<dl>{dl}</dl>{_duplicates(dups)}"
@@ -254,12 +277,14 @@ def _duplicates(dups: list[dict[str, Any]]) -> str:
     rows = "".join(
         f'<tr><td data-v="{int(d["entry"])}">{int(d["entry"])}</td>'
         f'<td class="text">{e(json.dumps(d["overrides"], default=str))}</td>'
-        f'<td data-v="{int(d["duplicate_of"])}">{int(d["duplicate_of"])}</td></tr>'
+        f'<td data-v="{int(d["duplicate_of"])}">{int(d["duplicate_of"])}</td>'
+        f'<td class="text">{e(d.get("why", ""))}</td></tr>'
         for d in dups
     )
     return (
         '<table id="duplicates"><thead><tr><th>entry</th><th class="text">overrides</th>'
-        f"<th>same configuration as point</th></tr></thead><tbody>{rows}</tbody></table>"
+        '<th>same configuration as point</th><th class="text">why</th></tr></thead>'
+        f"<tbody>{rows}</tbody></table>"
     )
 
 
