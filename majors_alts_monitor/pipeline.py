@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
@@ -216,6 +217,7 @@ def run(
             requested=end,
             option="--end",
         )
+    fresh = replace(fresh, data_end=eff_end)  # the run's last day: its signal's decision day
     if fresh.stale:
         warns.insert(0, fresh.warning())
     lap("read")
@@ -358,7 +360,7 @@ def signal(
     check_output_root(cfg.paths.output_root, cfg.paths.data_lake, cfg.paths.duckdb)
     lake_first, lake_last = lake_span(reader)
     fresh = assess(
-        lake_last,
+        lake_last if asof is None else min(lake_last, asof),  # the decision day, at the latest
         today,
         cfg.data.max_age_days,
         lake_dir=cfg.paths.data_lake,
@@ -397,5 +399,9 @@ def signal(
         need.insert(0, folds[-2])  # yesterday was labelled by the previous fold's model
     progress(f"fitting fold {folds[-1].index} ({cfg.regime.mode})")
     fits = [fit_fold(cfg, p, f) for f in need]
-    sig = signal_record(cfg, p, fits, asof=asof, through=lake.data_through(), origin=first)
-    return stamp(sig, fresh)
+    sig = stamp(
+        signal_record(cfg, p, fits, asof=asof, through=lake.data_through(), origin=first), fresh
+    )
+    if sig["freshness"]["stale"] and not allow_stale:  # the lake's prices end before its last date
+        raise replace(fresh, data_end=price_end).error()
+    return sig

@@ -380,7 +380,7 @@ def _stale_banner(fr: object) -> str:
     text = str(fr.get("note") or "").removeprefix("STALE: ")
     return (
         f'<section class="card banner" id="stale-banner" role="alert" '
-        f'data-lake-end="{e(str(fr.get("lake_end")))}" data-today="{e(str(fr.get("today")))}">'
+        f'data-data-end="{e(str(fr.get("data_end")))}" data-today="{e(str(fr.get("today")))}">'
         f"<strong>Stale data:</strong> {e(text)}</section>"
     )
 

@@ -22,7 +22,7 @@ under ``freshness`` (docs/outputs.md).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,14 +32,15 @@ from ..config import Config
 from ..errors import MonitorError
 from ..lake.synthetic.write import is_synthetic_lake
 
-UPDATE_HINT = "majors-alts update binance-archive --out LAKE (docs/data.md)"
+UPDATE_HINT = "`majors-alts update binance-archive --out LAKE`, see docs/data.md"
 
 
 @dataclass(frozen=True)
 class Freshness:
-    """The lake's last date against today, and whether the check applies (``why_not``)."""
+    """The last day of data a call uses against today, and whether the check applies
+    (``why_not``). ``data_end`` is the decision day (the lake's last date for today's call)."""
 
-    lake_end: date
+    data_end: date
     today: date
     max_age_days: int
     why_not: str | None = None  # why the check does not apply; None: it applies
@@ -47,7 +48,7 @@ class Freshness:
     @property
     def age_days(self) -> int:
         """Whole days from the lake's last date to today (1 for the freshest possible lake)."""
-        return (self.today - self.lake_end).days
+        return (self.today - self.data_end).days
 
     @property
     def checked(self) -> bool:
@@ -59,7 +60,7 @@ class Freshness:
 
     def what(self) -> str:
         return (
-            f"the lake's last date is {self.lake_end}, {_days(self.age_days)} before today "
+            f"the lake's last date is {self.data_end}, {_days(self.age_days)} before today "
             f"{self.today} (UTC; more than data.max_age_days = {self.max_age_days})"
         )
 
@@ -73,9 +74,9 @@ class Freshness:
     def error(self) -> MonitorError:
         """``signals`` without ``--asof`` on a stale lake, without ``--allow-stale``."""
         return MonitorError(
-            f"{self.what()}: the signal for the day after {self.lake_end} would be stale. What "
+            f"{self.what()}: the signal for the day after {self.data_end} would be stale. What "
             f"to do: update the lake ({UPDATE_HINT}); or pass --allow-stale to get that signal "
-            f'anyway, marked "stale": true; or pass --asof {self.lake_end} for a backfill of '
+            f'anyway, marked "stale": true; or pass --asof {self.data_end} for a backfill of '
             "that day"
         )
 
@@ -87,7 +88,7 @@ class Freshness:
     def block(self) -> dict[str, Any]:
         """The ``freshness`` block of the signal file, kpis.json and the run manifest."""
         return {
-            "lake_end": self.lake_end.isoformat(),
+            "data_end": self.data_end.isoformat(),
             "today": self.today.isoformat(),
             "age_days": self.age_days,
             "max_age_days": self.max_age_days,
@@ -102,7 +103,7 @@ def _days(k: int) -> str:
 
 
 def assess(
-    lake_end: date,
+    data_end: date,
     today: date,
     max_age_days: int,
     *,
@@ -110,22 +111,24 @@ def assess(
     requested: date | None,
     option: str,
 ) -> Freshness:
-    """How fresh ``lake_end`` is on ``today``. ``requested`` is the call's ``--end`` or
+    """How fresh ``data_end`` (the lake's last date, or the call's decision day) is on
+    ``today``. ``requested`` is the call's ``--end`` or
     ``--asof`` (``option`` names it) when one was given: before ``today - max_age_days`` it is
     a study of history, not checked."""
-    if is_synthetic_lake(lake_dir):
-        why = (
-            "a synthetic lake (the generator's truth/spec.json is beside it): its calendar is "
-            "its spec's, not today's"
-        )
-    elif requested is not None and requested < today - timedelta(days=max_age_days):
+    # a study of history first: its record is then the same on a lake cut at its date
+    if requested is not None and requested < today - timedelta(days=max_age_days):
         why = (
             f"{option} {requested} is in the past (before {today - timedelta(days=max_age_days)}"
             "): a study of history, not today's call"
         )
+    elif is_synthetic_lake(lake_dir):
+        why = (
+            "a synthetic lake (the generator's truth/spec.json is beside it): its calendar is "
+            "its spec's, not today's"
+        )
     else:
         why = None
-    return Freshness(lake_end, today, max_age_days, why)
+    return Freshness(data_end, today, max_age_days, why)
 
 
 def refuse_future(asof: date | None, today: date) -> None:
@@ -143,12 +146,13 @@ def stamp(sig: dict[str, Any], fresh: Freshness) -> dict[str, Any]:
     ``freshness`` block), ``stale`` true when the lake is too old for today's call, and the
     warning first among the warnings."""
     decision = date.fromisoformat(sig["decision_date"])
+    fresh = replace(fresh, data_end=decision)  # the data the record is from
     out: dict[str, Any] = {}
     for k, v in sig.items():
         if k == "stale":
             out["stale"] = bool(v) or fresh.stale
             out["today"] = fresh.today.isoformat()
-            out["data_age_days"] = (fresh.today - decision).days
+            out["data_age_days"] = fresh.age_days
             out["freshness"] = fresh.block()
         elif k not in ("today", "data_age_days", "freshness"):
             out[k] = v
@@ -157,10 +161,10 @@ def stamp(sig: dict[str, Any], fresh: Freshness) -> dict[str, Any]:
     return out
 
 
-def run_freshness(cfg: Config, lake_end: date, end: date | None) -> Freshness:
+def run_freshness(cfg: Config, data_end: date, end: date | None) -> Freshness:
     """``run``'s check: without ``--end`` (``end=None``) the run is today's."""
     return assess(
-        lake_end,
+        data_end,
         clock.today(),
         cfg.data.max_age_days,
         lake_dir=cfg.paths.data_lake,
