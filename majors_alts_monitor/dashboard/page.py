@@ -377,11 +377,10 @@ def _stale_banner(fr: object) -> str:
     ``data.max_age_days`` for a run that reaches today."""
     if not isinstance(fr, dict) or not fr.get("stale"):
         return ""
-    text = str(fr.get("note") or "").removeprefix("STALE: ")
-    return (
+    return (  # the warning's own words (STALE: ...), as on the console and in the files
         f'<section class="card banner" id="stale-banner" role="alert" '
         f'data-data-end="{e(str(fr.get("data_end")))}" data-today="{e(str(fr.get("today")))}">'
-        f"<strong>Stale data:</strong> {e(text)}</section>"
+        f"<strong>{e(str(fr.get('note') or 'STALE'))}</strong></section>"
     )
 
 
