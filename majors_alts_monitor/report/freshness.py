@@ -117,9 +117,10 @@ def assess(
     a study of history, not checked."""
     # a study of history first: its record is then the same on a lake cut at its date
     if requested is not None and requested < today - timedelta(days=max_age_days):
+        # the date itself is left out: the record depends on the data, not on --asof
         why = (
-            f"{option} {requested} is in the past (before {today - timedelta(days=max_age_days)}"
-            "): a study of history, not today's call"
+            f"{option} is before {today - timedelta(days=max_age_days)} (today - "
+            "data.max_age_days): a study of history, not today's call"
         )
     elif is_synthetic_lake(lake_dir):
         why = (
