@@ -260,6 +260,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from . import pipeline
     from .lake.data_io import lake_span
     from .publish.layout import writing_outputs
+    from .report.freshness import run_freshness
     from .report.orders import size_signal
     from .report.summary import summary_text
     from .report.write import write_run
@@ -284,7 +285,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         s0, e0 = lake_span(reader)
         start, end = args.start or s0, args.end or e0
         log.info(f"run {start}..{end}, lake {cfg.paths.data_lake}, config hash {cfg.hash()}")
-        res = pipeline.run(cfg, start, end, progress)
+        fresh = run_freshness(cfg, e0, args.end)  # no --end: today's run, checked
+        res = pipeline.run(cfg, start, end, progress, fresh=fresh)
         size_signal(res.signal, args.capital, positions, args.min_order, source)
         paths = write_run(res, cfg, log_text=capture.text, progress=progress, out=out)
     finally:
@@ -295,30 +297,26 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_signals(args: argparse.Namespace) -> int:
     from . import pipeline
-    from .lake.data_io import lake_span
     from .publish.layout import writing_outputs
     from .report.orders import size_signal
-    from .report.outputs import OutputPaths, to_json_bytes
+    from .report.signal_files import publish_signal
     from .report.summary import signal_text
 
     _modules_loaded()
     progress = Progress(args.quiet)
     cfg = _config(args, progress)
     positions, source = _sizing(args, cfg)
-    asof = args.asof or lake_span(pipeline.make_reader(cfg))[1]
-    sig = pipeline.signal(cfg, asof, progress, start=args.start, allow_stale=args.allow_stale)
+    # no --asof: today's call, refused on a lake older than data.max_age_days (--allow-stale)
+    sig = pipeline.signal(cfg, args.asof, progress, start=args.start, allow_stale=args.allow_stale)
     size_signal(sig, args.capital, positions, args.min_order, source)
-    path = OutputPaths(cfg.paths.output_root).reports / "signals_today.json"
     lakes = [cfg.paths.data_lake]
     with writing_outputs(
         cfg.paths.output_root, lakes=lakes, duckdb=cfg.paths.duckdb, command="signals"
     ) as out:
         raise_if_interrupted()
-        # a new run set: this file replaced, the run's files carried over untouched
-        out.publish_run(
-            {"reports/signals_today.json": to_json_bytes(sig)}, command="signals", carry=True
-        )
-    return print_result(signal_text(sig, path))
+        # its own record in signals/; signals_today.json only for the newest decision day
+        placed = publish_signal(out, sig)
+    return print_result(signal_text(sig, placed.lines))
 
 
 def cmd_synth(args: argparse.Namespace) -> int:

@@ -45,6 +45,16 @@ class DataConfig(_Strict):
     stale_days: int = Field(
         1, ge=0, le=DAYS_MAX, description="a table ending more than this many days early is stale"
     )
+    max_age_days: int = Field(
+        2,
+        ge=1,
+        le=DAYS_MAX,
+        description="the lake's last date may be at most this many days before today (UTC, or "
+        "--today) for today's call: on day T the freshest lake ends T-1 (a day is complete at "
+        "00:00 UTC) and the public archive publishes it hours later, so a morning call often "
+        "sees T-2; older, `signals` refuses (exit 2) without --allow-stale and `run` and the "
+        "dashboard show a stale banner (docs/morning.md, Fresh or loud)",
+    )
 
 
 class UniverseConfig(_Strict):
