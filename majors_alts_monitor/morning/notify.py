@@ -114,9 +114,15 @@ def scrub(text: str, url: str) -> str:
     """``text`` without the URL or any of its secret-bearing parts (user info, path, query,
     fragment)."""
     p = urllib.parse.urlsplit(url)
-    secrets = [url, url.rstrip("/"), p.netloc if "@" in p.netloc else "", p.path, p.query]
-    secrets += [p.fragment, urllib.parse.unquote(p.path), urllib.parse.unquote(p.query)]
-    for s in sorted({s for s in secrets if s and s != "/" and len(s) > 2}, key=len, reverse=True):
+    whole = [url, url.rstrip("/"), p.netloc if "@" in p.netloc else "", p.path, p.query]
+    whole += [p.fragment, urllib.parse.unquote(p.path), urllib.parse.unquote(p.query)]
+    # and each piece that may be a token alone: user, password, path segments, query values
+    pieces = [p.username or "", p.password or "", *p.path.split("/"), *p.fragment.split("/")]
+    pieces += [v for _, v in urllib.parse.parse_qsl(p.query, keep_blank_values=True)]
+    pieces += [urllib.parse.unquote(x) for x in pieces]
+    secrets = {s for s in whole if s and s != "/" and len(s) > 2}
+    secrets |= {s for s in pieces if len(s) >= 6}
+    for s in sorted(secrets, key=len, reverse=True):
         text = text.replace(s, "...")
     return text
 
