@@ -292,7 +292,10 @@ def alerting(command: str, fn: Callable[[argparse.Namespace], int]):
         url = webhook_url(args)
         if url is None:
             return fn(args)
-        cfg = load_config(getattr(args, "config", None)).notify
+        try:
+            cfg = load_config(getattr(args, "config", None)).notify
+        except MonitorError:  # the command reports it (and it is alerted) with the defaults
+            cfg = NotifyConfig()
         _pending = pend = Pending()
         try:
             code = fn(args)
