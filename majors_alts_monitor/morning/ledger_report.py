@@ -212,8 +212,7 @@ def text(rep: dict[str, Any], folder: str, limit: int = 30) -> str:
             f"; {len(a['not_in_backtest'])} not in its test windows" if a["not_in_backtest"] else ""
         ),
         "",
-        "  decision    issued                                  backtest now"
-        "                            rev",
+        f"  {'decision':<10}  {'issued':<38}  {'backtest now':<38}{'rev':>3}",
     ]
     for x in a["days"][-limit:]:
         now = (
@@ -231,7 +230,9 @@ def text(rep: dict[str, Any], folder: str, limit: int = 30) -> str:
         lines.append(f"  ... {len(a['days']) - limit} earlier days (--json lists them all)")
     lines.append("")
     if not p.get("pnl_days"):
-        lines.append("  P&L of the issued calls: no P&L day in the lake yet" + _pending(p))
+        lines.append(
+            "  P&L of the issued calls: no P&L day in the lake yet (each call trades the day after it)"
+        )
         return "\n".join(lines)
     lines += [
         f"  P&L of the issued calls (first issue of each day), {p['first_pnl_date']}.."
