@@ -357,6 +357,28 @@ class SignalsConfig(_Strict):
     )
 
 
+class NotifyConfig(_Strict):
+    """How ``--notify`` posts its alert (morning/notify.py); never changes a number."""
+
+    retries: int = Field(
+        3, ge=0, le=10, description="extra attempts after a network error, timeout, 429 or 5xx"
+    )
+    backoff_s: float = Field(
+        1.0, ge=0, le=600, description="seconds before the first retry, doubled after each one"
+    )
+    max_backoff_s: float = Field(
+        30.0, ge=0, le=3600, description="longest wait between two attempts (also caps Retry-After)"
+    )
+    timeout_s: float = Field(
+        10.0, gt=0, le=600, description="seconds to wait for the webhook's answer, per attempt"
+    )
+    when: Literal["always", "alerts"] = Field(
+        "always",
+        description="always: a message every time (a silent morning then means a broken job); "
+        "alerts: only on a failure, stale data, a regime change or a revision",
+    )
+
+
 class ReportConfig(_Strict):
     robustness: bool = Field(
         True,
