@@ -95,6 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
     y.add_argument("--end", type=parse_date, default=None)
     y.add_argument("--partitioned", action="store_true")
     y.add_argument("--quirks", default="", help="comma list: duplicates,gaps,ragged_ends,spellings")
+    y.add_argument(
+        "--caps",
+        choices=["model", "long_tail"],
+        default="model",
+        help="market caps: the model's (every coin a contender) or a whole market's long tail "
+        "(most coins far below the eligibility line), written chunk by chunk (no quirks)",
+    )
     from .sweep.command import add_arguments as sweep_arguments
 
     sweep_arguments(sub.add_parser("sweep", help="walk-forward runs over a grid of configs (Dask)"))
@@ -238,6 +245,21 @@ def cmd_synth(args: argparse.Namespace) -> int:
     from .lake.synthetic import synth_command
 
     quirks = frozenset(q.strip() for q in args.quirks.split(",") if q.strip())
+    if args.caps == "long_tail":
+        from .lake.synthetic.long_tail import long_tail_command
+
+        lake_dir, truth_dir = long_tail_command(
+            args.out_dir,
+            seed=args.seed,
+            world=args.world,
+            n_assets=args.assets,
+            start=args.start,
+            end=args.end,
+            quirks=quirks,
+            partitioned=args.partitioned,
+        )
+        print(f"lake:  {lake_dir}\ntruth: {truth_dir}")
+        return 0
     lake_dir, truth_dir = synth_command(
         args.out_dir,
         seed=args.seed,

@@ -79,6 +79,19 @@ class UniverseConfig(_Strict):
     aliases: dict[str, str] = Field(default_factory=lambda: {"SATS": "1000SATS"})
     basket_size: int = Field(20, ge=1)
     rank_by: Literal["marketcap", "volume"] = "marketcap"
+    candidate_margin: int = Field(
+        5,
+        ge=1,
+        description="the panel holds, for each day, the top basket_size x this many eligible "
+        "assets by rank_by (a margin for rank changes; the basket is inside it from 1)",
+    )
+    candidate_top_marketcap: int = Field(
+        100,
+        ge=0,
+        description="the panel also holds, for each day, the top this many listed assets by "
+        "market cap (the coins of market-wide indices); every other asset counts in btc_dom's "
+        "total only",
+    )
 
     @field_validator("majors")
     @classmethod

@@ -27,11 +27,12 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import polars as pl
 
 from ..errors import LakeError, OutputLocationError
@@ -69,8 +70,48 @@ class Source:
 
 
 @dataclass(frozen=True)
+class TableStats:
+    """A table as read for a window (validated, stablecoins removed), every asset: its rows and,
+    for a dated table, its first and last date (None when empty)."""
+
+    rows: int
+    dated: bool
+    first: date | None = None
+    last: date | None = None
+
+    @classmethod
+    def of(cls, df: pl.DataFrame) -> TableStats:
+        if "date" not in df.columns:
+            return cls(df.height, False)
+        if not df.height:
+            return cls(0, True)
+        return cls(df.height, True, df["date"].min(), df["date"].max())  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a run read of every asset beyond the rows of its panel's assets (``market.scope``).
+
+    ``panel_assets``: the assets whose rows ``LakeData.tables`` holds (the candidates);
+    ``n_assets``: every asset with a price in the window; ``cap_total``: per day from
+    ``start``, the market cap (carried over gaps of up to ``max_gap_days``) summed over every
+    listed asset of the lake, the denominator of ``btc_dom``."""
+
+    start: date
+    n_assets: int
+    panel_assets: tuple[str, ...]
+    cap_total: np.ndarray
+    max_gap_days: int
+    rule: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class LakeData:
-    """Validated, normalised tables for a date window, and what the reader noticed."""
+    """Validated, normalised tables for a date window, and what the reader noticed.
+
+    ``stats``: each table's rows and span over every asset of the window; given when
+    ``tables`` hold only some assets' rows (a run's candidates, ``scope``), else computed from
+    ``tables``."""
 
     tables: dict[str, pl.DataFrame]
     sources: dict[str, Source]
@@ -79,17 +120,33 @@ class LakeData:
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     stables: frozenset[str] = frozenset()
+    stats: dict[str, TableStats] = field(default_factory=dict)
+    scope: Scope | None = None
+
+    def table_stats(self) -> dict[str, TableStats]:
+        return self.stats or {name: TableStats.of(df) for name, df in self.tables.items()}
 
     def has(self, table: str) -> bool:
-        return table in self.tables and self.tables[table].height > 0
+        st = self.table_stats().get(table)
+        return st is not None and st.rows > 0
 
     def data_through(self) -> dict[str, str | None]:
-        out: dict[str, str | None] = {}
-        for name, df in self.tables.items():
-            if "date" in df.columns:
-                d = df["date"].max() if df.height else None
-                out[name] = d.isoformat() if d is not None else None
-        return out
+        return {
+            name: st.last.isoformat() if st.last is not None else None
+            for name, st in self.table_stats().items()
+            if st.dated
+        }
+
+    def price_span(self) -> tuple[date, date]:
+        """First and last price date of the window, every asset (refused when empty)."""
+        st = self.table_stats()["fact_price"]
+        if st.first is None or st.last is None:
+            raise LakeError(
+                "fact_price",
+                f"has no rows between {self.start} and {self.end}",
+                hint="choose --start/--end inside the lake's span",
+            )
+        return st.first, st.last
 
 
 def _is_inside(child: Path, parent: Path) -> bool:
@@ -252,12 +309,19 @@ class LakeReader:
         start: date | None,
         end: date | None,
         rep: _Report | None = None,
+        columns: tuple[str, ...] | None = None,
     ) -> pl.DataFrame:
+        """The table's rows in ``[start, end]``; with ``columns``, only those (pushed down to
+        the scan) when the table has them all, else every column (so that a missing one is
+        refused naming the table's columns, as without ``columns``)."""
         date_col = "date" if spec.dated else None
         if src.kind == "duckdb":
             with duckdb_connection(src.path, spec.name) as con:
                 cols = [r[0] for r in con.execute(f'describe "{spec.name}"').fetchall()]
-                sql = f'select * from "{spec.name}"'
+                what = "*"
+                if columns is not None and set(columns) <= set(cols):
+                    what = ", ".join(f'"{c}"' for c in columns)
+                sql = f'select {what} from "{spec.name}"'
                 params: list[object] = []
                 if date_col and date_col in cols and (start or end):
                     sql += f" where cast({date_col} as date) between ? and ?"
@@ -287,6 +351,8 @@ class LakeReader:
                     lf = lf.filter(col >= start)
                 if end:
                     lf = lf.filter(col <= end)
+        if columns is not None and set(columns) <= set(schema):
+            lf = lf.select(columns)
         return collect(lf, spec.name, src.files)
 
     def _known_assets(self, start: date | None, end: date | None) -> set[str]:
@@ -295,19 +361,13 @@ class LakeReader:
             src = self.source(name)
             if src is None:
                 continue
-            df = self._scan(src, TABLES[name], start, end)
+            df = self._scan(src, TABLES[name], start, end, columns=("asset_id",))
             if "asset_id" in df.columns and df.schema["asset_id"] == pl.String:
                 known |= {a.strip().upper() for a in df["asset_id"].unique().drop_nulls().to_list()}
         return {self.aliases.get(a, a) for a in known}
 
     def normalise_symbol(self, sym: str, known: set[str]) -> str:
         return normalise_symbol(sym, known, self.aliases)
-
-    # ---- validation ----------------------------------------------------------------------
-    def _validate(
-        self, df: pl.DataFrame, spec: TableSpec, known: set[str], rep: _Report
-    ) -> pl.DataFrame:
-        return validate_table(df, spec, known, rep, self.normalise_symbol, self.on_bad_values)
 
     # ---- public ----------------------------------------------------------------------------
     def read_table(
@@ -317,8 +377,13 @@ class LakeReader:
         end: date | None,
         known: set[str],
         rep: _Report,
+        *,
+        columns: tuple[str, ...] | None = None,
+        duplicates: bool = True,
     ) -> tuple[Source, pl.DataFrame] | None:
-        """One table scanned and validated (rules 1-5), or None when an optional one is absent."""
+        """One table scanned and validated (rules 1-5), or None when an optional one is absent.
+        ``columns``: read only those (``_scan``); ``duplicates=False``: rule 5 is the caller's
+        (``validate_table``)."""
         spec = TABLES[name]
         src = self.source(name, rep)
         if src is None:
@@ -336,8 +401,17 @@ class LakeReader:
             if other_formats(self.lake_dir, name):
                 rep.warn(f"optional table '{name}': {missing_table_hint(self.lake_dir, name)}")
             return None
-        raw = self._scan(src, spec, start, end, rep)
-        return src, self._validate(raw, spec, known, rep)
+        raw = self._scan(src, spec, start, end, rep, columns)
+        return src, validate_table(
+            raw, spec, known, rep, self.normalise_symbol, self.on_bad_values, duplicates=duplicates
+        )
+
+    def stables(self, dim_asset: pl.DataFrame | None) -> frozenset[str]:
+        """Rule 6's assets: the config's exclude list and ``dim_asset.is_stable``."""
+        out = set(self.exclude)
+        if dim_asset is not None:
+            out |= set(dim_asset.filter(pl.col("is_stable"))["asset_id"].to_list())
+        return frozenset(out)
 
     def read(self, start: date | None = None, end: date | None = None) -> LakeData:
         """Read and validate every contract table for ``[start, end]`` (inclusive)."""
@@ -349,21 +423,11 @@ class LakeReader:
             got = self.read_table(name, start, end, known, rep)
             if got is not None:
                 sources[name], tables[name] = got
-        stables = set(self.exclude)
-        if "dim_asset" in tables:
-            dim = tables["dim_asset"]
-            stables |= set(dim.filter(pl.col("is_stable"))["asset_id"].to_list())
+        stables = self.stables(tables.get("dim_asset"))
         for name, df in list(tables.items()):
             if name == "dim_asset" or not df.height:
                 continue
-            n0 = df.height
-            df = df.filter(~pl.col("asset_id").is_in(sorted(stables)))
-            if df.height < n0:
-                rep.note(f"{name}: removed {n0 - df.height} rows of stablecoins/excluded assets")
-            # the whole key (a funding row is one instrument's): rows never tie, so what is
-            # averaged over instruments comes in one order whatever the files' row order
-            key = ("date", "asset_id", "rebalance_date", "instrument_id")
-            tables[name] = sort_rows(df, [c for c in key if c in df.columns])
+            tables[name] = sort_table(remove_stables(name, df, stables, rep))
         if tables["fact_price"].height == 0:
             raise LakeError(
                 "fact_price",
@@ -379,8 +443,26 @@ class LakeReader:
             end=e,  # type: ignore[arg-type]
             notes=tuple(rep.notes),
             warnings=tuple(rep.warnings),
-            stables=frozenset(stables),
+            stables=stables,
         )
+
+
+def remove_stables(
+    name: str, df: pl.DataFrame, stables: frozenset[str], rep: _Report
+) -> pl.DataFrame:
+    """Rule 6 on one table (a note counts the rows removed)."""
+    n0 = df.height
+    df = df.filter(~pl.col("asset_id").is_in(sorted(stables)))
+    if df.height < n0:
+        rep.note(f"{name}: removed {n0 - df.height} rows of stablecoins/excluded assets")
+    return df
+
+
+def sort_table(df: pl.DataFrame) -> pl.DataFrame:
+    """Rows by the whole key (a funding row is one instrument's): rows never tie, so what is
+    averaged over instruments comes in one order whatever the files' row order."""
+    key = ("date", "asset_id", "rebalance_date", "instrument_id")
+    return sort_rows(df, [c for c in key if c in df.columns])
 
 
 def lake_span(reader: LakeReader) -> tuple[date, date]:
@@ -392,7 +474,7 @@ def lake_span(reader: LakeReader) -> tuple[date, date]:
             f"not found in {reader.lake_dir} (as fact_price.parquet or fact_price/)",
             hint=missing_table_hint(reader.lake_dir, "fact_price"),
         )
-    df = reader._scan(src, TABLES["fact_price"], None, None).select("date")
+    df = reader._scan(src, TABLES["fact_price"], None, None, columns=("date",)).select("date")
     if isinstance(df.schema["date"], pl.Datetime):
         df = df.with_columns(pl.col("date").dt.date())
     return df["date"].min(), df["date"].max()  # type: ignore[return-value]

@@ -19,6 +19,10 @@ The rule for gaps, listings and delistings (one rule, enforced here, tested in t
 * Funding is the mean over an asset's instruments of each day's summed settlements; open
   interest is the sum over instruments. Market cap and volume are taken as they are (NaN
   when missing, never filled).
+* ``cap_total`` is the market cap (carried over gaps of up to ``max_gap_days``) summed per day
+  over every listed asset (close observed or return defined): of the whole lake when the run
+  read only its candidates' rows (``lake.scope``, see ``market/scope.py``), else of the
+  panel's assets, which are then every asset with a price in the window.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
-from ..arrays import Dates, Mask, Panel
+from ..arrays import Dates, Mask, Panel, Series
 from ..lake.data_io import LakeData
 
 
@@ -46,6 +50,7 @@ class MarketPanel:
     active: Mask
     has_funding: bool
     has_oi: bool
+    cap_total: Series | None = None  # see the module doc; None: of the panel's assets
 
     @property
     def n_days(self) -> int:
@@ -101,6 +106,24 @@ def carry_forward(x: Panel, limit: int) -> Panel:
     return np.where(ok, np.take_along_axis(x, np.maximum(last, 0), axis=0), np.nan)
 
 
+def returns(close: Panel, max_gap_days: int) -> tuple[Panel, Mask]:
+    """``ret`` and ``active`` from the observed closes (the rule of the module doc)."""
+    px = carry_forward(close, max_gap_days)
+    ret = np.full_like(px, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ret[1:] = px[1:] / px[:-1] - 1.0
+    return ret, np.isfinite(close) & np.isfinite(ret)
+
+
+def listed_cap_total(close: Panel, ret: Panel, carried: Panel) -> Series:
+    """Per day, the market cap (``carried``: carried over gaps) summed over the listed assets
+    (close observed or return defined): ``btc_dom``'s denominator. A row's sum depends on that
+    row alone, so the lake's total may be computed a block of days at a time
+    (``market.scope``)."""
+    listed = np.isfinite(ret) | np.isfinite(close)
+    return np.nansum(np.where(listed, carried, np.nan), axis=1)
+
+
 def build_panel(lake: LakeData, start: date, end: date, max_gap_days: int = 3) -> MarketPanel:
     """Aligned daily arrays for ``[start, end]`` from validated lake tables."""
     n_days = (end - start).days + 1
@@ -109,11 +132,7 @@ def build_panel(lake: LakeData, start: date, end: date, max_gap_days: int = 3) -
     assets = tuple(sorted(price["asset_id"].unique().to_list()))
     aidx = {a: i for i, a in enumerate(assets)}
     close = _to_array(price, "close", aidx, start, n_days)
-    px = carry_forward(close, max_gap_days)
-    ret = np.full_like(px, np.nan)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ret[1:] = px[1:] / px[:-1] - 1.0
-    active = np.isfinite(close) & np.isfinite(ret)
+    ret, active = returns(close, max_gap_days)
     funding = _to_array(
         lake.tables.get("fact_funding"), "funding_rate", aidx, start, n_days, "mean"
     )
@@ -132,4 +151,20 @@ def build_panel(lake: LakeData, start: date, end: date, max_gap_days: int = 3) -
         active=active,
         has_funding=lake.has("fact_funding"),
         has_oi=lake.has("fact_open_interest"),
+        cap_total=_scope_total(lake, start, n_days, max_gap_days),
     )
+
+
+def _scope_total(lake: LakeData, start: date, n_days: int, max_gap_days: int) -> Series | None:
+    """The whole lake's ``cap_total`` for the panel's days when the run read a scope."""
+    sc = lake.scope
+    if sc is None:
+        return None
+    i0 = (start - sc.start).days
+    if i0 < 0 or i0 + n_days > len(sc.cap_total) or max_gap_days != sc.max_gap_days:
+        raise ValueError(
+            f"the panel {start} + {n_days} days (max_gap_days {max_gap_days}) is not inside the "
+            f"scope read for {sc.start} + {len(sc.cap_total)} days (max_gap_days "
+            f"{sc.max_gap_days}): read the lake for the panel's window"
+        )
+    return sc.cap_total[i0 : i0 + n_days]

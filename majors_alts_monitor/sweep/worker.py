@@ -1,7 +1,7 @@
 """What runs on a Dask worker: one sweep point, with per-process caches.
 
 Each worker process keeps the last lake it read (keyed by the lake's path, its fingerprint, the
-reader's settings and the window), the last ``Market`` built from it (keyed by the hash of the
+reader's settings, the ``universe`` section that chooses the candidates and the window), the last ``Market`` built from it (keyed by the hash of the
 ``data``, ``universe``, ``features`` and ``book`` sections) and the last ``Prepared`` (that key
 plus ``costs``, ``vol_target``, ``regime.exposure``, ``regime.grid.score_features`` and the
 burn-in). One entry each: a worker's memory stays at one run's whatever the number of points,
@@ -89,7 +89,8 @@ def cache_keys(cfg: Config, start: date, end: date, fingerprint: dict) -> tuple[
         {
             "fingerprint": fingerprint,
             "duckdb": str(cfg.paths.duckdb),
-            "reader": [r["universe"]["aliases"], r["universe"]["exclude"], r["data"]],
+            # the universe section chooses the candidates whose rows are kept (market.scope)
+            "reader": [r["universe"], r["data"]],
             "window": [start.isoformat(), end.isoformat()],
         }
     )
@@ -143,7 +144,9 @@ def _run(task: PointTask, cache: dict[str, bool]) -> tuple[dict[str, Any], np.nd
     cfg = task.config
     reader = pipeline.make_reader(cfg)
     lake_key, market_key, prep_key = cache_keys(cfg, task.start, task.end, reader.fingerprint())
-    lake, cache["lake"] = _LAKE.get(lake_key, lambda: reader.read(task.start, task.end))
+    lake, cache["lake"] = _LAKE.get(
+        lake_key, lambda: pipeline.read_lake(cfg, reader, task.start, task.end)
+    )
     eff_start, eff_end, _ = pipeline.effective_window(lake, task.start, task.end)
     market, cache["market"] = _MARKET.get(
         market_key, lambda: pipeline.build_market(cfg, lake, eff_start, eff_end)
