@@ -355,13 +355,20 @@ class LakeReader:
             lf = lf.select(columns)
         return collect(lf, spec.name, src.files)
 
-    def _known_assets(self, start: date | None, end: date | None) -> set[str]:
+    def _known_assets(
+        self, start: date | None, end: date | None, price: pl.DataFrame | None = None
+    ) -> set[str]:
+        """The asset ids of ``fact_price`` (``price``: its rows for the window, already
+        scanned) and ``dim_asset``, upper-cased and aliased: the ids suffixes are stripped to."""
         known: set[str] = set()
         for name in ("fact_price", "dim_asset"):
             src = self.source(name)
             if src is None:
                 continue
-            df = self._scan(src, TABLES[name], start, end, columns=("asset_id",))
+            if name == "fact_price" and price is not None:
+                df = price
+            else:
+                df = self._scan(src, TABLES[name], start, end, columns=("asset_id",))
             if "asset_id" in df.columns and df.schema["asset_id"] == pl.String:
                 known |= {a.strip().upper() for a in df["asset_id"].unique().drop_nulls().to_list()}
         return {self.aliases.get(a, a) for a in known}
@@ -380,10 +387,35 @@ class LakeReader:
         *,
         columns: tuple[str, ...] | None = None,
         duplicates: bool = True,
+        scanned: tuple[Source, pl.DataFrame] | None = None,
     ) -> tuple[Source, pl.DataFrame] | None:
         """One table scanned and validated (rules 1-5), or None when an optional one is absent.
         ``columns``: read only those (``_scan``); ``duplicates=False``: rule 5 is the caller's
-        (``validate_table``)."""
+        (``validate_table``); ``scanned``: what ``scan_table`` gave (not scanned again)."""
+        got = scanned or self.scan_table(name, start, end, rep, columns)
+        if got is None:
+            return None
+        src, raw = got
+        return src, validate_table(
+            raw,
+            TABLES[name],
+            known,
+            rep,
+            self.normalise_symbol,
+            self.on_bad_values,
+            duplicates=duplicates,
+        )
+
+    def scan_table(
+        self,
+        name: str,
+        start: date | None,
+        end: date | None,
+        rep: _Report,
+        columns: tuple[str, ...] | None = None,
+    ) -> tuple[Source, pl.DataFrame] | None:
+        """Rule 1: where the table is, its rows for the window as stored (not validated); None
+        when an optional table is absent (noted), a ``LakeError`` for a required one."""
         spec = TABLES[name]
         src = self.source(name, rep)
         if src is None:
@@ -401,10 +433,7 @@ class LakeReader:
             if other_formats(self.lake_dir, name):
                 rep.warn(f"optional table '{name}': {missing_table_hint(self.lake_dir, name)}")
             return None
-        raw = self._scan(src, spec, start, end, rep, columns)
-        return src, validate_table(
-            raw, spec, known, rep, self.normalise_symbol, self.on_bad_values, duplicates=duplicates
-        )
+        return src, self._scan(src, spec, start, end, rep, columns)
 
     def stables(self, dim_asset: pl.DataFrame | None) -> frozenset[str]:
         """Rule 6's assets: the config's exclude list and ``dim_asset.is_stable``."""

@@ -77,7 +77,9 @@ def read_wide(reader: LakeReader, start: date | None, end: date | None) -> WideL
     """Read and validate every contract table for ``[start, end]`` (module doc)."""
     reps = {name: _Report() for name in TABLES}
     removed = {name: _Report() for name in TABLES}  # rule 6's notes: after every table's
-    known = reader._known_assets(start, end)
+    narrow = {name: ("asset_id", "date", value) for name, value in WIDE.items()}
+    scanned = reader.scan_table("fact_price", start, end, reps["fact_price"], narrow["fact_price"])
+    known = reader._known_assets(start, end, scanned[1] if scanned is not None else None)
     sources: dict[str, Source] = {}
     tables: dict[str, pl.DataFrame] = {}
     # dim_asset first: the stablecoins are known before the large tables are placed
@@ -88,21 +90,22 @@ def read_wide(reader: LakeReader, start: date | None, end: date | None) -> WideL
     grid: _Grid | None = None
     arrays: dict[str, Panel] = {}
     stats: dict[str, TableStats] = {}
-    for name, value in WIDE.items():
+    for name in WIDE:
         got = reader.read_table(
             name,
             start,
             end,
             known,
             reps[name],
-            columns=("asset_id", "date", value),
+            columns=narrow[name],
             duplicates=False,
+            scanned=scanned if name == "fact_price" else None,
         )
+        scanned = None
         assert got is not None  # a required table: read_table refuses its absence
         sources[name], df = got
-        kept = ~df["asset_id"].is_in(sorted(stables))
         if name == "fact_price":
-            grid = _grid(df.filter(kept))
+            grid = _grid(df, stables)
         df, arrays[name] = _place(df, name, grid, reps[name])
         kept = ~df["asset_id"].is_in(sorted(stables))
         if (n_out := int((~kept).sum())) > 0:
@@ -128,10 +131,10 @@ def read_wide(reader: LakeReader, start: date | None, end: date | None) -> WideL
             hint="choose --start/--end inside the lake's span",
         )
     order = [n for n in TABLES if n in stats]
-    price = stats["fact_price"]
-    assert price.first is not None and price.last is not None
+    span = stats["fact_price"]
+    assert span.first is not None and span.last is not None
     return WideLake(
-        start=price.first,
+        start=span.first,
         assets=grid.assets,
         close=arrays["fact_price"],
         mcap=arrays["fact_marketcap"],
@@ -142,16 +145,17 @@ def read_wide(reader: LakeReader, start: date | None, end: date | None) -> WideL
         notes=tuple(m for r in (*reps.values(), *removed.values()) for m in r.notes),
         warnings=tuple(m for r in (*reps.values(), *removed.values()) for m in r.warnings),
         stables=stables,
-        window=(start or price.first, end or price.last),
+        window=(start or span.first, end or span.last),
     )
 
 
-def _grid(price: pl.DataFrame) -> _Grid | None:
-    if not price.height:
+def _grid(price: pl.DataFrame, stables: frozenset[str]) -> _Grid | None:
+    """Every day of the price span x every asset with a price, stablecoins apart."""
+    assets = tuple(sorted(set(price["asset_id"].unique().to_list()) - stables))
+    if not assets:
         return None
-    days = price["date"].to_physical()
+    days = price["date"].filter(~price["asset_id"].is_in(sorted(stables))).to_physical()
     d0, d1 = int(days.min()), int(days.max())  # type: ignore[arg-type]
-    assets = tuple(sorted(price["asset_id"].unique().to_list()))
     return _Grid(d0, d1 - d0 + 1, assets)
 
 

@@ -35,6 +35,7 @@ import polars as pl
 
 from ..arrays import Dates, Mask, Panel, Series
 from ..lake.data_io import LakeData
+from .rolling import carry_last
 
 
 @dataclass(frozen=True)
@@ -99,11 +100,9 @@ def _to_array(
 
 
 def carry_forward(x: Panel, limit: int) -> Panel:
-    """Forward-fill NaN runs of at most ``limit`` rows, never before the first value."""
-    rows = np.arange(x.shape[0])[:, None]
-    last = np.maximum.accumulate(np.where(np.isfinite(x), rows, -1), axis=0)  # last value's row
-    ok = (last >= 0) & (rows - last <= limit)
-    return np.where(ok, np.take_along_axis(x, np.maximum(last, 0), axis=0), np.nan)
+    """Forward-fill NaN runs of at most ``limit`` rows, never before the first value (compiled:
+    ``rolling.carry_last``)."""
+    return carry_last(x, limit)
 
 
 def returns(close: Panel, max_gap_days: int) -> tuple[Panel, Mask]:

@@ -62,6 +62,8 @@ class _TopK:
         self.best = np.full((n_rows, k), -np.inf)
 
     def add(self, values: Panel) -> None:
+        # a column below every row's k-th value so far cannot change the k largest
+        values = values[:, self.reached(values)]
         if self.k == 0 or values.shape[1] == 0:
             return
         both = np.concatenate([self.best, values], axis=1)
@@ -143,7 +145,7 @@ def _keys(
     if published:
         carried = carry_forward(mcap, g)
     else:
-        f = filters(close, active, mcap, w.volume[:, sl], is_alt, ucfg, g)
+        f = filters(close, active, mcap, w.volume[:, sl], is_alt, ucfg, g, every_median=False)
         ka = np.where(f.eligible & np.isfinite(f.key), f.key, -np.inf)
         carried = f.mcap
     listed = np.isfinite(ret) | np.isfinite(close)

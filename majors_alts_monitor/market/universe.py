@@ -77,28 +77,36 @@ def filters(
     is_alt: np.ndarray,
     cfg: UniverseConfig,
     max_gap_days: int,
+    *,
+    every_median: bool = True,
 ) -> Filters:
     """The eligibility filters of every column (a column's verdict uses that column alone, so
     ``market.scope`` applies them to the lake a block of assets at a time, with the same
-    numbers as the panel's)."""
+    numbers as the panel's). ``every_median=False``: the trailing median volume only of the
+    columns that pass the other filters on some day (NaN elsewhere): the same ``eligible``, and
+    the same ``key`` where eligible, at a fraction of the cost on a long-tailed lake."""
     n_days = close.shape[0]
     seen = np.isfinite(close)
     first = np.where(seen.any(axis=0), seen.argmax(axis=0), n_days)
     age = np.arange(n_days)[:, None] - first[None, :]
     carried = carry_forward(mcap, max_gap_days)
-    medvol = trailing_median(
-        np.ascontiguousarray(volume),
-        cfg.volume_lookback_days,
-        max(1, cfg.volume_lookback_days // 2),
-    )
     base = active & is_alt[None, :]
     with np.errstate(invalid="ignore"):
-        eligible = (
+        before = (
             base
             & (age >= cfg.min_history_days)
             & (np.nan_to_num(carried, nan=-1.0) >= cfg.min_marketcap)
-            & (np.nan_to_num(medvol, nan=-1.0) >= cfg.min_volume)
         )
+    window, least = cfg.volume_lookback_days, max(1, cfg.volume_lookback_days // 2)
+    if every_median:
+        medvol = trailing_median(np.ascontiguousarray(volume), window, least)
+    else:
+        medvol = np.full(volume.shape, np.nan)
+        cols = np.flatnonzero(before.any(axis=0))
+        if cols.size:
+            medvol[:, cols] = trailing_median(np.ascontiguousarray(volume[:, cols]), window, least)
+    with np.errstate(invalid="ignore"):
+        eligible = before & (np.nan_to_num(medvol, nan=-1.0) >= cfg.min_volume)
     key = carried if cfg.rank_by == "marketcap" else medvol
     return Filters(base, eligible, carried, medvol, key)
 
