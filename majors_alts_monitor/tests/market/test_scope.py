@@ -233,3 +233,95 @@ def test_returns_of_the_scoped_blocks_are_the_panels() -> None:
     r2, a2 = returns(x[96:], G)
     np.testing.assert_array_equal(r2[G + 1 :], ret[96 + G + 1 :])
     np.testing.assert_array_equal(a2[G + 1 :], act[96 + G + 1 :])
+
+
+# ---- whole runs --------------------------------------------------------------------------------
+def _quick(cfg: Config) -> Config:
+    return cfg.model_copy(
+        update={
+            "stats": cfg.stats.model_copy(update={"n_boot": 100}),
+            "regime": cfg.regime.model_copy(
+                update={"grid": cfg.regime.grid.model_copy(update={"max_sets": 60})}
+            ),
+            "walkforward": cfg.walkforward.model_copy(update={"train_days": 240}),
+        }
+    )
+
+
+@pytest.mark.slow
+def test_a_runs_results_do_not_depend_on_how_many_candidates_it_keeps(
+    lake: Path, tmp_path: Path
+) -> None:
+    """Margins from tight to the whole lake: the same regimes, folds and book, every number
+    equal to the last bits (sums over more zero columns round differently)."""
+    runs = []
+    for i, (margin, top) in enumerate([(1, 0), (2, 15), (1000, 100_000)]):
+        cfg = _quick(config(lake, tmp_path / f"o{i}", candidate_margin=margin))
+        cfg = cfg.model_copy(
+            update={"universe": cfg.universe.model_copy(update={"candidate_top_marketcap": top})}
+        )
+        runs.append(pipeline.run(cfg, SPEC.start, SPEC.end))
+    notes = [[n for n in r.manifest["notes"] if n.startswith("scope:")] for r in runs]
+    assert notes[0] and notes[1] and not notes[2]  # the last run keeps every asset
+    kept = [int(n[0].split()[1]) for n in notes[:2]]
+    assert kept[0] < kept[1] < 400
+    assert all(r.manifest["universe"]["assets"] == 400 for r in runs)
+    base = runs[-1]
+    for r in runs[:-1]:
+        assert r.timeline["regime"].equals(base.timeline["regime"])
+        for a, b in zip(r.folds, base.folds, strict=True):
+            assert a["params"] == b["params"]
+            assert a["train_sharpe"] == pytest.approx(b["train_sharpe"], rel=1e-9)
+        np.testing.assert_allclose(
+            r.pnl["net_return"].to_numpy(),
+            base.pnl["net_return"].to_numpy(),
+            rtol=1e-9,
+            atol=1e-15,
+        )
+        assert r.kpis["walk_forward"]["oos_sharpe"] == pytest.approx(
+            base.kpis["walk_forward"]["oos_sharpe"], rel=1e-9
+        )
+        np.testing.assert_allclose(
+            r.features.drop("date").to_numpy(),
+            base.features.drop("date").to_numpy(),
+            rtol=1e-9,
+            atol=1e-15,
+        )
+
+
+@pytest.mark.slow
+def test_rewriting_the_future_changes_no_fold_before_it_on_a_long_tail_lake(
+    tmp_path: Path,
+) -> None:
+    """The future-rewrite test of the walk forward on a lake where the rewrite (caps x 1.7,
+    volumes x 1-3 after the cutoff) changes which coins are candidates."""
+    from majors_alts_monitor.tests.backtest.test_walkforward import _rewrite_after
+
+    lake, _ = write_long_tail_lake(SPEC, tmp_path / "flat", partitioned=False, chunk_assets=64)
+    base = pipeline.run(_quick(config(lake, tmp_path / "a")), SPEC.start, SPEC.end)
+    folds = base.kpis["walk_forward"]["folds"]
+    k = 1
+    cutoff = date.fromisoformat(folds[k]["train_end"])
+    changed_lake = tmp_path / "changed"
+    _rewrite_after(lake, changed_lake, cutoff, seed=4)
+    changed = pipeline.run(_quick(config(changed_lake, tmp_path / "b")), SPEC.start, SPEC.end)
+    scope = [[n for n in r.manifest["notes"] if n.startswith("scope:")][0] for r in (base, changed)]
+    assert scope[0] != scope[1]  # the future's candidates changed
+    cfolds = changed.kpis["walk_forward"]["folds"]
+    for j in range(k + 1):
+        assert cfolds[j]["params"] == folds[j]["params"], f"fold {j} saw the future"
+        assert cfolds[j]["train_sharpe"] == pytest.approx(folds[j]["train_sharpe"], rel=1e-9)
+
+
+@pytest.mark.slow
+def test_signal_on_a_cut_long_tail_lake_equals_the_full_lake(lake: Path, tmp_path: Path) -> None:
+    from majors_alts_monitor.tests.test_cli_e2e import _cut_lake
+
+    asof = date(2021, 9, 15)
+    _cut_lake(lake, tmp_path / "cut", asof)
+    out = []
+    for i, lk in enumerate((lake, tmp_path / "cut")):
+        sig = pipeline.signal(_quick(config(lk, tmp_path / f"s{i}")), asof)
+        sig.pop("generated_at")
+        out.append(sig)
+    assert out[0] == out[1]
