@@ -61,20 +61,23 @@ class SweepRun:
         return self.root / SWEEP_ARTIFACTS
 
     def write(self, final: bool = False, dashboard: bool = False) -> None:
-        """The results, summary and manifest; at the end (``dashboard``) also the dashboard
-        and the trials of every point (kept for ``--resume``)."""
+        """The results, summary, manifest and the trials of every finished point (kept for
+        ``--resume``, so that a sweep whose process was killed resumes from its last finished
+        point); at the end (``dashboard``) also the dashboard. Each file is replaced whole
+        (temporary name, then rename); the trials come last, so a point is resumed only once
+        its trials are on disk."""
         files = {
             self.reports / "sweep_results.parquet": parquet_bytes(table(self.spec, self.rows)),
             self.reports / "sweep_summary.json": to_json_bytes(
                 summary(self.spec, self.rows, self.trial_sr)
             ),
             self.artifacts / "sweep_manifest.json": to_json_bytes(self.manifest(final)),
+            self.artifacts / "sweep_trials.parquet": parquet_bytes(
+                trials_table(self.spec, self.trial_sr)
+            ),
         }
         if dashboard:
             from .dashboard import sweep_dashboard_html
-
-            trials = trials_table(self.spec, self.trial_sr)
-            files[self.artifacts / "sweep_trials.parquet"] = parquet_bytes(trials)
 
             files[self.reports / "sweep_dashboard.html"] = sweep_dashboard_html(
                 self.spec,
