@@ -26,10 +26,11 @@ from .backtest.walk import fit_fold, fold_schedule, require_one_fold, walk_forwa
 from .config import REGIMES, Config
 from .errors import LakeError, MonitorError
 from .lake.data_io import LakeData, LakeReader, check_output_root, lake_span
+from .lake.wide import WideLake, read_wide
 from .market.beta_neutral import build_book, rolling_betas
 from .market.features import compute_features
 from .market.panel import build_panel
-from .market.scope import read_scoped
+from .market.scope import scoped
 from .market.universe import build_universe
 from .regime.search import SearchInputs, transition_costs
 from .report.assembly import (
@@ -59,7 +60,12 @@ def read_lake(cfg: Config, reader: LakeReader, start: date | None, end: date | N
     """The lake for ``[start, end]`` as a run reads it: every asset on narrow columns for the
     candidate rule and the market-wide totals, the candidates' rows for the panel
     (``market.scope``, docs/scale.md)."""
-    return read_scoped(reader, cfg.universe, cfg.data.max_gap_days, start, end)
+    return scope_lake(cfg, read_wide(reader, start, end))
+
+
+def scope_lake(cfg: Config, wide: WideLake) -> LakeData:
+    """The candidates' rows of ``wide`` for this configuration's ``universe`` section."""
+    return scoped(wide, cfg.universe, cfg.data.max_gap_days)
 
 
 def prepare(cfg: Config, lake: LakeData, start: date, end: date) -> Prepared:

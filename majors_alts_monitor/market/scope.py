@@ -176,7 +176,11 @@ def read_scoped(
 ) -> LakeData:
     """The lake for ``[start, end]`` as a run needs it: ``LakeData`` whose tables hold the
     candidates' rows only, with every table's full ``stats`` and the ``scope`` (module doc)."""
-    w = read_wide(reader, start, end)
+    return scoped(read_wide(reader, start, end), ucfg, max_gap_days)
+
+
+def scoped(w: WideLake, ucfg: UniverseConfig, max_gap_days: int) -> LakeData:
+    """``w``'s candidates for ``ucfg`` and their rows (``read_scoped`` after the read)."""
     c = candidates(w, ucfg, max_gap_days, w.tables.get("universe_snapshots"))
     return scoped_lake(w, c, cap_total(w, max_gap_days), ucfg, max_gap_days)
 
