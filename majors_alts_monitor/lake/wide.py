@@ -178,13 +178,19 @@ def _place(
         return df, np.empty((0, 0))
     for attempt in (0, 1):
         code = df["asset_id"].cast(pl.Enum(grid.assets), strict=False).to_physical()
-        day = df["date"].to_physical().cast(pl.Int64) - grid.day0
-        on = code.is_not_null() & (day >= 0) & (day < grid.n_days)
+        day = df["date"].to_physical()
+        on = (code.is_not_null() & (day >= grid.day0) & (day < grid.day0 + grid.n_days)).to_numpy()
+        everywhere = bool(on.all())
+        flat = (code if everywhere else code.filter(on)).to_numpy().astype(np.int64)
+        flat *= grid.n_days  # asset-major: a column's days are contiguous
+        flat += (day.to_numpy() if everywhere else day.to_numpy()[on]) - grid.day0
+        values = df[value].to_numpy()
         cells = np.full((grid.n_assets, grid.n_days), np.nan)
-        flat = (code.filter(on).cast(pl.Int64) * grid.n_days + day.filter(on)).to_numpy()
-        cells.ravel()[flat] = df[value].filter(on).to_numpy()
-        off = df.filter(~on)
-        repeated = np.count_nonzero(cells == cells) < len(flat) or (
+        cells.ravel()[flat] = values if everywhere else values[on]
+        placed = len(flat)
+        del flat, values, code, day
+        off = df.filter(~pl.Series(on)) if not everywhere else df.clear()
+        repeated = np.count_nonzero(cells == cells) < placed or (
             off.height > 0 and _may_repeat_a_key(off, key_columns(off, spec))
         )
         if not repeated or attempt:
