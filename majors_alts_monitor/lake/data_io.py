@@ -234,6 +234,7 @@ class LakeReader:
         self.exclude = frozenset(x.upper() for x in exclude)
         self.on_bad_values = on_bad_values
         self._duck_tables: set[str] | None = None
+        self._normalised: tuple[set[str] | None, dict[str, str]] = (None, {})
         has_duck = self.duckdb_path is not None and self.duckdb_path.is_file()
         if not self.lake_dir.is_dir() and not has_duck:
             raise LakeError(
@@ -374,7 +375,14 @@ class LakeReader:
         return {self.aliases.get(a, a) for a in known}
 
     def normalise_symbol(self, sym: str, known: set[str]) -> str:
-        return normalise_symbol(sym, known, self.aliases)
+        # one read passes one ``known`` set to every table: remember its answers (a
+        # whole-market lake repeats 15,000 ids in each table)
+        if self._normalised[0] is not known:
+            self._normalised = (known, {})
+        memo = self._normalised[1]
+        if sym not in memo:
+            memo[sym] = normalise_symbol(sym, known, self.aliases)
+        return memo[sym]
 
     # ---- public ----------------------------------------------------------------------------
     def read_table(

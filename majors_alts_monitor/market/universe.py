@@ -88,15 +88,12 @@ def filters(
     n_days = close.shape[0]
     seen = np.isfinite(close)
     first = np.where(seen.any(axis=0), seen.argmax(axis=0), n_days)
-    age = np.arange(n_days)[:, None] - first[None, :]
+    old_enough = np.arange(n_days)[:, None] >= first[None, :] + cfg.min_history_days
     carried = carry_forward(mcap, max_gap_days)
     base = active & is_alt[None, :]
+    # thresholds are >= 0: a missing value (NaN) fails them, as it would at -1
     with np.errstate(invalid="ignore"):
-        before = (
-            base
-            & (age >= cfg.min_history_days)
-            & (np.nan_to_num(carried, nan=-1.0) >= cfg.min_marketcap)
-        )
+        before = base & old_enough & (carried >= cfg.min_marketcap)
     window, least = cfg.volume_lookback_days, max(1, cfg.volume_lookback_days // 2)
     if every_median:
         medvol = trailing_median(np.ascontiguousarray(volume), window, least)
@@ -106,7 +103,7 @@ def filters(
         if cols.size:
             medvol[:, cols] = trailing_median(np.ascontiguousarray(volume[:, cols]), window, least)
     with np.errstate(invalid="ignore"):
-        eligible = before & (np.nan_to_num(medvol, nan=-1.0) >= cfg.min_volume)
+        eligible = before & (medvol >= cfg.min_volume)
     key = carried if cfg.rank_by == "marketcap" else medvol
     return Filters(base, eligible, carried, medvol, key)
 
