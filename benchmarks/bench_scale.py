@@ -68,6 +68,7 @@ def ensure_lake(root: Path, n: int) -> Path:
             check=True,
             capture_output=True,
             env=_env(REPO),
+            cwd=REPO,
         )
         print(f"  (generated {out} in {time.time() - t:.1f} s)", file=sys.stderr)
     return out / "lake"
@@ -90,6 +91,7 @@ def run_once(tree: Path, args: list[str]) -> dict | None:
             capture_output=True,
             text=True,
             env=_env(tree),
+            cwd=tree,  # python -m imports from the working directory first
         )
         wall = time.perf_counter() - t
         if r.returncode != 0:
@@ -136,6 +138,7 @@ def read_parts(lake: Path) -> dict:
             capture_output=True,
             text=True,
             env=_env(REPO),
+            cwd=REPO,
             check=True,
         )
     return json.loads(r.stdout.strip().splitlines()[-1])
@@ -172,7 +175,7 @@ def main() -> None:
         base_runs = []
         for i in range(a.repeats + 1):  # the first, untimed, makes the demo lake and numba's cache
             t = time.perf_counter()
-            subprocess.run(demo, check=True, capture_output=True, env=_env(a.tree))
+            subprocess.run(demo, check=True, capture_output=True, env=_env(a.tree), cwd=a.tree)
             if i:
                 base_runs.append(time.perf_counter() - t)
     base = statistics.median(base_runs)
