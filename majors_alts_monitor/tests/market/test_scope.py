@@ -325,3 +325,42 @@ def test_signal_on_a_cut_long_tail_lake_equals_the_full_lake(lake: Path, tmp_pat
         sig.pop("generated_at")
         out.append(sig)
     assert out[0] == out[1]
+
+
+def test_a_published_universe_puts_its_members_in_the_panel(
+    lake: Path, reads: tuple[Config, LakeData, LakeData], tmp_path: Path
+) -> None:
+    """With ``universe_snapshots`` the members replace the filters: coins far below every line
+    that a snapshot names are candidates, and the basket is the whole lake's."""
+    import shutil
+
+    cfg, scoped, _ = reads
+    assert scoped.scope is not None
+    own = tmp_path / "lake"
+    shutil.copytree(lake, own)
+    names = ("ALT00003", "ALT00004", "ALT00005", "ALT00006", "ALT00007", "ALT00008")
+    small = [a for a in names if a not in scoped.scope.panel_assets][:4]
+    assert len(small) >= 2
+    snaps = pl.DataFrame(
+        {
+            "rebalance_date": [date(2020, 1, 1)] * len(small) + [date(2021, 1, 1)] * 2,
+            "asset_id": small + small[:2],
+            "rank": list(range(1, len(small) + 1)) + [2, 1],
+        },
+        schema={"rebalance_date": pl.Date, "asset_id": pl.String, "rank": pl.Int64},
+    )
+    snaps.write_parquet(own / "universe_snapshots.parquet")
+    c = cfg.model_copy(update={"paths": cfg.paths.model_copy(update={"data_lake": own})})
+    reader = pipeline.make_reader(c)
+    got, full = pipeline.read_lake(c, reader, None, None), reader.read(None, None)
+    assert got.scope is not None and set(small) <= set(got.scope.panel_assets)
+    s, e = got.price_span()
+    us = []
+    for lk in (got, full):
+        p = build_panel(lk, s, e, G)
+        u = build_universe(p, c.universe, max_gap_days=G, snapshots=lk.tables["universe_snapshots"])
+        us.append((p, u))
+    (pc, uc), (pf, uf) = us
+    cols = [pf.idx(a) for a in pc.assets]
+    np.testing.assert_array_equal(uc.basket, uf.basket[:, cols])
+    assert uf.basket.sum() == uc.basket.sum() > 0
