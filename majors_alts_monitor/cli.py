@@ -171,7 +171,7 @@ def _warm_numba_in_background() -> None:
     the lake read, whose parquet decoding runs outside the GIL. The run's first kernel call
     waits for it if it is not done (numba's compiler lock), so nothing depends on the timing.
     The warm-up calls the first serial kernels of the run's preparation (the carry over gaps,
-    the universe's median volume, the features' row medians, the betas' winsorising) on tiny arrays of the argument
+    the market-wide cap total, the universe's median volume, the features' row medians, the betas' winsorising) on tiny arrays of the argument
     types the run passes, so they load from the cache and nothing new is compiled; a failure is
     left to the run's own call to report."""
 
@@ -184,9 +184,11 @@ def _warm_numba() -> None:
     from .market.beta_neutral import winsorise
     from .market.rolling import carry_last, rolling_median
     from .market.row_median import row_nanmedian
+    from .market.scope import _listed_caps
 
     for call in (
         lambda: carry_last(np.zeros((1, 1)), 1),
+        lambda: _listed_caps(np.zeros((1, 1)), np.zeros((1, 1)), 0, 1, 1),
         lambda: rolling_median(np.zeros((1, 1)), 1, 1),
         lambda: row_nanmedian(np.zeros((1, 1))),
         lambda: winsorise(np.zeros((1, 1)), 10, 3.0),

@@ -38,6 +38,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+import numba
 import numpy as np
 import polars as pl
 
@@ -46,7 +47,7 @@ from ..config import UniverseConfig
 from ..lake.data_io import LakeData, LakeReader, Scope
 from ..lake.tables import TABLES
 from ..lake.wide import WIDE, WideLake, read_wide
-from .panel import carry_forward, listed_cap_total, returns
+from .panel import carry_forward, returns
 from .universe import filters
 
 ASSET_BLOCK = 512  # assets per block: each block's arrays are n_days x 512 float64 (12 MB / 8 y)
@@ -54,12 +55,12 @@ DAY_BLOCK = 256  # days per block of cap_total: 256 x n_assets float64 (31 MB at
 
 
 class _TopK:
-    """The ``k`` largest values of each row seen so far, over blocks of columns (``-inf`` pads
-    a row with fewer)."""
+    """The ``k`` largest values of each row seen so far, over blocks of columns (a row with
+    fewer than ``k`` values has ``-inf`` for its ``k``-th)."""
 
     def __init__(self, n_rows: int, k: int) -> None:
         self.k = k
-        self.best = np.full((n_rows, k), -np.inf)
+        self.best = np.empty((n_rows, 0))  # at most k columns
 
     def add(self, values: Panel) -> None:
         # a column below every row's k-th value so far cannot change the k largest
@@ -67,12 +68,16 @@ class _TopK:
         if self.k == 0 or values.shape[1] == 0:
             return
         both = np.concatenate([self.best, values], axis=1)
-        self.best = -np.partition(-both, self.k - 1, axis=1)[:, : self.k]
+        if both.shape[1] > self.k:
+            both = -np.partition(-both, self.k - 1, axis=1)[:, : self.k]
+        self.best = both
 
     def reached(self, values: Panel) -> np.ndarray:
         """Per column: on some row, a value at or above the row's ``k``-th largest so far."""
         if self.k == 0:
             return np.zeros(values.shape[1], dtype=bool)
+        if self.best.shape[1] < self.k:
+            return (values > -np.inf).any(axis=0)
         kth = self.best.min(axis=1)[:, None]
         return ((values >= kth) & (values > -np.inf)).any(axis=0)
 
@@ -152,18 +157,42 @@ def _keys(
     return ka, np.where(listed & np.isfinite(carried), carried, -np.inf)
 
 
+@numba.njit(cache=True)
+def _listed_caps(close: np.ndarray, mcap: np.ndarray, d0: int, d1: int, g: int) -> np.ndarray:
+    """Rows ``d0 .. d1 - 1`` of ``np.where(listed, carried mcap, nan)`` as ``panel.returns``,
+    ``carry_forward`` and ``listed_cap_total`` compute them, the same operations on the same
+    numbers, from asset-major arrays (``close[asset, day]``); the carries start ``g + 1`` days
+    before ``d0``, as far as they and the returns look back."""
+    n = close.shape[0]
+    out = np.empty((d1 - d0, n))
+    w0 = max(0, d0 - g - 1)
+    for j in range(n):
+        last_c, last_m = -1, -1
+        prev = np.nan
+        for d in range(w0, d1):
+            c, m = close[j, d], mcap[j, d]
+            if np.isfinite(c):
+                last_c = d
+            if np.isfinite(m):
+                last_m = d
+            px = close[j, last_c] if last_c >= 0 and d - last_c <= g else np.nan
+            if d >= d0:
+                listed = np.isfinite(c) or np.isfinite(px / prev - 1.0)
+                cm = mcap[j, last_m] if last_m >= 0 and d - last_m <= g else np.nan
+                out[d - d0, j] = cm if listed else np.nan
+            prev = px
+    return out
+
+
 def cap_total(w: WideLake, max_gap_days: int) -> Series:
-    """``listed_cap_total`` over every asset of ``w``, a block of days at a time (each block
-    starts ``max_gap_days + 1`` days early, what the carry and the returns look back)."""
+    """``listed_cap_total`` over every asset of ``w``, a block of days at a time (a row's sum
+    is of that row alone: the same bits as over a panel of every asset)."""
     n_days = w.n_days
     out = np.empty(n_days)
+    close, mcap = w.close.T, w.mcap.T  # asset-major, contiguous
     for a in range(0, n_days, DAY_BLOCK):
         b = min(n_days, a + DAY_BLOCK)
-        w0 = max(0, a - max_gap_days - 1)
-        close = np.ascontiguousarray(w.close[w0:b])
-        ret, _ = returns(close, max_gap_days)
-        carried = carry_forward(np.ascontiguousarray(w.mcap[w0:b]), max_gap_days)
-        out[a:b] = listed_cap_total(close, ret, carried)[a - w0 :]
+        out[a:b] = np.nansum(_listed_caps(close, mcap, a, b, max_gap_days), axis=1)
     return out
 
 
