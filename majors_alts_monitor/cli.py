@@ -169,9 +169,14 @@ def build_parser() -> argparse.ArgumentParser:
     from .sweep.command import add_arguments as sweep_arguments
 
     sweep_arguments(sub.add_parser("sweep", help="walk-forward runs over a grid of configs (Dask)"))
+    from .lake.importers.check import add_parser as check_parser
     from .lake.importers.commands import add_parsers
 
-    add_parsers(sub)  # import binance-klines | binance-funding | coingecko; check-lake
+    add_parsers(sub)  # import binance-klines | binance-funding | binance-metrics | coingecko
+    check_parser(sub)
+    from .lake.importers.update_command import add_parsers as update_parsers
+
+    update_parsers(sub)  # update binance-archive | coingecko; mirror
     return ap
 
 
@@ -378,11 +383,14 @@ def main(argv: list[str] | None = None) -> int:
         parser = build_parser()
         args = parser.parse_args(argv)
         setup_logging(getattr(args, "quiet", False))
-        from .lake.importers.commands import cmd_check_lake, cmd_import
+        from .lake.importers.check import cmd_check_lake
+        from .lake.importers.commands import cmd_import
+        from .lake.importers.update_command import cmd_mirror, cmd_update
         from .sweep.command import cmd_sweep
 
         handlers = {"run": cmd_run, "signals": cmd_signals, "synth": cmd_synth, "sweep": cmd_sweep}
         handlers |= {"import": cmd_import, "check-lake": cmd_check_lake, "verify": cmd_verify}
+        handlers |= {"update": cmd_update, "mirror": cmd_mirror}
         with sticky_sigint(), clock.pinned(getattr(args, "today", None)):
             return handlers[args.command](args)
     except MonitorError as err:

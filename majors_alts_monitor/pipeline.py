@@ -278,6 +278,7 @@ def run(
         "rejected_rows_note": "rows of each table left out as read for the run's window, by "
         "reason, with the first offending key (data.on_bad_values, limits.rejected_rows_*)",
         "warnings": warns,
+        "feature_definitions": dict(p.features.definitions),
         "universe": {
             "assets": p.lake.scope.n_assets if p.lake.scope is not None else len(p.panel.assets),
             "mean_basket_size": float(p.book.n_names[p.book.built].mean())

@@ -27,6 +27,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from ..market.features import describe_definitions
 from .book import BOOK_CSS, book_card
 from .common import FONT_STACK, PLOTLY_CONFIG, DashboardData
 from .figures import FIGURES
@@ -463,7 +464,9 @@ def render_dashboard(d: DashboardData) -> str:
         _card("robustness-tables", "Robustness re-runs", rob) if rob else "<div></div>",
         "</div>",
         fig_or_note("trials"),
-        fig_or_note("features"),
+        fig_or_note(
+            "features", "; ".join(describe_definitions(kpis.get("feature_definitions") or {}))
+        ),
         fig_or_note("betas"),
         _card("folds", "Walk-forward folds", _scroll(_folds_table(wf.get("folds") or []))),
         "<footer>Self-contained page: plotly.js is embedded (compressed); nothing is fetched "

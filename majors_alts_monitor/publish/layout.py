@@ -18,8 +18,12 @@ independently, and files that accumulate survive every later generation.
 A lake the importers write (``--out``, what readers pass as ``--lake``)::
 
     LAKE/.majors_alts.lock
-    LAKE/.majors_alts/lake/{current,previous,gens/<id>/NAME.parquet}
+    LAKE/.majors_alts/lake/{current,previous,gens/<id>/{NAME.parquet,importer_manifest.json}}
     LAKE/NAME.parquet -> .majors_alts/lake/current/NAME.parquet          (made once per table)
+    LAKE/importer_manifest.json -> .majors_alts/lake/current/importer_manifest.json
+
+so one rename of ``lake/current`` switches every table and the importers' own files (``files``
+of ``writing_lake``: the importer manifest that ``update`` reads) at once.
 
 Roots and lakes written by earlier versions (real folders and files at those paths) are
 converted on the first write: their files are hard-linked into a first generation, and each
@@ -343,41 +347,50 @@ def writing_outputs(
 
 
 class LakeOut:
-    """A lake the importers write, held for writing (see the module docstring)."""
+    """A lake the importers write, held for writing (see the module docstring). ``files``: the
+    set's files other than tables (names in the lake folder, e.g. ``importer_manifest.json``),
+    published and linked like the tables."""
 
-    def __init__(self, lake: Path, lock: Lock | None = None) -> None:
+    def __init__(self, lake: Path, lock: Lock | None = None, files: Iterable[str] = ()) -> None:
         self.lake = Path(lake)
         self.lock = lock
+        self.files = tuple(files)
         self.home = self.lake / STORE_DIR
         self.store = Store(self.home / "lake", "lake tables")
 
+    def file_target(self, rel: str) -> str:
+        return f"{STORE_DIR}/lake/current/{rel}"
+
     def table_target(self, name: str) -> str:
-        return f"{STORE_DIR}/lake/current/{name}.parquet"
+        return self.file_target(f"{name}.parquet")
+
+    def file(self, rel: str) -> Path | None:
+        """The current version of the set's file ``rel`` (through its link), or None."""
+        p = self.lake / rel
+        return p if p.is_file() else None
 
     def table(self, name: str) -> Path | None:
         """The current file of table ``name`` (through its link), or None."""
-        p = self.lake / f"{name}.parquet"
-        return p if p.is_file() else None
+        return self.file(f"{name}.parquet")
 
     def recover(self, names: Iterable[str]) -> list[str]:
-        names = list(names)
+        rels = [f"{n}.parquet" for n in names] + list(self.files)
         done: list[str] = []
         self.store.adopt_copies()
-        real = [
-            n for n in names if (p := self.lake / f"{n}.parquet").is_file() and not p.is_symlink()
-        ]
+        real = [r for r in rels if (p := self.lake / r).is_file() and not p.is_symlink()]
         if real:
             entries: dict[str, Entry] = {
                 rel: Carry(p) for rel, p in self.store.current_files().items()
             }
-            entries.update({f"{n}.parquet": Carry(self.lake / f"{n}.parquet") for n in real})
+            entries.update({r: Carry(self.lake / r) for r in real})
             self.store.publish(entries, command="convert", where=self.lake, lock=self.lock)
-            for n in real:
-                _link_in_place(self.table_target(n), self.lake / f"{n}.parquet")
+            for r in real:
+                _link_in_place(self.file_target(r), self.lake / r)
             fsops.fsync_dir(self.lake)
-            done.append(f"converted {self.lake} from the earlier layout ({', '.join(real)})")
+            shown = ", ".join(r.removesuffix(".parquet") for r in real)
+            done.append(f"converted {self.lake} from the earlier layout ({shown})")
         done += [f"removed lake generation {g}" for g in self.store.prune()]
-        for tmp in self.lake.glob(".*.parquet.tmp-*"):  # an earlier version's, or a link's
+        for tmp in self.lake.glob(".*.tmp-*"):  # an earlier version's, or a link's
             pid = tmp.name.rsplit("-", 1)[-1]
             if pid.isdigit() and not pid_alive(int(pid)):
                 with contextlib.suppress(OSError):
@@ -387,29 +400,40 @@ class LakeOut:
             log.debug(msg)
         return done
 
-    def publish(self, tables: Mapping[str, bytes], meta: Mapping[str, Any]) -> str:
-        """Publish the lake's tables: ``tables`` (name -> parquet bytes) replace theirs, every
-        other table of the current set is carried over (hard links: same bytes, same mtime)."""
+    def publish(
+        self,
+        tables: Mapping[str, bytes],
+        meta: Mapping[str, Any],
+        files: Mapping[str, bytes] | None = None,
+        command: str = "import",
+    ) -> str:
+        """Publish the lake's tables: ``tables`` (name -> parquet bytes) and ``files`` (the
+        set's other files, name -> bytes) replace theirs, every other file of the current set is
+        carried over (hard links: same bytes, same mtime)."""
         entries: dict[str, Entry] = {rel: Carry(p) for rel, p in self.store.current_files().items()}
         for name, data in tables.items():
             entries[f"{name}.parquet"] = data
-        names = sorted(rel.removesuffix(".parquet") for rel in entries if rel.endswith(".parquet"))
+        for rel, data in (files or {}).items():
+            if rel not in self.files:
+                raise ValueError(f"{rel} is not one of the lake set's files {self.files}")
+            entries[rel] = data
+        rels = sorted(r for r in entries if r.endswith(".parquet") or r in self.files)
         with _guard("the lake's tables", self.lake):
-            self._mount(names)  # a new table's link dangles until the set that has it is in
+            self._mount(rels)  # a new file's link dangles until the set that has it is in
         return self.store.publish(
-            entries, command="import", where=self.lake, lock=self.lock, meta=meta
+            entries, command=command, where=self.lake, lock=self.lock, meta=meta
         )
 
-    def _mount(self, names: Iterable[str]) -> None:
+    def _mount(self, rels: Iterable[str]) -> None:
         changed = False
-        for n in names:
-            p = self.lake / f"{n}.parquet"
+        for r in rels:
+            p = self.lake / r
             try:
-                ours = os.readlink(p) == self.table_target(n)
+                ours = os.readlink(p) == self.file_target(r)
             except OSError:
                 ours = False
             if not ours:
-                _link_in_place(self.table_target(n), p)
+                _link_in_place(self.file_target(r), p)
                 changed = True
         if changed:
             fsops.fsync_dir(self.lake)
@@ -417,11 +441,17 @@ class LakeOut:
 
 @contextlib.contextmanager
 def writing_lake(
-    lake: Path, names: Iterable[str], *, command: str = "", wait_s: float | None = None
+    lake: Path,
+    names: Iterable[str],
+    *,
+    files: Iterable[str] = (),
+    command: str = "",
+    wait_s: float | None = None,
 ) -> Iterator[LakeOut]:
     """Hold a lake the importers write (its own lock beside the tables), with an earlier
-    version's layout converted and leftovers of killed writers removed."""
-    out = LakeOut(Path(lake))
+    version's layout converted (tables ``names`` and the set's other ``files``) and leftovers
+    of killed writers removed."""
+    out = LakeOut(Path(lake), files=files)
     with hold(out.lake, "lake", wait_s, command, owner=out.lake) as lock:
         out.lock = lock
         with _guard("the lake's tables", out.lake):

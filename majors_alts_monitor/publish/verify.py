@@ -6,6 +6,9 @@ own manifest (``run_manifest.json``, ``files``) against the files the run wrote;
 folders must open the current set. For a lake the importers wrote, the same for its tables,
 and every ``NAME.parquet`` must open the current set's file. A root written by an earlier
 version (no generations) is checked against its run manifest alone.
+
+A lake's set holds its tables and the importer manifest (``importer_manifest.json``, which
+``update`` reads): both are checked, and both must open the current set.
 """
 
 from __future__ import annotations
@@ -148,7 +151,7 @@ def verify_lake(lake: Path) -> Report:
     gen = out.store.current()
     assert gen is not None
     for rel in rec.get("files", {}):
-        if rel.endswith(".parquet"):
+        if "/" not in rel:  # every file of a lake set (tables, importer manifest) is linked
             p = out.lake / rel
             if p.resolve() != (gen / rel).resolve():
                 rep.problems.append(f"{p} does not open the current set's {rel}")

@@ -209,6 +209,8 @@ def add_fidelity_keys(cfg: Config, p: Prepared, s: Stitched, kpis: dict) -> None
         key=lambda bx: bx[1],
         default=("strategy", float("nan")),
     )
+    # how data-dependent features were defined in this window (funding_skew's majors leg)
+    kpis["feature_definitions"] = dict(p.features.definitions)
     kpis["funding_by_leg"] = {
         "strategy": {k: legs["strategy"][k] for k in ("majors_long", "alts_short")},
         "always_on": {k: legs["always_on"][k] for k in ("majors_long", "alts_short")},

@@ -287,6 +287,7 @@ def signal_record(
             "params": ff.params,
             "config_hash": cfg.hash(),
             "n_trials": len(ff.trial_sharpe),
+            "feature_definitions": dict(p.features.definitions),
         },
         "exposure_by_regime": {r: float(cfg.regime.exposure[r]) for r in REGIME_NAMES},
         "amounts": None,  # at --capital (report/orders.py)

@@ -9,6 +9,7 @@ from ..backtest.stages import RunResult
 from ..config import Config
 from ..dashboard import DashboardData, render_dashboard
 from ..labels import regime_label
+from ..market.features import describe_definitions
 from .book_text import book_lines, regime_line
 from .outputs import OutputPaths
 
@@ -72,6 +73,10 @@ def summary_text(res: RunResult, paths: OutputPaths, sig: dict | None = None) ->
         f"  neutrality error      {_f(nt['neutrality_error'], nd=3)} (realized beta BTC "
         f"{_f(nt['beta_btc_realized'], nd=3)}, ETH {_f(nt['beta_eth_realized'], nd=3)})",
     ]
+    lines += [
+        f"  definition            {x}"
+        for x in describe_definitions(k.get("feature_definitions") or {})
+    ]
     if sig is not None:
         levels = sig.get("exposure_by_regime")
         lines.append(
@@ -129,6 +134,10 @@ def signal_text(sig: dict, path: Path) -> str:
         ),
         f"  betas    BTC {_f(sig['book_betas']['btc'], nd=3)}  ETH {_f(sig['book_betas']['eth'], nd=3)}",
         *book_lines(sig),
+        *(
+            f"  model    {x}"
+            for x in describe_definitions(sig.get("model", {}).get("feature_definitions") or {})
+        ),
     ]
     if sig["stale"]:
         lines.append(

@@ -107,12 +107,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         check_scheduler_address(args.scheduler)
     spec = load_sweep(args.sweep_file)
     _check_demo(args, spec)
+    for w in spec.warnings:
+        print(f"warning: {w}", file=sys.stderr)
     for d in spec.duplicates:
         print(
             f"warning: {spec.source} entry {d.entry} {json.dumps(d.overrides, default=str)} is "
-            f"the same configuration (config hash {d.config_hash}) as point {d.duplicate_of} "
-            f"{json.dumps(spec.points[d.duplicate_of].overrides, default=str)}: collapsed "
-            "into it (run once, counted once in the sweep-level deflated Sharpe)",
+            f"the same run as point {d.duplicate_of} "
+            f"{json.dumps(spec.points[d.duplicate_of].overrides, default=str)} ({d.why}): "
+            "collapsed into it (run once, counted once in the sweep-level deflated Sharpe)",
             file=sys.stderr,
         )
     spec = with_paths(spec, args.lake, args.duckdb, args.output_root)

@@ -94,23 +94,34 @@ CHART_SCRIPT = """
     var xk = sx.value, yk = sy.value, m = sm.value, agg = sa.value;
     var xs = uniq(xk), ys = yk === '(none)' ? ['all'] : uniq(yk);
     var acc = ys.map(function () { return xs.map(function () { return []; }); });
+    var pts = ys.map(function () { return xs.map(function () { return []; }); });
     ok.forEach(function (r) {
       var v = r[col[m]]; if (v === null) { return; }
       var i = xs.indexOf(label(r[col[xk]]));
       var j = yk === '(none)' ? 0 : ys.indexOf(label(r[col[yk]]));
-      acc[j][i].push(v);
+      acc[j][i].push(v); pts[j][i].push(r);
     });
     var z = acc.map(function (row) { return row.map(function (a) {
       if (!a.length) { return null; }
       if (agg === 'max') { return Math.max.apply(null, a); }
       if (agg === 'min') { return Math.min.apply(null, a); }
       return a.reduce(function (s, x) { return s + x; }, 0) / a.length; }); });
-    var text = acc.map(function (row) { return row.map(function (a) { return a.length + ' point(s)'; }); });
-    Plotly.react('fig-heat', [{type: 'heatmap', x: xs, y: ys, z: z, text: text,
+    // a cell that aggregates points differing in keys not on the axes says so, in the cell
+    var others = D.keys.filter(function (k) { return k !== xk && k !== yk; });
+    function differ(rs) { return others.filter(function (k) { var seen = {};
+      rs.forEach(function (r) { seen[label(r[col[k]])] = 1; });
+      return Object.keys(seen).length > 1; }); }
+    var hover = pts.map(function (row) { return row.map(function (rs) { var d = differ(rs);
+      return rs.length + ' point(s)' + (d.length ? ' that differ in ' + d.join(', ') + ' (' +
+        agg + ' of them)' : ''); }); });
+    var cell = pts.map(function (row) { return row.map(function (rs) {
+      return differ(rs).length ? agg + ' of ' + rs.length : ''; }); });
+    Plotly.react('fig-heat', [{type: 'heatmap', x: xs, y: ys, z: z, text: cell,
+      customdata: hover, texttemplate: '%{text}',
       colorscale: 'RdBu', reversescale: m === 'pbo' || m === 'avg_daily_turnover' ||
         m === 'total_fees' || m === 'total_slippage' || m === 'neutrality_error',
       hovertemplate: xk + ' %{x}<br>' + (yk === '(none)' ? '' : yk + ' %{y}<br>') + m +
-        ' (' + agg + ') %{z:.4g}<br>%{text}<extra></extra>',
+        ' (' + agg + ') %{z:.4g}<br>%{customdata}<extra></extra>',
       colorbar: {title: {text: m}}}],
       {margin: {t: 30, l: 120, r: 30, b: 60}, height: 460,
        xaxis: {title: {text: xk}, type: 'category'},
@@ -119,7 +130,8 @@ CHART_SCRIPT = """
   }
   [sx, sy, sm, sa].forEach(function (s) { s.addEventListener('change', function () {
     document.getElementById('heat-title').textContent = sm.value + ' (' + sa.value +
-      ' over the other keys)';
+      ' over the other keys; "' + sa.value + ' of n" in a cell: points that differ in keys ' +
+      'not shown)';
     heat(); }); });
   heat();
   var pts = ok.map(function (r) { return r[col.point]; });
@@ -241,12 +253,23 @@ def _summary(s: dict[str, Any]) -> str:
     items.append(
         (
             "duplicate entries",
-            f"{len(dups)} collapsed into an earlier point (same config hash: run once, counted "
-            "once in the sweep-level deflated Sharpe)"
+            f"{len(dups)} collapsed into an earlier point (the same configuration, or one that "
+            "differs only in keys the run does not read: run once, counted once in the "
+            "sweep-level deflated Sharpe)"
             if dups
             else "none: every entry of the expansion is a distinct configuration",
         )
     )
+    for w in s.get("key_warnings") or []:
+        items.append(("swept key", w))
+    if d and d.get("n_trials_shared"):
+        items.append(
+            (
+                "trials shared",
+                f"{d['n_trials_shared']:,} trials were the same in points that differ only in "
+                "what sets the composite search's trial 0: counted once",
+            )
+        )
     dl = "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in items)
     return (
         f"<dl>{dl}</dl>{_duplicates(dups)}"
@@ -262,12 +285,14 @@ def _duplicates(dups: list[dict[str, Any]]) -> str:
     rows = "".join(
         f'<tr><td data-v="{int(d["entry"])}">{int(d["entry"])}</td>'
         f'<td class="text">{e(json.dumps(d["overrides"], default=str))}</td>'
-        f'<td data-v="{int(d["duplicate_of"])}">{int(d["duplicate_of"])}</td></tr>'
+        f'<td data-v="{int(d["duplicate_of"])}">{int(d["duplicate_of"])}</td>'
+        f'<td class="text">{e(d.get("why", ""))}</td></tr>'
         for d in dups
     )
     return (
         '<div class="scroll"><table id="duplicates"><thead><tr><th>entry</th>'
-        '<th class="text">overrides</th><th>same configuration as point</th></tr></thead>'
+        '<th class="text">overrides</th><th>same configuration as point</th>'
+        '<th class="text">why</th></tr></thead>'
         f"<tbody>{rows}</tbody></table></div>"
     )
 
@@ -304,7 +329,8 @@ def sweep_dashboard_html(
             '<label>y <select id="heat-y"></select></label>'
             '<label>metric <select id="heat-metric"></select></label>'
             '<label>over the other keys <select id="heat-agg"></select></label>'
-            '<h2 class="chart" id="heat-title">oos_sharpe (mean over the other keys)</h2>'
+            '<h2 class="chart" id="heat-title">oos_sharpe (mean over the other keys; "mean of n" in '
+            "a cell: points that differ in keys not shown)</h2>"
             '<div id="fig-heat" class="figure plot"></div></section>',
             '<section class="card" id="ci"><h2 class="chart">Out-of-sample Sharpe and 95% '
             "bootstrap interval per point (colour: own DSR)</h2>"

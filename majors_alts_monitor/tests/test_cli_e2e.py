@@ -735,3 +735,20 @@ def test_signals_with_the_runs_start_reproduces_the_run(lake: Path, tmp_path: Pa
     # the run also warns about its whole span (thin data, one-sided funding): not the signal's
     a["warnings"] = [w for w in a["warnings"] if not w.startswith(RUN_ONLY_WARNINGS)]
     assert a == b
+
+
+def test_funding_skews_definition_is_on_every_surface(run_output: tuple[Path, dict]) -> None:
+    """kpis.json, the manifest, signals_today.json and the dashboard say how the majors'
+    funding in funding_skew was taken (open-interest weighted on how many days)."""
+    root, kpis = run_output
+    d = kpis["feature_definitions"]["funding_skew"]
+    assert d["majors_funding"] in ("open-interest weighted", "mixed", "plain mean")
+    assert d["oi_weighted_days"] + d["plain_mean_days"] > 0
+    man = json.loads((root / "artifacts/majors_alts/run_manifest.json").read_text())
+    assert man["feature_definitions"] == kpis["feature_definitions"]
+    sig = json.loads((root / "reports/majors_alts/signals_today.json").read_text())
+    assert (
+        sig["model"]["feature_definitions"]["funding_skew"]["majors_funding"] == d["majors_funding"]
+    )
+    html = (root / "reports/majors_alts/dashboard.html").read_text()
+    assert "funding_skew: the majors&#x27; funding" in html

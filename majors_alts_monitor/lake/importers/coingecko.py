@@ -8,6 +8,10 @@ export's last row is usually today's live value) is not a daily close and is dro
 ``market_cap`` of 0 is CoinGecko's "unknown" and is dropped (the coin then has no cap that day);
 ``price <= 0`` and negative volumes are dropped; an empty cell is missing. The asset id comes
 from the file name (``btc-usd-max.csv -> BTC``) or ``--asset-id``.
+
+``update coingecko`` reads the API's ``/coins/{id}/market_chart/range`` answers by the same rules
+(``parse_market_chart``): both go through ``_daily``, so every point or line left out is counted
+per table and reason, with the coin and point (or the file and line) it came from.
 """
 
 from __future__ import annotations
@@ -53,7 +57,63 @@ def parse_coingecko(f: InputFile, asset_id: str, drops: Drops) -> dict[str, pl.D
         .str.replace(r"\s*(UTC|Z|\+00:00)$", "")
         .str.to_datetime(format=None, strict=False, time_unit="ms")
     )
-    df = raw.with_columns(ts.alias("ts"))
+    return _daily(raw.with_columns(ts.alias("ts")), asset_id, drops, f.name, "line")
+
+
+def parse_market_chart(
+    payload: object, asset_id: str, drops: Drops, source: str
+) -> dict[str, pl.DataFrame]:
+    """A ``/coins/{id}/market_chart[/range]`` answer (``{"prices": [[ms, price], ...],
+    "market_caps": [...], "total_volumes": [...]}``) -> the same tables as an export, by the
+    same rules (a point stamped 00:00 UTC of ``d+1`` is day ``d``; other points are dropped).
+    Points are numbered in time order (``point`` in the messages); the answer's points are the
+    rows read of each table."""
+    if not isinstance(payload, dict) or not all(
+        isinstance(payload.get(k), list) for k in ("prices", "market_caps", "total_volumes")
+    ):
+        raise ValueError(
+            "not a market_chart answer (expected lists 'prices', 'market_caps', 'total_volumes')"
+        )
+    frames = []
+    for key, col in (
+        ("prices", "price"),
+        ("market_caps", "market_cap"),
+        ("total_volumes", "total_volume"),
+    ):
+        pts = [p for p in payload[key] if isinstance(p, list | tuple) and len(p) == 2]
+        if len(pts) < len(payload[key]):
+            drops.add(
+                f"{key} entry that is not a [time, value] pair",
+                len(payload[key]) - len(pts),
+                f"{source} {key}",
+                TABLES,
+                anomaly=True,
+            )
+        frames.append(
+            pl.DataFrame(
+                {
+                    "ms": [int(p[0]) if isinstance(p[0], int | float) else None for p in pts],
+                    col: [float(p[1]) if isinstance(p[1], int | float) else None for p in pts],
+                },
+                schema={"ms": pl.Int64, col: pl.Float64},
+            )
+            .drop_nulls("ms")
+            .unique("ms", keep="first", maintain_order=True)
+        )
+    df = frames[0].join(frames[1], on="ms", how="full", coalesce=True)
+    df = df.join(frames[2], on="ms", how="full", coalesce=True).sort("ms")
+    df = df.with_row_index("point", offset=1).with_columns(
+        pl.from_epoch(pl.col("ms").clip(-(10**14), 10**14), time_unit="ms").alias("ts")
+    )
+    drops.read(TABLES, df.height)
+    return _daily(df, asset_id, drops, source, "point")
+
+
+def _daily(
+    df: pl.DataFrame, asset_id: str, drops: Drops, source: str, where: str
+) -> dict[str, pl.DataFrame]:
+    """Rows with ``ts``, ``price``, ``market_cap``, ``total_volume`` (and ``where``, a line or
+    point number for the messages) -> the three tables (module docstring)."""
 
     def drop(
         frame: pl.DataFrame,
@@ -64,7 +124,7 @@ def parse_coingecko(f: InputFile, asset_id: str, drops: Drops) -> dict[str, pl.D
     ) -> pl.DataFrame:
         bad = frame.filter(cond)
         if bad.height:
-            drops.add(reason, bad.height, f"{f.name} line {bad['line'][0]}", tables, anomaly)
+            drops.add(reason, bad.height, f"{source} {where} {bad[where][0]}", tables, anomaly)
         return frame.filter(~cond)
 
     lo, hi = date_bounds()
@@ -88,7 +148,7 @@ def parse_coingecko(f: InputFile, asset_id: str, drops: Drops) -> dict[str, pl.D
     n0 = df.height
     df = df.unique(subset=["date"], keep="first", maintain_order=True)
     if df.height < n0:
-        drops.add("second row for the same day (the first is kept)", n0 - df.height, f.name, TABLES)
+        drops.add("second row for the same day (the first is kept)", n0 - df.height, source, TABLES)
     out: dict[str, pl.DataFrame] = {}
     for table, src, col in (
         ("fact_price", "price", "close"),

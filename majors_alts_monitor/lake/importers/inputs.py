@@ -21,6 +21,7 @@ import (exit 2) before anything is written.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import zipfile
 import zlib
@@ -38,11 +39,14 @@ BOM = "\ufeff"
 
 @dataclass(frozen=True)
 class InputFile:
-    """One CSV as read: its display name (``a.zip:member.csv`` for zip members) and text."""
+    """One CSV as read: its display name (``a.zip:member.csv`` for zip members), its stem, its
+    text, and the sha256 of the file it came from (the zip's for a member; the importer
+    manifest records it)."""
 
     name: str
     stem: str
     text: str
+    sha256: str = ""
 
 
 @dataclass
@@ -168,23 +172,39 @@ def _member_text(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, where: 
 
 def read_inputs(path: Path, max_member_mb: int = MEMBER_MB_DEFAULT) -> list[InputFile]:
     """A CSV's text, or the text of every CSV member of a zip (read with the stdlib)."""
-    limit = max_member_mb * 2**20
-    where = str(path)
     try:
-        if path.suffix.lower() == ".zip":
+        data = path.read_bytes()
+    except OSError as err:
+        raise MonitorError(
+            f"input {path} cannot be read ({type(err).__name__}: {err}). What to do: "
+            "re-download it or leave it out"
+        ) from None
+    return read_bytes(path.name, data, max_member_mb, where=str(path))
+
+
+def read_bytes(
+    name: str, data: bytes, max_member_mb: int = MEMBER_MB_DEFAULT, where: str | None = None
+) -> list[InputFile]:
+    """The CSVs of one input file from its bytes (``name``: its file name; ``where``: how the
+    messages name it, default ``name``): the text of a CSV, or of every CSV member of a zip,
+    each member inflated up to ``max_member_mb``. A file that cannot be read is a
+    ``MonitorError`` naming it."""
+    limit = max_member_mb * 2**20
+    sha = hashlib.sha256(data).hexdigest()
+    where = where or name
+    at = where
+    try:
+        if name.lower().endswith(".zip"):
             out = []
-            with zipfile.ZipFile(path) as zf:
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
                 for info in sorted(zf.infolist(), key=lambda i: i.filename):
                     if info.filename.lower().endswith(".csv"):
-                        where = f"{path}:{info.filename}"
-                        text = _member_text(zf, info, limit, where)
-                        out.append(
-                            InputFile(
-                                f"{path.name}:{info.filename}", Path(info.filename).stem, text
-                            )
-                        )
+                        at = f"{where}:{info.filename}"
+                        text = _member_text(zf, info, limit, at)
+                        member = f"{name}:{info.filename}"
+                        out.append(InputFile(member, Path(info.filename).stem, text, sha))
             return out
-        return [InputFile(path.name, path.stem, path.read_text(encoding="utf-8"))]
+        return [InputFile(name, Path(name).stem, data.decode("utf-8"), sha)]
     except (
         OSError,
         UnicodeDecodeError,
@@ -195,7 +215,7 @@ def read_inputs(path: Path, max_member_mb: int = MEMBER_MB_DEFAULT) -> list[Inpu
         RuntimeError,  # an encrypted member ("File ... is encrypted, password required")
     ) as err:
         raise MonitorError(
-            f"input {where} cannot be read ({type(err).__name__}: {err}). What to do: "
+            f"input {at} cannot be read ({type(err).__name__}: {err}). What to do: "
             "re-download it or leave it out"
         ) from None
 

@@ -1,4 +1,5 @@
-"""Faults at every step of publication, for the three writers (``run``, ``sweep``, ``import``).
+"""Faults at every step of publication, for the writers (``run``, ``signals``, ``sweep``,
+``import`` and ``update``: an importer's set holds its tables and ``importer_manifest.json``).
 
 At the commit layer, on outputs rendered once (``conftest.sets``): the k-th rename, fsync,
 write, symlink, hard link, mkdir and removal of a publication fails with ENOSPC or EIO, or a
@@ -11,6 +12,11 @@ Ctrl-C (KeyboardInterrupt) arrives there, for every k. After each:
 
 Then a real process is killed (SIGKILL) at a sample of steps: readers see the old or the new set
 right after the kill, and the next writer succeeds. A few cases kill the real commands.
+
+``update``'s publication is ``common.write_tables`` with the arguments the real
+``update binance-archive`` passed it (``conftest.sets``): under the lake's lock, the merge into
+the lake as it is, the tables and the manifest switched in together. The real command is
+faulted and killed in its publication in ``test_update_publication.py``.
 """
 
 from __future__ import annotations
@@ -29,7 +35,8 @@ import pytest
 
 from majors_alts_monitor import cli
 from majors_alts_monitor.errors import PublishError
-from majors_alts_monitor.lake.importers.common import SCHEMAS
+from majors_alts_monitor.lake.importers.common import SCHEMAS, write_tables
+from majors_alts_monitor.lake.importers.manifest import MANIFEST
 from majors_alts_monitor.publish import fsops, generations
 from majors_alts_monitor.publish.layout import LakeOut, OutputRoot, writing_lake, writing_outputs
 from majors_alts_monitor.publish.verify import verify
@@ -70,8 +77,14 @@ def publish_sweep(root: Path, s: Sets) -> None:
 
 
 def publish_import(lake: Path, s: Sets) -> None:
-    with writing_lake(lake, SCHEMAS, command="import") as lk:
-        lk.publish(s.tables_new, {"imports": [{"source": "test"}]})
+    with writing_lake(lake, SCHEMAS, files=(MANIFEST,), command="import") as lk:
+        lk.publish(s.tables_new, {"imports": [{"source": "test"}]}, files=s.lake_files_new)
+
+
+def publish_update(lake: Path, s: Sets) -> None:
+    """What ``update binance-archive`` publishes (its ``write_tables`` call, replayed)."""
+    args, kwargs = s.upd_call
+    write_tables(lake, *args, **kwargs)
 
 
 SIGNAL = b'{"asof": "2021-08-31", "regime": "BALANCED"}\n'
@@ -85,7 +98,7 @@ def publish_signals(root: Path, s: Sets) -> None:
 
 def publish_one_table(lake: Path, s: Sets) -> None:
     """An import that changes one table: the other is carried over (a hard link)."""
-    with writing_lake(lake, SCHEMAS, command="import") as lk:
+    with writing_lake(lake, SCHEMAS, files=(MANIFEST,), command="import") as lk:
         lk.publish({"fact_volume": s.tables_new["fact_volume"]}, {})
 
 
@@ -97,12 +110,13 @@ WRITERS: dict[str, tuple[Callable[[Path, Sets], None], Callable[[Sets], Path | N
     "import": (publish_import, lambda s: s.lake_old),
     "import-first": (publish_import, lambda s: None),
     "import-one-table": (publish_one_table, lambda s: s.lake_old),
+    "update": (publish_update, lambda s: s.upd_old),
 }
 
 
 def visible(writer: str, where: Path) -> dict[str, bytes] | None:
     """The set readers see now (None: none yet)."""
-    if writer.startswith("import"):
+    if writer.startswith(("import", "update")):
         store = LakeOut(where).store
     elif writer == "sweep":
         store = OutputRoot(where).sweep
@@ -118,7 +132,9 @@ def expected(writer: str, s: Sets) -> tuple[dict[str, bytes] | None, dict[str, b
         assert old is not None
         new = {**old, "fact_volume.parquet": s.tables_new["fact_volume"]}
     elif writer.startswith("import"):
-        new = {f"{t}.parquet": b for t, b in s.tables_new.items()}
+        new = {f"{t}.parquet": b for t, b in s.tables_new.items()} | s.lake_files_new
+    elif writer == "update":
+        new = s.upd_new
     elif writer == "sweep":
         new = s.sweep_new
     elif writer == "signals":
@@ -160,7 +176,7 @@ def check_after(writer: str, s: Sets, where: Path, message: str, published: bool
     store = Path(where)
     gens = (
         LakeOut(store).store.gens
-        if writer.startswith("import")
+        if writer.startswith(("import", "update"))
         else (OutputRoot(store).sweep.gens if writer == "sweep" else OutputRoot(store).run.gens)
     )
     assert len(list(gens.iterdir())) <= 2, sorted(p.name for p in gens.iterdir())
@@ -209,9 +225,13 @@ def hook(op, path):
     if n == k:
         os.kill(os.getpid(), signal.SIGKILL)
 fsops.hook = hook
-if writer.startswith("import"):
-    with writing_lake(where, p["names"]) as lk:
-        lk.publish(p["tables_new"], {"imports": [{"source": "test"}]})
+if writer == "update":  # (this one loads polars: the update's merge runs under the lock)
+    from majors_alts_monitor.lake.importers.common import write_tables
+    args, kwargs = p["upd_call"]
+    write_tables(where, *args, **kwargs)
+elif writer.startswith("import"):
+    with writing_lake(where, p["names"], files=p["files"]) as lk:
+        lk.publish(p["tables_new"], {"imports": [{"source": "test"}]}, files=p["lake_files_new"])
 else:
     with writing_outputs(where, lakes=[p["lake"]]) as out:
         if writer == "sweep":
@@ -222,7 +242,7 @@ print("STEPS", n)
 """
 
 
-@pytest.mark.parametrize("writer", ["run", "sweep", "import", "import-first"])
+@pytest.mark.parametrize("writer", ["run", "sweep", "import", "import-first", "update"])
 def test_sigkill_at_a_sample_of_steps(writer: str, sets: Sets, fast_tmp: Path) -> None:
     base = fast_tmp / f"kill-{writer}"
     total = sum(counts(writer, sets, base / "probe").values())
@@ -230,6 +250,9 @@ def test_sigkill_at_a_sample_of_steps(writer: str, sets: Sets, fast_tmp: Path) -
     p = {
         "lake": sets.lake,
         "names": list(SCHEMAS),
+        "files": [MANIFEST],
+        "lake_files_new": sets.lake_files_new,
+        "upd_call": sets.upd_call,
         "run_new": sets.run_new,
         "sweep_new": sets.sweep_new,
         "tables_new": sets.tables_new,
