@@ -2,10 +2,11 @@
 
 Each worker process keeps the last lake it read, every asset on narrow columns (``lake.wide``,
 keyed by the lake's path, its fingerprint, the reader's settings and the window; a point with
-another ``universe`` section keeps other candidates' rows of it without reading the lake again), the last ``Market`` built from it (keyed by the hash of the
-``data``, ``universe``, ``features`` and ``book`` sections) and the last ``Prepared`` (that key
-plus ``costs``, ``vol_target``, ``regime.exposure``, ``regime.grid.score_features`` and the
-burn-in). One entry each: a worker's memory stays at one run's whatever the number of points,
+another ``universe`` section keeps other candidates' rows of it without reading the lake
+again), the last ``Market`` built from it (keyed by the hash of the ``data``, ``universe``,
+``features`` and ``book`` sections) and the last ``Prepared`` (that key plus ``costs``,
+``vol_target``, ``regime.exposure``, ``regime.grid.score_features`` and the burn-in). One
+entry each: a worker's memory stays at one run's whatever the number of points,
 and points sent in groups that share a key (the runner's default order) reuse them.
 """
 
