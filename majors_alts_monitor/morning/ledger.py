@@ -142,10 +142,63 @@ def _name(rec: Mapping[str, Any]) -> str:
     return f"{rec['decision_date']}_{rec['answer']}.json"
 
 
+REQUIRED = {
+    "decision_date": str,
+    "regime": str,
+    "exposure": (int, float),
+    "answer": str,
+    "book": list,
+    "targets": list,
+}
+FIX = (
+    "What to do: move it out of the ledger folder (records are written whole by signals and "
+    "daily and never changed: this one was edited, damaged or put there by something else), "
+    "then issue that day again with majors-alts signals --asof DAY if its call is needed"
+)
+
+
+def problem(name: str, data: bytes) -> tuple[dict[str, Any] | None, str | None]:
+    """``(record, None)`` for a ledger record file ``name`` whose bytes are ``data``, or
+    ``(None, what is wrong)``: not JSON, not an object, a required key missing or of the wrong
+    type, a decision day that is not a date, or a name that is not
+    ``<decision_date>_<answer>.json`` with ``answer`` the hash of what the record says."""
+    try:
+        rec = json.loads(data)
+    except ValueError as err:
+        return None, f"not JSON ({err})"
+    if not isinstance(rec, dict):
+        return None, f"not a JSON object (a {type(rec).__name__})"
+    missing = [k for k in REQUIRED if k not in rec]
+    if missing:
+        return None, f"no {', '.join(missing)} (not a ledger record)"
+    wrong = [
+        k
+        for k, t in REQUIRED.items()
+        if not isinstance(rec[k], t) or (t is not str and isinstance(rec[k], bool))
+    ]
+    rev = rec.get("revision", 0)
+    if not isinstance(rev, int) or isinstance(rev, bool) or rev < 0:
+        wrong.append("revision")
+    if wrong:
+        return None, f"{', '.join(wrong)} of the wrong type"
+    try:
+        date.fromisoformat(rec["decision_date"])
+        answer = answer_hash(rec)
+    except (ValueError, TypeError, KeyError) as err:
+        return None, f"its contents cannot be read as a call ({type(err).__name__}: {err})"
+    want = f"{rec['decision_date']}_{answer}.json"
+    if name != want or rec["answer"] != answer:
+        return None, (
+            f"its name or its answer does not match what it says (a record saying this is "
+            f"named {want}): changed after it was written"
+        )
+    return rec, None
+
+
 def read(folder: Path) -> list[dict[str, Any]]:
-    """Every record of the ledger ``folder``, by decision day then issue time; a file that
-    cannot be read is left out with a warning (records are written whole: only an outside
-    change makes one unreadable)."""
+    """Every record of the ledger ``folder``, by decision day then issue time. A file that is
+    not a whole ledger record (``problem``) is left out with a warning naming it and what to
+    do (records are written whole: only an outside change makes one so)."""
     folder = Path(folder)
     try:
         names = sorted(n for n in os.listdir(folder) if n.endswith(".json") and n[0] != ".")
@@ -154,14 +207,33 @@ def read(folder: Path) -> list[dict[str, Any]]:
     out = []
     for n in names:
         try:
-            rec = json.loads((folder / n).read_bytes())
-        except (OSError, ValueError) as err:
-            log.warning(f"ledger record {folder / n} cannot be read ({err}); left out")
+            rec, why = problem(n, (folder / n).read_bytes())
+        except OSError as err:
+            rec, why = None, f"cannot be read ({err.strerror or err})"
+        if rec is None:
+            log.warning(f"ledger record {folder / n} left out: {why}. {FIX}")
             continue
         rec["_file"] = n
         out.append(rec)
-    out.sort(key=lambda r: (r["decision_date"], int(r.get("revision", 0)), r.get("generated_at")))
+    out.sort(
+        key=lambda r: (r["decision_date"], int(r.get("revision", 0)), str(r.get("generated_at")))
+    )
     return out
+
+
+def _existing(final: Path) -> dict[str, Any]:
+    """The record already at ``final`` (the same answer), or ``PublishError`` when that file is
+    not a whole record: the call cannot be recorded under its name."""
+    try:
+        rec, why = problem(final.name, final.read_bytes())
+    except OSError as err:
+        rec, why = None, f"cannot be read ({err.strerror or err})"
+    if rec is None:
+        raise PublishError(
+            f"the ledger record {final} is damaged ({why}), so this call, whose record has that "
+            f"name, was not recorded in the ledger. {FIX}; then run the command again"
+        )
+    return rec
 
 
 def append(folder: Path, rec: dict[str, Any]) -> Appended:
@@ -172,7 +244,7 @@ def append(folder: Path, rec: dict[str, Any]) -> Appended:
     rec = dict(rec)
     final = folder / _name(rec)
     if final.exists():
-        return Appended(final, json.loads(final.read_bytes()), False)
+        return Appended(final, _existing(final), False)
     same_day = [r for r in read(folder) if r["decision_date"] == rec["decision_date"]]
     if same_day:
         rec["revision"] = max(int(r.get("revision", 0)) for r in same_day) + 1
@@ -180,9 +252,11 @@ def append(folder: Path, rec: dict[str, Any]) -> Appended:
     data = (json.dumps(rec, sort_keys=True, default=str) + "\n").encode()
     try:
         path = accumulate.append_record(folder, _name(rec), data)
+    except accumulate.RecordedUnflushed:
+        raise
     except PublishError:
         if final.exists():  # another writer recorded the same answer meanwhile
-            return Appended(final, json.loads(final.read_bytes()), False)
+            return Appended(final, _existing(final), False)
         raise
     return Appended(path, rec, True)
 
