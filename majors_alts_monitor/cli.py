@@ -383,8 +383,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     lines += [f"  PROBLEM  {x}" for x in rep.problems]
     if rep.problems:
         lines.append(
-            f"{len(rep.problems)} problem(s): what readers see is not the set its writer "
-            "published. What to do: run the command that writes it again"
+            f"{len(rep.problems)} problem(s): what readers see is not what its writer "
+            "published. What to do: as each problem says, or run the command that writes it "
+            "again"
         )
     code = print_result("\n".join(lines)) if lines else 0
     return 2 if rep.problems and code == 0 else code

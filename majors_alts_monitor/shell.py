@@ -15,6 +15,7 @@ from datetime import date
 
 from .interrupts import raise_if_interrupted
 from .publish.generations import kept, published
+from .publish.layout import shown_path
 
 log = logging.getLogger("majors_alts_monitor")
 
@@ -142,7 +143,7 @@ def outputs_state() -> str:
     if kept:
         parts.append(
             "it wrote, whole, outside the generations (folders that accumulate): "
-            + ", ".join(str(k) for k in dict.fromkeys(kept))
+            + ", ".join(str(shown_path(k)) for k in dict.fromkeys(kept))
         )
     return "; ".join(parts) if parts else "previous outputs are untouched"
 

@@ -30,7 +30,7 @@ from typing import Any
 from .. import __version__, clock
 from ..errors import PublishError
 from ..publish import accumulate
-from ..publish.layout import OutputRoot
+from ..publish.layout import OutputRoot, shown_path
 
 log = logging.getLogger("majors_alts_monitor")
 
@@ -72,17 +72,25 @@ def answer_hash(sig: Mapping[str, Any]) -> str:
 
 
 def is_backfilled(decision_date: date, today: date) -> bool:
-    """The day the call trades (decision day + 1) was already over when it was issued: an
-    ``--asof`` in the past, or a stale lake."""
+    """The day the call trades (decision day + 1) was already over when it was issued."""
     return decision_date + timedelta(days=1) < today
 
 
 def make_record(
-    sig: Mapping[str, Any], *, command: str, lake_fp: str, today: date | None = None
+    sig: Mapping[str, Any],
+    *,
+    command: str,
+    lake_fp: str,
+    today: date | None = None,
+    asof: bool = True,
 ) -> dict[str, Any]:
-    """The ledger record of a signal record (``signals_today.json``)."""
+    """The ledger record of a signal record (``signals_today.json``). ``asof``: the call was
+    asked for a past day (``signals --asof``). A call whose trade day was over when it was
+    issued is ``backfilled`` when asked with ``--asof``, ``late`` when it is today's call on a
+    stale lake (``--allow-stale``): a backfill and a late call are told apart."""
     today = today or clock.today()
     d = date.fromisoformat(sig["decision_date"])
+    over = is_backfilled(d, today)
     model = sig.get("model") or {}
     return {
         "schema": SCHEMA,
@@ -97,7 +105,8 @@ def make_record(
         "book": list(sig.get("book") or []),
         "targets": list(sig.get("targets") or []),
         "stale": bool(sig.get("stale", False)),
-        "backfilled": is_backfilled(d, today),
+        "backfilled": asof and over,
+        "late": (not asof) and over,
         "issued_on": today.isoformat(),
         "generated_at": sig.get("generated_at"),
         "command": command,
@@ -135,6 +144,8 @@ class Appended:
             else ""
         )
         back = ", backfilled" if r["backfilled"] else ""
+        if r.get("late"):
+            back = ", late: its trade day was over when issued (a stale lake)"
         return f"ledger   {r['decision_date']} recorded{rev}{back} ({where})"
 
 
@@ -211,7 +222,7 @@ def read(folder: Path) -> list[dict[str, Any]]:
         except OSError as err:
             rec, why = None, f"cannot be read ({err.strerror or err})"
         if rec is None:
-            log.warning(f"ledger record {folder / n} left out: {why}. {FIX}")
+            log.warning(f"ledger record {shown_path(folder / n)} left out: {why}. {FIX}")
             continue
         rec["_file"] = n
         out.append(rec)
@@ -230,8 +241,11 @@ def _existing(final: Path) -> dict[str, Any]:
         rec, why = None, f"cannot be read ({err.strerror or err})"
     if rec is None:
         raise PublishError(
-            f"the ledger record {final} is damaged ({why}), so this call, whose record has that "
-            f"name, was not recorded in the ledger. {FIX}; then run the command again"
+            f"the ledger record {shown_path(final)} is damaged ({why}), so this call, whose "
+            "record has that name, was not recorded in the ledger. What to do: move that file "
+            "out of the ledger folder (records are written whole by signals and daily and never "
+            "changed: this one was edited, damaged or put there by something else), then run "
+            "this command again"
         )
     return rec
 
@@ -261,10 +275,13 @@ def append(folder: Path, rec: dict[str, Any]) -> Appended:
     return Appended(path, rec, True)
 
 
-def issue(out: OutputRoot, sig: Mapping[str, Any], *, command: str, lake_fp: str) -> Appended:
-    """Record an issued signal in the ledger of the output root ``out`` (held for writing)."""
+def issue(
+    out: OutputRoot, sig: Mapping[str, Any], *, command: str, lake_fp: str, asof: bool
+) -> Appended:
+    """Record an issued signal in the ledger of the output root ``out`` (held for writing);
+    ``asof``: asked with ``--asof`` (``make_record``)."""
     folder = out.keep_dir("run", LEDGER_REL)
-    done = append(folder, make_record(sig, command=command, lake_fp=lake_fp))
+    done = append(folder, make_record(sig, command=command, lake_fp=lake_fp, asof=asof))
     return replace(done, shown=out.reports / "ledger")
 
 

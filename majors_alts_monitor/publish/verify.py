@@ -155,7 +155,10 @@ def _check_records(folder: Path, shown: Path, what: str, check, rep: Report) -> 
         if why is None:
             n_ok += 1
         else:
-            rep.problems.append(f"{what}: {shown / n}: {why}; readers leave it out")
+            rep.problems.append(
+                f"{what}: {shown / n}: {why}; readers leave it out. What to do: move it out of "
+                f"{shown} (issue its day again with signals --asof DAY if its call is needed)"
+            )
     tmp = f", {len(temps)} temporary file(s) of an interrupted writer ignored" if temps else ""
     rep.ok.append(f"{what}: {n_ok} records whole{tmp}")
 

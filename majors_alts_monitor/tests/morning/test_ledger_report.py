@@ -84,7 +84,7 @@ def test_ledger_command_reports_agreement_revisions_and_pnl(
     first = ledger.read(folder)[0]
     other = {**first, "regime": "RISK_ON_ALTS" if first["regime"] != "RISK_ON_ALTS" else "BALANCED"}
     other.pop("_file")
-    other["answer"] = "0" * 16
+    other["answer"] = ledger.answer_hash(other)
     ledger.append(folder, other)
     capsys.readouterr()
     assert cli.main(["ledger", *common, "--json", "--today", "2023-06-27"]) == 0
