@@ -76,8 +76,13 @@ def test_bad_records_are_left_out_with_a_warning_and_named_by_verify(
     (signals / "2024-01-01.json").write_text(json.dumps(_sig()))
     (signals / "2024-01-02.json").write_text(json.dumps(_sig()))  # another day's call
     (signals / "2024-01-03.json").write_text("{}")
-    with caplog.at_level(logging.WARNING, logger="majors_alts_monitor"):
-        recs = ledger.read(folder)
+    log = logging.getLogger("majors_alts_monitor")  # (not propagated once a command ran)
+    log.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.WARNING, logger="majors_alts_monitor"):
+            recs = ledger.read(folder)
+    finally:
+        log.removeHandler(caplog.handler)
     assert [r["decision_date"] for r in recs] == ["2024-01-01"]
     shown = root / "reports/majors_alts/ledger"
     for name in bad:
