@@ -44,7 +44,7 @@ def decision_day(sig: dict[str, Any]) -> date:
 
 def record_problem(name: str, data: bytes) -> str | None:
     """What is wrong with the file ``signals/name`` (bytes ``data``), or ``None`` for a whole
-    record of a call: a JSON object with a decision day, a regime and an exposure, named
+    record of a call: a JSON object with a decision day and a regime, named
     ``<decision day>.json``."""
     try:
         sig = json.loads(data)
@@ -52,7 +52,7 @@ def record_problem(name: str, data: bytes) -> str | None:
         return f"not JSON ({err})"
     if not isinstance(sig, dict):
         return f"not a JSON object (a {type(sig).__name__})"
-    missing = [k for k in ("decision_date", "regime", "exposure") if k not in sig]
+    missing = [k for k in ("decision_date", "regime") if k not in sig]
     if missing:
         return f"no {', '.join(missing)} (not a signal record)"
     try:
