@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..errors import MonitorError
 from ..interrupts import caused_by_interrupt, raise_if_interrupted
-from ..shell import parse_date, print_result
+from ..shell import outputs_state, parse_date, print_result, wrote_anything
 from . import notify
 
 # most severe first: interrupted, unexpected failure, output not written, bad input or
@@ -110,6 +110,7 @@ def _step(name: str, fn: Callable[[], int], codes: dict[str, int]) -> None:
         codes[name] = fn()
     except MonitorError as err:
         print(f"error: {name}: {err}", file=sys.stderr, flush=True)
+        _note_written()
         codes[name] = err.exit_code
         notify.note_failure(name, str(err))
     except Exception as err:  # noqa: BLE001 - a step's surprise must not stop the morning
@@ -123,8 +124,15 @@ def _step(name: str, fn: Callable[[], int], codes: dict[str, int]) -> None:
             file=sys.stderr,
             flush=True,
         )
+        _note_written()
         codes[name] = 1
         notify.note_failure(name, what)
+
+
+def _note_written() -> None:
+    """After a failed step: what this morning wrote so far (sets and records), truthfully."""
+    if wrote_anything():
+        print(f"note: so far {outputs_state()}", file=sys.stderr, flush=True)
 
 
 def cmd_daily(
