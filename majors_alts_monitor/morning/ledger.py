@@ -187,6 +187,15 @@ def problem(name: str, data: bytes) -> tuple[dict[str, Any] | None, str | None]:
         for k, t in REQUIRED.items()
         if not isinstance(rec[k], t) or (t is not str and isinstance(rec[k], bool))
     ]
+    for k in ("book", "targets"):
+        if not all(
+            isinstance(b, dict)
+            and isinstance(b.get("asset_id"), str)
+            and isinstance(b.get("weight"), int | float)
+            and not isinstance(b.get("weight"), bool)
+            for b in rec[k]
+        ):
+            wrong.append(f"{k} (rows of asset_id and a numeric weight)")
     rev = rec.get("revision", 0)
     if not isinstance(rev, int) or isinstance(rev, bool) or rev < 0:
         wrong.append("revision")

@@ -52,6 +52,10 @@ def _damage(folder: Path) -> dict[str, str]:
         ),
         "2024-01-06_0000000000000000.json": (good.path.read_bytes(), "does not match"),
         good.path.name.replace(".json", "x.json"): (good.path.read_bytes(), "does not match"),
+        "2024-01-09_0000000000000000.json": (
+            json.dumps({**rec, "targets": [{"asset_id": "BTC", "weight": "0.3"}]}).encode(),
+            "targets (rows of asset_id and a numeric weight) of the wrong type",
+        ),
         "2024-01-07_0000000000000000.json": (
             json.dumps({**rec, "decision_date": "2024-13-01"}).encode(),
             "cannot be read as a call",
