@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 import traceback
@@ -192,9 +193,15 @@ def cmd_ledger(args: argparse.Namespace, cfg) -> int:
     folder = ledger.ledger_dir(cfg.paths.output_root)
     records = ledger.read(folder)
     if not records:
+        left = folder.is_dir() and any(n.endswith(".json") for n in os.listdir(folder))
+        why = (
+            "its files are no whole record: each is left out, see the warnings above"
+            if left
+            else "empty or absent"
+        )
         raise MonitorError(
-            f"no ledger under {cfg.paths.output_root} (reports/majors_alts/ledger/ is empty or "
-            "absent). What to do: issue signals with majors-alts signals or daily into this "
+            f"no ledger under {cfg.paths.output_root} (reports/majors_alts/ledger/: {why}). "
+            "What to do: issue signals with majors-alts signals or daily into this "
             "--output-root first"
         )
     rep = ledger_report.build(cfg, records, args.start, Progress(args.quiet or args.json))
