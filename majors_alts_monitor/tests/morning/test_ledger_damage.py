@@ -144,7 +144,7 @@ def test_signals_and_ledger_with_a_damaged_record(
     common = ["--lake", str(synth_lake), "--output-root", str(root), "--config", str(quick_config)]
     assert cli.main(["ledger", *common, "--today", "2023-07-05"]) == 2  # no whole record left
     err = capsys.readouterr().err
-    assert "Traceback" not in err and "left out" in err and "no ledger" in err
+    assert "Traceback" not in err and "left out" in err and "no whole record" in err
 
 
 def _daily_args(tmp_path: Path, *extra: str) -> argparse.Namespace:
