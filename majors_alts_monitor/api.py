@@ -113,10 +113,13 @@ def run(
     span), in memory. ``lake`` overrides the configuration's ``paths.data_lake``."""
     cfg = resolve_config(config, lake=lake, duckdb=duckdb)
     check_output_root(cfg.paths.output_root, cfg.paths.data_lake, cfg.paths.duckdb)
-    s0, e0 = lake_span(pipeline.make_reader(cfg))
+    reader = pipeline.make_reader(cfg)  # one generation of the lake for the whole run
+    s0, e0 = lake_span(reader)
     asked = _date(end, "end")
     fresh = run_freshness(cfg, e0, asked)  # no end: today's run, as `majors-alts run`
-    res = pipeline.run(cfg, _date(start, "start") or s0, asked or e0, fresh=fresh)
+    res = pipeline.run(
+        cfg, _date(start, "start") or s0, asked or e0, fresh=fresh, reader=reader
+    )
     return RunOutput(
         timeline=res.timeline,
         features=res.features,

@@ -305,7 +305,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         start, end = args.start or s0, args.end or e0
         log.info(f"run {start}..{end}, lake {cfg.paths.data_lake}, config hash {cfg.hash()}")
         fresh = run_freshness(cfg, e0, args.end)  # no --end: today's run, checked
-        res = pipeline.run(cfg, start, end, progress, fresh=fresh)
+        res = pipeline.run(cfg, start, end, progress, fresh=fresh, reader=reader)
         size_signal(res.signal, args.capital, positions, args.min_order, source)
         record_alert(res.signal)  # for --notify (morning/notify.py)
         paths = write_run(res, cfg, log_text=capture.text, progress=progress, out=out)
@@ -328,9 +328,12 @@ def cmd_signals(args: argparse.Namespace) -> int:
     cfg = _config(args, progress)
     positions, source = _sizing(args, cfg)
     # no --asof: today's call, refused on a lake older than data.max_age_days (--allow-stale)
-    sig = pipeline.signal(cfg, args.asof, progress, start=args.start, allow_stale=args.allow_stale)
+    reader = pipeline.make_reader(cfg)  # one generation of the lake for the whole command
+    sig = pipeline.signal(
+        cfg, args.asof, progress, start=args.start, allow_stale=args.allow_stale, reader=reader
+    )
     size_signal(sig, args.capital, positions, args.min_order, source)
-    issuing = Issuing(cfg, sig, args)  # the ledger (morning/issue.py): orders against it
+    issuing = Issuing(cfg, sig, args, reader=reader)  # the ledger (morning/issue.py): orders against it
     lakes = [cfg.paths.data_lake]
     with writing_outputs(
         cfg.paths.output_root, lakes=lakes, duckdb=cfg.paths.duckdb, command="signals"

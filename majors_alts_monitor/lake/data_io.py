@@ -44,7 +44,7 @@ import polars as pl
 
 from ..config import Config
 from ..errors import LakeError, OutputLocationError
-from ..publish.layout import OutputRoot
+from ..publish.layout import STORE_DIR, LakeOut, OutputRoot
 from ..publish.paths import resolve
 from .lake_data import REQUIRED_FACTS, LakeData, Source, rejected_rows, require_rows
 from .scan import (
@@ -140,6 +140,10 @@ class LakeReader:
         error_share: float = 0.05,
     ) -> None:
         self.lake_dir = Path(lake_dir)
+        # one generation for every table this reader opens: a lake the importers wrote is
+        # resolved once, here, so an update switching `current` meanwhile changes nothing read
+        self.generation: Path | None = LakeOut(self.lake_dir).store.current()
+        self._fingerprint: dict[str, object] | None = None
         self.duckdb_path = Path(duckdb_path) if duckdb_path is not None else None
         self.aliases = {k.upper(): v.upper() for k, v in (aliases or {}).items()}
         self.exclude = frozenset(x.upper() for x in exclude)
@@ -175,8 +179,22 @@ class LakeReader:
                 self._duck_tables = {r[0] for r in rows}
         return self._duck_tables
 
-    def source(self, table: str, report: _Report | None = None) -> Source | None:
+    def _file(self, table: str) -> Path:
+        """``NAME.parquet`` as of the reader's generation: the generation's own file for a
+        lake the importers wrote (never the link, which follows whatever is current now), else
+        the lake folder's file (a table the importers do not manage)."""
         file = self.lake_dir / f"{table}.parquet"
+        if self.generation is None:
+            return file
+        pinned = self.generation / f"{table}.parquet"
+        if pinned.is_file():
+            return pinned
+        if file.is_symlink() and STORE_DIR in Path(os.readlink(file)).parts:
+            return self.generation / f"{table}.parquet"  # a later generation's table: absent
+        return file
+
+    def source(self, table: str, report: _Report | None = None) -> Source | None:
+        file = self._file(table)
         folder = self.lake_dir / table
         src: Source | None = None
         if file.is_file():
@@ -206,7 +224,13 @@ class LakeReader:
         return None
 
     def fingerprint(self) -> dict[str, object]:
-        """Each table's files with size and modification time (nothing is opened for writing)."""
+        """Each table's files with size and modification time (nothing is opened for writing),
+        of the reader's generation (taken once: the same record however late it is asked)."""
+        if self._fingerprint is None:
+            self._fingerprint = self._take_fingerprint()
+        return self._fingerprint
+
+    def _take_fingerprint(self) -> dict[str, object]:
         out: dict[str, object] = {"lake": str(resolve(self.lake_dir, "--lake")), "tables": {}}
         for name in TABLES:
             src = self.source(name)
@@ -216,7 +240,7 @@ class LakeReader:
                 "kind": src.kind,
                 "files": [
                     {
-                        "path": str(f.relative_to(self.lake_dir))
+                        "path": self.relative(f)
                         if src.kind != "duckdb"
                         else str(f),
                         "size": f.stat().st_size,
@@ -226,6 +250,13 @@ class LakeReader:
                 ],
             }
         return out
+
+    def relative(self, f: Path) -> str:
+        """``f`` as the lake's readers name it: relative to the lake folder (a generation's
+        file by its name in the lake, as its link is)."""
+        if self.generation is not None and f.is_relative_to(self.generation):
+            return str(f.relative_to(self.generation))
+        return str(f.relative_to(self.lake_dir))
 
     # ---- scanning ------------------------------------------------------------------------
     def _scan(

@@ -130,7 +130,7 @@ def cmd_check_lake(args: argparse.Namespace) -> int:
             src_txt = (
                 f"{src.path.name} (DuckDB)"
                 if src.kind == "duckdb"
-                else str(src.path.relative_to(reader.lake_dir))
+                else reader.relative(src.path)
                 + (f"/ ({len(src.files)} files)" if src.kind == "parquet_dir" else "")
             )
             n = f"{df.height:,}"
