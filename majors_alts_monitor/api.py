@@ -117,9 +117,7 @@ def run(
     s0, e0 = lake_span(reader)
     asked = _date(end, "end")
     fresh = run_freshness(cfg, e0, asked)  # no end: today's run, as `majors-alts run`
-    res = pipeline.run(
-        cfg, _date(start, "start") or s0, asked or e0, fresh=fresh, reader=reader
-    )
+    res = pipeline.run(cfg, _date(start, "start") or s0, asked or e0, fresh=fresh, reader=reader)
     return RunOutput(
         timeline=res.timeline,
         features=res.features,

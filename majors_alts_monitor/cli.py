@@ -333,7 +333,9 @@ def cmd_signals(args: argparse.Namespace) -> int:
         cfg, args.asof, progress, start=args.start, allow_stale=args.allow_stale, reader=reader
     )
     size_signal(sig, args.capital, positions, args.min_order, source)
-    issuing = Issuing(cfg, sig, args, reader=reader)  # the ledger (morning/issue.py): orders against it
+    issuing = Issuing(
+        cfg, sig, args, reader=reader
+    )  # the ledger (morning/issue.py): orders against it
     lakes = [cfg.paths.data_lake]
     with writing_outputs(
         cfg.paths.output_root, lakes=lakes, duckdb=cfg.paths.duckdb, command="signals"

@@ -233,8 +233,8 @@ def run(
             option="--end",
         )
     fresh = replace(fresh, data_end=eff_end)  # the run's last day: its signal's decision day
-    if fresh.stale:
-        warns.insert(0, fresh.warning())
+    if fresh.banner() is not None:  # STALE, or LATE: the call's trade day is over
+        warns.insert(0, fresh.banner())
     lap("read")
     progress("building panel, universe, features and book")
     p = prepare(cfg, lake, eff_start, eff_end) if prepared is None else prepared
@@ -386,8 +386,8 @@ def signal(
     )
     if fresh.stale and not allow_stale:
         raise fresh.error()
-    if fresh.stale:
-        log.warning(fresh.warning())
+    if fresh.banner() is not None:  # STALE, or LATE: the call's trade day is already over
+        log.warning(fresh.banner())
     asof = lake_last if asof is None else asof
     if start is not None:
         origin = start

@@ -240,9 +240,7 @@ class LakeReader:
                 "kind": src.kind,
                 "files": [
                     {
-                        "path": self.relative(f)
-                        if src.kind != "duckdb"
-                        else str(f),
+                        "path": self.relative(f) if src.kind != "duckdb" else str(f),
                         "size": f.stat().st_size,
                         "mtime_ns": f.stat().st_mtime_ns,
                     }

@@ -72,7 +72,11 @@ def test_allow_stale_warns_and_marks_the_file(real_binance_lake: Path, tmp_path:
         "checked": True,
         "stale": True,
         "note": sig["warnings"][0],
+        "trade_day": "2026-03-04",
+        "late": True,
     }
+    assert sig["trade_day"] == "2026-03-04" and sig["late"] is True
+    assert "tomorrow" not in out  # the call is for a day long over
     assert sig["warnings"][0].startswith(f"STALE: the lake's last date is {LAKE_END}, 279 days")
     lines = out.splitlines()
     assert lines[2].startswith(f"  STALE DATA: the lake's last date is {LAKE_END}")  # first
@@ -101,6 +105,38 @@ def test_a_lake_within_max_age_is_fresh(cut_lake: Path, tmp_path: Path, today: s
     assert sig["data_age_days"] == (date.fromisoformat(today) - date(2026, 2, 20)).days
     code, _, err = _signals(cut_lake, tmp_path, "--today", "2026-02-23")
     assert code == 2 and "3 days before today 2026-02-23" in err
+
+
+def test_a_call_for_a_day_already_over_is_late_and_loud(cut_lake: Path, tmp_path: Path) -> None:
+    """Review defect 1: a lake one day behind (age 2, within data.max_age_days) gave a silent
+    "flat tomorrow" for a trade day already over. The call is still issued (the freshest the
+    archive has), but it says LATE first, names its trade day, never says "tomorrow", and the
+    alert says it; age 1 is the call for today."""
+    from majors_alts_monitor.morning.notify import message
+
+    code, out, err = _signals(cut_lake, tmp_path, "--today", "2026-02-22")
+    assert code == 0
+    sig = json.loads(_today_file(tmp_path).read_text())
+    assert sig["stale"] is False and sig["late"] is True and sig["trade_day"] == "2026-02-21"
+    assert sig["freshness"]["late"] is True and sig["freshness"]["trade_day"] == "2026-02-21"
+    first = sig["warnings"][0]
+    assert first.startswith("LATE: the call is for 2026-02-21, a day already over by today")
+    assert "within data.max_age_days = 2" in first and "data through 2026-02-21" in first
+    lines = out.splitlines()
+    assert lines[2].startswith("  LATE CALL: the call is for 2026-02-21")  # first, before figures
+    assert "tomorrow" not in out and "on 2026-02-21, a day already over" in out
+    assert "LATE: the call is for 2026-02-21" in err  # and on the log
+    alert = message("signals", sig=sig, ledger=None, error=None, exit_code=0)
+    assert alert["event"] == "late" and alert["warnings"][0] == first
+    assert "LATE: for 2026-02-21, a day already over" in alert["text"]
+
+    code, out, _ = _signals(cut_lake, tmp_path / "t", "--today", "2026-02-21")  # age 1
+    sig = json.loads(_today_file(tmp_path / "t").read_text())
+    assert code == 0 and sig["late"] is False and sig["trade_day"] == "2026-02-21"
+    assert not any(w.startswith("LATE") for w in sig["warnings"]) and "LATE" not in out
+    assert "today (2026-02-21)" in out and "tomorrow" not in out
+    alert = message("signals", sig=sig, ledger=None, error=None, exit_code=0)
+    assert "late" not in alert["events"]
 
 
 def test_a_backfill_is_not_stale_and_a_future_asof_is_an_error(
@@ -200,6 +236,8 @@ def test_stamp_keeps_stale_of_the_asof_rule_and_puts_the_keys_after_it() -> None
         "stale",
         "today",
         "data_age_days",
+        "trade_day",
+        "late",
         "freshness",
         "decision_date",
         "warnings",
