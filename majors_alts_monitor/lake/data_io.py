@@ -16,13 +16,18 @@ Rules applied to every table, in this order (each stated, logged and tested):
    ``fact_price`` or ``dim_asset``), then config aliases apply (``SATS -> 1000SATS``).
 4. Null keys are an error. Rows with a null or non-finite value are missing data and dropped
    (counted). Non-positive ``close`` or negative cap/volume/open interest, rows dated before
-   2009-01-03 or after today (``clock.today()``), and values beyond physical sense (a close
+   2009-01-03 or after the machine's UTC date + 1 (no data can be dated there), and values
+   beyond physical sense (a close
    outside 1e-12..1e12 USD, a cap, volume or open interest above 1e15 USD, ``|funding_rate|``
    above 1 a day): dropped with one warning each (``data.on_bad_values: drop``) or refused
    (``error``).
 5. Identical duplicate rows are dropped (counted). Rows that share a key with different values
    are refused, naming the first key: fix the upstream writer, or drop one of them.
 6. Stablecoins (``dim_asset.is_stable``) and the config's exclude list are removed.
+
+Rows dated after today (``clock.today()``, pinned by ``--today``) that the clock allows are
+the future seen from today: cut (point in time), counted under their own reason
+(``tables.FUTURE_REASON``) with a note, never broken rows and not in the shares below.
 
 Every row left out is counted per table and reason (``LakeData.rejected``, the manifest's
 ``rejected_rows``). Missing and duplicate rows above ``limits.rejected_rows_warn_share`` of a
@@ -55,7 +60,15 @@ from .scan import (
     other_formats,
     scan_partitions,
 )
-from .tables import _EXTRA_REQUIRED, TABLES, TableSpec, _Report, date_bounds, validate_table
+from .tables import (
+    _EXTRA_REQUIRED,
+    FUTURE_REASON,
+    TABLES,
+    TableSpec,
+    _Report,
+    date_bounds,
+    validate_table,
+)
 
 log = logging.getLogger("majors_alts_monitor")
 
@@ -446,9 +459,12 @@ class LakeReader:
         """The shares of ``name``'s rows left out (see the module docstring): a warning for
         missing or duplicate rows above the warn share; a ``LakeError`` when broken rows exceed
         the error share."""
-        read = rep.rows_read.get(name, 0)
-        got = rep.rejected.get(name, {})
-        if not read or not got:
+        got = dict(rep.rejected.get(name, {}))
+        # rows after today are the future seen from today, cut (point in time): neither broken
+        # nor missing, and not in the base either (the share is of the rows up to today)
+        future = got.pop(FUTURE_REASON, {"rows": 0})
+        read = rep.rows_read.get(name, 0) - future["rows"]
+        if read <= 0 or not got:
             return
         routine = {r: v for r, v in got.items() if "null" in r or "duplicate" in r}
         broken = {r: v for r, v in got.items() if r not in routine}
