@@ -92,11 +92,12 @@ def check_output_root(output_root: Path, lake_dir: Path, duckdb_path: Path | Non
     OutputRoot(Path(output_root)).check([lake_dir], duckdb_path)
 
 
-def ensure_output_root(output_root: Path) -> None:
+def ensure_output_root(output_root: Path, *, create: bool = True) -> None:
     """Create the output root if absent and refuse one that cannot hold the output folders (a
     file, a file in the way of ``reports/``, ``artifacts/`` or ``cache/``, or a place that
     cannot be created or written). Call it after ``check_output_root``, never for a root inside
-    the lake."""
+    the lake. ``create=False``: the checks only, nothing created (a command that may still be
+    refused, ``signals``, creates the root when it writes)."""
     root = Path(output_root)
     for target in (root, root / "reports", root / "artifacts", root / "cache"):
         if target.exists() and not target.is_dir():
@@ -104,6 +105,8 @@ def ensure_output_root(output_root: Path) -> None:
                 f"output location {target} exists and is not a folder. What to do: pass "
                 "--output-root with a folder (it is created if absent), or move that file"
             )
+    if not create and not root.exists():
+        return
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as err:

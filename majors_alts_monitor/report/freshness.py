@@ -14,7 +14,7 @@ The check applies to a call about the present only. It does not apply to
 - a study of history: ``run --end`` or ``signals --asof`` before ``today - max_age_days``
   (a backfill is measured against its own ``--asof``, ``data.stale_days``).
 
-An ``--asof`` after today is refused: a signal cannot be dated in the future.
+An ``--asof`` (or a ``run --end``) after today is refused: a call cannot be dated in the future.
 
 A call about the present whose trade day (decision day + 1) is already over by today (age 2 up
 to ``data.max_age_days``: yesterday's files not yet published) is **late**: it is issued, but
@@ -169,13 +169,15 @@ def assess(
     return Freshness(data_end, today, max_age_days, why)
 
 
-def refuse_future(asof: date | None, today: date) -> None:
-    """``--asof`` after today is an error (exit 2), never a stale call."""
+def refuse_future(asof: date | None, today: date, option: str = "--asof") -> None:
+    """``--asof`` (or ``run --end``, ``option``) after today is an error (exit 2), never a
+    stale call."""
     if asof is not None and asof > today:
+        what = "a signal cannot be dated" if option == "--asof" else "a run cannot end"
         raise MonitorError(
-            f"--asof {asof} is after today {today} (UTC; --today pins it): a signal cannot be "
-            f"dated in the future. What to do: pass --asof {today} or earlier, or leave --asof "
-            "out for the lake's last date"
+            f"{option} {asof} is after today {today} (UTC; --today pins it): {what} in the "
+            f"future. What to do: pass {option} {today} or earlier, or leave {option} out for "
+            "the lake's last date"
         )
 
 
@@ -203,7 +205,9 @@ def stamp(sig: dict[str, Any], fresh: Freshness) -> dict[str, Any]:
 
 
 def run_freshness(cfg: Config, data_end: date, end: date | None) -> Freshness:
-    """``run``'s check: without ``--end`` (``end=None``) the run is today's."""
+    """``run``'s check: without ``--end`` (``end=None``) the run is today's; an ``--end`` after
+    today is refused (exit 2), as a future ``--asof`` is."""
+    refuse_future(end, clock.today(), option="--end")
     return assess(
         data_end,
         clock.today(),

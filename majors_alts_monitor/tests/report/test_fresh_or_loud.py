@@ -55,6 +55,9 @@ def test_stale_lake_is_refused_naming_both_dates(real_binance_lake: Path, tmp_pa
     assert "majors-alts update binance-archive" in err and "--allow-stale" in err
     assert not _today_file(tmp_path).exists()  # nothing written
     assert not (tmp_path / "reports" / "majors_alts" / "signals").exists()
+    # review defect 12: a refused call leaves no empty output root behind
+    code, _, _ = _signals(real_binance_lake, tmp_path / "fresh_root", "--today", TODAY)
+    assert code == 2 and not (tmp_path / "fresh_root").exists()
 
 
 def test_allow_stale_warns_and_marks_the_file(real_binance_lake: Path, tmp_path: Path):
@@ -181,6 +184,22 @@ def test_run_shows_the_stale_banner_and_says_it_in_kpis_and_manifest(
     assert "--end is before 2026-12-05" in kpis["freshness"]["note"]
     assert 'id="stale-banner"' not in (rep / "dashboard.html").read_text()
     assert json.loads((rep / "signals_today.json").read_text())["stale"] is True  # kept: newer
+
+
+def test_a_run_ending_after_today_is_refused_like_a_future_asof(tmp_path: Path) -> None:
+    """Review defect 9: ``run --end`` after today was accepted (exit 0); now exit 2 before any
+    work, as a future ``--asof`` is."""
+    code, out, err = _cli(
+        "run", "--demo", "--output-root", str(tmp_path / "o"), "--end", "2026-12-09",
+        "--today", TODAY, "--quiet",
+    )  # fmt: skip
+    assert code == 2 and out == ""
+    assert "--end 2026-12-09 is after today 2026-12-07" in err and "a run cannot end" in err
+    assert not (tmp_path / "o").exists()
+    from majors_alts_monitor import api, clock
+
+    with clock.pinned(date(2026, 12, 7)), pytest.raises(MonitorError, match="--end 2026-12-08"):
+        api.run(lake=tmp_path / "nowhere", end="2026-12-08")
 
 
 # ---- a synthetic lake says so itself ---------------------------------------------------------
