@@ -31,12 +31,20 @@ def _summary(rows: list[Mapping[str, Any]]) -> str:
 
 
 def held_when(sig: Mapping[str, Any]) -> str:
-    """The day the book is held, as the console says it: "tomorrow" only when the trade day
-    (decision day + 1) is after today; "today (D)" for the call made on its trade day; "on D,
-    a day already over" for a late call or a backfill (``report.freshness``)."""
+    """The day the book is held, as the console and the dashboard say it: "tomorrow" only when
+    the trade day (decision day + 1) is after today; "today (D)" for the call made on its trade
+    day; "on D, a day already over" for a late call or a backfill; "on D" when the clock does
+    not apply (a synthetic lake: its calendar is its spec's; ``report.freshness``)."""
     trade, today = sig.get("trade_day"), sig.get("today")
     if trade is None or today is None:
         return "tomorrow"
+    fr = sig.get("freshness")
+    if (
+        isinstance(fr, Mapping)
+        and fr.get("checked") is False
+        and "synthetic" in str(fr.get("note"))
+    ):
+        return f"on {trade}"
     if trade > today:
         return f"tomorrow ({trade})"
     if trade == today:
