@@ -387,7 +387,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from .publish.verify import verify
+    from .morning.verify import verify
 
     rep = verify(args.root)
     lines = [] if args.quiet else [f"verify {args.root}", *(f"  ok  {x}" for x in rep.ok)]

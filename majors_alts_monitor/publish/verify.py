@@ -7,11 +7,13 @@ folders must open the current set. For a lake the importers wrote, the same for 
 and every ``NAME.parquet`` must open the current set's file. A root written by an earlier
 version (no generations) is checked against its run manifest alone.
 
-The folders that accumulate outside the generations are checked record by record: each file of
-``ledger/`` must be a whole ledger record whose name is its decision day and the hash of what it
-says (``morning.ledger.problem``), each file of ``signals/`` a call named by its decision day
-(``report.signal_files.record_problem``). A temporary file left by a writer killed mid-write
-is not a record (readers skip it): it is counted, not a problem.
+The folders that accumulate outside the generations are checked record by record, by the
+checks the caller hands in (``RecordCheck``: this layer knows files, not what a record means):
+``morning.verify.verify``, which the ``verify`` command calls, hands in the ledger's (each file
+of ``ledger/`` a whole ledger record whose name is its decision day and the hash of what it says)
+and the signal records' (each file of ``signals/`` a call named by its decision day). A temporary
+file left by a writer killed mid-write is not a record (readers skip it): it is counted, not a
+problem.
 
 A lake's set holds its tables and the importer manifest (``importer_manifest.json``, which
 ``update`` reads): both are checked, and both must open the current set.
@@ -21,11 +23,24 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .generations import GEN_FILE, Store, sha256_file
 from .layout import MOUNTS, STORE_DIR, SUB, LakeOut, OutputRoot
+
+
+@dataclass(frozen=True)
+class RecordCheck:
+    """An accumulating folder of the output root and what is wrong with one of its records:
+    ``rel`` under the root's kept folder, ``shown`` under ``reports/majors_alts/`` (the path a
+    user sees), ``what`` its name in the report, ``check(name, bytes)`` the problem or None."""
+
+    rel: str
+    shown: str
+    what: str
+    check: Callable[[str, bytes], str | None]
 
 
 @dataclass
@@ -163,22 +178,15 @@ def _check_records(folder: Path, shown: Path, what: str, check, rep: Report) -> 
     rep.ok.append(f"{what}: {n_ok} records whole{tmp}")
 
 
-def _check_kept(out: OutputRoot, rep: Report) -> None:
-    from ..morning.ledger import LEDGER_REL
-    from ..morning.ledger import problem as ledger_problem
-    from ..report.signal_files import RECORDS, record_problem
-
+def _check_kept(out: OutputRoot, rep: Report, records: Sequence[RecordCheck]) -> None:
     keep = out.home / "keep" / "run"
-
-    def ledger_check(name: str, data: bytes) -> str | None:
-        return ledger_problem(name, data)[1]
-
-    _check_records(keep / LEDGER_REL, out.reports / "ledger", "ledger", ledger_check, rep)
-    _check_records(keep / RECORDS, out.reports / "signals", "signals", record_problem, rep)
+    for rc in records:
+        _check_records(keep / rc.rel, out.reports / rc.shown, rc.what, rc.check, rep)
 
 
-def verify_root(root: Path) -> Report:
-    """Check an output root (see the module docstring)."""
+def verify_root(root: Path, records: Sequence[RecordCheck] = ()) -> Report:
+    """Check an output root (see the module docstring); ``records``: the checks of the folders
+    that accumulate."""
     rep = Report()
     out = OutputRoot(Path(root))
     if not out.home.is_dir():
@@ -200,7 +208,7 @@ def verify_root(root: Path) -> Report:
     if out.sweep.current() is not None and gen is not None:
         if (out.reports / "sweep").resolve() != (out.sweep.current() / "reports").resolve():
             rep.problems.append(f"{out.reports / 'sweep'} does not open the current sweep set")
-    _check_kept(out, rep)
+    _check_kept(out, rep, records)
     return rep
 
 
@@ -223,9 +231,9 @@ def verify_lake(lake: Path) -> Report:
     return rep
 
 
-def verify(path: Path) -> Report:
+def verify(path: Path, records: Sequence[RecordCheck] = ()) -> Report:
     """An output root or an importer's lake, told apart by what is published there."""
     p = Path(path)
     if (p / STORE_DIR / "lake").is_dir():
         return verify_lake(p)
-    return verify_root(p)
+    return verify_root(p, records)

@@ -33,9 +33,9 @@ import pytest
 from majors_alts_monitor import cli
 from majors_alts_monitor.errors import PublishError
 from majors_alts_monitor.lake.synthetic import SyntheticSpec, generate, write_lake
+from majors_alts_monitor.morning.verify import verify
 from majors_alts_monitor.publish import fsops
 from majors_alts_monitor.publish.layout import writing_outputs
-from majors_alts_monitor.publish.verify import verify
 from majors_alts_monitor.tests.snapshots import file_stat_snapshot
 
 SPEC = SyntheticSpec(n_assets=12, start=date(2020, 1, 1), end=date(2021, 8, 31), seed=23)

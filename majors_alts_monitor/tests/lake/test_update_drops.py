@@ -28,8 +28,8 @@ from majors_alts_monitor.lake.importers.common import SCHEMAS
 from majors_alts_monitor.lake.importers.fetch import sha256
 from majors_alts_monitor.lake.importers.inputs import Drops, InputFile
 from majors_alts_monitor.lake.importers.manifest import MANIFEST
+from majors_alts_monitor.morning.verify import verify
 from majors_alts_monitor.publish.layout import LakeOut, writing_lake
-from majors_alts_monitor.publish.verify import verify
 from majors_alts_monitor.tests.lake.archive_server import ServerState, serve
 from majors_alts_monitor.tests.lake.update_fixtures import (
     copy_archive,

@@ -20,7 +20,7 @@ import pytest
 
 from majors_alts_monitor import cli
 from majors_alts_monitor.morning import ledger
-from majors_alts_monitor.publish.verify import verify
+from majors_alts_monitor.morning.verify import verify
 from majors_alts_monitor.report.orders import orders
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -17,8 +17,8 @@ import pytest
 from majors_alts_monitor import cli
 from majors_alts_monitor.morning import ledger
 from majors_alts_monitor.morning.commands import cmd_daily
+from majors_alts_monitor.morning.verify import verify
 from majors_alts_monitor.publish.layout import writing_outputs
-from majors_alts_monitor.publish.verify import verify
 
 
 def _sig(day: str = "2024-01-01", exposure: float = 0.5) -> dict:

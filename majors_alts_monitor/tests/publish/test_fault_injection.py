@@ -37,9 +37,9 @@ from majors_alts_monitor import cli
 from majors_alts_monitor.errors import PublishError
 from majors_alts_monitor.lake.importers.common import SCHEMAS, write_tables
 from majors_alts_monitor.lake.importers.manifest import MANIFEST
+from majors_alts_monitor.morning.verify import verify
 from majors_alts_monitor.publish import fsops, generations
 from majors_alts_monitor.publish.layout import LakeOut, OutputRoot, writing_lake, writing_outputs
-from majors_alts_monitor.publish.verify import verify
 
 from .conftest import Sets, copy_root, files_of_store
 

@@ -20,10 +20,10 @@ from majors_alts_monitor.errors import OutputLocationError, PublishError
 from majors_alts_monitor.lake.data_io import LakeReader, lake_span
 from majors_alts_monitor.lake.importers.common import SCHEMAS
 from majors_alts_monitor.lake.tables import _Report
+from majors_alts_monitor.morning.verify import verify
 from majors_alts_monitor.publish import accumulate
 from majors_alts_monitor.publish.layout import LakeOut, OutputRoot, writing_lake, writing_outputs
 from majors_alts_monitor.publish.paths import resolve
-from majors_alts_monitor.publish.verify import verify
 
 from .conftest import Sets, copy_root
 

@@ -33,9 +33,9 @@ import pytest
 
 from majors_alts_monitor.errors import PublishError
 from majors_alts_monitor.morning import ledger
+from majors_alts_monitor.morning.verify import verify
 from majors_alts_monitor.publish import fsops, generations
 from majors_alts_monitor.publish.layout import OutputRoot, shown_path, writing_outputs
-from majors_alts_monitor.publish.verify import verify
 from majors_alts_monitor.report.outputs import to_json_bytes
 from majors_alts_monitor.report.signal_files import publish_signal
 from majors_alts_monitor.shell import outputs_state

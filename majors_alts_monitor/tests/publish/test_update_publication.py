@@ -32,10 +32,10 @@ import pytest
 from majors_alts_monitor import cli
 from majors_alts_monitor.lake.importers.common import SCHEMAS
 from majors_alts_monitor.lake.importers.manifest import MANIFEST
+from majors_alts_monitor.morning.verify import verify
 from majors_alts_monitor.publish import fsops, generations
 from majors_alts_monitor.publish.layout import LakeOut, writing_lake
 from majors_alts_monitor.publish.lock import LOCK_WAIT_ENV
-from majors_alts_monitor.publish.verify import verify
 from majors_alts_monitor.tests.lake.archive_server import ServerState, serve
 from majors_alts_monitor.tests.lake.update_fixtures import market
 

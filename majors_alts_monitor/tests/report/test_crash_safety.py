@@ -30,9 +30,9 @@ import polars as pl
 import pytest
 
 from majors_alts_monitor.lake.synthetic import SyntheticSpec, generate, write_lake
+from majors_alts_monitor.morning.verify import verify_root
 from majors_alts_monitor.publish.generations import Store
 from majors_alts_monitor.publish.layout import OutputRoot, writing_outputs
-from majors_alts_monitor.publish.verify import verify_root
 from majors_alts_monitor.report.outputs import VOLATILE
 
 

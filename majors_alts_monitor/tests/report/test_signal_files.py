@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 from majors_alts_monitor import cli
 from majors_alts_monitor.backtest.stages import RunResult
 from majors_alts_monitor.config import load_config
+from majors_alts_monitor.morning.verify import verify
 from majors_alts_monitor.publish.layout import writing_outputs
-from majors_alts_monitor.publish.verify import verify
 from majors_alts_monitor.report import write as write_mod
 from majors_alts_monitor.report.signal_files import publish_signal
 from majors_alts_monitor.report.write import write_run
