@@ -4,7 +4,7 @@ run's Sharpe (``pipeline.walk_forward`` and ``pipeline.run`` call these)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -26,14 +26,16 @@ def trial_daily_returns(
     fits: list[FoldFit],
     d0: int,
     d1: int,
+    max_trials: int | None = None,
 ) -> tuple[np.ndarray, int] | None:
     """Net daily returns over pnl days ``d0+1 .. d1+1`` of the trials the effective number of
     trials is estimated from, shape (days, m), and the raw number of trials; None with one trial.
 
-    Composite: a seeded sample of at most ``stats.effective_n_max_trials`` grid sets, each run
-    by the search kernel from ``d0`` (one kernel block per day, in chunks of sets, so memory stays
-    near ``days x m`` floats). Jump: every penalty's stitched out-of-sample labels through the
-    backtest engine, as the strategy itself."""
+    Composite: a seeded sample (``multiple_testing.sample_trials``) of at most ``max_trials``
+    grid sets (default ``stats.effective_n_max_trials``), each run by the search kernel from
+    ``d0`` (one kernel block per day, in chunks of sets, so memory stays near ``days x m``
+    floats). Jump: every penalty's stitched out-of-sample labels through the backtest engine,
+    as the strategy itself."""
     if cfg.regime.mode == "jump":
         codes = [ff.trial_codes for ff in fits if ff.trial_codes is not None]
         if not codes or codes[0].shape[0] < 2:
@@ -51,9 +53,16 @@ def trial_daily_returns(
         return out, out.shape[1]
     if grid is None or grid.size < 2 or d1 <= d0:
         return None
-    take = multiple_testing.sample_trials(
-        grid.size, cfg.stats.effective_n_max_trials, cfg.stats.seed
-    )
+    cap = cfg.stats.effective_n_max_trials if max_trials is None else max_trials
+    take = multiple_testing.sample_trials(grid.size, cap, cfg.stats.seed)
+    return _grid_daily_returns(p, grid, take, d0, d1), grid.size
+
+
+def _grid_daily_returns(
+    p: Prepared, grid: ParamGrid, take: np.ndarray, d0: int, d1: int
+) -> np.ndarray:
+    """The kernel's net daily returns of the grid sets ``take`` over pnl days ``d0+1 ..
+    d1+1``, (days, len(take)), in chunks of sets."""
     span = d1 - d0 + 1
     out = np.empty((span, take.size))
     chunk = max(1, _DAILY_CHUNK_ELEMENTS // (2 * span))
@@ -70,13 +79,63 @@ def trial_daily_returns(
         )
         _, blocks = evaluate_grid(z, sub, p.inputs, d0, d1, span)
         out[:, lo : lo + ix.size] = blocks[:, :, 0].T
-    return out, grid.size
+    return out
+
+
+@dataclass(frozen=True)
+class TrialFamily:
+    """The out-of-sample net daily returns of the trials the search chose among, over pnl days
+    ``d0+1 .. d1+1``: the family of the selection tests (``stats.selection``). Every trial when
+    there are at most ``stats.spa_max_trials`` of them, else a seeded sample."""
+
+    returns: np.ndarray  # (days, m)
+    trials: np.ndarray  # the trial (grid set, jump penalty) of each column, ascending
+    n_trials: int  # the raw number of trials the search chose among
+
+    @property
+    def sampled(self) -> bool:
+        return self.trials.size < self.n_trials
+
+
+def trial_family(
+    cfg: Config, p: Prepared, grid: ParamGrid | None, fits: list[FoldFit], d0: int, d1: int
+) -> TrialFamily | None:
+    """The selection tests' family (None with one trial: HMM, k-means). Composite: every grid
+    set, or a seeded sample of ``stats.spa_max_trials`` of them; jump: every penalty."""
+    if cfg.regime.mode == "jump":
+        got = trial_daily_returns(cfg, p, grid, fits, d0, d1)
+        if got is None:
+            return None
+        return TrialFamily(got[0], np.arange(got[0].shape[1], dtype=np.int64), got[1])
+    if grid is None or grid.size < 2 or d1 <= d0:
+        return None
+    take = multiple_testing.sample_trials(grid.size, cfg.stats.spa_max_trials, cfg.stats.seed)
+    return TrialFamily(_grid_daily_returns(p, grid, take, d0, d1), take, grid.size)
 
 
 def effective_trial_statistics(
-    cfg: Config, p: Prepared, grid: ParamGrid | None, fits: list[FoldFit], d0: int, d1: int
+    cfg: Config,
+    p: Prepared,
+    grid: ParamGrid | None,
+    fits: list[FoldFit],
+    d0: int,
+    d1: int,
+    family: TrialFamily | None = None,
 ) -> multiple_testing.EffectiveTrials | None:
-    """The effective number of independent trials over the out-of-sample span (None: 1 trial)."""
+    """The effective number of independent trials over the out-of-sample span (None: 1 trial).
+    Its sample of at most ``stats.effective_n_max_trials`` trials is read from ``family`` when
+    the family holds all of them (the same kernel series), else evaluated."""
+    if family is not None and cfg.regime.mode == "composite" and grid is not None:
+        take = multiple_testing.sample_trials(
+            grid.size, cfg.stats.effective_n_max_trials, cfg.stats.seed
+        )
+        pos = np.searchsorted(family.trials, take)
+        if family.n_trials == grid.size and np.array_equal(
+            family.trials[np.minimum(pos, family.trials.size - 1)], take
+        ):
+            return multiple_testing.effective_trials(family.returns[:, pos], grid.size)
+    elif family is not None and cfg.regime.mode == "jump":
+        return multiple_testing.effective_trials(family.returns, family.n_trials)
     got = trial_daily_returns(cfg, p, grid, fits, d0, d1)
     if got is None:
         return None

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from .common import FONT_STACK, PLOTLY_CONFIG, DashboardData
 from .figures import FIGURES
+from .headline import headline_card
 from .plot import TEMPLATE, Figure, to_json
 from .tables import (
     _folds_table,
@@ -123,6 +124,9 @@ td.regime-RISK_ON_MAJORS::before { background: #2e9d5b; }
 td.regime-BALANCED::before { background: #8a94a6; }
 td.regime-RISK_ON_ALTS::before { background: #d64545; }
 .warnings { background: #fff8e6; border-color: #f0d48a; }
+.headline { border-color: #b9c3d6; }
+.headline td.strong { font-weight: 700; font-size: 15px; }
+.headline td.verdict { font-weight: 600; white-space: nowrap; }
 .warnings h2 { color: #8a6100; }
 .warnings ul { margin: 0; padding-left: 20px; }
 .figure { padding: 8px 10px; }
@@ -378,6 +382,7 @@ def render_dashboard(d: DashboardData) -> str:
         *page_start(title, CSS, n_figures),
         "<main>",
         f'<header><h1>{title}</h1><p class="sub">{sub}</p>{_latest(d)}</header>',
+        headline_card(kpis),
         banner,
     ]
     fb = kpis.get("funding_by_leg")
