@@ -88,8 +88,11 @@ class Cell:
     @property
     def key(self) -> int:
         kinds = {"null": 1, "power": 2, "stress": 3}
-        return kinds[self.kind] * 10**7 + self.n * 10**4 + round(self.rho * 100) * 10 + int(
-            self.sharpe
+        return (
+            kinds[self.kind] * 10**7
+            + self.n * 10**4
+            + round(self.rho * 100) * 10
+            + int(self.sharpe)
         )
 
 

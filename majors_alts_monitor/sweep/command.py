@@ -130,14 +130,23 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     committed(run.reports)  # a Ctrl-C from here on says where the results are, not "untouched"
     from .results import summary
 
-    s = summary(spec, run.rows, run.trial_sr)
+    s = summary(spec, run.rows, run.trial_sr)  # the SPA: from the final summary (not redone)
     print(f"sweep: {s['n_ok']} of {s['n_points']} points ok, {s['n_error']} failed")
     if s["best_point"]:
         b, d = s["best_point"], s["sweep_deflated_sharpe"]
         dsr = "n/a" if d["value"] is None else f"{d['value']:.3f}"
+        spa = (run.final_summary or {}).get("sweep_spa") or {}
+        p = spa.get("p_value")
+        spa_text = (
+            "n/a"
+            if p is None
+            else f"{p:.3f} vs flat ({'edge claimed' if spa['claims_edge'] else 'no edge claimed'}"
+            f" at 5%), {spa['p_value_always_on']:.3f} vs always-on, over {spa['family_size']} "
+            f"points and {spa['n_days']} common days"
+        )
         print(
-            f"best point {b['point']} {b['values']}: OOS Sharpe {b['oos_sharpe']:.3f}; "
-            f"deflated Sharpe over all {d['n_trials_total']:,} trials {dsr}"
+            f"best point {b['point']} {b['values']}: SPA p-value {spa_text}; OOS Sharpe "
+            f"{b['oos_sharpe']:.3f}; deflated Sharpe over all {d['n_trials_total']:,} trials {dsr}"
         )
     print(f"  results     {run.reports / 'sweep_results.parquet'}")
     print(f"  dashboard   {run.reports / 'sweep_dashboard.html'}")

@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ import numpy as np
 from .. import __version__
 from ..report.outputs import ARTIFACTS, REPORTS, OutputPaths, to_json_bytes, write_all
 from .results import parquet_bytes, previous_points, summary, table, trials_table
+from .spa import PointReturns, returns_by_hash, returns_table
 from .spec import SweepSpec
 from .worker import PointOutcome, PointTask, cache_keys, run_point
 
@@ -51,6 +52,8 @@ class SweepRun:
     timings: dict[int, dict[str, Any]]
     cluster: dict[str, Any]
     t0: float
+    returns: dict[int, PointReturns | None] = field(default_factory=dict)
+    final_summary: dict[str, Any] | None = None  # with the sweep-level SPA, at the end
 
     @property
     def reports(self) -> Path:
@@ -75,11 +78,15 @@ class SweepRun:
 
             trials = trials_table(self.spec, self.trial_sr)
             files[self.artifacts / "sweep_trials.parquet"] = parquet_bytes(trials)
-
+            rets = returns_table(self.spec, self.returns)
+            files[self.artifacts / "sweep_returns.parquet"] = parquet_bytes(rets)
+            # the final summary adds the SPA of the best point over every finished point
+            self.final_summary = summary(self.spec, self.rows, self.trial_sr, self.returns)
+            files[self.reports / "sweep_summary.json"] = to_json_bytes(self.final_summary)
             files[self.reports / "sweep_dashboard.html"] = sweep_dashboard_html(
                 self.spec,
                 table(self.spec, self.rows),
-                summary(self.spec, self.rows, self.trial_sr),
+                self.final_summary,
                 js_cache_dir=OutputPaths(self.root).cache,
             ).encode()
         write_all(files)
@@ -302,6 +309,7 @@ def run_sweep(
     def done(o: PointOutcome, worker: str) -> None:
         run.rows[o.point] = o.row
         run.trial_sr[o.point] = o.trial_sharpe
+        run.returns[o.point] = o.returns
         run.timings[o.point] = {
             "seconds": round(o.seconds, 3),
             "worker": worker,
@@ -356,11 +364,16 @@ def _resume(run: SweepRun) -> None:
                 "drop --resume"
             )
     trials = run.artifacts / "sweep_trials.parquet"
-    rows, srs = previous_points(
-        run.spec, pq.read_table(res), pq.read_table(trials) if trials.is_file() else None
+    rets = run.artifacts / "sweep_returns.parquet"
+    rows, srs, returns = previous_points(
+        run.spec,
+        pq.read_table(res),
+        pq.read_table(trials) if trials.is_file() else None,
+        returns_by_hash(pq.read_table(rets)) if rets.is_file() else None,
     )
     run.rows.update(rows)
     run.trial_sr.update(srs)
+    run.returns.update(returns)
     for i in rows:
         run.timings[i] = {"seconds": 0.0, "resumed": True, "status": "ok"}
 
