@@ -9,8 +9,9 @@ trial 0 gets a mean of ``S / sqrt(365)`` daily standard deviations: annualised S
 power cells). The search is the selection the statistics guard against: the in-sample best
 trial is picked. "Claims an edge" means:
 
-- ``spa``: Hansen's SPA p-value (``stats.selection``, the run's headline: studentised,
-  consistent recentring, stationary bootstrap with mean block 10, 500 resamples) < 0.05;
+- ``spa``: Hansen's SPA p-value (``stats.selection``, the run's headline: each mean excess
+  divided by its daily standard deviation, consistent recentring, stationary bootstrap with
+  mean block 10, 500 resamples) < 0.05;
   ``spa_upper`` the same with White's Reality Check recentring;
 - ``oracle``: the exact p-value of the same studentised maximum under the true null (the
   t statistics of equicorrelated normal trials are equicorrelated normals:
@@ -37,11 +38,15 @@ Checkpoints: one JSON file per cell under ``--out`` (per-replication values), wr
 cell finishes; a re-run skips finished cells, so an interrupted run resumes.
 
     python benchmarks/calibration.py --out DIR [--estimate] [--only null|power|stress]
-        [--reps 1000] [--power-reps 500] [--timing]
+        [--reps 1000] [--power-reps 1000]
+    python benchmarks/calibration.py --timing
+    python benchmarks/calibration.py --compare-scales
 
 ``--estimate``: time 3 replications of every cell and print the projected total; ``--timing``:
 the SPA's cost at 1,000 trials x 2,000 days x 500 resamples (median of 5, with a same-process
-baseline ratio: a 2,000 x 2,000 @ 2,000 x 1,000 matrix product).
+baseline ratio: a 2,000 x 2,000 @ 2,000 x 1,000 matrix product); ``--compare-scales``: the
+SPA's false-claim rate with each scale of ``stats.selection`` (the daily standard deviation,
+Hansen's long-run deviation, none) beside the exact test's on the same null draws.
 """
 
 from __future__ import annotations
@@ -269,6 +274,40 @@ def power_table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+SCALE_CELLS = ((100, 0.0, 1500), (100, 0.3, 1500), (50, 0.7, 1500), (500, 0.7, 800))
+
+
+def compare_scales() -> None:
+    """Why the headline divides by the daily standard deviation: the SPA's rate of claims
+    with each scale against the exact test's on the same null draws (``SCALE_CELLS``: N, rho,
+    replications), consistent and upper (Reality Check) recentring."""
+    from dataclasses import replace
+
+    print("| N | rho | reps | sd (headline) | long-run (Hansen) | none (arch) | exact | SE |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for n, rho, reps in SCALE_CELLS:
+        cell = Cell("null", n, rho)
+        hits = {"sd": 0, "long_run": 0, "none": 0, "exact": 0}
+        for rep in range(reps):
+            ss = np.random.SeedSequence([77, cell.key, rep])
+            data_seed, boot_seed = ss.spawn(2)
+            x = draw(cell, np.random.default_rng(data_seed))
+            (b,) = sel.selection_bootstraps(
+                x,
+                (None,),
+                n_boot=N_BOOT,
+                mean_block=MEAN_BLOCK,
+                seed=int(boot_seed.generate_state(1)[0]),
+            )
+            for scale in ("sd", "long_run", "none"):
+                hits[scale] += replace(b, scale=scale).spa().p_value < ALPHA
+            tstat = math.sqrt(T_DAYS) * x.mean(axis=0) / x.std(axis=0, ddof=0)
+            hits["exact"] += oracle_p(float(tstat.max()), n, rho) < ALPHA
+        se = math.sqrt(ALPHA * (1 - ALPHA) / reps)
+        cols = " | ".join(_pct(hits[k] / reps) for k in ("sd", "long_run", "none", "exact"))
+        print(f"| {n} | {rho:g} | {reps} | {cols} | {100 * se:.2f} |", flush=True)
+
+
 def timing() -> None:
     """The SPA's cost at 1,000 trials x 2,000 days x 500 resamples, with a baseline ratio."""
     rng = np.random.default_rng(0)
@@ -296,16 +335,22 @@ def timing() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--out", type=Path)
     ap.add_argument("--reps", type=int, default=1000)
-    ap.add_argument("--power-reps", type=int, default=500)
+    ap.add_argument("--power-reps", type=int, default=1000)
     ap.add_argument("--only", choices=["null", "power", "stress"])
     ap.add_argument("--estimate", action="store_true")
     ap.add_argument("--timing", action="store_true")
+    ap.add_argument("--compare-scales", action="store_true")
     args = ap.parse_args(argv)
     if args.timing:
         timing()
         return 0
+    if args.compare_scales:
+        compare_scales()
+        return 0
+    if args.out is None:
+        ap.error("--out is required to run the cells")
     args.out.mkdir(parents=True, exist_ok=True)
     todo = cells(args.only)
     if args.estimate:

@@ -84,7 +84,8 @@ def headline_table(kpis: Mapping[str, Any]) -> str:
         ],
     ]
     cap = (
-        "Hansen's SPA (consistent p-value, studentised, stationary bootstrap) of the best member "
+        "Hansen's SPA (consistent p-value, stationary bootstrap; statistic: the best Sharpe ratio "
+        "of the excess returns) of the best member "
         "of the family, so choosing it after the fact is priced in; an edge is claimed when "
         "p < 5%. The deflated Sharpe at the effective number of trials (below) is a diagnostic "
         "that over-claims when the trials share a common factor."

@@ -28,8 +28,8 @@ SPA_NOTE = (
     "Hansen (2005) test of superior predictive ability over the family of the walk-forward "
     "book and every parameter set the search chose among (their net daily returns over the "
     "out-of-sample days): null = no member beats the benchmark in mean; statistic = the "
-    "largest studentised mean excess return sqrt(n) mean(d) / omega (omega: the stationary "
-    "bootstrap's long-run standard deviation); p_value uses Hansen's consistent recentring "
+    "largest standardised mean excess return sqrt(n) mean(d) / sd(d) (sqrt(n) times the best "
+    "per-period Sharpe ratio of the excess; scale sd); p_value uses Hansen's consistent recentring "
     "(lower / upper: the bounds; upper is White's Reality Check), stationary bootstrap with "
     "stats.mean_block and stats.n_boot resamples (the run's Sharpe-interval draws). Picking "
     "the best member after the fact is priced in. claims_edge = p_value < alpha against the "
@@ -95,7 +95,7 @@ def spa_keys(
         "n_days": int(x.shape[0]),
         "resamples": int(cfg.stats.n_boot),
         "mean_block": float(cfg.stats.mean_block),
-        "studentized": True,
+        "scale": "sd",
         "alpha": ALPHA,
     }
     if x.shape[0] < 2:

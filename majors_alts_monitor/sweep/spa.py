@@ -34,7 +34,8 @@ class PointReturns:
 
 
 SPA_METHOD = (
-    "Hansen's SPA (consistent p-value, studentised, stationary bootstrap of the best point's "
+    "Hansen's SPA (consistent p-value, statistic sqrt(n) times the best per-period Sharpe of the "
+    "excess returns, stationary bootstrap of the best point's "
     "stats.n_boot, stats.mean_block and stats.seed) over the finished points counted once per "
     "config hash: their out-of-sample net daily returns on the days every one of them has "
     "(common_start..common_end), against the always-flat book (p_value, the headline: the "
@@ -125,7 +126,7 @@ def sweep_spa(
         "common_end": None,
         "resamples": int(cfg.stats.n_boot),
         "mean_block": float(cfg.stats.mean_block),
-        "studentized": True,
+        "scale": "sd",
         "alpha": ALPHA,
         "method": SPA_METHOD,
     }

@@ -36,8 +36,8 @@ def _arch_indices(t: int, reps: int, block: int, seed: int) -> np.ndarray:
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 @pytest.mark.parametrize("with_benchmark", [False, True])
-def test_unstudentized_spa_is_archs_spa_on_archs_indices(seed: int, with_benchmark: bool) -> None:
-    """``studentize=False`` is arch's SPA (arch 8 does not studentise its statistic): the same
+def test_unscaled_spa_is_archs_spa_on_archs_indices(seed: int, with_benchmark: bool) -> None:
+    """``scale="none"`` is arch's SPA (arch 8 does not studentise its statistic): the same
     resamples give the same lower, consistent and upper p-values and critical values."""
     x, bench = _family(seed)
     t, block, reps = x.shape[0], 10, 400
@@ -46,7 +46,7 @@ def test_unstudentized_spa_is_archs_spa_on_archs_indices(seed: int, with_benchma
     ref = SPA(loss_b, -x, block_size=block, reps=reps, seed=100 + seed)
     ref.compute()
     idx = _arch_indices(t, reps, block, 100 + seed)
-    ours = sel.spa_test(x, b, indices=idx, mean_block=block, studentize=False)
+    ours = sel.spa_test(x, b, indices=idx, mean_block=block, scale="none")
     got = [ours.p_value_lower, ours.p_value, ours.p_value_upper]
     np.testing.assert_allclose(got, ref.pvalues.to_numpy(), rtol=0, atol=1e-12)
     assert 0.0 < ref.pvalues["consistent"] < 1.0 or seed  # a non-degenerate case is covered
@@ -58,8 +58,10 @@ def test_unstudentized_spa_is_archs_spa_on_archs_indices(seed: int, with_benchma
 
 
 @pytest.mark.parametrize("seed", [4, 5, 6])
-def test_studentized_spa_is_archs_spa_on_columns_divided_by_omega(seed: int) -> None:
-    """Hansen's studentised statistic equals arch's on ``d_k / omega_k`` (omega from arch's own
+@pytest.mark.parametrize("scale", ["sd", "long_run"])
+def test_scaled_spa_is_archs_spa_on_scaled_columns(seed: int, scale: str) -> None:
+    """The standardised statistic equals arch's on ``d_k / s_k`` (``scale="sd"``, the default)
+    and Hansen's studentised one on ``d_k / omega_k`` (``"long_run"``, omega from arch's own
     kernel variance): the same p-values on the same resamples, the statistic times
     ``sqrt(T)``."""
     x, bench = _family(seed, drift=0.0002)
@@ -67,16 +69,18 @@ def test_studentized_spa_is_archs_spa_on_columns_divided_by_omega(seed: int) -> 
     d = x - bench[:, None]
     ref0 = SPA(-bench, -x, block_size=block, reps=reps, seed=seed)
     ref0.compute()
-    omega = np.sqrt(ref0._loss_diff_var)
-    ref = SPA(np.zeros(t), -(d / omega), block_size=block, reps=reps, seed=seed)
+    by = d.std(axis=0, ddof=1) if scale == "sd" else np.sqrt(ref0._loss_diff_var)
+    ref = SPA(np.zeros(t), -(d / by), block_size=block, reps=reps, seed=seed)
     ref.compute()
     idx = _arch_indices(t, reps, block, seed)
-    ours = sel.spa_test(x, bench, indices=idx, mean_block=block)
+    ours = sel.spa_test(x, bench, indices=idx, mean_block=block, scale=scale)
     got = [ours.p_value_lower, ours.p_value, ours.p_value_upper]
     np.testing.assert_allclose(got, ref.pvalues.to_numpy(), rtol=0, atol=1e-12)
-    assert ours.statistic == pytest.approx(
-        math.sqrt(t) * float((d / omega).mean(0).max()), rel=1e-9
-    )
+    assert ours.statistic == pytest.approx(math.sqrt(t) * float((d / by).mean(0).max()), rel=1e-9)
+    if scale == "sd":  # the default statistic is sqrt(T) times the best per-period Sharpe
+        sharpe = d.mean(axis=0) / d.std(axis=0, ddof=1)
+        assert ours.statistic == pytest.approx(math.sqrt(t) * sharpe.max(), rel=1e-12)
+        assert sel.spa_test(x, bench, indices=idx, mean_block=block).p_value == ours.p_value
 
 
 def test_long_run_variance_is_archs_kernel() -> None:
@@ -98,7 +102,7 @@ def test_stepm_names_archs_superior_models(seed: int) -> None:
     ref = StepM(np.zeros(t), -x, size=0.1, block_size=block, reps=reps, seed=seed)
     ref.compute()
     idx = _arch_indices(t, reps, block, seed)
-    ours = sel.stepm(x, size=0.1, indices=idx, mean_block=block, studentize=False)
+    ours = sel.stepm(x, size=0.1, indices=idx, mean_block=block, scale="none")
     assert ours.superior.tolist() == sorted(int(i) for i in ref.superior_models)
     assert 0 < ours.n_superior < k
     assert len(ours.critical_values) >= 2  # rejected, then re-tested the rest
@@ -113,13 +117,14 @@ def test_resample_means_are_the_gathered_means_of_the_projects_draws() -> None:
     d = x - bench[:, None]
     ref = d[idx].mean(axis=1)
     np.testing.assert_allclose(b.boot_mean, ref, rtol=0, atol=1e-15)
-    # a slow reference of the studentised consistent p-value from those resamples
+    # a slow reference of the default (sd-scaled) consistent p-value from those resamples
     om = np.sqrt(sel.bootstrap_variance(d, 6.0))
+    sd = d.std(axis=0, ddof=1)
     m = d.mean(axis=0)
     thr = -np.sqrt(om**2 / 300 * 2 * math.log(math.log(300)))
     centre = np.where(m >= thr, m, 0.0)
-    stat = max(math.sqrt(300) * m / om)
-    boot = [max(math.sqrt(300) * (ref[r] - centre) / om) for r in range(250)]
+    stat = max(math.sqrt(300) * m / sd)
+    boot = [max(math.sqrt(300) * (ref[r] - centre) / sd) for r in range(250)]
     assert b.spa().p_value == pytest.approx(np.mean(np.array(boot) >= stat), abs=1e-12)
 
 
@@ -129,7 +134,7 @@ def test_spa_metamorphic() -> None:
     base = sel.spa_test(x, bench, **kw)
     perm = np.random.default_rng(0).permutation(x.shape[1])
     assert sel.spa_test(x[:, perm], bench, **kw).p_value == base.p_value  # order
-    # studentised: a leverage per trial on the excess changes nothing
+    # standardised: a leverage per trial on the excess changes nothing
     lev = np.random.default_rng(1).uniform(0.2, 5.0, x.shape[1])
     scaled = bench[:, None] + (x - bench[:, None]) * lev
     got = sel.spa_test(scaled, bench, **kw)
