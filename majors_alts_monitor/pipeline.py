@@ -196,7 +196,7 @@ def run(
     fits, all_fits, s, grid = wf.fits, wf.all_fits, wf.stitched, wf.grid
     d0, d1 = wf.folds[0].test_start, int(s.pnl_idx[-1] - 1)
     family = trial_family(cfg, p, grid, fits, d0, d1)
-    eff = effective_trial_statistics(cfg, p, grid, fits, d0, d1, family)
+    eff = effective_trial_statistics(cfg, p, grid, fits, d0, d1)
     kpis, regime_metrics = assemble_kpis(cfg, p, fits, s, grid, wf.var_trials, wf.pbo, eff, family)
     del family  # days x trials floats: not kept past the statistics
     for w in (kpis["funding_by_leg"]["warning"], kpis["neutrality"]["market_spread"]["warning"]):

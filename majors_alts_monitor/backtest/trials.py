@@ -114,28 +114,12 @@ def trial_family(
 
 
 def effective_trial_statistics(
-    cfg: Config,
-    p: Prepared,
-    grid: ParamGrid | None,
-    fits: list[FoldFit],
-    d0: int,
-    d1: int,
-    family: TrialFamily | None = None,
+    cfg: Config, p: Prepared, grid: ParamGrid | None, fits: list[FoldFit], d0: int, d1: int
 ) -> multiple_testing.EffectiveTrials | None:
     """The effective number of independent trials over the out-of-sample span (None: 1 trial).
-    Its sample of at most ``stats.effective_n_max_trials`` trials is read from ``family`` when
-    the family holds all of them (the same kernel series), else evaluated."""
-    if family is not None and cfg.regime.mode == "composite" and grid is not None:
-        take = multiple_testing.sample_trials(
-            grid.size, cfg.stats.effective_n_max_trials, cfg.stats.seed
-        )
-        pos = np.searchsorted(family.trials, take)
-        if family.n_trials == grid.size and np.array_equal(
-            family.trials[np.minimum(pos, family.trials.size - 1)], take
-        ):
-            return multiple_testing.effective_trials(family.returns[:, pos], grid.size)
-    elif family is not None and cfg.regime.mode == "jump":
-        return multiple_testing.effective_trials(family.returns, family.n_trials)
+    Its sample of at most ``stats.effective_n_max_trials`` trials is evaluated on its own, not
+    read from the selection tests' family: the same kernel series, but a different memory
+    layout could move the correlations' last bits (BLAS), and this figure is not to move."""
     got = trial_daily_returns(cfg, p, grid, fits, d0, d1)
     if got is None:
         return None
