@@ -112,11 +112,12 @@ def spa_keys(
     m = x.shape[1] - 1
     perm = np.random.default_rng(cfg.stats.seed).permutation(m) + 1
     curve: dict[str, list[Any]] = {"trials": [], "p_value": [], "p_value_always_on": []}
-    for size in _sizes(m) if m else []:
-        sub = np.concatenate([[0], np.sort(perm[:size])])
-        curve["trials"].append(int(size))
-        curve["p_value"].append(flat.spa(sub).p_value)
-        curve["p_value_always_on"].append(on.spa(sub).p_value)
+    if m:
+        order = np.concatenate([[0], perm])  # the book, then the trials in a seeded order
+        sizes = _sizes(m)
+        curve["trials"] = sizes
+        curve["p_value"] = flat.nested_p_values(order, [s + 1 for s in sizes])
+        curve["p_value_always_on"] = on.nested_p_values(order, [s + 1 for s in sizes])
     return {
         "p_value": vs_flat["p_value"],
         "p_value_always_on": vs_on["p_value"],

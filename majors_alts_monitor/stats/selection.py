@@ -81,6 +81,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -111,6 +112,7 @@ SCALES: tuple[str, ...] = ("sd", "long_run", "none")
 """What each strategy's mean excess is divided by (module doc, "Which scale")."""
 
 _FFT_COLUMNS = 256  # columns transformed at a time by ``bootstrap_variance`` (bounded memory)
+_ROW_BLOCK = 256  # resamples whose maxima are taken at a time (bounded temporaries)
 
 
 def bootstrap_variance(d: npt.ArrayLike, mean_block: float) -> FloatArray:
@@ -133,7 +135,7 @@ def bootstrap_variance(d: npt.ArrayLike, mean_block: float) -> FloatArray:
     with np.errstate(under="ignore"):
         kappa = (1.0 - i / n) * q**i + (i / n) * q ** (n - i)
     weights = np.concatenate([[1.0], 2.0 * kappa])  # lag 0 .. n - 1
-    nfft = 1 << (2 * n - 1).bit_length()  # zero padding: no circular wrap
+    nfft = _fast_length(2 * n - 1)  # zero padding: no circular wrap
     out = np.empty(k)
     for c0 in range(0, k, _FFT_COLUMNS):
         e = x[:, c0 : c0 + _FFT_COLUMNS]
@@ -143,6 +145,22 @@ def bootstrap_variance(d: npt.ArrayLike, mean_block: float) -> FloatArray:
         acov[0] = np.einsum("ij,ij->j", e, e)  # lag 0 exactly
         out[c0 : c0 + _FFT_COLUMNS] = weights @ acov / n
     return out
+
+
+def _fast_length(n: int) -> int:
+    """The smallest ``2^a 3^b 5^c >= n``: a length pocketfft transforms fast."""
+    best = 1 << max(0, (n - 1).bit_length())
+    f5 = 1
+    while f5 < best:
+        f35 = f5
+        while f35 < best:
+            v = f35
+            while v < n:
+                v *= 2
+            best = min(best, v)
+            f35 *= 3
+        f5 *= 5
+    return best
 
 
 @dataclass(frozen=True)
@@ -229,11 +247,46 @@ class SPABootstrap:
         lower = np.maximum(self.mean, 0.0)
         return {"lower": lower, "consistent": consistent, "upper": upper}
 
+    @cached_property
+    def _scaled_boot(self) -> FloatArray:
+        """``boot_mean * scale`` (B, K), once per bootstrap (the sub-families reuse it)."""
+        return self.boot_mean * self._scale()
+
     def _max_boot(self, centre: FloatArray, cols: npt.NDArray[np.int64]) -> FloatArray:
-        """``max_k`` over ``cols`` of the recentred, scaled resample means, per resample."""
-        scale = self._scale()[cols]
-        z = (self.boot_mean[:, cols] - centre[cols]) * scale
-        return z.max(axis=1)
+        """``max_k`` over ``cols`` of the recentred, scaled resample means, per resample
+        (``_ROW_BLOCK`` resamples at a time: a bounded temporary)."""
+        sb = self._scaled_boot
+        shift = (centre * self._scale())[cols]
+        every = cols.size == sb.shape[1] and bool(np.all(cols == np.arange(cols.size)))
+        out = np.empty(sb.shape[0])
+        for r0 in range(0, sb.shape[0], _ROW_BLOCK):
+            block = sb[r0 : r0 + _ROW_BLOCK] if every else sb[r0 : r0 + _ROW_BLOCK, cols]
+            out[r0 : r0 + _ROW_BLOCK] = (block - shift).max(axis=1)
+        return out
+
+    def nested_p_values(self, order: Iterable[int], sizes: Iterable[int]) -> list[float]:
+        """Consistent p-values of the nested sub-families ``order[:size]`` for each ``size``
+        (one pass: running maxima along ``order``); constant columns are skipped as in
+        ``spa``. The same resamples as the whole family's."""
+        cols = self._columns(order)
+        want = [int(s) for s in sizes]
+        if any(s < 1 or s > cols.size for s in want):
+            raise ValueError(f"sizes must be in [1, {cols.size}]")
+        keep = self.live[cols]
+        t_all = self.statistics()[cols]
+        t_run = np.maximum.accumulate(np.where(keep, t_all, -np.inf))
+        shift = (self._centres()["consistent"] * self._scale())[cols]
+        sb = self._scaled_boot
+        ends = np.asarray(want) - 1
+        boot_max = np.empty((sb.shape[0], len(want)))
+        for r0 in range(0, sb.shape[0], _ROW_BLOCK):
+            z = np.where(keep, sb[r0 : r0 + _ROW_BLOCK, cols] - shift, -np.inf)
+            boot_max[r0 : r0 + _ROW_BLOCK] = np.maximum.accumulate(z, axis=1)[:, ends]
+        out = []
+        for j, e in enumerate(ends):
+            stat = t_run[e]
+            out.append(1.0 if not np.isfinite(stat) else float(np.mean(boot_max[:, j] >= stat)))
+        return out
 
     def _columns(self, columns: Iterable[int] | None) -> npt.NDArray[np.int64]:
         k = self.mean.size

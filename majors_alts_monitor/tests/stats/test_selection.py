@@ -223,3 +223,23 @@ def test_headline_spa_false_positive_rate_is_bounded_on_correlated_nulls() -> No
         hits += sel.spa_test(x, n_boot=299, mean_block=10.0, seed=r).p_value < 0.05
     print(f"SPA power at annualised Sharpe 3: {hits}/60")
     assert hits / 60 >= 0.5
+
+
+def test_nested_p_values_are_the_sub_families_spa() -> None:
+    """The family-sampling curve in one pass equals the SPA of each nested sub-family."""
+    x, bench = _family(11, k=20)
+    x = np.column_stack([x, bench])  # a constant excess column inside the order
+    (b,) = sel.selection_bootstraps(x, (bench,), n_boot=300, mean_block=10.0, seed=2)
+    order = np.random.default_rng(3).permutation(x.shape[1])
+    sizes = [1, 2, 5, 13, x.shape[1]]
+    got = b.nested_p_values(order, sizes)
+    want = [b.spa(np.sort(order[:s])).p_value for s in sizes]
+    assert got == want
+    with pytest.raises(ValueError, match="sizes"):
+        b.nested_p_values(order, [0])
+
+
+def test_fft_length_is_the_smallest_5_smooth_length() -> None:
+    smooth = sorted(2**a * 3**b * 5**c for a in range(14) for b in range(9) for c in range(6))
+    for n in range(1, 6000):
+        assert sel._fast_length(n) == next(v for v in smooth if v >= n)
