@@ -334,6 +334,11 @@ def test_kmeans_mode_explain_and_signal(tmp_path: Path) -> None:
     s = pipeline.signal(cfg, end)
     _assert_same_signal(s, sig)
     assert math.isclose(s["score"], last["score"], abs_tol=1e-12)
+    # one trial: the selection test's family is the walk-forward book alone
+    spa = res.kpis["walk_forward"]["spa"]
+    assert spa["family_size"] == spa["family_evaluated"] == 1
+    assert spa["vs_flat"]["best"] in ("walk_forward", None) and 0.0 <= spa["p_value"] <= 1.0
+    assert spa["family_sampling"]["trials"] == []
 
 
 def _ex(codes, score, days, left, fold=None, md=2) -> Explain:
