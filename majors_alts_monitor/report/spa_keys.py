@@ -37,7 +37,10 @@ SPA_NOTE = (
     "alpha): the members shown to beat the benchmark. family_sampling: the consistent p-values "
     "over nested seeded sub-families (the walk-forward book always in) on the same resamples, "
     "how the p-value moves with the size of the family; when family_sampled is true only "
-    "family_evaluated of family_size members were evaluated (stats.spa_max_trials). "
+    "family_evaluated of family_size members were evaluated (stats.spa_max_trials). Measured "
+    "(benchmarks/spa_family_sampling.py): random samples of 250 to 1,000 of the 2,000 sets "
+    "moved the p-value by up to 0.3 on the real lakes and, near 0.05 on the demo, flipped the "
+    "verdict in up to 23% of samples, so the whole family is tested by default. "
     "docs/statistics.md"
 )
 
