@@ -487,7 +487,13 @@ def spa_test(
     """Hansen's SPA: do any of the strategies ``returns`` (T, K) of daily returns beat the
     ``benchmark`` (T,) (or (T, K), one per column; ``None``: the always-flat book)? The
     consistent p-value is ``result.p_value``; see the module doc. Resamples as in
-    ``selection_bootstraps``."""
+    ``selection_bootstraps``.
+
+    With one strategy (K = 1) this is a one-sided stationary-bootstrap test of a positive mean
+    excess; ``p_value_upper`` is then the usual p-value, and for a strategy clearly worse
+    than the benchmark the consistent ``p_value`` sits near 0.5 rather than near 1 (Hansen's
+    recentring leaves such a model at its own mean): neither claims an edge. Several separate
+    tests (one model against several baselines) are combined with ``holm``."""
     (boot,) = selection_bootstraps(
         returns,
         (benchmark,),
