@@ -44,10 +44,11 @@ same scale); the choice matters for size in finite samples and for power. Hansen
 about 5% at mean block 10 over 2,000 days, the bootstrap treats it as known, and the maximum
 over many strategies of ``t_k`` with a noisy denominator has a heavier tail than its
 bootstrap: measured against the exact null distribution on the same draws
-(``benchmarks/calibration.py --compare-scales``) it claims an edge 0.2-1.0 point more often
-than an exact test, at 6.1-7.1% where the exact test is at 5.4-6.3%. ``s_k`` has a relative
-error of about 1.6% and the daily standard deviation tracked the exact test within 0.6 point
-(below it) in every cell; it is the default. ``scale="none"`` is arch's statistic.
+(``benchmarks/calibration.py --compare-scales``) it claims an edge 0.5-1.5 points more often
+than an exact test (5.1-6.1% where the exact test is at 4.3-5.6%). ``s_k`` has a relative
+error of about 1.6%, and the daily standard deviation tracked the exact test within 0.4 point
+in every cell; it is the default. ``scale="none"`` is arch's statistic (fine when every
+strategy has the same volatility; otherwise the most volatile ones dominate the maximum).
 
 **Pinned to arch.** ``arch.bootstrap.SPA`` (8.0) computes the same kernel variance and the
 same recentring but does not scale its statistic (its ``studentize`` flag only labels the
