@@ -26,14 +26,12 @@ def trial_daily_returns(
     fits: list[FoldFit],
     d0: int,
     d1: int,
-    max_trials: int | None = None,
 ) -> tuple[np.ndarray, int] | None:
     """Net daily returns over pnl days ``d0+1 .. d1+1`` of the trials the effective number of
     trials is estimated from, shape (days, m), and the raw number of trials; None with one trial.
 
-    Composite: a seeded sample (``multiple_testing.sample_trials``) of at most ``max_trials``
-    grid sets (default ``stats.effective_n_max_trials``), each run by the search kernel from
-    ``d0`` (one kernel block per day, in chunks of sets, so memory stays near ``days x m``
+    Composite: a seeded sample (``multiple_testing.sample_trials``) of at most
+    ``stats.effective_n_max_trials`` grid sets, each run by the search kernel from ``d0`` (one kernel block per day, in chunks of sets, so memory stays near ``days x m``
     floats). Jump: every penalty's stitched out-of-sample labels through the backtest engine,
     as the strategy itself."""
     if cfg.regime.mode == "jump":
@@ -53,7 +51,7 @@ def trial_daily_returns(
         return out, out.shape[1]
     if grid is None or grid.size < 2 or d1 <= d0:
         return None
-    cap = cfg.stats.effective_n_max_trials if max_trials is None else max_trials
+    cap = cfg.stats.effective_n_max_trials
     take = multiple_testing.sample_trials(grid.size, cap, cfg.stats.seed)
     return _grid_daily_returns(p, grid, take, d0, d1), grid.size
 
