@@ -31,8 +31,8 @@ def trial_daily_returns(
     trials is estimated from, shape (days, m), and the raw number of trials; None with one trial.
 
     Composite: a seeded sample (``multiple_testing.sample_trials``) of at most
-    ``stats.effective_n_max_trials`` grid sets, each run by the search kernel from ``d0`` (one kernel block per day, in chunks of sets, so memory stays near ``days x m``
-    floats). Jump: every penalty's stitched out-of-sample labels through the backtest engine,
+    ``stats.effective_n_max_trials`` grid sets, each run by the search kernel from ``d0`` (one
+    kernel block per day, in chunks of sets, so memory stays near ``days x m`` floats). Jump: every penalty's stitched out-of-sample labels through the backtest engine,
     as the strategy itself."""
     if cfg.regime.mode == "jump":
         codes = [ff.trial_codes for ff in fits if ff.trial_codes is not None]
@@ -51,8 +51,9 @@ def trial_daily_returns(
         return out, out.shape[1]
     if grid is None or grid.size < 2 or d1 <= d0:
         return None
-    cap = cfg.stats.effective_n_max_trials
-    take = multiple_testing.sample_trials(grid.size, cap, cfg.stats.seed)
+    take = multiple_testing.sample_trials(
+        grid.size, cfg.stats.effective_n_max_trials, cfg.stats.seed
+    )
     return _grid_daily_returns(p, grid, take, d0, d1), grid.size
 
 
