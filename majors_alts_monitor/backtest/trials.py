@@ -30,10 +30,10 @@ def trial_daily_returns(
     """Net daily returns over pnl days ``d0+1 .. d1+1`` of the trials the effective number of
     trials is estimated from, shape (days, m), and the raw number of trials; None with one trial.
 
-    Composite: a seeded sample (``multiple_testing.sample_trials``) of at most
-    ``stats.effective_n_max_trials`` grid sets, each run by the search kernel from ``d0`` (one
-    kernel block per day, in chunks of sets, so memory stays near ``days x m`` floats). Jump: every penalty's stitched out-of-sample labels through the backtest engine,
-    as the strategy itself."""
+    Composite: a seeded sample of at most ``stats.effective_n_max_trials`` grid sets, each run
+    by the search kernel from ``d0`` (one kernel block per day, in chunks of sets, so memory stays
+    near ``days x m`` floats). Jump: every penalty's stitched out-of-sample labels through the
+    backtest engine, as the strategy itself."""
     if cfg.regime.mode == "jump":
         codes = [ff.trial_codes for ff in fits if ff.trial_codes is not None]
         if not codes or codes[0].shape[0] < 2:
