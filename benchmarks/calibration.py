@@ -35,10 +35,11 @@ replications (``sqrt(0.05 * 0.95 / R)``). With 1,000 replications a cell of a te
 (phi 0.98, sd 0.2; the synthetic lake's clustering), no oracle.
 
 Checkpoints: one JSON file per cell under ``--out`` (per-replication values), written when the
-cell finishes; a re-run skips finished cells, so an interrupted run resumes.
+cell finishes; a re-run skips finished cells, so an interrupted run resumes, and a re-run with
+more ``--reps`` extends a finished cell by the missing replications.
 
     python benchmarks/calibration.py --out DIR [--estimate] [--only null|power|stress]
-        [--reps 1000] [--power-reps 1000]
+        [--cell NAME] [--reps 1000] [--power-reps 1000]
     python benchmarks/calibration.py --timing
     python benchmarks/calibration.py --compare-scales
 
@@ -186,13 +187,22 @@ def replicate(cell: Cell, rep: int) -> dict[str, float]:
 
 
 def run_cell(cell: Cell, reps: int, out_dir: Path) -> dict:
+    """The cell's first ``reps`` replications (replication ``r`` is seeded by the cell and
+    ``r`` alone). A checkpoint with at least ``reps`` is read back (its first ``reps`` kept);
+    one with fewer is extended by the missing replications, so a cell's 3,000 replications
+    start with its 1,000."""
     path = out_dir / f"{cell.name}.json"
+    done_rows: list[dict[str, float]] = []
+    seconds = 0.0
     if path.is_file():
         done = json.loads(path.read_text())
         if done.get("reps") == reps:
             return done
+        vals = done["values"]
+        done_rows = [{k: vals[k][i] for k in vals} for i in range(done["reps"])][:reps]
+        seconds = done["seconds"] if len(done_rows) < reps else 0.0
     t0 = time.time()
-    rows = [replicate(cell, r) for r in range(reps)]
+    rows = done_rows + [replicate(cell, r) for r in range(len(done_rows), reps)]
     res = {
         "cell": cell.name,
         "kind": cell.kind,
@@ -203,7 +213,7 @@ def run_cell(cell: Cell, reps: int, out_dir: Path) -> dict:
         "t_days": T_DAYS,
         "n_boot": N_BOOT,
         "mean_block": MEAN_BLOCK,
-        "seconds": round(time.time() - t0, 1),
+        "seconds": round(seconds + time.time() - t0, 1),
         "values": {k: [r[k] for r in rows] for k in rows[0]},
     }
     tmp = path.with_suffix(".tmp")
@@ -356,6 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reps", type=int, default=1000)
     ap.add_argument("--power-reps", type=int, default=1000)
     ap.add_argument("--only", choices=["null", "power", "stress"])
+    ap.add_argument("--cell", help="one cell by name, e.g. null_N200_rho0.7")
     ap.add_argument("--estimate", action="store_true")
     ap.add_argument("--timing", action="store_true")
     ap.add_argument("--compare-scales", action="store_true")
@@ -369,7 +380,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.out is None:
         ap.error("--out is required to run the cells")
     args.out.mkdir(parents=True, exist_ok=True)
-    todo = cells(args.only)
+    todo = [c for c in cells(args.only) if args.cell is None or c.name == args.cell]
+    if not todo:
+        ap.error(f"no cell named {args.cell!r}")
     if args.estimate:
         total = 0.0
         for c in todo:
