@@ -174,7 +174,7 @@ def test_kpis_lead_with_the_selection_aware_test(run_output: tuple[Path, dict]) 
     """kpis.json opens with the headline (the SPA p-value, then the stitched out-of-sample
     Sharpe, its interval and PSR); walk_forward.spa tests the walk-forward book and every
     parameter set the search chose among against the flat and the always-on book
-    (``tests/backtest/test_walkforward.py`` recomputes it from the returns)."""
+    (``tests/report/test_selection_keys.py`` recomputes it from the returns)."""
     root, k = run_output
     assert next(iter(k)) == "headline"
     h, wf = k["headline"], k["walk_forward"]
