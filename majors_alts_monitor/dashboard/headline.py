@@ -8,12 +8,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..labels import p_value
 from .tables import DASH, _int, _num, _ratio, _table, e
 
 
 def _p(x: Any) -> str:
-    v = _num(x)
-    return DASH if v is None else f"{v:.3f}"
+    """A p-value as every surface prints it (``labels.p_value``: "< 0.001", never 0)."""
+    return DASH if _num(x) is None else p_value(x)
 
 
 def _stepm(side: Mapping[str, Any]) -> str:
