@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import polars as pl
 
-from . import __version__
+from . import __version__, clock
 from .backtest.engine import run_backtest, vol_target_scale
 from .backtest.stages import Market, Prepared, Progress, RunResult, noop
 from .backtest.trials import effective_trial_statistics, trial_family
@@ -26,9 +27,11 @@ from .backtest.walk import fit_fold, fold_schedule, require_one_fold, walk_forwa
 from .config import REGIMES, Config
 from .errors import LakeError, MonitorError
 from .lake.data_io import LakeData, LakeReader, check_output_root, lake_span, reader_for
+from .lake.wide import WideLake, read_wide
 from .market.beta_neutral import build_book, rolling_betas
 from .market.features import compute_features
 from .market.panel import build_panel
+from .market.scope import scoped
 from .market.thin import tradeable
 from .market.universe import build_universe
 from .regime.search import SearchInputs, transition_costs
@@ -40,6 +43,7 @@ from .report.assembly import (
     with_trial_oos_sharpe,
 )
 from .report.decision import signal_record
+from .report.freshness import Freshness, assess, refuse_future, stamp
 from .report.outputs import positive_zero
 from .report.thin_report import thin_data_block, thin_warnings
 
@@ -49,6 +53,18 @@ log = logging.getLogger("majors_alts_monitor")
 def make_reader(cfg: Config) -> LakeReader:
     duck = cfg.paths.duckdb if cfg.paths.duckdb is not None and cfg.paths.duckdb.is_file() else None
     return reader_for(cfg, cfg.paths.data_lake, duck)
+
+
+def read_lake(cfg: Config, reader: LakeReader, start: date | None, end: date | None) -> LakeData:
+    """The lake for ``[start, end]`` as a run reads it: every asset on narrow columns for the
+    candidate rule and the market-wide totals, the candidates' rows for the panel
+    (``market.scope``, docs/scale.md)."""
+    return scope_lake(cfg, read_wide(reader, start, end))
+
+
+def scope_lake(cfg: Config, wide: WideLake) -> LakeData:
+    """The candidates' rows of ``wide`` for this configuration's ``universe`` section."""
+    return scoped(wide, cfg.universe, cfg.data.max_gap_days)
 
 
 def prepare(cfg: Config, lake: LakeData, start: date, end: date) -> Prepared:
@@ -183,9 +199,13 @@ def run(
     *,
     lake: LakeData | None = None,
     prepared: Prepared | None = None,
+    fresh: Freshness | None = None,
 ) -> RunResult:
     """The whole run. ``lake`` (read for ``[start, end]``) and ``prepared`` (for the effective
-    window) skip those stages when a caller already holds them (the sweep's workers)."""
+    window) skip those stages when a caller already holds them (the sweep's workers).
+    ``fresh``: the lake's age against today as the command measured it (``run`` without
+    ``--end`` is today's run); by default ``end`` counts as an ``--end`` the caller asked
+    for (``report.freshness``)."""
     t_start = time.time()
     timings: dict[str, float] = {}
     t = time.time()
@@ -200,8 +220,20 @@ def run(
     if end < start:
         raise MonitorError(f"--end {end} is before --start {start}")
     progress("reading the lake")
-    lake = reader.read(start, end) if lake is None else lake
+    lake = read_lake(cfg, reader, start, end) if lake is None else lake
     eff_start, eff_end, warns = effective_window(lake, start, end)
+    if fresh is None:
+        fresh = assess(
+            eff_end,
+            clock.today(),
+            cfg.data.max_age_days,
+            lake_dir=cfg.paths.data_lake,
+            requested=end,
+            option="--end",
+        )
+    fresh = replace(fresh, data_end=eff_end)  # the run's last day: its signal's decision day
+    if fresh.stale:
+        warns.insert(0, fresh.warning())
     lap("read")
     progress("building panel, universe, features and book")
     p = prepare(cfg, lake, eff_start, eff_end) if prepared is None else prepared
@@ -234,6 +266,8 @@ def run(
         through=lake.data_through(),
         origin=eff_start,
     )
+    sig = stamp(sig, fresh)
+    kpis["freshness"] = fresh.block()
     # One run, one set of warnings: the run's (window, data, backtest) and the signal's (lagging
     # tables, the decision day's book), deduplicated in order, on every surface of the run.
     warns = list(dict.fromkeys([*warns, *sig["warnings"]]))
@@ -254,12 +288,12 @@ def run(
         "lake": reader.fingerprint(),
         "tables_read": {
             name: {
-                "rows": int(df.height),
-                "start": str(df["date"].min()) if "date" in df.columns and df.height else None,
-                "end": str(df["date"].max()) if "date" in df.columns and df.height else None,
+                "rows": st.rows,
+                "start": str(st.first) if st.first is not None else None,
+                "end": str(st.last) if st.last is not None else None,
                 "source": p.lake.sources[name].kind,
             }
-            for name, df in p.lake.tables.items()
+            for name, st in p.lake.table_stats().items()
         },
         "tables_read_note": "rows and spans of each table as read for the run's window, after "
         "validation (stablecoins removed, duplicates dropped); the lake's files are in `lake`",
@@ -268,9 +302,10 @@ def run(
         "rejected_rows_note": "rows of each table left out as read for the run's window, by "
         "reason, with the first offending key (data.on_bad_values, limits.rejected_rows_*)",
         "warnings": warns,
+        "freshness": fresh.block(),
         "feature_definitions": dict(p.features.definitions),
         "universe": {
-            "assets": len(p.panel.assets),
+            "assets": p.lake.scope.n_assets if p.lake.scope is not None else len(p.panel.assets),
             "mean_basket_size": float(p.book.n_names[p.book.built].mean())
             if p.book.built.any()
             else 0.0,
@@ -299,8 +334,7 @@ def run(
 
 def effective_window(lake: LakeData, start: date, end: date) -> tuple[date, date, list[str]]:
     """The span of the lake's prices inside ``[start, end]``, with a warning per cut end."""
-    first_price = lake.tables["fact_price"]["date"].min()
-    last_price = lake.tables["fact_price"]["date"].max()
+    first_price, last_price = lake.price_span()
     eff_start, eff_end = max(start, first_price), min(end, last_price)
     warns: list[str] = []
     if eff_end < end:
@@ -322,21 +356,39 @@ def stale_error(asof: date, price_end: date, stale_days: int) -> MonitorError:
 
 def signal(
     cfg: Config,
-    asof: date,
+    asof: date | None,
     progress: Progress = noop,
     *,
     start: date | None = None,
     allow_stale: bool = False,
 ) -> dict:
-    """Tomorrow's book from data dated ``<= asof`` only (see OUTPUTS.md, signals_today.json).
+    """Tomorrow's book from data dated ``<= asof`` only (see OUTPUTS.md, signals_today.json);
+    ``asof=None``: today's call, from the lake's last date.
 
     ``start`` is the origin of the fold schedule (default: the lake's first price date, the
     same default as ``run``; with ``signals.history_days`` set, the decision day minus that
     many days). A decision day more than ``data.stale_days`` before ``asof`` is refused unless
-    ``allow_stale``; the result then depends on the lake only, never on ``asof``."""
+    ``allow_stale``; the result then depends on the lake only, never on ``asof``. Today's call
+    on a lake older than ``data.max_age_days`` is refused the same way, an ``asof`` after today
+    always (``report.freshness``)."""
+    today = clock.today()
+    refuse_future(asof, today)
     reader = make_reader(cfg)
     check_output_root(cfg.paths.output_root, cfg.paths.data_lake, cfg.paths.duckdb)
     lake_first, lake_last = lake_span(reader)
+    fresh = assess(
+        lake_last if asof is None else min(lake_last, asof),  # the decision day, at the latest
+        today,
+        cfg.data.max_age_days,
+        lake_dir=cfg.paths.data_lake,
+        requested=asof,
+        option="--asof",
+    )
+    if fresh.stale and not allow_stale:
+        raise fresh.error()
+    if fresh.stale:
+        log.warning(fresh.warning())
+    asof = lake_last if asof is None else asof
     if start is not None:
         origin = start
     elif cfg.signals.history_days is not None:
@@ -349,11 +401,11 @@ def signal(
             f"prices span {lake_first}..{lake_last}). What to do: choose an --asof in that span"
         )
     progress(f"reading the lake {origin}..{asof}")
-    lake = reader.read(origin, asof)
-    price_end = lake.tables["fact_price"]["date"].max()
+    lake = read_lake(cfg, reader, origin, asof)
+    price_first, price_end = lake.price_span()
     if (asof - price_end).days > cfg.data.stale_days and not allow_stale:
         raise stale_error(asof, price_end, cfg.data.stale_days)
-    first = max(origin, lake.tables["fact_price"]["date"].min())
+    first = max(origin, price_first)
     progress("building panel, universe, features and book")
     p = prepare(cfg, lake, first, price_end)
     n = p.panel.n_days
@@ -364,4 +416,9 @@ def signal(
         need.insert(0, folds[-2])  # yesterday was labelled by the previous fold's model
     progress(f"fitting fold {folds[-1].index} ({cfg.regime.mode})")
     fits = [fit_fold(cfg, p, f) for f in need]
-    return signal_record(cfg, p, fits, asof=asof, through=lake.data_through(), origin=first)
+    sig = stamp(
+        signal_record(cfg, p, fits, asof=asof, through=lake.data_through(), origin=first), fresh
+    )
+    if sig["freshness"]["stale"] and not allow_stale:  # the lake's prices end before its last date
+        raise replace(fresh, data_end=price_end).error()
+    return sig

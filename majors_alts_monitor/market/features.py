@@ -46,7 +46,7 @@ import polars as pl
 
 from ..arrays import Mask, Panel, Series, shift
 from ..config import FEATURE_NAMES
-from .panel import MarketPanel, carry_forward
+from .panel import MarketPanel, carry_forward, listed_cap_total
 from .rolling import rolling_max, rolling_median
 from .row_median import row_nanmedian
 from .universe import Universe
@@ -225,9 +225,10 @@ def _carried_mcap(c: FeatureContext) -> Panel:
 
 @_shared
 def btc_dom(c: FeatureContext) -> Series:
+    """BTC's share of ``cap_total``: every listed asset of the lake, candidates or not."""
     mcap = _carried_mcap(c)
-    listed = np.isfinite(c.panel.ret) | np.isfinite(c.panel.close)
-    total = np.nansum(np.where(listed, mcap, np.nan), axis=1)
+    p = c.panel
+    total = p.cap_total if p.cap_total is not None else listed_cap_total(p.close, p.ret, mcap)
     b = mcap[:, c.universe.btc]
     with np.errstate(invalid="ignore", divide="ignore"):
         out = b / total

@@ -71,22 +71,26 @@ class SweepRun:
         return self.root / SWEEP_ARTIFACTS
 
     def write(self, final: bool = False, dashboard: bool = False) -> None:
-        """The results, summary and manifest; at the end (``dashboard``) also the dashboard
-        and the trials of every point (kept for ``--resume``)."""
+        """The results, summary, manifest and the trials and out-of-sample returns of every
+        finished point (kept for ``--resume``, so that a sweep whose process was killed resumes
+        from its last finished point); at the end (``dashboard``) also the dashboard and the
+        summary with the sweep-level SPA. The files are published as one
+        set (``publish.layout``: one rename switches them), so the trials on disk are always
+        those of the results beside them."""
         files = {
             "reports/sweep_results.parquet": parquet_bytes(table(self.spec, self.rows)),
             "reports/sweep_summary.json": to_json_bytes(
                 summary(self.spec, self.rows, self.trial_sr)
             ),
             "artifacts/sweep_manifest.json": to_json_bytes(self.manifest(final)),
+            "artifacts/sweep_trials.parquet": parquet_bytes(trials_table(self.spec, self.trial_sr)),
+            "artifacts/sweep_returns.parquet": parquet_bytes(
+                returns_table(self.spec, self.returns)
+            ),
         }
         if dashboard:
             from .dashboard import sweep_dashboard_html
 
-            trials = trials_table(self.spec, self.trial_sr)
-            files["artifacts/sweep_trials.parquet"] = parquet_bytes(trials)
-            rets = returns_table(self.spec, self.returns)
-            files["artifacts/sweep_returns.parquet"] = parquet_bytes(rets)
             # the final summary adds the SPA of the best point over every finished point
             self.final_summary = summary(self.spec, self.rows, self.trial_sr, self.returns)
             files["reports/sweep_summary.json"] = to_json_bytes(self.final_summary)
