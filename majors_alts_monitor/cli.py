@@ -23,7 +23,7 @@ from typing import NoReturn
 from . import __version__, clock
 from .config import Config, load_config
 from .errors import MonitorError
-from .interrupts import raise_if_interrupted, sticky_sigint
+from .interrupts import caused_by_interrupt, raise_if_interrupted, sticky_sigint
 from .lake.demo import DEMO_ASSETS, demo_conflict, ensure_demo_lake
 from .publish import generations
 from .shell import (
@@ -35,12 +35,13 @@ from .shell import (
     parse_date,
     print_result,
     setup_logging,
+    wrote_anything,
 )
 
 log = logging.getLogger("majors_alts_monitor")
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _common(p: argparse.ArgumentParser, demo: bool = True) -> None:
     p.add_argument(
         "--config",
         type=Path,
@@ -55,11 +56,12 @@ def _common(p: argparse.ArgumentParser) -> None:
         default=None,
         help="folder under which reports/, artifacts/, cache/ are written",
     )
-    p.add_argument(
-        "--demo",
-        action="store_true",
-        help="generate (once) and use the synthetic demo lake under <output-root>/cache/",
-    )
+    if demo:
+        p.add_argument(
+            "--demo",
+            action="store_true",
+            help="generate (once) and use the synthetic demo lake under <output-root>/cache/",
+        )
     p.add_argument("--quiet", action="store_true", help="warnings and the summary only")
     add_today(p)
 
@@ -381,8 +383,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     lines += [f"  PROBLEM  {x}" for x in rep.problems]
     if rep.problems:
         lines.append(
-            f"{len(rep.problems)} problem(s): what readers see is not the set its writer "
-            "published. What to do: run the command that writes it again"
+            f"{len(rep.problems)} problem(s): what readers see is not what its writer "
+            "published. What to do: as each problem says, or run the command that writes it "
+            "again"
         )
     code = print_result("\n".join(lines)) if lines else 0
     return 2 if rep.problems and code == 0 else code
@@ -407,6 +410,8 @@ def main(argv: list[str] | None = None) -> int:
             return handlers[args.command](args)
     except MonitorError as err:
         print(f"error: {err}", file=sys.stderr)
+        if wrote_anything():  # what was written before the failure, said truthfully
+            print(f"note: {outputs_state()}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         return _interrupted()
@@ -447,25 +452,13 @@ def _interrupted() -> int:
     # objects left half-built by the interrupt (e.g. llvmlite's during a numba compile) may
     # complain from their finalisers at exit: noise after a Ctrl-C, not news
     sys.unraisablehook = lambda _unraisable: None
-    state = f"interrupted; {outputs_state()}" if generations.published else INTERRUPTED
+    state = f"interrupted; {outputs_state()}" if wrote_anything() else INTERRUPTED
     print(state, file=sys.stderr)
     return 130
 
 
 def _caused_by_interrupt(err: BaseException) -> bool:
-    """A Ctrl-C that surfaced as another exception: a KeyboardInterrupt raised inside a
-    Python callback of compiled code comes back as ``SystemError: ... returned a result with
-    an exception set`` with the KeyboardInterrupt as its cause (the grid search holds SIGINT
-    for this reason, ``regime.search.sigint_deferred``); libraries may also wrap it as a
-    context."""
-    seen: set[int] = set()
-    e: BaseException | None = err
-    while e is not None and id(e) not in seen:
-        if isinstance(e, KeyboardInterrupt):
-            return True
-        seen.add(id(e))
-        e = e.__cause__ or e.__context__
-    return False
+    return caused_by_interrupt(err)
 
 
 def _exit_now(code: int) -> NoReturn:

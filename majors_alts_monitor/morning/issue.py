@@ -19,6 +19,7 @@ class Issuing:
     def __init__(self, cfg: Config, sig: dict[str, Any], args: argparse.Namespace) -> None:
         self.cfg, self.sig = cfg, sig
         self.command = getattr(args, "issued_by", None) or "signals"
+        self.asof = getattr(args, "asof", None) is not None  # a backfill, not today's call
         self.appended: ledger.Appended | None = None
         capital = getattr(args, "capital", None)
         if capital is not None and getattr(args, "positions", None) is None:
@@ -31,7 +32,9 @@ class Issuing:
         from ..pipeline import make_reader
 
         fp = ledger.lake_fingerprint(make_reader(self.cfg).fingerprint())
-        self.appended = ledger.issue(out, self.sig, command=self.command, lake_fp=fp)
+        self.appended = ledger.issue(
+            out, self.sig, command=self.command, lake_fp=fp, asof=self.asof
+        )
         notify.record(self.sig, self.appended.record)
         return self.appended
 

@@ -243,7 +243,9 @@ def message(
         "steps": steps,
         "ledger": None
         if ledger is None
-        else {k: ledger.get(k) for k in ("decision_date", "answer", "revision", "backfilled")},
+        else {
+            k: ledger.get(k) for k in ("decision_date", "answer", "revision", "backfilled", "late")
+        },
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "package_version": __version__,
     }
