@@ -190,7 +190,11 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _config(args: argparse.Namespace, progress: Progress | None = None) -> Config:
+def _config(
+    args: argparse.Namespace, progress: Progress | None = None, *, create: bool = True
+) -> Config:
+    """The command's configuration, its paths checked; ``create=False`` leaves an absent output
+    root uncreated (the demo lake, which lives under it, creates it anyway)."""
     if args.demo and (args.lake is not None or args.duckdb is not None):
         raise demo_conflict("--demo", "--lake" if args.lake is not None else "--duckdb")
     cfg = load_config(args.config)
@@ -199,7 +203,7 @@ def _config(args: argparse.Namespace, progress: Progress | None = None) -> Confi
 
     if not args.demo:
         check_output_root(cfg.paths.output_root, cfg.paths.data_lake, cfg.paths.duckdb)
-    ensure_output_root(cfg.paths.output_root)
+    ensure_output_root(cfg.paths.output_root, create=create or args.demo)
     if args.demo:
         lake_dir = ensure_demo_lake(cfg.paths.output_root, progress)
         paths = cfg.paths.model_copy(update={"data_lake": lake_dir, "duckdb": None})
@@ -281,12 +285,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .lake.data_io import lake_span
     from .morning.notify import record as record_alert
     from .publish.layout import writing_outputs
-    from .report.freshness import run_freshness
+    from .report.freshness import refuse_future, run_freshness
     from .report.orders import size_signal
     from .report.summary import summary_text
     from .report.write import write_run
 
     _modules_loaded()
+    refuse_future(args.end, clock.today(), option="--end")  # before any work: exit 2
     progress = Progress(args.quiet)
     capture = LogCapture()
     logging.getLogger("majors_alts_monitor").addHandler(capture)
@@ -307,7 +312,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         start, end = args.start or s0, args.end or e0
         log.info(f"run {start}..{end}, lake {cfg.paths.data_lake}, config hash {cfg.hash()}")
         fresh = run_freshness(cfg, e0, args.end)  # no --end: today's run, checked
-        res = pipeline.run(cfg, start, end, progress, fresh=fresh)
+        res = pipeline.run(cfg, start, end, progress, fresh=fresh, reader=reader)
         size_signal(res.signal, args.capital, positions, args.min_order, source)
         record_alert(res.signal)  # for --notify (morning/notify.py)
         paths = write_run(res, cfg, log_text=capture.text, progress=progress, out=out)
@@ -319,6 +324,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_signals(args: argparse.Namespace) -> int:
     from . import pipeline
+    from .lake.data_io import ensure_output_root
     from .morning.issue import Issuing
     from .publish.layout import writing_outputs
     from .report.orders import size_signal
@@ -327,13 +333,18 @@ def cmd_signals(args: argparse.Namespace) -> int:
 
     _modules_loaded()
     progress = Progress(args.quiet)
-    cfg = _config(args, progress)
+    cfg = _config(args, progress, create=False)  # a refused call creates no output root
     positions, source = _sizing(args, cfg)
     # no --asof: today's call, refused on a lake older than data.max_age_days (--allow-stale)
-    sig = pipeline.signal(cfg, args.asof, progress, start=args.start, allow_stale=args.allow_stale)
+    reader = pipeline.make_reader(cfg)  # one generation of the lake for the whole command
+    sig = pipeline.signal(
+        cfg, args.asof, progress, start=args.start, allow_stale=args.allow_stale, reader=reader
+    )
     size_signal(sig, args.capital, positions, args.min_order, source)
-    issuing = Issuing(cfg, sig, args)  # the ledger (morning/issue.py): orders against it
+    # the ledger (morning/issue.py): orders against it
+    issuing = Issuing(cfg, sig, args, reader=reader)
     lakes = [cfg.paths.data_lake]
+    ensure_output_root(cfg.paths.output_root)  # the call is made: now the root may be created
     with writing_outputs(
         cfg.paths.output_root, lakes=lakes, duckdb=cfg.paths.duckdb, command="signals"
     ) as out:

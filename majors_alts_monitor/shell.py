@@ -34,7 +34,7 @@ def add_today(p: argparse.ArgumentParser) -> None:
         "--today",
         type=parse_date,
         default=None,
-        help="pin today's date (default: today in UTC); rows dated after it are refused",
+        help="pin today's date (default: today in UTC); rows dated after it are left out",
     )
 
 

@@ -87,7 +87,8 @@ def make_record(
     """The ledger record of a signal record (``signals_today.json``). ``asof``: the call was
     asked for a past day (``signals --asof``). A call whose trade day was over when it was
     issued is ``backfilled`` when asked with ``--asof``, ``late`` when it is today's call on a
-    stale lake (``--allow-stale``): a backfill and a late call are told apart."""
+    lake too far behind for it (the signal's ``late``; a stale lake with ``--allow-stale`` too):
+    a backfill and a late call are told apart."""
     today = today or clock.today()
     d = date.fromisoformat(sig["decision_date"])
     over = is_backfilled(d, today)
@@ -145,7 +146,7 @@ class Appended:
         )
         back = ", backfilled" if r["backfilled"] else ""
         if r.get("late"):
-            back = ", late: its trade day was over when issued (a stale lake)"
+            back = ", late: its trade day was over when issued (the lake was behind)"
         return f"ledger   {r['decision_date']} recorded{rev}{back} ({where})"
 
 
