@@ -22,7 +22,7 @@ import polars as pl
 from . import __version__, clock
 from .backtest.engine import run_backtest, vol_target_scale
 from .backtest.stages import Market, Prepared, Progress, RunResult, noop
-from .backtest.trials import effective_trial_statistics
+from .backtest.trials import effective_trial_statistics, trial_family
 from .backtest.walk import fit_fold, fold_schedule, require_one_fold, walk_forward
 from .config import REGIMES, Config
 from .errors import LakeError, MonitorError
@@ -244,10 +244,13 @@ def run(
     wf = walk_forward(cfg, p, eff_start, eff_end, progress, lap, mults)
     fits, all_fits, s, grid = wf.fits, wf.all_fits, wf.stitched, wf.grid
     d0, d1 = wf.folds[0].test_start, int(s.pnl_idx[-1] - 1)
+    family = trial_family(cfg, p, grid, fits, d0, d1)
     eff = effective_trial_statistics(cfg, p, grid, fits, d0, d1)
-    kpis, regime_metrics = assemble_kpis(cfg, p, fits, s, grid, wf.var_trials, wf.pbo, eff)
-    if kpis["funding_by_leg"]["warning"]:
-        warns.append(kpis["funding_by_leg"]["warning"])
+    kpis, regime_metrics = assemble_kpis(cfg, p, fits, s, grid, wf.var_trials, wf.pbo, eff, family)
+    del family  # days x trials floats: not kept past the statistics
+    for w in (kpis["funding_by_leg"]["warning"], kpis["neutrality"]["market_spread"]["warning"]):
+        if w:
+            warns.append(w)
     kpis["thin_data"] = thin_data_block(cfg, p, s)
     warns += thin_warnings(p, s, kpis["thin_data"])
     lap("statistics")
@@ -270,6 +273,7 @@ def run(
     # tables, the decision day's book), deduplicated in order, on every surface of the run.
     warns = list(dict.fromkeys([*warns, *sig["warnings"]]))
     sig["warnings"] = list(warns)
+    kpis["warnings"] = list(warns)
     if cfg.report.robustness:
         from .backtest.robustness import robustness
 

@@ -4,7 +4,7 @@ run's Sharpe (``pipeline.walk_forward`` and ``pipeline.run`` call these)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -54,6 +54,14 @@ def trial_daily_returns(
     take = multiple_testing.sample_trials(
         grid.size, cfg.stats.effective_n_max_trials, cfg.stats.seed
     )
+    return _grid_daily_returns(p, grid, take, d0, d1), grid.size
+
+
+def _grid_daily_returns(
+    p: Prepared, grid: ParamGrid, take: np.ndarray, d0: int, d1: int
+) -> np.ndarray:
+    """The kernel's net daily returns of the grid sets ``take`` over pnl days ``d0+1 ..
+    d1+1``, (days, len(take)), in chunks of sets."""
     span = d1 - d0 + 1
     out = np.empty((span, take.size))
     chunk = max(1, _DAILY_CHUNK_ELEMENTS // (2 * span))
@@ -70,13 +78,47 @@ def trial_daily_returns(
         )
         _, blocks = evaluate_grid(z, sub, p.inputs, d0, d1, span)
         out[:, lo : lo + ix.size] = blocks[:, :, 0].T
-    return out, grid.size
+    return out
+
+
+@dataclass(frozen=True)
+class TrialFamily:
+    """The out-of-sample net daily returns of the trials the search chose among, over pnl days
+    ``d0+1 .. d1+1``: the family of the selection tests (``stats.selection``). Every trial when
+    there are at most ``stats.spa_max_trials`` of them, else a seeded sample."""
+
+    returns: np.ndarray  # (days, m)
+    trials: np.ndarray  # the trial (grid set, jump penalty) of each column, ascending
+    n_trials: int  # the raw number of trials the search chose among
+
+    @property
+    def sampled(self) -> bool:
+        return self.trials.size < self.n_trials
+
+
+def trial_family(
+    cfg: Config, p: Prepared, grid: ParamGrid | None, fits: list[FoldFit], d0: int, d1: int
+) -> TrialFamily | None:
+    """The selection tests' family (None with one trial: HMM, k-means). Composite: every grid
+    set, or a seeded sample of ``stats.spa_max_trials`` of them; jump: every penalty."""
+    if cfg.regime.mode == "jump":
+        got = trial_daily_returns(cfg, p, grid, fits, d0, d1)
+        if got is None:
+            return None
+        return TrialFamily(got[0], np.arange(got[0].shape[1], dtype=np.int64), got[1])
+    if grid is None or grid.size < 2 or d1 <= d0:
+        return None
+    take = multiple_testing.sample_trials(grid.size, cfg.stats.spa_max_trials, cfg.stats.seed)
+    return TrialFamily(_grid_daily_returns(p, grid, take, d0, d1), take, grid.size)
 
 
 def effective_trial_statistics(
     cfg: Config, p: Prepared, grid: ParamGrid | None, fits: list[FoldFit], d0: int, d1: int
 ) -> multiple_testing.EffectiveTrials | None:
-    """The effective number of independent trials over the out-of-sample span (None: 1 trial)."""
+    """The effective number of independent trials over the out-of-sample span (None: 1 trial).
+    Its sample of at most ``stats.effective_n_max_trials`` trials is evaluated on its own, not
+    read from the selection tests' family: the same kernel series, but a different memory
+    layout could move the correlations' last bits (BLAS), and this figure is not to move."""
     got = trial_daily_returns(cfg, p, grid, fits, d0, d1)
     if got is None:
         return None

@@ -352,6 +352,13 @@ class StatsConfig(_Strict):
         description="trials whose out-of-sample daily returns are evaluated for the effective "
         "number of trials; larger grids are subsampled (seeded by stats.seed)",
     )
+    spa_max_trials: int = Field(
+        5000,
+        ge=2,
+        description="trials in the family of the selection tests (Hansen's SPA, StepM): every "
+        "parameter set the search chose among up to this many, else a seeded sample "
+        "(kpis.json walk_forward.spa states it and what sampling does to the p-value)",
+    )
     seed: int = 0
 
     @field_validator("pbo_blocks")

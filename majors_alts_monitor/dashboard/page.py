@@ -31,6 +31,7 @@ from ..market.features import describe_definitions
 from .book import BOOK_CSS, book_card
 from .common import FONT_STACK, PLOTLY_CONFIG, DashboardData
 from .figures import FIGURES
+from .headline import headline_card
 from .plot import TEMPLATE, Figure, to_json
 from .tables import (
     _folds_table,
@@ -133,6 +134,9 @@ td.regime-RISK_ON_MAJORS::before { background: #2e9d5b; }
 td.regime-BALANCED::before { background: #8a94a6; }
 td.regime-RISK_ON_ALTS::before { background: #d64545; }
 .warnings { background: #fff8e6; border-color: #f0d48a; }
+.headline { border-color: #b9c3d6; }
+.headline td.strong { font-weight: 700; font-size: 15px; }
+.headline td.verdict { font-weight: 600; white-space: nowrap; }
 .warnings h2 { color: #8a6100; }
 .warnings ul { margin: 0; padding-left: 20px; }
 .figure { padding: 8px 10px; }
@@ -425,6 +429,7 @@ def render_dashboard(d: DashboardData) -> str:
         _stale_banner(kpis.get("freshness")),  # first: nothing below is today's
         f'<header><h1>{title}</h1><p class="sub">{sub}</p>{_latest(d)}</header>',
         book_card(d),  # the first screen: what to hold tomorrow
+        headline_card(kpis),  # then the evidence: the selection-aware headline
         banner,
     ]
     fb = kpis.get("funding_by_leg")

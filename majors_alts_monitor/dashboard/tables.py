@@ -149,7 +149,11 @@ REGIME_COLUMNS: dict[str, tuple[str, Formatter]] = {
 
 WF_EXTRA_ROWS: tuple[tuple[str, str, Formatter], ...] = (
     ("effective_n_trials", "Effective number of trials", lambda v: _ratio(v, 1)),
-    ("deflated_sharpe_effective", "Deflated Sharpe (effective N)", lambda v: _ratio(v, 3)),
+    (
+        "deflated_sharpe_effective",
+        "Deflated Sharpe (effective N) · diagnostic: over-claims under correlated trials",
+        lambda v: _ratio(v, 3),
+    ),
     ("deflated_sharpe_hurdle_effective", "Hurdle (effective N)", _ratio),
     ("min_track_record_days", "Min. track record (days)", _int),
 )
@@ -373,12 +377,17 @@ def _neutrality_table(neu: Mapping[str, Any]) -> str:
 
 
 def _market_spread_table(ms: Any) -> str:
-    """``neutrality.market_spread``: betas to the market and to the majors-alts spread."""
+    """``neutrality.market_spread``: betas to the market and to the majors-alts spread; with
+    per-book lags (each regression's own length) also the market beta's t and the lags."""
     if not isinstance(ms, Mapping):
         return ""
+    per_book = any(
+        isinstance(ms.get(b), Mapping) and "nw_lags" in ms[b] for b in ("strategy", "always_on")
+    )
     cols = (
         ("beta_market", "β market", 3),
         ("se_market", "s.e.", 3),
+        *((("t_market", "t market", 2),) if per_book else ()),
         ("beta_spread", "β spread", 3),
         ("se_spread", "s.e.", 3),
         ("t_spread", "t spread", 2),
@@ -391,9 +400,16 @@ def _market_spread_table(ms: Any) -> str:
                 [(label, "label")]
                 + [(_ratio(b.get(k), nd), "num") for k, _, nd in cols]
                 + [(_int(b.get("n_days")), "num")]
+                + ([(_int(b.get("nw_lags")), "num")] if per_book else [])
             )
-    cap = f"Newey-West standard errors, {_int(ms.get('nw_lags'))} lags"
-    header = ["", *(h for _, h, _ in cols), "Days"]
+    if per_book:
+        cap = (
+            "Newey-West standard errors, the lag from each regression's own length (the "
+            "strategy: its invested days); |t| > 2 on the strategy is a run warning"
+        )
+    else:
+        cap = f"Newey-West standard errors, {_int(ms.get('nw_lags'))} lags"
+    header = ["", *(h for _, h, _ in cols), "Days", *(["Lags"] if per_book else [])]
     return _table("market-spread-table", header, rows, caption=cap)
 
 

@@ -8,13 +8,15 @@ import polars as pl
 from .. import labels, stats
 from ..backtest.engine import funding_by_leg
 from ..backtest.stages import FoldFit, Prepared, Stitched, iso, param_in_force
+from ..backtest.trials import TrialFamily
 from ..config import REGIMES, Config
 from ..regime.hysteresis import REGIME_NAMES
 from ..regime.search import ParamGrid
 from ..stats import multiple_testing
-from ..stats.neutrality import market_spread_betas, newey_west_lags
+from ..stats.neutrality import beta_warning, market_spread_betas, newey_west_lags
 from ..stats.tearsheet import pnl_attribution
 from .decision import explain_arrays
+from .spa_keys import headline, spa_keys
 from .thin_report import no_trade_reasons
 
 
@@ -28,8 +30,11 @@ def assemble_kpis(
     var_trials: float,
     pbo: float,
     eff: multiple_testing.EffectiveTrials | None = None,
+    family: TrialFamily | None = None,
 ) -> tuple[dict, pl.DataFrame]:
-    """kpis.json (OUTPUTS.md) and the by-regime metrics, over the out-of-sample pnl days."""
+    """kpis.json (OUTPUTS.md) and the by-regime metrics, over the out-of-sample pnl days.
+    ``family``: the trials' out-of-sample returns for the selection tests (``walk_forward.spa``,
+    ``headline``); without it a search of several trials gets no SPA (a sweep point's row)."""
     panel, uni, book, idx = p.panel, p.universe, p.book, s.pnl_idx
     strat, bench = s.strat, s.bench
     held_exp = s.exposure[idx - 1]
@@ -65,6 +70,11 @@ def assemble_kpis(
     psr = stats.probabilistic_sharpe(sr_pp, n_obs, skew, kurt) if finite else float("nan")
     hurdle = stats.expected_max_sharpe(n_trials, var_trials) * np.sqrt(365) if n_trials > 1 else 0.0
     effective = effective_n_block(sr_pp, n_obs, skew, kurt, n_trials, dsr, hurdle, eff)
+    spa = (
+        spa_keys(cfg, family, r, rb)
+        if family is not None or n_trials <= 1
+        else {"p_value": None, "p_value_always_on": None, "claims_edge": False, "note": NO_SPA}
+    )
     invested = held_exp > 0
     if invested.sum() >= 10:
         bb, be = stats.realized_betas(r[invested], btc_r[invested], eth_r[invested])
@@ -106,6 +116,7 @@ def assemble_kpis(
     )
     ex_b, ex_e = held_exp * book.beta_btc[idx - 1], held_exp * book.beta_eth[idx - 1]
     kpis = {
+        "headline": {},  # filled below from walk_forward: first in the file
         "period": {
             "start": iso(panel.dates[idx[0]]),
             "end": iso(panel.dates[idx[-1]]),
@@ -120,6 +131,7 @@ def assemble_kpis(
         "strategy": k_strat,
         "benchmark_always_on": k_bench,
         "walk_forward": {
+            "spa": spa,
             "folds": fold_rows,
             "fold_dates_note": labels.FOLD_DAYS,
             "oos_sharpe": stats.sharpe(r),
@@ -133,8 +145,10 @@ def assemble_kpis(
             "deflated_sharpe_note": "probability that the stitched out-of-sample Sharpe beats "
             "the expected best of n_trials null trials; the trials' Sharpe spread is measured "
             "over the same out-of-sample days. Conservative: trials are correlated, so fewer "
-            "are independent than n_trials; deflated_sharpe_effective deflates by "
-            "effective_n_trials instead. probabilistic_sharpe is the same test against 0",
+            "are independent than n_trials. deflated_sharpe_effective deflates by "
+            "effective_n_trials instead: a diagnostic that over-claims when the trials share a "
+            "common factor (docs/statistics.md); the selection-aware headline is spa.p_value. "
+            "probabilistic_sharpe is the same test against 0",
             **effective,
             "pbo_note": "CSCV over the out-of-sample span, every trial evaluated on every day",
             "mode": cfg.regime.mode,
@@ -168,8 +182,12 @@ def assemble_kpis(
             "unfunded_share_mean_of": labels.UNFUNDED_OF["unfunded_share_mean"],
         },
     }
+    kpis["headline"] = headline(kpis["walk_forward"])
     add_fidelity_keys(cfg, p, s, kpis)
     return kpis, pl.DataFrame(rows)
+
+
+NO_SPA = "not computed: the trials' out-of-sample returns were not evaluated (a sweep point)"
 
 
 GROSS_KEYS = ("sharpe", "ann_return", "ann_vol", "cagr", "max_drawdown", "sortino", "calmar")
@@ -222,13 +240,17 @@ def add_fidelity_keys(cfg: Config, p: Prepared, s: Stitched, kpis: dict) -> None
         "unfunded_short_share_always_on_of": labels.UNFUNDED_OF["unfunded_short_share_always_on"],
     }
     btc, eth = panel.ret[idx, uni.btc], panel.ret[idx, uni.eth]
-    lags = newey_west_lags(len(idx))
     invested = s.exposure[idx - 1] > 0
     r = np.where(invested, s.strat.net[idx], np.nan)
+    # the Newey-West lag from each regression's own length: the gated book's invested days
+    # (its own nw_lags), the always-on book's whole out-of-sample span (nw_lags, as before)
+    lags = newey_west_lags(len(idx))
+    strat = market_spread_betas(r, btc, eth)
     kpis["neutrality"]["market_spread"] = {
-        "strategy": market_spread_betas(r, btc, eth, lags),
+        "strategy": strat,
         "always_on": market_spread_betas(s.bench.net[idx], btc, eth, lags),
         "nw_lags": lags,
+        "warning": beta_warning(strat),
     }
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from ..backtest.stages import RunResult
 from ..config import Config
 from ..dashboard import DashboardData, render_dashboard
+from ..labels import p_value as p_text
 from ..labels import regime_label
 from ..market.features import describe_definitions
 from .book_text import book_lines, regime_line
@@ -46,6 +47,31 @@ def _f(x: object, pct: bool = False, nd: int = 2) -> str:
     return f"{v:.{nd}f}%" if pct else f"{v:.{nd}f}"
 
 
+def spa_lines(spa: dict | None) -> list[str]:
+    """The headline: Hansen's SPA p-values (``walk_forward.spa``) and StepM's counts."""
+    if not spa or spa.get("p_value") is None:
+        return []
+    p = spa["p_value"]
+    verdict = "edge claimed" if spa.get("claims_edge") else "no edge claimed"
+    fam = spa.get("family_size", 1)
+    sampled = f", {spa['family_evaluated']} evaluated" if spa.get("family_sampled") else ""
+    lines = [
+        f"  SPA p-value           {p_text(p)} vs flat ({verdict} at "
+        f"{_f(spa.get('alpha', 0.05) * 100, nd=0)}%), {p_text(spa.get('p_value_always_on'))} "
+        f"vs always-on   best of {fam} (walk-forward book + {fam - 1} parameter sets{sampled}; "
+        f"{spa.get('resamples')} resamples, block {_f(spa.get('mean_block'), nd=0)})",
+    ]
+    flat, on = spa.get("vs_flat"), spa.get("vs_always_on")
+    if flat and on:
+
+        def one(side: dict) -> str:
+            wf = "in" if side["stepm_walk_forward_superior"] else "not in"
+            return f"{side['stepm_n_superior']} (walk-forward book {wf})"
+
+        lines.append(f"  StepM (FWER 5%)       beat flat: {one(flat)}; beat always-on: {one(on)}")
+    return lines
+
+
 def summary_text(res: RunResult, paths: OutputPaths, sig: dict | None = None) -> str:
     """The end-of-run summary; the signal lines print ``res.signal`` (the run's last-day
     labels, the same record as signals_today.json) unless ``sig`` is given."""
@@ -59,15 +85,17 @@ def summary_text(res: RunResult, paths: OutputPaths, sig: dict | None = None) ->
         *stale_lines(k),
         f"  out-of-sample period  {k['period']['start']} .. {k['period']['end']} ({k['period']['days']} P&L days, "
         f"{len(wf['folds'])} folds, mode {wf['mode']})",
+        *spa_lines(wf.get("spa")),
         f"  OOS Sharpe (net)      {_f(wf['oos_sharpe'])}  95% CI [{_f(ci[0])}, {_f(ci[1])}]   "
-        f"always-on book {_f(b['sharpe'])}",
+        f"PSR vs 0 {_f(wf.get('probabilistic_sharpe'), nd=3)}   always-on book "
+        f"{_f(b['sharpe'])}",
         f"  deflated Sharpe       {_f(wf['deflated_sharpe'], nd=3)}  ({wf['n_trials']} trials/fold, "
-        f"hurdle {_f(wf.get('deflated_sharpe_hurdle'))})   PSR vs 0 "
-        f"{_f(wf.get('probabilistic_sharpe'), nd=3)}   PBO {_f(wf['pbo'], nd=3)}",
+        f"hurdle {_f(wf.get('deflated_sharpe_hurdle'))}; conservative)   PBO "
+        f"{_f(wf['pbo'], nd=3)}",
         f"  at effective N        {_f(wf.get('deflated_sharpe_effective'), nd=3)}  "
         f"(N_eff {_f(wf.get('effective_n_trials'), nd=1)}, hurdle "
-        f"{_f(wf.get('deflated_sharpe_hurdle_effective'))}; raw N is the lower bound, this the "
-        "upper)",
+        f"{_f(wf.get('deflated_sharpe_hurdle_effective'))}; diagnostic: over-claims under "
+        "correlated trials)",
         f"  CAGR / max drawdown   {_f(s['cagr'], True)} / {_f(s['max_drawdown'], True)}   "
         f"always-on {_f(b['cagr'], True)} / {_f(b['max_drawdown'], True)}",
         *cost_lines(k),

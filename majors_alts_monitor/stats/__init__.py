@@ -2,7 +2,8 @@
 (``inference``: bootstrap interval, PSR, deflated Sharpe), statistics by regime (``regimes``),
 the PBO by CSCV (``cscv``), realised betas (``realized_betas``), the stationary bootstrap's
 draws (``resample``), how many independent trials a search ran (``multiple_testing``),
-realised neutrality with Newey-West errors (``neutrality``) and the tearsheet numbers
+selection-aware tests of a family of strategies (``selection``: Hansen's SPA, Romano-Wolf
+StepM), realised neutrality with Newey-West errors (``neutrality``) and the tearsheet numbers
 (``tearsheet``). Pure numpy and compiled kernels; no file I/O. The public functions of the
 first five are re-exported here, so ``from majors_alts_monitor import stats`` then
 ``stats.sharpe(r)`` reads as before the move into this package.

@@ -6,7 +6,10 @@ A book neutral to BTC and ETH separately has zero beta to both factors; a book w
 ETH betas are small and of opposite sign has a spread beta that the per-coin betas hide
 (``beta_btc = beta_m / 2 + beta_s``, ``beta_eth = beta_m / 2 - beta_s``). The standard errors
 are those of ``statsmodels``' ``OLS(y, [1, m, s]).fit(cov_type="HAC", cov_kwds={"maxlags": L})``
-(its default: no small-sample correction), pinned in the tests.
+(its default: no small-sample correction), pinned in the tests. The lag is the Newey-West
+(1994) plug-in of the regression's own length (the gated book's invested days, not the whole
+out-of-sample span), and ``beta_warning`` turns a realized beta with ``|t| > 2`` into the run's
+warning.
 """
 
 from __future__ import annotations
@@ -47,13 +50,19 @@ def ols_hac(y: npt.ArrayLike, x: npt.ArrayLike, maxlags: int) -> tuple[np.ndarra
 
 
 def market_spread_betas(
-    r: npt.ArrayLike, btc: npt.ArrayLike, eth: npt.ArrayLike, maxlags: int, min_obs: int = 30
+    r: npt.ArrayLike,
+    btc: npt.ArrayLike,
+    eth: npt.ArrayLike,
+    maxlags: int | None = None,
+    min_obs: int = 30,
 ) -> dict[str, float | int]:
     """Joint betas of ``r`` to the market (BTC/ETH average) and spread (BTC minus ETH) factors
-    with an intercept, their Newey-West standard errors and the spread's t statistic.
+    with an intercept, their Newey-West standard errors and t statistics.
 
     Rows with any NaN are dropped; every figure is nan below ``min_obs`` rows or when the
-    factors are collinear (``n_days`` is always the count of complete rows)."""
+    factors are collinear (``n_days`` is always the count of complete rows). ``maxlags``:
+    the Newey-West lag; ``None`` (the default) takes the plug-in ``newey_west_lags`` of the
+    regression's own length, the complete rows (``nw_lags`` reports the lag used)."""
     y = np.asarray(r, dtype=np.float64)
     b = np.asarray(btc, dtype=np.float64)
     e = np.asarray(eth, dtype=np.float64)
@@ -61,6 +70,7 @@ def market_spread_betas(
         raise ValueError("r, btc and eth must have the same length")
     ok = np.isfinite(y) & np.isfinite(b) & np.isfinite(e)
     n = int(ok.sum())
+    lags = newey_west_lags(n) if maxlags is None else int(maxlags)
     out: dict[str, float | int] = {
         "beta_market": math.nan,
         "se_market": math.nan,
@@ -68,6 +78,8 @@ def market_spread_betas(
         "se_spread": math.nan,
         "t_spread": math.nan,
         "n_days": n,
+        "t_market": math.nan,
+        "nw_lags": lags,
     }
     if n < max(min_obs, 4):
         return out
@@ -77,12 +89,34 @@ def market_spread_betas(
     det = (cm @ cm) * (cs @ cs) - (cm @ cs) ** 2
     if not (det > 1e-12 * (cm @ cm) * (cs @ cs)):
         return out
-    beta, se = ols_hac(y[ok], x, maxlags)
+    beta, se = ols_hac(y[ok], x, lags)
     out.update(
         beta_market=float(beta[1]),
         se_market=float(se[1]),
         beta_spread=float(beta[2]),
         se_spread=float(se[2]),
         t_spread=float(beta[2] / se[2]) if se[2] > 0 else math.nan,
+        t_market=float(beta[1] / se[1]) if se[1] > 0 else math.nan,
     )
     return out
+
+
+T_WARN = 2.0
+"""``|t|`` above which a realized market or spread beta of the gated book is a run warning."""
+
+
+def beta_warning(fit: dict[str, float | int], book: str = "the gated book") -> str | None:
+    """The run warning for a realized market or spread beta with ``|t| > T_WARN`` (Newey-West)
+    in a ``market_spread_betas`` result, else None."""
+    bad = []
+    for name, label in (("market", "market (BTC/ETH average)"), ("spread", "spread (BTC - ETH)")):
+        b, t = float(fit[f"beta_{name}"]), float(fit[f"t_{name}"])
+        if math.isfinite(t) and abs(t) > T_WARN:
+            bad.append(f"{label} beta {b:+.3f} (t {t:+.2f})")
+    if not bad:
+        return None
+    return (
+        f"{book} is not neutral out of sample: realized {' and '.join(bad)} on its "
+        f"{int(fit['n_days'])} invested days, Newey-West with {int(fit['nw_lags'])} lags; "
+        "the book's ex-ante hedge leaves this exposure (kpis.json neutrality.market_spread)"
+    )

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, MonitorError
+from ..labels import p_value as p_text
 from ..lake.demo import demo_conflict, ensure_demo_lake
 from ..shell import add_today, parse_date, print_result
 
@@ -161,14 +162,23 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return 130
     from .results import summary
 
-    s = summary(spec, run.rows, run.trial_sr)
+    s = summary(spec, run.rows, run.trial_sr)  # the SPA: from the final summary (not redone)
     lines = [f"sweep: {s['n_ok']} of {s['n_points']} points ok, {s['n_error']} failed"]
     if s["best_point"]:
         b, d = s["best_point"], s["sweep_deflated_sharpe"]
         dsr = "n/a" if d["value"] is None else f"{d['value']:.3f}"
+        spa = (run.final_summary or {}).get("sweep_spa") or {}
+        p = spa.get("p_value")
+        spa_text = (
+            "n/a"
+            if p is None
+            else f"{p_text(p)} vs flat ({'edge claimed' if spa['claims_edge'] else 'no edge claimed'}"
+            f" at 5%), {p_text(spa['p_value_always_on'])} vs always-on, over {spa['family_size']} "
+            f"points and {spa['n_days']} common days"
+        )
         lines.append(
-            f"best point {b['point']} {b['values']}: OOS Sharpe {b['oos_sharpe']:.3f}; "
-            f"deflated Sharpe over all {d['n_trials_total']:,} trials {dsr}"
+            f"best point {b['point']} {b['values']}: SPA p-value {spa_text}; OOS Sharpe "
+            f"{b['oos_sharpe']:.3f}; deflated Sharpe over all {d['n_trials_total']:,} trials {dsr}"
         )
     lines.append(f"  results     {run.reports / 'sweep_results.parquet'}")
     lines.append(f"  dashboard   {run.reports / 'sweep_dashboard.html'}")

@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 
 from ..dashboard.page import COUNT_SCRIPT, page_start, plotly_scripts
-from ..labels import num
+from ..labels import num, p_value
 from ..report.outputs import clean_json
 from .results import METRICS
 from .spec import SweepSpec
@@ -229,6 +229,20 @@ def _summary(s: dict[str, Any]) -> str:
         ("swept keys", ", ".join(s["swept_keys"])),
     ]
     b, d = s.get("best_point"), s.get("sweep_deflated_sharpe")
+    spa = s.get("sweep_spa") or {}
+    if b and spa.get("p_value") is not None:
+        verdict = "edge claimed" if spa.get("claims_edge") else "no edge claimed"
+        items.append(
+            (
+                "best point's SPA p-value (selection-aware)",
+                f"{p_value(spa['p_value'])} vs the flat book ({verdict} at 5%), "
+                f"{p_value(spa.get('p_value_always_on'))} vs each point's always-held book; over "
+                f"{spa['family_size']} points on {spa['n_days']} common days "
+                f"({spa['common_start']} .. {spa['common_end']})",
+            )
+        )
+    elif b and spa:
+        items.append(("best point's SPA p-value", spa.get("note", "not computed")))
     if b:
         vals = ", ".join(f"{k} = {json.dumps(v)}" for k, v in b["values"].items())
         ci = b["oos_sharpe_ci95"]
@@ -274,6 +288,7 @@ def _summary(s: dict[str, Any]) -> str:
     return (
         f"<dl>{dl}</dl>{_duplicates(dups)}"
         f'<p class="note">{e(s["sweep_deflated_sharpe_method"])}</p>'
+        + (f'<p class="note">{e(spa["method"])}</p>' if spa.get("method") else "")
     )
 
 

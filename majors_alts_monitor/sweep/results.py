@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from .. import stats
 from ..config import Config
+from .spa import PointReturns, sweep_spa
 from .spec import SweepSpec
 
 # result columns after `point`, the swept keys, `config_hash`, `status`, `error`
@@ -222,9 +223,14 @@ DSR_METHOD = (
 
 
 def summary(
-    spec: SweepSpec, rows: dict[int, dict[str, Any]], trial_sr: dict[int, np.ndarray | None]
+    spec: SweepSpec,
+    rows: dict[int, dict[str, Any]],
+    trial_sr: dict[int, np.ndarray | None],
+    returns: dict[int, PointReturns | None] | None = None,
 ) -> dict[str, Any]:
-    """sweep_summary.json: counts, the best point and its sweep-level deflated Sharpe."""
+    """sweep_summary.json: counts, the best point, its sweep-level deflated Sharpe and, when the
+    points' out-of-sample ``returns`` are given (the sweep's final summary), the SPA of the
+    best point over every finished point (``sweep_spa``; null otherwise)."""
     ok, seen = [], set()
     for i in sorted(rows):  # one configuration is one set of trials, however often it appears
         h = spec.points[i].config.hash()
@@ -241,6 +247,7 @@ def summary(
         "best_point": None,
         "sweep_deflated_sharpe": None,
         "sweep_deflated_sharpe_method": DSR_METHOD,
+        "sweep_spa": None,
         "duplicates": [
             {
                 "entry": d.entry,
@@ -284,6 +291,8 @@ def summary(
         "trial_sharpe_variance_per_period": var,
         "hurdle_annualised": hurdle,
     }
+    if returns is not None:
+        out["sweep_spa"] = sweep_spa(ok, best, returns, pt.config)
     return out
 
 
@@ -352,11 +361,15 @@ def trials_table(spec: SweepSpec, trial_sr: dict[int, np.ndarray | None]) -> pa.
 
 
 def previous_points(
-    spec: SweepSpec, results: pa.Table, trials: pa.Table | None
-) -> tuple[dict[int, dict[str, Any]], dict[int, np.ndarray | None]]:
-    """Rows and trial Sharpes of an earlier run of this sweep that can be reused: points with
-    the same config hash that finished ``ok`` (and whose trials were kept, when they have more
-    than one). Failed, pending and changed points run again."""
+    spec: SweepSpec,
+    results: pa.Table,
+    trials: pa.Table | None,
+    returns: dict[str, PointReturns] | None = None,
+) -> tuple[dict[int, dict[str, Any]], dict[int, np.ndarray | None], dict[int, PointReturns]]:
+    """Rows, trial Sharpes and out-of-sample returns of an earlier run of this sweep that can
+    be reused: points with the same config hash that finished ``ok`` (and whose trials, when
+    they have more than one, and returns were kept: the sweep-level statistics count them).
+    Failed, pending and changed points run again."""
     by_hash = {r["config_hash"]: r for r in results.to_pylist() if r.get("status") == "ok"}
     sr_by_hash: dict[str, list[float]] = {}
     if trials is not None:
@@ -368,6 +381,7 @@ def previous_points(
             sr_by_hash.setdefault(h, []).append(x)
     rows: dict[int, dict[str, Any]] = {}
     srs: dict[int, np.ndarray | None] = {}
+    rets: dict[int, PointReturns] = {}
     for p in spec.points:
         old = by_hash.get(p.config.hash())
         if old is None:
@@ -375,6 +389,10 @@ def previous_points(
         sr = sr_by_hash.get(p.config.hash())
         if (old.get("n_trials") or 1) > 1 and sr is None:
             continue
+        ret = (returns or {}).get(p.config.hash())
+        if ret is None:
+            continue
         rows[p.id] = {"status": "ok", "error": None, **{m: old.get(m) for m in METRICS}}
         srs[p.id] = None if sr is None else np.asarray(sr, dtype=np.float64)
-    return rows, srs
+        rets[p.id] = ret
+    return rows, srs, rets

@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from ..errors import LimitError
 from ..publish.layout import OutputRoot
 from ..report.outputs import ARTIFACTS, REPORTS, OutputPaths, to_json_bytes
 from .results import parquet_bytes, previous_points, summary, table, trials_table
+from .spa import PointReturns, returns_by_hash, returns_table
 from .spec import SweepSpec
 from .worker import PointOutcome, PointTask, cache_keys, run_point
 
@@ -54,6 +55,8 @@ class SweepRun:
     timings: dict[int, dict[str, Any]]
     cluster: dict[str, Any]
     t0: float
+    returns: dict[int, PointReturns | None] = field(default_factory=dict)
+    final_summary: dict[str, Any] | None = None  # with the sweep-level SPA, at the end
 
     @property
     def root(self) -> Path:
@@ -68,9 +71,10 @@ class SweepRun:
         return self.root / SWEEP_ARTIFACTS
 
     def write(self, final: bool = False, dashboard: bool = False) -> None:
-        """The results, summary, manifest and the trials of every finished point (kept for
-        ``--resume``, so that a sweep whose process was killed resumes from its last finished
-        point); at the end (``dashboard``) also the dashboard. The files are published as one
+        """The results, summary, manifest and the trials and out-of-sample returns of every
+        finished point (kept for ``--resume``, so that a sweep whose process was killed resumes
+        from its last finished point); at the end (``dashboard``) also the dashboard and the
+        summary with the sweep-level SPA. The files are published as one
         set (``publish.layout``: one rename switches them), so the trials on disk are always
         those of the results beside them."""
         files = {
@@ -80,14 +84,20 @@ class SweepRun:
             ),
             "artifacts/sweep_manifest.json": to_json_bytes(self.manifest(final)),
             "artifacts/sweep_trials.parquet": parquet_bytes(trials_table(self.spec, self.trial_sr)),
+            "artifacts/sweep_returns.parquet": parquet_bytes(
+                returns_table(self.spec, self.returns)
+            ),
         }
         if dashboard:
             from .dashboard import sweep_dashboard_html
 
+            # the final summary adds the SPA of the best point over every finished point
+            self.final_summary = summary(self.spec, self.rows, self.trial_sr, self.returns)
+            files["reports/sweep_summary.json"] = to_json_bytes(self.final_summary)
             files["reports/sweep_dashboard.html"] = sweep_dashboard_html(
                 self.spec,
                 table(self.spec, self.rows),
-                summary(self.spec, self.rows, self.trial_sr),
+                self.final_summary,
                 js_cache_dir=OutputPaths(self.root).cache,
             ).encode()
         self.out.publish_sweep(files)
@@ -368,6 +378,7 @@ def run_sweep(
     def done(o: PointOutcome, worker: str) -> None:
         run.rows[o.point] = o.row
         run.trial_sr[o.point] = o.trial_sharpe
+        run.returns[o.point] = o.returns
         run.timings[o.point] = {
             "seconds": round(o.seconds, 3),
             "worker": worker,
@@ -427,11 +438,16 @@ def _resume(run: SweepRun) -> None:
                 "drop --resume"
             )
     trials = run.artifacts / "sweep_trials.parquet"
-    rows, srs = previous_points(
-        run.spec, pq.read_table(res), pq.read_table(trials) if trials.is_file() else None
+    rets = run.artifacts / "sweep_returns.parquet"
+    rows, srs, returns = previous_points(
+        run.spec,
+        pq.read_table(res),
+        pq.read_table(trials) if trials.is_file() else None,
+        returns_by_hash(pq.read_table(rets)) if rets.is_file() else None,
     )
     run.rows.update(rows)
     run.trial_sr.update(srs)
+    run.returns.update(returns)
     for i in rows:
         run.timings[i] = {"seconds": 0.0, "resumed": True, "status": "ok"}
 

@@ -28,6 +28,7 @@ import numpy as np
 from .. import clock
 from ..config import Config
 from ..errors import MonitorError
+from .spa import PointReturns
 
 MARKET_SECTIONS = ("data", "universe", "features", "book")
 PREPARED_SECTIONS = ("costs", "vol_target")
@@ -53,6 +54,7 @@ class PointOutcome:
     pid: int = 0
     cache: dict[str, bool] = field(default_factory=dict)
     peak_rss_mb: float = 0.0  # the worker process's high-water mark after this point
+    returns: PointReturns | None = None  # out-of-sample net returns (the sweep-level SPA)
 
 
 class _One:
@@ -127,9 +129,10 @@ def run_point(task: PointTask) -> PointOutcome:
     t0 = time.perf_counter()
     _set_threads(task.numba_threads)
     cache: dict[str, bool] = {}
+    ret: PointReturns | None = None
     try:
         with clock.pinned(task.today):
-            row, sr = _run(task, cache)
+            row, sr, ret = _run(task, cache)
     except MonitorError as err:
         row, sr = error_row(f"{type(err).__name__}: {err}"), None
     except Exception as err:  # noqa: BLE001 - a failed point is recorded, the sweep continues
@@ -137,10 +140,13 @@ def run_point(task: PointTask) -> PointOutcome:
         where = f" at {Path(tb.filename).name}:{tb.lineno}"
         row, sr = error_row(f"{type(err).__name__}: {err}{where}"), None
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    return PointOutcome(task.point, row, sr, time.perf_counter() - t0, os.getpid(), cache, rss)
+    secs = time.perf_counter() - t0
+    return PointOutcome(task.point, row, sr, secs, os.getpid(), cache, rss, ret)
 
 
-def _run(task: PointTask, cache: dict[str, bool]) -> tuple[dict[str, Any], np.ndarray | None]:
+def _run(
+    task: PointTask, cache: dict[str, bool]
+) -> tuple[dict[str, Any], np.ndarray | None, PointReturns]:
     from .. import pipeline
     from ..lake.wide import read_wide
     from ..report.assembly import assemble_kpis
@@ -162,11 +168,15 @@ def _run(task: PointTask, cache: dict[str, bool]) -> tuple[dict[str, Any], np.nd
     p, cache["prepared"] = _PREPARED.get(prep_key, lambda: pipeline.prepare_from(cfg, market))
     wf = pipeline.walk_forward(cfg, p, eff_start, eff_end)
     kpis, _ = assemble_kpis(cfg, p, wf.fits, wf.stitched, wf.grid, wf.var_trials, wf.pbo)
-    r = wf.stitched.strat.net[wf.stitched.pnl_idx]
+    idx = wf.stitched.pnl_idx
+    r = wf.stitched.strat.net[idx]
     row = ok_row(cfg, kpis, r, len(wf.folds), eff_start, eff_end)
     if task.reports_dir is not None:
         _write_reports(cfg, task, lake, p)
-    return row, wf.trial_sharpe
+    ret = PointReturns(
+        p.panel.dates[idx].astype("datetime64[D]"), r.copy(), wf.stitched.bench.net[idx].copy()
+    )
+    return row, wf.trial_sharpe, ret
 
 
 def _write_reports(cfg: Config, task: PointTask, lake: Any, p: Any) -> None:

@@ -171,6 +171,34 @@ def test_kpis_follow_the_contract(run_output: tuple[Path, dict]) -> None:
     assert eq.height == pnl.height and (eq["drawdown"] <= 0).all()
 
 
+def test_kpis_lead_with_the_selection_aware_test(run_output: tuple[Path, dict]) -> None:
+    """kpis.json opens with the headline (the SPA p-value, then the stitched out-of-sample
+    Sharpe, its interval and PSR); walk_forward.spa tests the walk-forward book and every
+    parameter set the search chose among against the flat and the always-on book
+    (``tests/report/test_selection_keys.py`` recomputes it from the returns)."""
+    root, k = run_output
+    assert next(iter(k)) == "headline"
+    h, wf = k["headline"], k["walk_forward"]
+    spa = wf["spa"]
+    assert list(h)[:3] == ["spa_p_value", "spa_p_value_always_on", "claims_edge"]
+    assert h["spa_p_value"] == spa["p_value"] == spa["vs_flat"]["p_value"]
+    assert h["oos_sharpe"] == wf["oos_sharpe"] and h["oos_sharpe_ci95"] == wf["oos_sharpe_ci95"]
+    assert h["probabilistic_sharpe"] == wf["probabilistic_sharpe"]
+    assert spa["family_size"] == wf["n_trials"] + 1 == spa["family_evaluated"]
+    assert not spa["family_sampled"] and spa["n_days"] == k["period"]["days"]
+    assert spa["claims_edge"] == (spa["p_value"] < 0.05)
+    for side in (spa["vs_flat"], spa["vs_always_on"]):
+        assert 0.0 <= side["p_value_lower"] <= side["p_value"] <= side["p_value_upper"] <= 1.0
+        assert side["statistic"] >= side["walk_forward_statistic"]
+    curve = spa["family_sampling"]
+    assert curve["trials"][-1] == wf["n_trials"] and curve["p_value"][-1] == spa["p_value"]
+    # the effective-N DSR is still there, same key, now a diagnostic
+    assert "deflated_sharpe_effective" in wf and "diagnostic" in wf["deflated_sharpe_note"]
+    assert isinstance(k["warnings"], list)
+    ms = k["neutrality"]["market_spread"]
+    assert ms["strategy"]["nw_lags"] <= ms["nw_lags"] == ms["always_on"]["nw_lags"]
+
+
 def test_timeline_covers_every_day(run_output: tuple[Path, dict]) -> None:
     root, _ = run_output
     tl = pl.read_csv(root / "reports/majors_alts/regime_timeline.csv", try_parse_dates=True)

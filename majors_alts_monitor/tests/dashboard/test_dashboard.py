@@ -937,6 +937,59 @@ def test_compressed_plotly_js_is_cached_on_disk_and_identical(tmp_path) -> None:
         page.plotly_js_gz_b64.cache_clear()
 
 
+def test_headline_card_leads_with_the_spa_p_value(full: DashboardData) -> None:
+    """With ``walk_forward.spa`` the page opens (after the header and the book to trade) with the selection-aware
+    headline: the SPA p-value and its verdict, then the Sharpe with its interval and the PSR,
+    StepM's counts and the family; the effective-N DSR is labelled a diagnostic; per-book
+    Newey-West lags and the market beta's t show in the market/spread table."""
+    side = {
+        "p_value": 0.031,
+        "stepm_n_superior": 3,
+        "stepm_walk_forward_superior": True,
+    }
+    kpis = {**full.kpis}
+    kpis["walk_forward"] = {
+        **kpis["walk_forward"],
+        "spa": {
+            "p_value": 0.031,
+            "p_value_always_on": 0.412,
+            "claims_edge": True,
+            "family_size": 2001,
+            "family_evaluated": 2001,
+            "family_sampled": False,
+            "resamples": 2000,
+            "mean_block": 10.0,
+            "alpha": 0.05,
+            "vs_flat": side,
+            "vs_always_on": {**side, "stepm_n_superior": 0, "stepm_walk_forward_superior": False},
+        },
+    }
+    ms = kpis["neutrality"]["market_spread"]
+    kpis["neutrality"] = {
+        **kpis["neutrality"],
+        "market_spread": {
+            **ms,
+            "strategy": {**ms["strategy"], "t_market": 2.68, "nw_lags": 4},
+            "always_on": {**ms["always_on"], "t_market": -0.5, "nw_lags": 5},
+        },
+    }
+    page = render_dashboard(replace(full, kpis=kpis))
+    assert '<table id="headline-table">' in page
+    head = page.index('id="headline"')
+    assert head < page.index('id="kpi-table"') and head < page.index('id="warnings"')
+    table = page[head : page.index("</table>", head)]
+    assert "0.031" in table and "edge claimed at 5%" in table and "0.412" in table
+    assert "[0.12, 1.71]" in table  # the Sharpe's interval beside the p-value
+    assert "3 (walk-forward book: yes)" in table and "2,001" in table
+    assert "Deflated Sharpe (effective N) · diagnostic" in page
+    spread = page[page.index('id="market-spread-table"') :]
+    spread = spread[: spread.index("</section>")]  # the table and its caption (under it)
+    assert "t market" in spread and "2.68" in spread and "Lags" in spread
+    assert "each regression&#x27;s own length" in spread
+    no_spa = render_dashboard(full)
+    assert 'id="headline"' not in no_spa  # older kpis.json: no card, nothing invented
+
+
 def _figure_strings(page: str) -> list[str]:
     """Every string of every figure spec, as plotly.js receives it (JSON decoded)."""
     import json

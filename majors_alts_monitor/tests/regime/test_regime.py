@@ -621,6 +621,9 @@ def test_jump_mode_runs_end_to_end_on_the_demo(tmp_path: Path) -> None:
         assert key in wf
     assert all("jump_penalty" in f["params"] for f in wf["folds"])
     assert (rep / "dashboard.html").is_file()
+    # the selection test's family: the walk-forward book and every penalty, stitched
+    assert wf["spa"]["family_size"] == wf["n_trials"] + 1 == wf["spa"]["family_evaluated"]
+    assert k["headline"]["spa_p_value"] == wf["spa"]["p_value"]
 
 
 def test_trial_daily_returns_are_the_kernel_returns_of_the_sampled_sets(

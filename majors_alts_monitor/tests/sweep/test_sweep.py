@@ -285,6 +285,63 @@ def test_sweep_dsr_counts_every_inner_trial(tmp_path: Path, lake: Path) -> None:
     assert s["n_ok"] == 2 and s["n_error"] == 1 and s["n_pending"] == 0
 
 
+def test_sweep_spa_tests_the_best_point_over_every_finished_point(
+    tmp_path: Path, lake: Path
+) -> None:
+    """The sweep-level SPA: the finished points' returns on their common days, against the flat
+    book and each point's own always-on book, on the best point's resamples; a point without
+    returns leaves it uncomputed (resumed points always carry theirs)."""
+    from majors_alts_monitor.stats import selection
+    from majors_alts_monitor.sweep.spa import PointReturns, returns_by_hash, returns_table
+
+    spec = load_sweep(write_sweep(tmp_path, lake, {"universe.basket_size": [10, 20, 30]}))
+    rng = np.random.default_rng(4)
+    days = np.arange(np.datetime64("2021-01-01"), np.datetime64("2021-12-31"))
+    spans = {0: days[:300], 1: days[20:], 2: days[10:340]}  # common: days[20:300]
+    rets = {
+        i: PointReturns(d, rng.normal(0.0006 * i, 0.01, d.size), rng.normal(0.0, 0.01, d.size))
+        for i, d in spans.items()
+    }
+    rows = {
+        i: {
+            "status": "ok",
+            "oos_sharpe": s,
+            "oos_sharpe_ci_low": s - 1,
+            "oos_sharpe_ci_high": s + 1,
+            "deflated_sharpe": 0.5,
+            "n_trials": 1,
+            "sharpe_per_period": s / np.sqrt(365),
+            "skew": 0.0,
+            "kurtosis": 3.0,
+            "oos_days": 300,
+        }
+        for i, s in enumerate([0.2, 1.5, 0.9])
+    }
+    s = summary(spec, rows, {i: None for i in rows}, rets)
+    spa = s["sweep_spa"]
+    assert s["best_point"]["point"] == 1
+    assert spa["family_size"] == 3 and spa["n_days"] == 280
+    assert (spa["common_start"], spa["common_end"]) == (str(days[20]), str(days[299]))
+    keep = [np.isin(rets[i].dates, days[20:300]) for i in range(3)]
+    x = np.column_stack([rets[i].net[keep[i]] for i in range(3)])
+    b = np.column_stack([rets[i].benchmark[keep[i]] for i in range(3)])
+    cfg = spec.points[1].config
+    kw = {"n_boot": cfg.stats.n_boot, "mean_block": cfg.stats.mean_block, "seed": cfg.stats.seed}
+    assert spa["p_value"] == selection.spa_test(x, **kw).p_value
+    assert spa["p_value_always_on"] == selection.spa_test(x, b, **kw).p_value
+    assert spa["claims_edge"] == (spa["p_value"] < 0.05)
+    assert spa["vs_flat"]["best_point_statistic"] == pytest.approx(
+        selection.spa_test(x, **kw).statistics[1]
+    )
+    assert summary(spec, rows, {i: None for i in rows})["sweep_spa"] is None  # while running
+    missing = summary(spec, rows, {i: None for i in rows}, {**rets, 2: None})["sweep_spa"]
+    assert missing["p_value"] is None and missing["points_without_returns"] == 1
+    back = returns_by_hash(returns_table(spec, rets))
+    for i, p in enumerate(spec.points):
+        got = back[p.config.hash()]
+        assert np.array_equal(got.dates, rets[i].dates) and np.array_equal(got.net, rets[i].net)
+
+
 # ---------------------------------------------------------------- speed fixes, same numbers
 
 

@@ -43,7 +43,7 @@ def point(lake: Path, overrides: dict[str, Any]) -> tuple[dict[str, Any], np.nda
     raw["paths"] = {"data_lake": str(lake), "duckdb": None}
     for k, v in overrides.items():
         set_dotted(raw, k, v, "test")
-    row, sr = _run(PointTask(0, parse_config(raw), START, END), {})
+    row, sr, _ = _run(PointTask(0, parse_config(raw), START, END), {})
     return row, sr
 
 
