@@ -222,8 +222,32 @@ class JumpConfig(_Strict):
     max_iter: int = Field(100, ge=1, description="coordinate-descent iterations per restart")
 
 
+class ForecastConfig(_Strict):
+    """The regularised forecast of ``regime.mode: forecast`` (regime/forecast.py)."""
+
+    horizon_days: int = Field(
+        20, ge=1, le=60, description="days of the book's forward return the ridge forecasts"
+    )
+    ridge: float = Field(
+        1.0,
+        ge=0,
+        description="penalty on the coefficients per training row, in units of the scaled "
+        "features' variance (1: each coefficient shrunk about halfway for uncorrelated features)",
+    )
+    smooth_halflife: float = Field(
+        5.0, ge=0, description="half-life in days of the EMA on the score; 0 = no smoothing"
+    )
+    history_days: int = Field(
+        730,
+        ge=60,
+        description="the fit reaches back up to this many days before a fold's train end, "
+        "never before the end of burn-in nor fewer than walkforward.train_days (the fold "
+        "schedule is unchanged)",
+    )
+
+
 class RegimeConfig(_Strict):
-    mode: Literal["composite", "hmm", "kmeans", "jump"] = "composite"
+    mode: Literal["forecast", "composite", "hmm", "kmeans", "jump"] = "forecast"
     default_weights: dict[str, float] = Field(
         default_factory=lambda: {"alt_mom_7d": -1.0, "alt_mom_20d": -1.0, "btc_dom_chg_20d": 1.0}
     )
@@ -238,6 +262,7 @@ class RegimeConfig(_Strict):
     n_states: int = Field(3, ge=2, le=6, description="states of the HMM / k-means / jump models")
     grid: GridConfig = GridConfig()
     jump: JumpConfig = JumpConfig()
+    forecast: ForecastConfig = ForecastConfig()
 
     @model_validator(mode="after")
     def _check(self) -> RegimeConfig:
@@ -343,6 +368,14 @@ FEATURE_NAMES: tuple[str, ...] = (
     "alt_mom_7d",
     "alt_mom_20d",
     "oi_change_7d",
+    "altseason_50",
+    "altseason_100",
+    "btc_dom_chg_30d",
+    "total2_share",
+    "total3_share",
+    "eth_btc",
+    "eth_btc_chg_50d",
+    "stable_dom",
 )
 
 

@@ -79,6 +79,10 @@ class LakeData:
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     stables: frozenset[str] = frozenset()
+    # fact_marketcap rows (asset_id, date, marketcap) of the assets dim_asset flags is_stable,
+    # kept aside before they are removed: the stablecoin share of the total (stable_dom) and
+    # the totals that count stablecoins (total2_share, total3_share); None without any
+    stable_caps: pl.DataFrame | None = None
 
     def has(self, table: str) -> bool:
         return table in self.tables and self.tables[table].height > 0
@@ -350,9 +354,16 @@ class LakeReader:
             if got is not None:
                 sources[name], tables[name] = got
         stables = set(self.exclude)
+        stable_caps = None
         if "dim_asset" in tables:
             dim = tables["dim_asset"]
-            stables |= set(dim.filter(pl.col("is_stable"))["asset_id"].to_list())
+            flagged = sorted(set(dim.filter(pl.col("is_stable"))["asset_id"].to_list()))
+            stables |= set(flagged)
+            caps = tables["fact_marketcap"].filter(pl.col("asset_id").is_in(flagged))
+            if caps.height:
+                stable_caps = sort_rows(
+                    caps.select("asset_id", "date", "marketcap"), ["date", "asset_id"]
+                )
         for name, df in list(tables.items()):
             if name == "dim_asset" or not df.height:
                 continue
@@ -380,6 +391,7 @@ class LakeReader:
             notes=tuple(rep.notes),
             warnings=tuple(rep.warnings),
             stables=frozenset(stables),
+            stable_caps=stable_caps,
         )
 
 

@@ -45,6 +45,7 @@ import polars as pl
 
 from ..arrays import Mask, Panel, Series, shift
 from ..config import FEATURE_NAMES
+from .indicators import altcoin_season, log_change, market_totals, share
 from .panel import MarketPanel, carry_forward
 from .rolling import rolling_max, rolling_median
 from .row_median import row_nanmedian
@@ -96,6 +97,7 @@ class FeatureSet:
     z: np.ndarray  # (n_days, n_features)
     removed: tuple[str, ...]
     warnings: tuple[str, ...]
+    notes: tuple[str, ...] = ()
 
     def frame(self, dates: np.ndarray) -> pl.DataFrame:
         cols: dict[str, object] = {"date": dates.astype("datetime64[D]")}
@@ -327,6 +329,58 @@ def oi_change_7d(c: FeatureContext) -> Series:
     return alt - maj
 
 
+@_shared
+def _totals(c: FeatureContext) -> tuple[Series, Series, Series, Series]:
+    p, u = c.panel, c.universe
+    listed = np.isfinite(p.ret) | np.isfinite(p.close)
+    return market_totals(p.mcap, listed, u.btc, u.eth, p.stable_mcap, c.max_gap_days)
+
+
+def _altseason(n: int) -> Callable[[FeatureContext], Series]:
+    def f(c: FeatureContext) -> Series:
+        return altseason_counts(c, n)[0]
+
+    f.__name__ = f"altseason_{n}"
+    return f
+
+
+def altseason_counts(c: FeatureContext, n: int) -> tuple[Series, Series]:
+    """The Altcoin Season Index over the top ``n`` and the coins it counts (computed once)."""
+    key = f"altseason_{n}"
+    if key not in c.memo:
+        c.memo[key] = altcoin_season(
+            c.panel.close, c.panel.mcap, c.universe.btc, n, max_gap_days=c.max_gap_days
+        )
+    return c.memo[key]  # type: ignore[return-value]
+
+
+def total2_share(c: FeatureContext) -> Series:
+    total, btc, _, _ = _totals(c)
+    return share(total - btc, total)
+
+
+def total3_share(c: FeatureContext) -> Series:
+    total, btc, eth, _ = _totals(c)
+    return share(total - btc - eth, total)
+
+
+def stable_dom(c: FeatureContext) -> Series:
+    total, _, _, stable = _totals(c)
+    if c.panel.stable_mcap is None:
+        return np.full(c.panel.n_days, np.nan)
+    return np.where(np.isfinite(c.panel.stable_mcap), share(stable, total), np.nan)
+
+
+@_shared
+def eth_btc(c: FeatureContext) -> Series:
+    px = carry_forward(c.panel.close, c.max_gap_days)
+    return share(px[:, c.universe.eth], px[:, c.universe.btc])
+
+
+def eth_btc_chg_50d(c: FeatureContext) -> Series:
+    return log_change(eth_btc(c), 50)
+
+
 NONE: frozenset[str] = frozenset()
 REGISTRY: dict[str, FeatureSpec] = {
     s.name: s
@@ -375,6 +429,32 @@ REGISTRY: dict[str, FeatureSpec] = {
             7,
             "median alt 7d OI log change minus majors'",
         ),
+        FeatureSpec(
+            "altseason_50",
+            _altseason(50),
+            NONE,
+            90,
+            "Altcoin Season Index: % of the top 50 beating BTC over 90 days",
+        ),
+        FeatureSpec(
+            "altseason_100",
+            _altseason(100),
+            NONE,
+            90,
+            "the index over the top 100 (CoinMarketCap's variant)",
+        ),
+        FeatureSpec("btc_dom_chg_30d", _dom_chg(30), NONE, 30, "30d change of btc_dom"),
+        FeatureSpec("total2_share", total2_share, NONE, 1, "cap ex BTC / total cap"),
+        FeatureSpec("total3_share", total3_share, NONE, 1, "cap ex BTC and ETH / total cap"),
+        FeatureSpec("eth_btc", eth_btc, NONE, 1, "ETH close / BTC close"),
+        FeatureSpec("eth_btc_chg_50d", eth_btc_chg_50d, NONE, 50, "50d log change of ETH/BTC"),
+        FeatureSpec(
+            "stable_dom",
+            stable_dom,
+            frozenset({"stables"}),
+            1,
+            "stablecoins' cap / total cap",
+        ),
     ]
 }
 if tuple(REGISTRY) != FEATURE_NAMES:  # the config's vocabulary and the code must agree
@@ -407,14 +487,27 @@ def compute_features(
     unknown = [n for n in names if n not in REGISTRY]
     if unknown:
         raise KeyError(f"unknown features {unknown}; registered: {sorted(REGISTRY)}")
-    have = {"funding": panel.has_funding, "oi": panel.has_oi}
+    have = {
+        "funding": panel.has_funding,
+        "oi": panel.has_oi,
+        "stables": panel.stable_mcap is not None,
+    }
     removed = [n for n in names if any(not have[k] for k in REGISTRY[n].needs)]
-    warns = []
-    if removed:
-        missing = sorted({k for n in removed for k in REGISTRY[n].needs if not have[k]})
+    warns, notes = [], []
+    # a lake without stablecoin caps (most research lakes keep only the coins they trade) is
+    # normal: stable_dom goes with a note, not a warning
+    quiet = [n for n in removed if REGISTRY[n].needs == frozenset({"stables"})]
+    loud = [n for n in removed if n not in quiet]
+    if loud:
+        missing = sorted({k for n in loud for k in REGISTRY[n].needs if not have[k]} - {"stables"})
         tables = {"funding": "fact_funding", "oi": "fact_open_interest"}
         warns.append(
-            f"features {removed} removed: table(s) {[tables[m] for m in missing]} absent or empty"
+            f"features {loud} removed: table(s) {[tables[m] for m in missing]} absent or empty"
+        )
+    if quiet:
+        notes.append(
+            f"features {quiet} removed: no market caps of stablecoins (dim_asset.is_stable) "
+            "in the lake"
         )
     names = [n for n in names if n not in removed]
     ctx = FeatureContext(
@@ -438,4 +531,4 @@ def compute_features(
         if names
         else np.empty((panel.n_days, 0))
     )
-    return FeatureSet(tuple(names), raw, z, tuple(removed), tuple(warns))
+    return FeatureSet(tuple(names), raw, z, tuple(removed), tuple(warns), tuple(notes))
