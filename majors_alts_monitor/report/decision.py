@@ -21,7 +21,6 @@ from ..config import Config
 from ..regime.composite import composite_contributions
 from ..regime.hysteresis import ALTS, BALANCED, MAJORS, REGIME_NAMES, transition
 
-
 # modes whose score is thresholded by lower / upper / band (the reason sentences say so)
 SCORED_MODES = ("composite", "forecast")
 
