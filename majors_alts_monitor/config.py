@@ -226,7 +226,7 @@ class ForecastConfig(_Strict):
     """The regularised forecast of ``regime.mode: forecast`` (regime/forecast.py)."""
 
     horizon_days: int = Field(
-        20, ge=1, le=60, description="days of the book's forward return the ridge forecasts"
+        10, ge=1, le=60, description="days of the book's forward return the ridge forecasts"
     )
     ridge: float = Field(
         1.0,
@@ -238,7 +238,7 @@ class ForecastConfig(_Strict):
         5.0, ge=0, description="half-life in days of the EMA on the score; 0 = no smoothing"
     )
     history_days: int = Field(
-        730,
+        1095,
         ge=60,
         description="the fit reaches back up to this many days before a fold's train end, "
         "never before the end of burn-in nor fewer than walkforward.train_days (the fold "
@@ -321,6 +321,12 @@ class ReportConfig(_Strict):
         True,
         description="re-run the walk-forward at shifted starts and scaled costs on the prepared "
         "arrays (kpis.json robustness, dashboard panel); false skips it",
+    )
+    league: bool = Field(
+        True,
+        description="run the traders' indicators (Altcoin Season Index, BTC dominance, ETH/BTC, "
+        "the best single feature) as baselines on the same book, costs and folds (kpis.json "
+        "league, dashboard league table); false skips it",
     )
     start_shifts: list[int] = Field(
         [0, 30, 60, 90], description="days the fold schedule's origin is moved, 0 = the run"

@@ -197,6 +197,11 @@ def run(
     d0, d1 = wf.folds[0].test_start, int(s.pnl_idx[-1] - 1)
     eff = effective_trial_statistics(cfg, p, grid, fits, d0, d1)
     kpis, regime_metrics = assemble_kpis(cfg, p, fits, s, grid, wf.var_trials, wf.pbo, eff)
+    if cfg.report.league:
+        from .backtest.league import league_block
+
+        progress("league: the traders' indicators on the same book, costs and folds")
+        kpis["league"] = league_block(cfg, p, s, wf.folds)
     if kpis["funding_by_leg"]["warning"]:
         warns.append(kpis["funding_by_leg"]["warning"])
     lap("statistics")

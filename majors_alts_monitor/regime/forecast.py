@@ -61,20 +61,29 @@ def signed_ridge(x: np.ndarray, y: np.ndarray, signs: np.ndarray, penalty: float
 
 
 def ema(x: np.ndarray, halflife: float) -> np.ndarray:
-    """Exponential moving average along axis 0 that skips NaN rows (they keep the previous
-    value; NaN before the first value); ``halflife <= 0`` returns ``x``."""
+    """Exponential moving average along axis 0, ``m_t = (1 - a) m_{t-1} + a x_t`` with
+    ``a = 1 - 0.5 ** (1 / halflife)``, started at each column's first value; a NaN row keeps
+    the previous value (NaN before the first). ``halflife <= 0`` returns ``x``."""
+    x = np.array(x, dtype=np.float64)
     if halflife <= 0:
-        return np.array(x, dtype=np.float64)
+        return x
+    from scipy.signal import lfilter
+
     a = 1.0 - 0.5 ** (1.0 / halflife)
-    x = np.asarray(x, dtype=np.float64)
-    out = np.empty_like(x)
-    m = np.full(x.shape[1:], np.nan)
-    for t in range(x.shape[0]):
-        v = x[t]
-        ok = np.isfinite(v)
-        m = np.where(ok, np.where(np.isfinite(m), (1.0 - a) * m + a * v, v), m)
-        out[t] = m
-    return out
+    cols = x.reshape(x.shape[0], -1)
+    out = np.full_like(cols, np.nan)
+    rows = np.arange(cols.shape[0])
+    for j in range(cols.shape[1]):
+        ok = np.isfinite(cols[:, j])
+        if not ok.any():
+            continue
+        v = cols[ok, j]
+        m, _ = lfilter([a], [1.0, a - 1.0], v, zi=[(1.0 - a) * v[0]])
+        # each row takes the value of the last finite row at or before it
+        last = np.maximum.accumulate(np.where(ok, rows, -1))
+        pos = np.cumsum(ok) - 1
+        out[:, j] = np.where(last >= 0, m[np.maximum(pos, 0)], np.nan)
+    return out.reshape(x.shape)
 
 
 def forward_mean(pnl: np.ndarray, start: int, stop: int, horizon: int) -> np.ndarray:
@@ -92,7 +101,7 @@ class ForecastRegime:
 
     features: tuple[str, ...]
     signs: tuple[float, ...]  # +1 / -1 / 0 (free) per feature
-    horizon: int = 20
+    horizon: int = 10
     ridge: float = 1.0
     smooth_halflife: float = 5.0
     lower: float = -0.5

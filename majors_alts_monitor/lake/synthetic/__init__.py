@@ -71,13 +71,15 @@ fact_open_interest asset_ids in upstream spellings (``BTCUSDT``, ``ETH-PERP``, `
 
 from __future__ import annotations
 
-from .model import QUIRKS, REGIMES, SyntheticLake, SyntheticSpec, Truth, World
+from .model import DESIGNS, QUIRKS, REGIMES, Design, SyntheticLake, SyntheticSpec, Truth, World
 from .simulate import generate
 from .write import synth_command, write_lake
 
 __all__ = [
+    "DESIGNS",
     "QUIRKS",
     "REGIMES",
+    "Design",
     "SyntheticLake",
     "SyntheticSpec",
     "Truth",

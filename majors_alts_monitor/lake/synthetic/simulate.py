@@ -200,12 +200,12 @@ def generate(spec: SyntheticSpec) -> SyntheticLake:
     r_btc = BTC_DRIFT + BTC_VOL * vol_level * _t_noise(rng, n_days)
     r_eth = ETH_DRIFT + ETH_ON_BTC * r_btc + ETH_IDIO_VOL * vol_level * _t_noise(rng, n_days)
     mu = np.asarray(_spread_drift(design))[regime] if planted else np.zeros(n_days)
-    # the volatility channel: alts (idiosyncratic) and the spread wilder in RISK_ON_MAJORS,
-    # calmer in RISK_ON_ALTS (1 everywhere without it, so the draws and values are unchanged)
+    spread = mu + design.spread_vol * vol_level * _t_noise(rng, n_days)
+    # the volatility channel: alts' idiosyncratic moves wilder in RISK_ON_MAJORS, calmer in
+    # RISK_ON_ALTS (the spread's own noise, the book's risk, is left alone)
     alt_vol = vol_level
     if planted and design.volatility:
         alt_vol = vol_level * np.exp(design.volatility * _ema(-_signed(regime), LEAN_EMA_ALPHA))
-    spread = mu + design.spread_vol * alt_vol * _t_noise(rng, n_days)
 
     rng = _rng(spec.seed, 4)
     beta_btc = rng.uniform(*ALT_BETA_BTC, size=n_alts)
