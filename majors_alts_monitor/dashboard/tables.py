@@ -256,11 +256,19 @@ def _folds_table(folds: Sequence[Mapping[str, Any]]) -> str:
                 (_span(f.get("test_start"), f.get("test_end")), "span"),
                 (_ratio(f.get("test_sharpe")), _sign_class(f.get("test_sharpe"))),
                 (_ratio(f.get("train_sharpe")), _sign_class(f.get("train_sharpe"))),
-                (_compact(f.get("params") or {}), "params"),
+                (_compact(_shown_params(f.get("params") or {})), "params"),
             ]
         )
     header = ("Fold", "Train", "Test", "Test Sharpe", "Train Sharpe", "Parameters")
     return _table("folds-table", header, rows)
+
+
+# fold parameters left out of the folds table (still in kpis.json): the forecast's scaler
+HIDDEN_PARAMS = ("center", "scale")
+
+
+def _shown_params(params: Mapping[str, Any]) -> Mapping[str, Any]:
+    return {k: v for k, v in params.items() if k not in HIDDEN_PARAMS}
 
 
 FLAT_NOTE = "flat (exposure 0): the strategy holds nothing, so its Sharpe here is exit costs only"
