@@ -63,7 +63,8 @@ def spa_pvalue(
     """Hansen's SPA consistent p-value that the best column of ``returns`` (T x K, daily net
     returns) beats ``benchmark`` (T,): the one call of the selection test here (``arch``'s
     ``SPA`` for now; the statistics issue's ``stats.selection.spa_test`` is meant to replace
-    it). nan with fewer than 10 days or no variation in the differences."""
+    it). nan with fewer than 10 days or no difference at all; 0 or 1 when every difference is
+    one constant (better or not: there is nothing random to test)."""
     from arch.bootstrap import SPA
 
     r = np.asarray(returns, dtype=np.float64)
@@ -71,8 +72,11 @@ def spa_pvalue(
     b = np.asarray(benchmark, dtype=np.float64)
     ok = np.isfinite(b) & np.isfinite(r).all(axis=1)
     r, b = r[ok], b[ok]
-    if len(b) < 10 or not np.any(np.abs(r - b[:, None]) > 0):
+    d = r - b[:, None]
+    if len(b) < 10 or not np.any(np.abs(d) > 0):
         return math.nan
+    if np.all(np.ptp(d, axis=0) <= 1e-12):  # constant differences: nothing random to test
+        return 0.0 if float(d[0].max()) > 0 else 1.0
     spa = SPA(-b, -r, block_size=max(1, round(mean_block)), reps=n_boot, seed=seed)
     spa.compute()
     return float(spa.pvalues["consistent"])
