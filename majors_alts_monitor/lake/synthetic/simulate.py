@@ -263,12 +263,6 @@ def generate(spec: SyntheticSpec) -> SyntheticLake:
     years = (t_idx - uni.first) / 365.0
     supply = supply0 * np.exp(growth * years)
     caps = close * supply
-    if planted and design.dominance:
-        # the dominance channel: alts' circulating supply swells in RISK_ON_ALTS (unlocks,
-        # listings) and shrinks in RISK_ON_MAJORS, moving dominance but not prices
-        caps[:, alts] *= np.exp(
-            design.dominance * _ema(_signed(regime), DOMINANCE_EMA_ALPHA)[:, np.newaxis]
-        )
     # ordering: BTC > ETH > every alt, every day
     ratio_eth = float(np.max(caps[:, 1] / caps[:, 0]))
     if ratio_eth > 0.6:
@@ -281,6 +275,17 @@ def generate(spec: SyntheticSpec) -> SyntheticLake:
         stable_growth * years[:, stables] + _ar1(rng.standard_normal((n_days, 3)), 0.99, 0.05)
     )
     caps[:, stables] = close[:, stables] * stable_supply
+
+    # the dominance channel: the alts' reported circulating supply swells in RISK_ON_ALTS
+    # (unlocks, new listings) and shrinks in RISK_ON_MAJORS, moving fact_marketcap (and so
+    # dominance and the totals) but not prices, volumes or open interest; at most x e^lean, so
+    # an alt stays below ETH (<= 0.6 ETH before it)
+    reported = caps
+    if planted and design.dominance:
+        reported = caps.copy()
+        reported[:, alts] *= np.exp(
+            design.dominance * _ema(_signed(regime), DOMINANCE_EMA_ALPHA)[:, np.newaxis]
+        )
 
     # --- turnover, volume, open interest ----------------------------------------------------
     rng = _rng(spec.seed, 8)
@@ -360,7 +365,7 @@ def generate(spec: SyntheticSpec) -> SyntheticLake:
 
     tables: dict[str, pl.DataFrame] = {
         "fact_price": long(price_mask, {"close": close}),
-        "fact_marketcap": long(price_mask, {"marketcap": caps}),
+        "fact_marketcap": long(price_mask, {"marketcap": reported}),
         "fact_volume": long(volume_mask, {"volume": volume}),
     }
     upstream = names
