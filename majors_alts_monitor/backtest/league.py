@@ -61,25 +61,61 @@ def spa_pvalue(
     returns: np.ndarray, benchmark: np.ndarray, n_boot: int, mean_block: float, seed: int
 ) -> float:
     """Hansen's SPA consistent p-value that the best column of ``returns`` (T x K, daily net
-    returns) beats ``benchmark`` (T,): the one call of the selection test here (``arch``'s
-    ``SPA`` for now; the statistics issue's ``stats.selection.spa_test`` is meant to replace
-    it). nan with fewer than 10 days or no difference at all; 0 or 1 when every difference is
-    one constant (better or not: there is nothing random to test)."""
-    from arch.bootstrap import SPA
+    returns) beats ``benchmark`` (T,): the one call of the selection test here, meant to be
+    re-pointed at the statistics issue's ``stats.selection.spa_test`` when both land.
+
+    ``arch.bootstrap.SPA``'s algorithm (``studentize`` left at its default, which in arch
+    only enters the variance of the re-centring rule), in numpy so a run imports neither
+    arch nor scipy: loss differentials ``d = r_k - b`` (losses are negative returns), the
+    statistic ``max_k mean(d_k)``; each model's variance by arch's stationary-bootstrap
+    kernel (probability ``1 / mean_block``); a model whose mean is below
+    ``-sqrt(var / T * 2 log log T)`` is not re-centred; ``n_boot`` stationary-bootstrap
+    resamples (the project's draws, ``default_rng(seed)``, mean block ``mean_block``); p is
+    the share of resamples whose ``max_k (mean*(d_k) - mu_k)`` exceeds the statistic. A test
+    pins it to arch's within the Monte Carlo error. nan with fewer than 10 days or no
+    difference at all; 0 or 1 when every difference is one constant (nothing random to
+    test)."""
+    from ..stats.resample import _bootstrap_draws
 
     r = np.asarray(returns, dtype=np.float64)
     r = r[:, None] if r.ndim == 1 else r
     b = np.asarray(benchmark, dtype=np.float64)
     ok = np.isfinite(b) & np.isfinite(r).all(axis=1)
-    r, b = r[ok], b[ok]
-    d = r - b[:, None]
-    if len(b) < 10 or not np.any(np.abs(d) > 0):
+    d = r[ok] - b[ok][:, None]
+    t = d.shape[0]
+    if t < 10 or not np.any(np.abs(d) > 0):
         return math.nan
-    if np.all(np.ptp(d, axis=0) <= 1e-12):  # constant differences: nothing random to test
+    if np.all(np.ptp(d, axis=0) <= 1e-12):
         return 0.0 if float(d[0].max()) > 0 else 1.0
-    spa = SPA(-b, -r, block_size=max(1, round(mean_block)), reps=n_boot, seed=seed)
-    spa.compute()
-    return float(spa.pvalues["consistent"])
+    mean = d.mean(axis=0)
+    var = spa_variance(d - mean, 1.0 / mean_block)
+    valid = mean >= -np.sqrt(var / t * 2.0 * np.log(np.log(t)))
+    mu = np.where(valid, mean, 0.0)
+    stat = float(mean.max())
+    above = 0
+    for idx in _bootstrap_draws(t, n_boot, mean_block, seed):
+        if d.shape[1] == 1:
+            boot = d[idx, 0].mean(axis=1)[:, None]
+        else:  # resample counts times the differentials: one matrix product per chunk
+            rows = idx.shape[0]
+            flat = (idx + (np.arange(rows) * t)[:, None]).ravel()
+            counts = np.bincount(flat, minlength=rows * t).reshape(rows, t).astype(np.float64)
+            boot = counts @ d / t
+        above += int(np.sum((boot - mu).max(axis=1) > stat))
+    return above / n_boot
+
+
+def spa_variance(demeaned: np.ndarray, p: float) -> np.ndarray:
+    """arch's variance of each column's mean under the stationary bootstrap (Politis &
+    Romano's kernel): ``(g_0 + 2 sum_i k_i g_i) / T`` with ``g_i`` the lag-i sum of products
+    and ``k_i = (1 - i/T)(1 - p)^i + (i/T)(1 - p)^(T - i)``; the sums by FFT."""
+    t = demeaned.shape[0]
+    f = np.fft.rfft(demeaned, n=2 * t, axis=0)
+    g = np.fft.irfft(f * np.conj(f), n=2 * t, axis=0)[:t]
+    i = np.arange(t, dtype=np.float64)
+    kappa = (1.0 - i / t) * (1.0 - p) ** i + (i / t) * (1.0 - p) ** (t - i)
+    kappa[0] = 0.5  # lag 0 counts once
+    return 2.0 * (kappa[:, None] * g).sum(axis=0) / t
 
 
 def holm(p: list[float]) -> list[float]:

@@ -168,7 +168,10 @@ def run_result(tmp_path_factory: pytest.TempPathFactory):
     rep = cfg.report.model_copy(
         update={"start_shifts": [0, 30], "cost_multipliers": [0.0, 1.0, 2.0]}
     )
-    cfg = cfg.model_copy(update={"report": rep})
+    # the tearsheet's trial panels (trials heat map, PBO, trial Sharpe) need the composite
+    # search's many trials; the default mode has one
+    reg = cfg.regime.model_copy(update={"mode": "composite"})
+    cfg = cfg.model_copy(update={"report": rep, "regime": reg})
     reads: list[tuple] = []
     orig = data_io.LakeReader.read
 
