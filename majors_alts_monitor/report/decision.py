@@ -4,7 +4,8 @@
 fits (so the file, the console summary and the timeline's last row are one model's answer)
 and ``signals --asof`` passes the fit(s) of the same fold schedule, so both give the same
 record. ``explain_arrays`` holds the per-day "why": each score feature's contribution
-``weight x z`` (composite mode), the thresholds, band and dwell in force, the days in the
+``weight x z`` (composite mode; the forecast mode's smoothed ``weight x scaled value``), the
+thresholds, band and dwell in force, the days in the
 current regime and the dwell left.
 """
 

@@ -70,6 +70,10 @@ def test_run_on_the_cut_lake_ends_with_the_signal(lakes, tmp_path: Path, mode: s
     kpis = json.loads((rep / "kpis.json").read_text())
     assert kpis["walk_forward"]["mode"] == mode
     assert kpis["league"]["entries"][0]["rule"] == "model"
+    page = (rep / "dashboard.html").read_text()
+    assert '<table id="league-table">' in page and "bitcoin_season" in page
+    if mode == "forecast":  # the forecast's parts of the score are drawn as the composite's
+        assert 'id="fig-contributions"' in page
     ran = json.loads((rep / "signals_today.json").read_text())
     other = tmp_path / "sig"
     args = ["signals", "--config", str(cfg), "--lake", str(full), "--output-root", str(other)]
