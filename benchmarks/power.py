@@ -266,9 +266,30 @@ def _mean(xs) -> float:
     return float(a.mean()) if a.size else math.nan
 
 
+def _entry(rows: list[dict], key: str, name: str) -> dict | None:
+    """A mode's or baseline's figures over the worlds that ran it (the oracle and the
+    always-on book over the same worlds)."""
+    rs = [r for r in rows if name in r[key]]
+    if not rs:
+        return None
+    sr = [r[key][name]["sharpe"] for r in rs]
+    on = [r["baselines"]["always_on"]["sharpe"] for r in rs]
+    oracle = _mean(r["oracle_sharpe"] for r in rs)
+    return {
+        "kind": key[:-1],
+        "worlds": len(rs),
+        "sharpe": _mean(sr),
+        "captured": _mean(sr) / oracle if oracle else math.nan,
+        "late_sharpe": _mean(r[key][name]["late_sharpe"] for r in rs),
+        "label_acc": _mean(r[key][name].get("label_acc") for r in rs),
+        "invest_acc": _mean(r[key][name]["invest_acc"] for r in rs),
+        "beats_on": float(np.mean([a > b for a, b in zip(sr, on, strict=True)])),
+    }
+
+
 def summarise_planted(rows: list[dict], modes: tuple[str, ...]) -> dict:
     designs = list(dict.fromkeys(r["design"] for r in rows))
-    entries = [("mode", m) for m in modes] + [("baseline", b) for b in BASELINES]
+    entries = [("modes", m) for m in modes] + [("baselines", b) for b in BASELINES]
     out: dict = {"designs": {}, "pooled": {}}
     pooled_rows = []
     for d in designs:
@@ -276,7 +297,6 @@ def summarise_planted(rows: list[dict], modes: tuple[str, ...]) -> dict:
         strength = [r["strength"] for r in rs]
         mean_s = _mean(strength)
         in_band = BAND[0] <= mean_s <= BAND[1]
-        oracle = _mean(r["oracle_sharpe"] for r in rs)
         dd = DESIGNS[d]
         info = {
             "worlds": len(rs),
@@ -288,54 +308,31 @@ def summarise_planted(rows: list[dict], modes: tuple[str, ...]) -> dict:
             "in_band": in_band,
             "mean_spell_days": dd.mean_spell_days,
             "drift": dd.drift,
-            "oracle_sharpe": oracle,
+            "oracle_sharpe": _mean(r["oracle_sharpe"] for r in rs),
             "oracle_nowcast_sharpe": _mean(r["oracle_nowcast_sharpe"] for r in rs),
             "always_on_sharpe": _mean(r["baselines"]["always_on"]["sharpe"] for r in rs),
             "entries": {},
         }
-        on = [r["baselines"]["always_on"]["sharpe"] for r in rs]
-        for kind, name in entries:
-            key = "modes" if kind == "mode" else "baselines"
-            got = [r[key][name] for r in rs if name in r[key]]
-            if not got:
-                continue
-            sr = [g["sharpe"] for g in got]
-            info["entries"][name] = {
-                "kind": kind,
-                "sharpe": _mean(sr),
-                "captured": _mean(sr) / oracle if oracle else math.nan,
-                "late_sharpe": _mean(g["late_sharpe"] for g in got),
-                "label_acc": _mean(g.get("label_acc") for g in got),
-                "invest_acc": _mean(g["invest_acc"] for g in got),
-                "beats_on": float(np.mean([a > b for a, b in zip(sr, on, strict=False)])),
-            }
+        for key, name in entries:
+            e = _entry(rs, key, name)
+            if e is not None:
+                info["entries"][name] = e
         out["designs"][d] = info
         if in_band:
             pooled_rows += rs
     if pooled_rows:
-        oracle = _mean(r["oracle_sharpe"] for r in pooled_rows)
-        on = [r["baselines"]["always_on"]["sharpe"] for r in pooled_rows]
-        for kind, name in entries:
-            key = "modes" if kind == "mode" else "baselines"
-            got = [r[key][name] for r in pooled_rows if name in r[key]]
-            if len(got) != len(pooled_rows):
+        for key, name in entries:
+            e = _entry(pooled_rows, key, name)
+            if e is None:
                 continue
-            sr = [g["sharpe"] for g in got]
-            out["pooled"][name] = {
-                "kind": kind,
-                "worlds": len(got),
-                "sharpe": _mean(sr),
-                "captured": _mean(sr) / oracle,
-                "captured_design_mean": _mean(
-                    out["designs"][d]["entries"][name]["captured"]
-                    for d in designs
-                    if out["designs"][d]["in_band"]
-                ),
-                "beats_on": float(np.mean([a > b for a, b in zip(sr, on, strict=True)])),
-                "label_acc": _mean(g.get("label_acc") for g in got),
-                "invest_acc": _mean(g["invest_acc"] for g in got),
-            }
-        out["pooled_oracle_sharpe"] = oracle
+            e["captured_design_mean"] = _mean(
+                out["designs"][d]["entries"].get(name, {}).get("captured", math.nan)
+                for d in designs
+                if out["designs"][d]["in_band"]
+            )
+            e["designs"] = len({r["design"] for r in pooled_rows if name in r[key]})
+            out["pooled"][name] = e
+        out["pooled_oracle_sharpe"] = _mean(r["oracle_sharpe"] for r in pooled_rows)
         out["pooled_worlds"] = len(pooled_rows)
         out["pooled_designs"] = [d for d in designs if out["designs"][d]["in_band"]]
     return out
@@ -388,9 +385,16 @@ def print_tables(summary: dict, null: dict, modes: tuple[str, ...]) -> None:
         )
     names = [m for m in modes] + list(BASELINES)
     designs = list(summary["designs"])
-    print("\n### Captured share of the oracle's net Sharpe (mean Sharpe / mean oracle Sharpe)\n")
-    print("| mode or baseline | " + " | ".join(designs) + " | pooled (in band) | beats always-on |")
-    print("|---|" + "---|" * (len(designs) + 2))
+    print(
+        "\n### Captured share of the oracle's net Sharpe (mean Sharpe / mean oracle Sharpe over "
+        "the same worlds)\n"
+    )
+    print(
+        "| mode or baseline | "
+        + " | ".join(designs)
+        + " | pooled (in band) | worlds | beats always-on |"
+    )
+    print("|---|" + "---|" * (len(designs) + 3))
     for n in names:
         cells = [
             _f(summary["designs"][d]["entries"].get(n, {}).get("captured", math.nan), pct=True)
@@ -399,7 +403,7 @@ def print_tables(summary: dict, null: dict, modes: tuple[str, ...]) -> None:
         pl = summary["pooled"].get(n, {})
         print(
             f"| {n} | " + " | ".join(cells) + f" | {_f(pl.get('captured', math.nan), pct=True)}"
-            f" | {_f(pl.get('beats_on', math.nan), pct=True)} |"
+            f" | {pl.get('worlds', 0)} | {_f(pl.get('beats_on', math.nan), pct=True)} |"
         )
     print("\n### Mean out-of-sample Sharpe, net (one day late in brackets)\n")
     print("| mode or baseline | " + " | ".join(designs) + " |")
@@ -453,6 +457,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--modes", default=None, help=f"comma list of {MODES}")
     ap.add_argument("--planted", type=int, default=None, help="seeds per design (first N)")
     ap.add_argument("--null", type=int, default=None, help="null worlds (first N seeds)")
+    ap.add_argument(
+        "--few",
+        action="append",
+        default=[],
+        metavar="MODES:PLANTED:NULL",
+        help="run these slow modes on the first seeds only, e.g. hmm:1:10 (HMM on 1 seed per "
+        "design and 10 null worlds); repeatable",
+    )
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--tag", default=None, help="checkpoint tag (default: hash of the source)")
     ap.add_argument("--json", type=Path, default=None, help="write the summary here")
@@ -483,10 +495,18 @@ def main(argv: list[str] | None = None) -> int:
         f"{modes}, out {a.out / tag}",
         file=sys.stderr,
     )
+    few: dict[str, tuple[int, int]] = {}
+    for spec in a.few:
+        names, k_planted, k_null = spec.split(":")
+        few |= {m: (int(k_planted), int(k_null)) for m in names.split(",")}
+
+    def modes_for(i: int, null: bool) -> tuple[str, ...]:
+        return tuple(m for m in modes if m not in few or i < few[m][1 if null else 0])
+
     rows = []
     for d in designs:
-        for seed in seeds["planted"][:n_planted]:
-            r = world(a.out, tag, d, seed, False, modes, NULL_N_BOOT)
+        for i, seed in enumerate(seeds["planted"][:n_planted]):
+            r = world(a.out, tag, d, seed, False, modes_for(i, False), NULL_N_BOOT)
             m = r["modes"]
             print(
                 f"  {d:18s} {seed}: strength {r['strength']:.2f} ({r['best_feature']}), oracle "
@@ -498,8 +518,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             rows.append(r)
     nulls = []
-    for seed in seeds["null"][:n_null]:
-        r = world(a.out, tag, "baseline", seed, True, modes, NULL_N_BOOT)
+    for i, seed in enumerate(seeds["null"][:n_null]):
+        r = world(a.out, tag, "baseline", seed, True, modes_for(i, True), NULL_N_BOOT)
         nulls.append(r)
         print(
             f"  null {seed}: "
