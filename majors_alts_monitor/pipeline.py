@@ -246,7 +246,7 @@ def run(
         },
         "tables_read_note": "rows and spans of each table as read for the run's window, after "
         "validation (stablecoins removed, duplicates dropped); the lake's files are in `lake`",
-        "notes": list(p.lake.notes),
+        "notes": [*p.lake.notes, *p.features.notes],
         "warnings": warns,
         "universe": {
             "assets": len(p.panel.assets),

@@ -176,3 +176,22 @@ def test_a_feature_missing_in_the_window_is_left_out() -> None:
     raw[:590, 1] = np.nan  # seen on 10 of 600 training days
     m = ForecastRegime(("g", "n", "w"), (1.0, 0.0, -1.0)).fit(raw[:600], pnl[:600])
     assert m.coef_ is not None and m.coef_[1] == 0.0 and m.coef_[0] > 0
+
+
+def test_the_fit_reaches_back_history_days_but_never_before_the_origin() -> None:
+    from types import SimpleNamespace
+
+    from majors_alts_monitor.backtest.folds import Fold
+    from majors_alts_monitor.backtest.walk import fit_start
+    from majors_alts_monitor.config import Config
+
+    cfg = Config()  # history_days 1095, train_days 365
+    p = SimpleNamespace(first_day=100)
+    early = Fold(0, 100, 464, 485, 574)
+    assert fit_start(cfg, p, early) == 100  # only the fold's own window exists
+    late = Fold(9, 2000, 2364, 2385, 2474)
+    assert fit_start(cfg, p, late) == 2364 - 1095 + 1
+    assert fit_start(cfg, p, late, origin=1500) == 1500  # a robustness re-run's later origin
+    fc = cfg.regime.forecast.model_copy(update={"history_days": 100})
+    short = cfg.model_copy(update={"regime": cfg.regime.model_copy(update={"forecast": fc})})
+    assert fit_start(short, p, late) == 2000  # never less than the fold's own window
