@@ -195,3 +195,16 @@ def test_the_fit_reaches_back_history_days_but_never_before_the_origin() -> None
     fc = cfg.regime.forecast.model_copy(update={"history_days": 100})
     short = cfg.model_copy(update={"regime": cfg.regime.model_copy(update={"forecast": fc})})
     assert fit_start(short, p, late) == 2000  # never less than the fold's own window
+
+
+def test_the_forecast_config_is_validated_and_the_default_mode() -> None:
+    from majors_alts_monitor.config import Config, load_config, parse_config
+    from majors_alts_monitor.errors import ConfigError
+
+    assert Config().regime.mode == "forecast" == load_config(None).regime.mode
+    assert load_config(None).regime.forecast == Config().regime.forecast  # yaml mirrors code
+    for key, bad in (("horizon_days", 0), ("ridge", -1), ("history_days", 10)):
+        with pytest.raises(ConfigError, match=f"regime.forecast.{key}"):
+            parse_config({"regime": {"forecast": {key: bad}}})
+    with pytest.raises(ConfigError, match="regime.mode"):
+        parse_config({"regime": {"mode": "ridge"}})
