@@ -60,6 +60,7 @@ from majors_alts_monitor.backtest.stages import backtest_exposure
 from majors_alts_monitor.backtest.trials import trial_daily_returns
 from majors_alts_monitor.backtest.walk import walk_forward
 from majors_alts_monitor.config import REGIMES, Config
+from majors_alts_monitor.errors import MonitorError
 from majors_alts_monitor.lake.synthetic import DESIGNS, SyntheticSpec, generate, write_lake
 from majors_alts_monitor.regime.hysteresis import MAJORS
 
@@ -186,12 +187,23 @@ def run_world(design: str, seed: int, null: bool, modes: tuple[str, ...], n_boot
         shutil.rmtree(tmp, ignore_errors=True)
     truth = _truth_codes(synth.truth.regimes, p.panel.dates)
     st = cfg.stats
-    out: dict = {"design": design, "seed": seed, "null": null, "modes": {}, "baselines": {}}
+    out: dict = {
+        "design": design,
+        "seed": seed,
+        "null": null,
+        "modes": {},
+        "failed": {},
+        "baselines": {},
+    }
     first = None
     for mode in modes:
         tm = time.time()
         cm = _with_mode(cfg, mode)
-        wf = walk_forward(cm, p, spec.start, spec.end)
+        try:
+            wf = walk_forward(cm, p, spec.start, spec.end)
+        except MonitorError as err:  # a mode that cannot fit a fold here: counted, not hidden
+            out["failed"][mode] = str(err)
+            continue
         s, idx = wf.stitched, wf.stitched.pnl_idx
         r = s.strat.net[idx]
         row = {"sharpe": stats.sharpe(r), "seconds": round(time.time() - tm, 2)}
@@ -247,11 +259,14 @@ def world(out_dir: Path, tag: str, design: str, seed: int, null: bool, modes, n_
     f = _path(out_dir, tag, design, seed, null)
     if f.is_file():
         got = json.loads(f.read_text())
-        if all(m in got["modes"] for m in modes):
+        got.setdefault("failed", {})
+        done = set(got["modes"]) | set(got["failed"])
+        if all(m in done for m in modes):
             return got
-        modes = tuple(m for m in modes if m not in got["modes"]) or modes
+        modes = tuple(m for m in modes if m not in done)
         new = run_world(design, seed, null, modes, n_boot)
         got["modes"] |= new["modes"]
+        got["failed"] |= new["failed"]
     else:
         got = run_world(design, seed, null, modes, n_boot)
     f.parent.mkdir(parents=True, exist_ok=True)
@@ -284,6 +299,7 @@ def _entry(rows: list[dict], key: str, name: str) -> dict | None:
         "label_acc": _mean(r[key][name].get("label_acc") for r in rs),
         "invest_acc": _mean(r[key][name]["invest_acc"] for r in rs),
         "beats_on": float(np.mean([a > b for a, b in zip(sr, on, strict=True)])),
+        "failed": sum(name in r.get("failed", {}) for r in rows),
     }
 
 
@@ -339,7 +355,7 @@ def summarise_planted(rows: list[dict], modes: tuple[str, ...]) -> dict:
 
 
 def summarise_null(rows: list[dict], modes: tuple[str, ...]) -> dict:
-    out = {}
+    out: dict = {}
     for kind, names in (("modes", modes), ("baselines", BASELINES)):
         for name in names:
             ps = [r[kind][name]["p_value"] for r in rows if name in r[kind]]
@@ -359,6 +375,7 @@ def summarise_null(rows: list[dict], modes: tuple[str, ...]) -> dict:
                 "within": rate <= 0.05 + 2 * se,
                 "mean_sharpe": _mean(sr),
                 "family": max(r[kind][name].get("family", 1) for r in rows if name in r[kind]),
+                "failed": sum(name in r.get("failed", {}) for r in rows),
             }
     return out
 
@@ -438,14 +455,15 @@ def print_tables(summary: dict, null: dict, modes: tuple[str, ...]) -> None:
             "\n### Null worlds (costs off): how often the headline test claims an edge (p < 0.05)\n"
         )
         print(
-            "| mode or baseline | worlds | family | claims | rate | bound 5% + 2 SE | within | mean Sharpe |"
+            "| mode or baseline | worlds | family | claims | rate | bound 5% + 2 SE | within | "
+            "mean Sharpe | failed to fit |"
         )
-        print("|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|")
         for n, v in null.items():
             print(
                 f"| {n} | {v['worlds']} | {v['family']} | {v['claims']} | {_f(v['rate'], True)} | "
                 f"{100 * v['bound']:.1f}% | {'yes' if v['within'] else 'NO'} | "
-                f"{_f(v['mean_sharpe'])} |"
+                f"{_f(v['mean_sharpe'])} | {v['failed']} |"
             )
 
 
