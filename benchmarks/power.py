@@ -27,8 +27,9 @@ penalty for ``jump``, the stitched model for the one-trial modes) and per baseli
 returns against flat) is counted as claiming an edge when p < 0.05.
 
 Seeds: development used planted seeds 101-106 and null seeds 901-910 (``--seeds dev``); the
-report uses fresh ones (``--seeds report``: planted 2001-2006 per design, null 3001-3100),
-never looked at while choosing the default. Results are checkpointed per world (one JSON per
+report uses fresh ones (``--seeds report``: planted 2001-2006 per design, null 3001-3400,
+the first 100 with every mode, all 400 with ``forecast`` and ``composite``), never looked at
+while choosing the default. Results are checkpointed per world (one JSON per
 world and tag) under ``--out`` (default ``/work/wt/i19_bench_out`` when it exists, else
 ``cache/power``), so an interrupted run resumes; the tag hashes the package's source, so a
 changed model never reuses stale worlds.
@@ -36,8 +37,9 @@ changed model never reuses stale worlds.
 Run (2 cores, other jobs about: under ``nice``, one at a time):
 ``nice -n 10 python benchmarks/power.py --quick`` (development: 6 designs x 1 dev seed, 10
 null worlds, modes forecast and composite; about 5 minutes), and for the report
-``nice -n 10 python benchmarks/power.py --seeds report`` (6 designs x 6 seeds, 100 null
-worlds, every mode; about an hour). ``--markdown`` prints the tables for docs/regimes.md.
+``nice -n 10 python benchmarks/power.py --seeds report`` (6 designs x 6 seeds, 400 null
+worlds, every mode; several hours: bound the slow modes with ``--few`` and the null worlds
+with ``--null N``). ``--markdown`` prints the tables for docs/regimes.md.
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ MODES = ("forecast", "composite", "jump", "hmm", "kmeans")
 BASELINES = tuple(r for r in league.RULES if r != "always_flat")
 SEEDS = {
     "dev": {"planted": list(range(101, 107)), "null": list(range(901, 911))},
-    "report": {"planted": list(range(2001, 2007)), "null": list(range(3001, 3101))},
+    "report": {"planted": list(range(2001, 2007)), "null": list(range(3001, 3401))},
 }
 BAND = (0.5, 0.85)
 N_ASSETS = 60
