@@ -1,3 +1,6 @@
-"""Majors vs Alts regime monitor: when does a long BTC/ETH, short alt-basket book pay?"""
+"""Majors vs Alts regime monitor: when does a long BTC/ETH, short alt-basket book pay?
 
-__version__ = "0.1.0"
+The version moves with ``CHANGELOG.md``: every change that moves a user's numbers gets an entry.
+"""
+
+__version__ = "0.2.0.dev0"

@@ -1,4 +1,5 @@
-"""``python -m majors_alts_monitor run|signals|synth ...``"""
+"""``python -m majors_alts_monitor <command> ...`` and the ``majors-alts`` console script
+(``console``): a Ctrl-C while the modules load is the same clean exit 130 as later."""
 
 import sys
 
@@ -8,5 +9,11 @@ except KeyboardInterrupt:  # Ctrl-C while the modules load: the same clean exit 
     print("interrupted; previous outputs are untouched", file=sys.stderr)
     sys.exit(130)
 
-if __name__ == "__main__":
+
+def console() -> None:
+    """The ``majors-alts`` console script (pyproject ``[project.scripts]``)."""
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    console()

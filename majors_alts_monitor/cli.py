@@ -14,26 +14,25 @@ import logging
 import os
 import sys
 import threading
-import time
 import traceback
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
 
-from . import __version__
+from . import __version__, clock
 from .config import Config, load_config
 from .errors import MonitorError
 from .interrupts import raise_if_interrupted, sticky_sigint
 from .lake.demo import DEMO_ASSETS, demo_conflict, ensure_demo_lake
+from .publish import generations
 from .shell import (
     LogCapture,
     Progress,
-    committed,
+    add_today,
+    closed_stdout,
     outputs_state,
     parse_date,
     print_result,
     setup_logging,
-    written,
 )
 
 log = logging.getLogger("majors_alts_monitor")
@@ -60,6 +59,59 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="generate (once) and use the synthetic demo lake under <output-root>/cache/",
     )
     p.add_argument("--quiet", action="store_true", help="warnings and the summary only")
+    add_today(p)
+
+
+def _book_options(p: argparse.ArgumentParser) -> None:
+    """The book to trade in money (``report/orders.py``): amounts at a capital, orders against
+    current holdings rounded to a minimum order."""
+    g = p.add_argument_group("the book to trade")
+    g.add_argument(
+        "--capital",
+        type=_usd,
+        default=None,
+        help="equity in USD: print and record tomorrow's book in dollars (signals_today.json "
+        "amounts)",
+    )
+    g.add_argument(
+        "--positions",
+        type=Path,
+        default=None,
+        help="CSV of current holdings, header asset_id,usd_notional (signed USD): print and "
+        "record the orders to reach tomorrow's book (needs --capital)",
+    )
+    g.add_argument(
+        "--min-order",
+        type=_usd,
+        default=0.0,
+        help="round each order to a multiple of this many USD; smaller ones are not sent "
+        "(default 0: exact amounts)",
+    )
+
+
+def _usd(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        v = float("nan")
+    if not (v >= 0 and v < float("inf")):
+        raise argparse.ArgumentTypeError(f"{s!r} is not a non-negative amount of USD")
+    return v
+
+
+def _sizing(args: argparse.Namespace, cfg: Config) -> tuple[dict[str, float] | None, str | None]:
+    """The current holdings of ``--positions`` (read before any work, so a bad file fails
+    fast), checked against ``--capital``."""
+    if args.capital is None and (args.positions is not None or args.min_order):
+        opt = "--positions" if args.positions is not None else "--min-order"
+        raise MonitorError(f"{opt} needs --capital (the equity the book's weights apply to)")
+    if args.capital is not None and args.capital <= 0:
+        raise MonitorError("--capital must be a positive amount of USD")
+    if args.positions is None:
+        return None, None
+    from .report.orders import read_positions
+
+    return read_positions(args.positions, cfg.universe.aliases), args.positions.name
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--start", type=parse_date, default=None, help="first day (default: lake start)")
     r.add_argument("--end", type=parse_date, default=None, help="last day (default: lake end)")
     _common(r)
+    _book_options(r)
     s = sub.add_parser("signals", help="tomorrow's regime and target book from data <= --asof")
     s.add_argument(
         "--asof", type=parse_date, default=None, help="decision date (default: lake end)"
@@ -88,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
         "signal is then for the day after that date and marked stale)",
     )
     _common(s)
+    _book_options(s)
     y = sub.add_parser("synth", help="write a synthetic lake with planted truth")
     y.add_argument("out_dir", type=Path)
     y.add_argument("--seed", type=int, default=0)
@@ -103,12 +157,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="how the planted regime shows (lake.synthetic.DESIGNS): baseline, funding_fast, "
         "momentum, breadth_dominance, volatility, weak_mix (docs/regimes.md)",
     )
+    add_today(y)
+    v = sub.add_parser(
+        "verify",
+        help="check an output root (or a lake the importers wrote) against its manifest",
+    )
+    v.add_argument("root", type=Path, help="an output root, or a lake written by `import`")
+    v.add_argument("--quiet", action="store_true", help="problems only")
+    add_today(v)
     from .sweep.command import add_arguments as sweep_arguments
 
     sweep_arguments(sub.add_parser("sweep", help="walk-forward runs over a grid of configs (Dask)"))
+    from .lake.importers.check import add_parser as check_parser
     from .lake.importers.commands import add_parsers
 
-    add_parsers(sub)  # import binance-klines | binance-funding | coingecko; check-lake
+    add_parsers(sub)  # import binance-klines | binance-funding | binance-metrics | coingecko
+    check_parser(sub)
+    from .lake.importers.update_command import add_parsers as update_parsers
+
+    update_parsers(sub)  # update binance-archive | coingecko; mirror
     return ap
 
 
@@ -198,8 +265,10 @@ def _warm_numba() -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from . import pipeline
     from .lake.data_io import lake_span
-    from .report.outputs import OutputPaths, output_lock, render_run_files, write_all
-    from .report.summary import dashboard_html, summary_text
+    from .publish.layout import writing_outputs
+    from .report.orders import size_signal
+    from .report.summary import summary_text
+    from .report.write import write_run
 
     _modules_loaded()
     progress = Progress(args.quiet)
@@ -208,24 +277,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     stack = contextlib.ExitStack()
     try:
         cfg = _config(args, progress)
-        stack.enter_context(output_lock(cfg.paths.output_root))  # one writer per output root
+        positions, source = _sizing(args, cfg)
+        out = stack.enter_context(  # one writer per output root, every path checked
+            writing_outputs(
+                cfg.paths.output_root,
+                lakes=[cfg.paths.data_lake],
+                duckdb=cfg.paths.duckdb,
+                command="run",
+            )
+        )
         reader = pipeline.make_reader(cfg)
         s0, e0 = lake_span(reader)
         start, end = args.start or s0, args.end or e0
         log.info(f"run {start}..{end}, lake {cfg.paths.data_lake}, config hash {cfg.hash()}")
         res = pipeline.run(cfg, start, end, progress)
-        timings = res.manifest["timings_s"]
-        t = time.time()
-        progress("rendering the dashboard")
-        html = dashboard_html(res, cfg)
-        timings["dashboard"] = round(time.time() - t, 3)
-        paths = OutputPaths(cfg.paths.output_root)
-        res.manifest["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-        log.info(f"writing outputs under {paths.root.resolve()}")
-        files = render_run_files(paths, res, dashboard_html=html, log_text=capture.text())
-        raise_if_interrupted()  # nothing is written by an interrupted run
-        write_all(files)
-        committed(paths.root)
+        size_signal(res.signal, args.capital, positions, args.min_order, source)
+        paths = write_run(res, cfg, log_text=capture.text, progress=progress, out=out)
     finally:
         stack.close()
         logging.getLogger("majors_alts_monitor").removeHandler(capture)
@@ -235,19 +302,28 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_signals(args: argparse.Namespace) -> int:
     from . import pipeline
     from .lake.data_io import lake_span
-    from .report.outputs import OutputPaths, atomic_write, output_lock, to_json_bytes
+    from .publish.layout import writing_outputs
+    from .report.orders import size_signal
+    from .report.outputs import OutputPaths, to_json_bytes
     from .report.summary import signal_text
 
     _modules_loaded()
     progress = Progress(args.quiet)
     cfg = _config(args, progress)
+    positions, source = _sizing(args, cfg)
     asof = args.asof or lake_span(pipeline.make_reader(cfg))[1]
     sig = pipeline.signal(cfg, asof, progress, start=args.start, allow_stale=args.allow_stale)
+    size_signal(sig, args.capital, positions, args.min_order, source)
     path = OutputPaths(cfg.paths.output_root).reports / "signals_today.json"
-    with output_lock(cfg.paths.output_root):
+    lakes = [cfg.paths.data_lake]
+    with writing_outputs(
+        cfg.paths.output_root, lakes=lakes, duckdb=cfg.paths.duckdb, command="signals"
+    ) as out:
         raise_if_interrupted()
-        atomic_write(path, to_json_bytes(sig))
-        committed(path)
+        # a new run set: this file replaced, the run's files carried over untouched
+        out.publish_run(
+            {"reports/signals_today.json": to_json_bytes(sig)}, command="signals", carry=True
+        )
     return print_result(signal_text(sig, path))
 
 
@@ -272,28 +348,47 @@ def cmd_synth(args: argparse.Namespace) -> int:
         partitioned=args.partitioned,
         design=args.design,
     )
-    print(f"lake:  {lake_dir}\ntruth: {truth_dir}")
-    return 0
+    return print_result(f"lake:  {lake_dir}\ntruth: {truth_dir}")
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .publish.verify import verify
+
+    rep = verify(args.root)
+    lines = [] if args.quiet else [f"verify {args.root}", *(f"  ok  {x}" for x in rep.ok)]
+    lines += [f"  PROBLEM  {x}" for x in rep.problems]
+    if rep.problems:
+        lines.append(
+            f"{len(rep.problems)} problem(s): what readers see is not the set its writer "
+            "published. What to do: run the command that writes it again"
+        )
+    code = print_result("\n".join(lines)) if lines else 0
+    return 2 if rep.problems and code == 0 else code
 
 
 def main(argv: list[str] | None = None) -> int:
-    written.clear()
+    generations.reset()
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
         setup_logging(getattr(args, "quiet", False))
-        from .lake.importers.commands import cmd_check_lake, cmd_import
+        from .lake.importers.check import cmd_check_lake
+        from .lake.importers.commands import cmd_import
+        from .lake.importers.update_command import cmd_mirror, cmd_update
         from .sweep.command import cmd_sweep
 
         handlers = {"run": cmd_run, "signals": cmd_signals, "synth": cmd_synth, "sweep": cmd_sweep}
-        handlers |= {"import": cmd_import, "check-lake": cmd_check_lake}
-        with sticky_sigint():
+        handlers |= {"import": cmd_import, "check-lake": cmd_check_lake, "verify": cmd_verify}
+        handlers |= {"update": cmd_update, "mirror": cmd_mirror}
+        with sticky_sigint(), clock.pinned(getattr(args, "today", None)):
             return handlers[args.command](args)
     except MonitorError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         return _interrupted()
+    except BrokenPipeError:  # standard output's reader went away: as SIGPIPE, quietly
+        return closed_stdout()
     except Exception as err:  # noqa: BLE001 - the one place that maps surprises to exit 1
         if _caused_by_interrupt(err):
             return _interrupted()
@@ -314,7 +409,8 @@ def _interrupted() -> int:
     # objects left half-built by the interrupt (e.g. llvmlite's during a numba compile) may
     # complain from their finalisers at exit: noise after a Ctrl-C, not news
     sys.unraisablehook = lambda _unraisable: None
-    print(INTERRUPTED if not written else f"interrupted; {outputs_state()}", file=sys.stderr)
+    state = f"interrupted; {outputs_state()}" if generations.published else INTERRUPTED
+    print(state, file=sys.stderr)
     return 130
 
 
@@ -343,7 +439,9 @@ def _exit_now(code: int) -> NoReturn:
     logging.shutdown()
     try:
         sys.stdout.flush()
-    except (OSError, ValueError) as err:  # a full disk, a closed pipe: as Python's own exit
+    except BrokenPipeError:  # the reader went away: as SIGPIPE, quietly
+        code = closed_stdout() if code == 0 else code
+    except (OSError, ValueError) as err:  # a full disk: as Python's own exit
         if code == 0:  # else the command has reported its failure already
             with contextlib.suppress(Exception):
                 print(f"error: could not write to standard output: {err}", file=sys.stderr)

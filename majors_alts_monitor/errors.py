@@ -45,3 +45,14 @@ class LakeError(MonitorError):
 
 class OutputLocationError(MonitorError):
     """An output root that would write inside the lake, or is otherwise unusable."""
+
+
+class PublishError(MonitorError):
+    """Outputs (or an importer's lake) could not be published: a full disk, an I/O error, a lock
+    lost to a clean-up. The message says which set readers see now (the previous one, whole, or
+    the new one) and what to do."""
+
+
+class LimitError(MonitorError):
+    """A size or time limit was reached (a sweep grid, a zip member, a scheduler that does not
+    answer); the message names the key or option that sets it."""

@@ -25,10 +25,11 @@ from .backtest.trials import effective_trial_statistics
 from .backtest.walk import fit_fold, fold_schedule, require_one_fold, walk_forward
 from .config import REGIMES, Config
 from .errors import LakeError, MonitorError
-from .lake.data_io import LakeData, LakeReader, check_output_root, lake_span
+from .lake.data_io import LakeData, LakeReader, check_output_root, lake_span, reader_for
 from .market.beta_neutral import build_book, rolling_betas
 from .market.features import compute_features
 from .market.panel import build_panel
+from .market.thin import tradeable
 from .market.universe import build_universe
 from .regime.search import SearchInputs, transition_costs
 from .report.assembly import (
@@ -39,19 +40,15 @@ from .report.assembly import (
     with_trial_oos_sharpe,
 )
 from .report.decision import signal_record
+from .report.outputs import positive_zero
+from .report.thin_report import thin_data_block, thin_warnings
 
 log = logging.getLogger("majors_alts_monitor")
 
 
 def make_reader(cfg: Config) -> LakeReader:
     duck = cfg.paths.duckdb if cfg.paths.duckdb is not None and cfg.paths.duckdb.is_file() else None
-    return LakeReader(
-        cfg.paths.data_lake,
-        duck,
-        aliases=cfg.universe.aliases,
-        exclude=cfg.universe.exclude,
-        on_bad_values=cfg.data.on_bad_values,
-    )
+    return reader_for(cfg, cfg.paths.data_lake, duck)
 
 
 def prepare(cfg: Config, lake: LakeData, start: date, end: date) -> Prepared:
@@ -64,6 +61,16 @@ def build_market(cfg: Config, lake: LakeData, start: date, end: date) -> Market:
     the lake, the window and the ``data``, ``universe``, ``features`` and ``book`` sections."""
     warns = list(lake.warnings)
     for m in cfg.universe.majors:
+        if m in lake.stables:
+            flagged = "dim_asset.is_stable" if m not in cfg.universe.exclude else "universe.exclude"
+            raise LakeError(
+                "dim_asset" if flagged == "dim_asset.is_stable" else "fact_price",
+                f"the major {m} is removed as a stablecoin or excluded asset ({flagged})",
+                column="is_stable" if flagged == "dim_asset.is_stable" else None,
+                key=m,
+                hint=f"set is_stable false for {m} in dim_asset, or take it out of "
+                "universe.exclude (a major is never a stablecoin)",
+            )
         if lake.tables["fact_price"].filter(pl.col("asset_id") == m).height == 0:
             raise LakeError(
                 "fact_price",
@@ -111,7 +118,12 @@ def prepare_from(cfg: Config, m: Market) -> Prepared:
     if dropped:
         warns.append(f"score features {dropped} unavailable in this lake; searched without them")
     if not score_features:
-        raise MonitorError("none of regime.grid.score_features is available: nothing to score")
+        why = "; ".join(feats.warnings) or "their inputs are missing in this window"
+        raise MonitorError(
+            f"none of regime.grid.score_features ({', '.join(cfg.regime.grid.score_features)}) "
+            f"is available: nothing to score ({why}). What to do: check the lake's tables for "
+            "the window (`majors-alts check-lake`), or choose score features the lake can feed"
+        )
     costs0 = cfg.costs.model_copy(
         update={
             "taker_fee_bps": 0.0,
@@ -139,6 +151,9 @@ def prepare_from(cfg: Config, m: Market) -> Prepared:
         )
     else:
         v = np.ones(panel.n_days)
+    # thin data is refused: a day the book may not be traded holds nothing (market/thin.py)
+    tr = tradeable(panel, universe, book, cfg.universe.min_names(), cfg.universe.basket_drop_warn)
+    v = np.where(tr.ok, v, 0.0)
     levels = np.array([cfg.regime.exposure[r] for r in REGIMES], dtype=np.float64)
     cost = transition_costs(book.weights, v, levels, panel.ret, universe.median_volume, cfg.costs)
     burn = cfg.burn_in_days()
@@ -156,6 +171,7 @@ def prepare_from(cfg: Config, m: Market) -> Prepared:
         SearchInputs(levels, v, book_pnl, cost),
         first_day,
         tuple(warns),
+        tr,
     )
 
 
@@ -204,6 +220,8 @@ def run(
         kpis["league"] = league_block(cfg, p, s, wf.folds)
     if kpis["funding_by_leg"]["warning"]:
         warns.append(kpis["funding_by_leg"]["warning"])
+    kpis["thin_data"] = thin_data_block(cfg, p, s)
+    warns += thin_warnings(p, s, kpis["thin_data"])
     lap("statistics")
     frames = assemble_frames(cfg, p, all_fits, s, grid)
     frames["timeline"] = frames["timeline"].hstack(explain_frame(cfg, p, all_fits))
@@ -247,7 +265,11 @@ def run(
         "tables_read_note": "rows and spans of each table as read for the run's window, after "
         "validation (stablecoins removed, duplicates dropped); the lake's files are in `lake`",
         "notes": [*p.lake.notes, *p.features.notes],
+        "rejected_rows": p.lake.rejected,
+        "rejected_rows_note": "rows of each table left out as read for the run's window, by "
+        "reason, with the first offending key (data.on_bad_values, limits.rejected_rows_*)",
         "warnings": warns,
+        "feature_definitions": dict(p.features.definitions),
         "universe": {
             "assets": len(p.panel.assets),
             "mean_basket_size": float(p.book.n_names[p.book.built].mean())
@@ -258,20 +280,21 @@ def run(
         "started_at": datetime.fromtimestamp(t_start, UTC).isoformat(timespec="seconds"),
     }
     timings["pipeline_total"] = round(time.time() - t_start, 3)
+    frames = {k: positive_zero(v) for k, v in frames.items()}  # no "-0.0" in a frame or file
     return RunResult(
         frames["timeline"],
         p.features.frame(p.panel.dates),
         frames["pnl"],
         frames["equity"],
         kpis,
-        regime_metrics,
+        positive_zero(regime_metrics),
         frames["betas"],
         kpis["walk_forward"]["folds"],
         frames["trials"],
         manifest,
         tuple(warns),
         signal=sig,
-        attribution=pnl_attribution_frame(p, s),
+        attribution=positive_zero(pnl_attribution_frame(p, s)),
     )
 
 

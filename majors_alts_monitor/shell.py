@@ -1,18 +1,20 @@
-"""What every command shares: the date argument, progress and logging on the console, the
-run log kept for the artifacts, and the record of what the command has committed (so a failure
-or a Ctrl-C after that point says where the outputs are instead of "untouched")."""
+"""What every command shares: the date arguments (``--today`` pins the one clock), progress and
+logging on the console, the run log kept for the artifacts, standard output that may be closed,
+and what the command has published (so a failure or a Ctrl-C after that point says where the
+outputs are instead of "untouched")."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 import logging
+import os
 import sys
 import time
 from datetime import date
-from pathlib import Path
 
 from .interrupts import raise_if_interrupted
+from .publish.generations import published
 
 log = logging.getLogger("majors_alts_monitor")
 
@@ -22,6 +24,17 @@ def parse_date(s: str) -> date:
         return date.fromisoformat(s)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{s!r} is not a date in YYYY-MM-DD form") from None
+
+
+def add_today(p: argparse.ArgumentParser) -> None:
+    """``--today YYYY-MM-DD``: what "today" is for this command (UTC today by default): rows
+    dated after it are refused, staleness is measured from it (tests, backfills, replays)."""
+    p.add_argument(
+        "--today",
+        type=parse_date,
+        default=None,
+        help="pin today's date (default: today in UTC); rows dated after it are refused",
+    )
 
 
 class Progress:
@@ -86,12 +99,18 @@ def setup_logging(quiet: bool) -> None:
     root.propagate = False
 
 
+SIGPIPE_EXIT = 141  # what a shell reports for a process ended by SIGPIPE (128 + 13)
+
+
 def print_result(text: str) -> int:
-    """The command's summary on standard output, after its outputs are committed: 0, or 120
-    (as Python's own exit when it cannot flush) with a note on stderr when it cannot be
-    written (a full disk, a closed pipe)."""
+    """The command's summary on standard output, after its outputs are published: 0; on a
+    closed pipe (``| head``, ``| true``) a quiet 141, as a process ended by SIGPIPE; 120 (as
+    Python's own exit when it cannot flush) with a note on stderr when it cannot be written
+    otherwise (a full disk)."""
     try:
         print(text, flush=True)
+    except BrokenPipeError:
+        return closed_stdout()
     except (OSError, ValueError) as err:
         with contextlib.suppress(Exception):
             print(f"error: could not write to standard output: {err}", file=sys.stderr)
@@ -99,16 +118,22 @@ def print_result(text: str) -> int:
     return 0
 
 
-written: list[Path] = []
-"""Where the current command committed its outputs (empty until it has): the messages of a
-failure or an interrupt after that point say so instead of "previous outputs are untouched"."""
-
-
-def committed(where: Path) -> None:
-    written.append(where.resolve())
+def closed_stdout() -> int:
+    """Standard output's reader went away: nothing more is written to it (later flushes go to
+    /dev/null, so the interpreter does not complain at exit) and the exit is quiet."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return SIGPIPE_EXIT
 
 
 def outputs_state() -> str:
-    if written:
-        return f"this run's outputs were already written under {written[-1]}"
+    """What readers see after this command, for its failure and interrupted messages."""
+    if published:
+        p = published[-1]
+        return (
+            f"this command's outputs were already written under {p.where}, whole "
+            f"(generation {p.generation})"
+        )
     return "previous outputs are untouched"

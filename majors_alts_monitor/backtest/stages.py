@@ -14,6 +14,7 @@ from ..lake.data_io import LakeData
 from ..market.beta_neutral import Betas, Book
 from ..market.features import FeatureSet
 from ..market.panel import MarketPanel
+from ..market.thin import Tradeable
 from ..market.universe import Universe
 from ..regime.hysteresis import BALANCED
 from ..regime.search import SearchInputs
@@ -50,6 +51,8 @@ class Prepared:
     inputs: SearchInputs
     first_day: int  # first decision day after burn-in
     warnings: tuple[str, ...]
+    # which days the book may be traded (thin basket, a major without price); None: every day
+    tradeable: Tradeable | None = None
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,6 +68,16 @@ class DashboardData:
     attribution: pl.DataFrame | None = None  # pnl_attribution.csv
     signal: dict | None = None  # signals_today.json of the same run
     js_cache_dir: Path | None = None  # <output root>/cache: where plotly.js's gzip is kept
+    # regime -> exposure level (config regime.exposure); None: the signal's exposure_by_regime
+    regime_exposure: Mapping[str, float] | None = None
+
+    def levels(self) -> Mapping[str, float] | None:
+        """What each regime holds, for the labels (``labels.regime_label``)."""
+        if self.regime_exposure:
+            return self.regime_exposure
+        sig = self.signal if isinstance(self.signal, Mapping) else {}
+        lv = sig.get("exposure_by_regime")
+        return lv if isinstance(lv, Mapping) else None
 
     def __post_init__(self) -> None:
         if not isinstance(self.warnings, tuple):

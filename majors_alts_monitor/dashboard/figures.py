@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from ..labels import regime_label
 from .common import (
     COLORS,
     MAX_HEATMAP_COLUMNS,
@@ -29,6 +30,7 @@ from .common import (
     _style,
     _values,
     thin,
+    x_args,
 )
 from .plot import (
     RDBU_R,
@@ -40,6 +42,7 @@ from .plot import (
     subplots,
     update_axes,
 )
+from .triggers import line_traces, trigger_lines
 
 # --------------------------------------------------------------------------------------------
 # Figures
@@ -112,7 +115,8 @@ def fig_drawdown(d: DashboardData) -> Figure:
     eq = eq.with_columns(
         pl.Series("_dd", dd), pl.Series("_bench_dd", _drawdown(_values(eq, "benchmark_equity")))
     )
-    worst = worst_drawdowns(eq.get_column("date").to_list(), dd)
+    dates_all = eq.get_column("date").to_list()
+    worst = worst_drawdowns(dates_all, dd)
     eq = thin(eq, ["_dd", "_bench_dd"])
     x = _iso(_dates(eq))
     dd, bench = _values(eq, "_dd"), _values(eq, "_bench_dd")
@@ -151,11 +155,12 @@ def fig_drawdown(d: DashboardData) -> Figure:
     ]
     if shapes:
         fig["layout"]["shapes"] = shapes
-    for k, (a, _) in enumerate(worst, start=1):
+    span = (dates_all[-1] - dates_all[0]).days or 1
+    for k, ((a, _), level) in enumerate(zip(worst, label_levels(worst, span), strict=True), 1):
         add_annotation(
             fig,
             x=a.isoformat(),
-            y=0,
+            y=LABEL_STEP * level,
             yref="paper",
             text=f"#{k}",
             showarrow=False,
@@ -164,6 +169,30 @@ def fig_drawdown(d: DashboardData) -> Figure:
             font={"size": 10, "color": "#a12a2a"},
         )
     return fig
+
+
+LABEL_GAP = 0.08  # share of the date axis a drawdown label "#k" may need (a phone's width)
+LABEL_STEP = 0.07  # share of the plot height between two rows of labels
+
+
+def label_levels(spans: Sequence[tuple[dt.date, dt.date]], span_days: int) -> list[int]:
+    """A row for each drawdown label (at its span's first day): in date order, the lowest row
+    whose last label is at least ``LABEL_GAP`` of the axis to the left, so no two labels
+    overlap at any width down to a phone's."""
+    order = sorted(range(len(spans)), key=lambda i: spans[i][0])
+    last: list[dt.date] = []  # per row, the day of its rightmost label
+    out = [0] * len(spans)
+    for i in order:
+        a = spans[i][0]
+        row = next(
+            (r for r, b in enumerate(last) if (a - b).days / span_days >= LABEL_GAP), len(last)
+        )
+        if row == len(last):
+            last.append(a)
+        else:
+            last[row] = a
+        out[i] = row
+    return out
 
 
 def worst_drawdowns(
@@ -195,9 +224,10 @@ def _regime_runs(
 
 
 def fig_regime(d: DashboardData) -> Figure:
-    """Composite score with the thresholds in force (steps), regimes as background bands,
-    and the exposure decided for the next day in a lower panel."""
-    title = "Regime: composite score, thresholds and exposure"
+    """Composite score with the switch triggers in force (steps: threshold ± band as the state
+    machine uses them, ``triggers``) and each switch marked, regimes as background bands
+    (named with what they hold), and the exposure decided for the next day in a lower panel."""
+    title = "Regime: composite score, switch triggers and exposure"
     tl = _prep(d.timeline)
     if tl.height == 0:
         return _empty(title, "no timeline rows")
@@ -207,7 +237,12 @@ def fig_regime(d: DashboardData) -> Figure:
     folds = _values(tl, "fold")
     oos = np.flatnonzero(folds >= 0)
     oos_x = dates[oos[0]].isoformat() if oos.size and oos[0] > 0 else None
-    tl = thin(tl, ["score"], ["regime", "exposure", "lower", "upper"])
+    levels = d.levels()
+    lines = trigger_lines(tl)  # on every day, before thinning for display (the switches are
+    # the band edges here; the contribution chart marks each one on its shorter span)
+    if lines is not None:
+        tl = tl.with_columns(pl.Series("_majors", lines[0]), pl.Series("_alts", lines[1]))
+    tl = thin(tl, ["score"], ["regime", "exposure", "_majors", "_alts"])
     x = _iso(_dates(tl))
     regimes = tl.get_column("regime").to_list() if "regime" in tl.columns else [None] * tl.height
     fig = subplots(2, 1, shared_xaxes=True, row_heights=[0.74, 0.26], vertical_spacing=0.05)
@@ -220,19 +255,15 @@ def fig_regime(d: DashboardData) -> Figure:
             "name": "score",
             "mode": "lines",
             "line": {"color": COLORS["score"], "width": 1.5},
-            "customdata": [r if r is not None else "" for r in regimes],
+            "customdata": [regime_label(r, levels) if r is not None else "" for r in regimes],
             "hovertemplate": "%{y:.3f} (%{customdata})<extra>score</extra>",
             "type": "scatter",
         },
         row=1,
     )
-    for col, name, color in (
-        ("upper", "upper threshold", REGIME_COLORS["RISK_ON_MAJORS"]),
-        ("lower", "lower threshold", REGIME_COLORS["RISK_ON_ALTS"]),
-    ):
-        v = _values(tl, col)
-        if _has(v):
-            add_trace(fig, _line(x, v, name, color, dash="dash", width=2.0, shape="hv"), row=1)
+    if lines is not None:
+        for trace in line_traces(x_args(x), _values(tl, "_majors"), _values(tl, "_alts")):
+            add_trace(fig, trace, row=1)
     add_trace(
         fig,
         _line(
@@ -265,7 +296,7 @@ def fig_regime(d: DashboardData) -> Figure:
                 "opacity": 0.16,
                 "line": {"width": 0},
                 "layer": "below",
-                "name": reg,
+                "name": regime_label(reg, levels),
                 "legendgroup": reg,
                 "showlegend": reg not in seen,
                 "legendrank": 1000 + (REGIMES.index(reg) if reg in REGIMES else len(REGIMES)),
@@ -393,15 +424,15 @@ def fig_betas(d: DashboardData) -> Figure:
 
 def fig_costs(d: DashboardData) -> Figure:
     """Cumulative gross return, fees, slippage, funding and net (sums of daily returns)."""
-    title = "Cumulative P&L components (sum of daily returns; costs shown negative)"
+    title = "Cumulative P&L components (sums of daily returns; fees and slippage as −cost)"
     pnl = _prep(d.pnl)
     if pnl.height == 0:
         return _empty(title, "no P&L rows")
     parts = [
         ("gross_return", "Gross", COLORS["gross"], 1.0, "solid"),
-        ("fee_cost", "Fees", COLORS["fees"], -1.0, "solid"),
-        ("slippage_cost", "Slippage", COLORS["slippage"], -1.0, "solid"),
-        ("funding_pnl", "Funding", COLORS["funding"], 1.0, "solid"),
+        ("fee_cost", "Fees (−cost)", COLORS["fees"], -1.0, "solid"),
+        ("slippage_cost", "Slippage (−cost)", COLORS["slippage"], -1.0, "solid"),
+        ("funding_pnl", "Funding (P&L)", COLORS["funding"], 1.0, "solid"),
         ("net_return", "Net", COLORS["net"], 1.0, "dash"),
     ]
     cum = {}

@@ -23,9 +23,12 @@ import html
 import importlib.util
 import json
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
+from ..market.features import describe_definitions
+from .book import BOOK_CSS, book_card
 from .common import FONT_STACK, PLOTLY_CONFIG, DashboardData
 from .figures import FIGURES
 from .league_table import league_table
@@ -61,7 +64,8 @@ from .tearsheet_tables import (
 
 e = html.escape
 
-CSS = """
+CSS = (
+    """
 :root { --ink:#1d2433; --muted:#5b6475; --line:#e3e6eb; --bg:#f4f5f7; --card:#fff;
         --pos:#1f7a46; --neg:#b83232; }
 * { box-sizing: border-box; }
@@ -107,7 +111,13 @@ td.span { white-space: nowrap; }
 #trades-table th:nth-child(-n+3), #drawdown-table th:nth-child(-n+4),
 #robustness-start-table th:nth-child(2) { text-align: left; }
 td.params { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace;
-            font-size: 12px; color: var(--muted); word-break: break-word; }
+            font-size: 12px; color: var(--muted); min-width: 44em; overflow-wrap: anywhere; }
+td.label { min-width: 10em; }
+@media (min-width: 1000px) { #regime-table th { white-space: normal; vertical-align: bottom; } }
+.scroll td.label:first-child, .scroll th:first-child { position: sticky; left: 0; z-index: 1;
+            background: var(--card); }
+tbody tr:hover td.label:first-child { background: #f8f9fb; }
+.latest.refused { color: var(--neg); font-weight: 600; }
 td.pos { color: var(--pos); } td.neg { color: var(--neg); }
 td.label { color: var(--ink); }
 td.label.model { font-weight: 600; }
@@ -135,6 +145,8 @@ footer { color: var(--muted); font-size: 12px; margin-top: 12px; }
 .grid.even { grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); }
 @media (max-width: 1000px) { .grid, .grid.even { grid-template-columns: minmax(0, 1fr); } }
 """.replace("FONTS", FONT_STACK)
+    + BOOK_CSS
+)
 
 ERROR_SCRIPT = """
 (function () {
@@ -242,23 +254,30 @@ def plotly_js_gz_b64(cache_dir: Path | None = None) -> str:
 
     Compressing 4.8 MB at level 9 takes about 0.4 s, so when ``cache_dir`` is given (the run's
     ``<output root>/cache``, never anywhere else) the result is kept there under the SHA-256 of
-    the plotly.js it encodes: the same bytes on every later run. An unreadable or unwritable
-    cache is skipped (the text is then computed)."""
+    the plotly.js it encodes, with the SHA-256 of the text itself beside it (``.sha256``): the
+    text is reused only when it still has that hash (a damaged or truncated file is computed
+    again and replaced, never embedded). An unreadable or unwritable cache is skipped (the text
+    is then computed)."""
     raw = plotly_js_bytes()
     path = None
     if cache_dir is not None:
         path = Path(cache_dir) / f"plotly-{hashlib.sha256(raw).hexdigest()[:20]}.gz.b64"
         try:
-            return path.read_text(encoding="ascii")
+            text = path.read_text(encoding="ascii")
+            want = path.with_name(path.name + ".sha256").read_text(encoding="ascii").strip()
+            if hashlib.sha256(text.encode("ascii")).hexdigest() == want:
+                return text
         except (OSError, UnicodeDecodeError):
             pass
     text = base64.b64encode(gzip.compress(raw, compresslevel=9, mtime=0)).decode("ascii")
     if path is not None:
+        digest = hashlib.sha256(text.encode("ascii")).hexdigest()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-            tmp.write_text(text, encoding="ascii")
-            tmp.replace(path)  # whole file or nothing, even with concurrent runs
+            for target, body in ((path, text), (path.with_name(path.name + ".sha256"), digest)):
+                tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+                tmp.write_text(body, encoding="ascii")
+                tmp.replace(target)  # whole file or nothing, even with concurrent runs
         except OSError:
             pass
     return text
@@ -291,10 +310,15 @@ def _title(fig: Figure) -> str:
 
 
 def _figure_html(name: str, fig: Figure, note: str = "") -> str:
+    """The figure's card. Its plot box is given the figure's height: plotly's responsive resize
+    (a phone's address bar, a rotation) sizes a chart to its box, and a box without a height
+    would shrink it to the CSS minimum under the next card."""
     extra = f'<p class="note">{e(note)}</p>' if note else ""
+    h = fig["layout"].get("height")
+    style = f' style="height:{int(h)}px"' if isinstance(h, int | float) else ""
     return (
         f'<section class="card figure" id="section-{e(name)}"><h2>{e(_title(fig))}</h2>'
-        f'<div class="plot" id="fig-{e(name)}"></div>'
+        f'<div class="plot" id="fig-{e(name)}"{style}></div>'
         f'<script type="application/json" data-figure="fig-{e(name)}">{_spec(fig)}</script>'
         f"{extra}</section>"
     )
@@ -311,8 +335,15 @@ def _card(section_id: str, title: str, body: str) -> str:
     return f'<section class="card" id="{e(section_id)}"><h2>{e(title)}</h2>{body}</section>'
 
 
+CAPTION = re.compile(r"<caption>(.*?)</caption>", re.S)
+
+
 def _scroll(table: str, tall: bool = False) -> str:
-    return f'<div class="scroll{" tall" if tall else ""}">{table}</div>'
+    """The table in a box that scrolls sideways (and down, ``tall``); its caption goes under
+    the box as a note, so it wraps to the screen and not to a wide table's width."""
+    notes = "".join(f'<p class="note caption">{c}</p>' for c in CAPTION.findall(table))
+    table = CAPTION.sub("", table)
+    return f'<div class="scroll{" tall" if tall else ""}">{table}</div>{notes}'
 
 
 OPTIONAL: tuple[tuple[str, str, Callable[[DashboardData], Figure | None]], ...] = (
@@ -373,13 +404,16 @@ def render_dashboard(d: DashboardData) -> str:
             f"{e(_generic(conv.get('periods_per_year', 365)))} periods a year, "
             f"risk-free {e(_generic(conv.get('risk_free', 0.0)))}"
         )
-    banner, funding = _funding_by_leg(kpis.get("funding_by_leg"))
+    banner, funding = _funding_by_leg(
+        kpis.get("funding_by_leg"), (kpis.get("costs") or {}).get("unfunded_share_mean")
+    )
     spread = _market_spread_table(neu.get("market_spread"))
 
     parts: list[str] = [
         *page_start(title, CSS, n_figures),
         "<main>",
         f'<header><h1>{title}</h1><p class="sub">{sub}</p>{_latest(d)}</header>',
+        book_card(d),  # the first screen: what to hold tomorrow
         banner,
     ]
     fb = kpis.get("funding_by_leg")
@@ -413,7 +447,7 @@ def render_dashboard(d: DashboardData) -> str:
         _card(
             "regimes",
             "By regime (always-held book, strategy Sharpe)",
-            _scroll(_regime_table(d.regime_metrics, flat_regimes(d.pnl))),
+            _scroll(_regime_table(d.regime_metrics, flat_regimes(d.pnl), d.levels())),
         ),
         _card("trades", "Trades: regime changes with costs", _scroll(trades_table(d), tall=True)),
         _card(
@@ -439,7 +473,9 @@ def render_dashboard(d: DashboardData) -> str:
         _card("robustness-tables", "Robustness re-runs", rob) if rob else "<div></div>",
         "</div>",
         fig_or_note("trials"),
-        fig_or_note("features"),
+        fig_or_note(
+            "features", "; ".join(describe_definitions(kpis.get("feature_definitions") or {}))
+        ),
         fig_or_note("betas"),
         _card("folds", "Walk-forward folds", _scroll(_folds_table(wf.get("folds") or []))),
         "<footer>Self-contained page: plotly.js is embedded (compressed); nothing is fetched "

@@ -52,6 +52,19 @@ RDBU_R = [[p, c] for (p, _), (_, c) in zip(RDBU, RDBU[::-1], strict=True)]
 _AXIS = re.compile(r"^([xy])axis(\d*)$")
 
 
+def text(label: object) -> str:
+    """A label from the data (an asset id, a key's value) as plotly text: plotly reads ``<a
+    href>``, ``<b>``, ``<br>`` in labels as markup, so ``<``, ``>``, ``&`` and quotes become
+    entities (shown as the characters, never followed as a link)."""
+    return (
+        str(label)
+        .replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+    )
+
+
 def figure(
     data: Iterable[Mapping[str, Any]] = (), layout: Mapping[str, Any] | None = None
 ) -> Figure:

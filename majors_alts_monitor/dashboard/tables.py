@@ -10,6 +10,7 @@ from typing import Any
 
 import polars as pl
 
+from ..labels import COST, PNL, num, p_value, regime_label
 from .common import DashboardData, _prep
 
 # --------------------------------------------------------------------------------------------
@@ -35,7 +36,7 @@ def _pct(x: Any, digits: int = 1) -> str:
         return DASH
     if math.isinf(v):
         return "∞" if v > 0 else "−∞"
-    return f"{v * 100:.{digits}f}%"
+    return num(v, digits, pct=True)  # never "-0.0%"
 
 
 def _ratio(x: Any, digits: int = 2) -> str:
@@ -44,7 +45,7 @@ def _ratio(x: Any, digits: int = 2) -> str:
         return DASH
     if math.isinf(v):
         return "∞" if v > 0 else "−∞"
-    return f"{v:.{digits}f}"
+    return num(v, digits)  # never "-0.00"
 
 
 def _int(x: Any) -> str:
@@ -64,7 +65,7 @@ def _generic(x: Any) -> str:
     if isinstance(x, float):
         if math.isnan(x):
             return DASH
-        return f"{x:.4g}"
+        return f"{x + 0.0:.4g}"  # -0.0 + 0.0 is 0.0: never "-0"
     if isinstance(x, Mapping):
         return _compact(x)
     if isinstance(x, (list, tuple)):
@@ -90,6 +91,21 @@ def _compact(params: Any) -> str:
     return ", ".join(items) if items else DASH
 
 
+def params_text(params: Any) -> str:
+    """A fold's chosen parameters, short: the non-zero score weights (``name ±w``, the count of
+    zero ones), then the other parameters (``lower=-0.5, ...``); other shapes as ``_compact``."""
+    if not isinstance(params, Mapping) or not isinstance(params.get("weights"), Mapping):
+        return _compact(params)
+    w = params["weights"]
+    on = [f"{k} {num(v, 2, sign=True)}" for k, v in w.items() if _num(v)]
+    zero = len(w) - len(on)
+    head = ", ".join(on) if on else "no weight"
+    if zero:
+        head += f" ({zero} at 0)"
+    rest = _compact({k: v for k, v in params.items() if k != "weights"})
+    return f"{head}; {rest}" if rest != DASH else head
+
+
 def _sign_class(x: Any) -> str:
     v = _num(x)
     if v is None or v == 0:
@@ -110,14 +126,14 @@ KPI_ROWS: tuple[tuple[str, str, Formatter], ...] = (
     ("hit_rate", "Hit rate", _pct),
     ("avg_daily_turnover", "Avg daily turnover", _pct),
     ("avg_daily_turnover_target", "Avg daily turnover (target to target)", _pct),
-    ("total_fees", "Total fees", lambda v: _pct(v, 2)),
-    ("total_slippage", "Total slippage", lambda v: _pct(v, 2)),
-    ("total_funding", "Total funding", lambda v: _pct(v, 2)),
+    ("total_fees", "Fees (cost)", lambda v: _pct(v, 2)),
+    ("total_slippage", "Slippage (cost)", lambda v: _pct(v, 2)),
+    ("total_funding", "Funding (P&L)", lambda v: _pct(v, 2)),
     ("exposure_share", "Share of days invested", _pct),
 )
 
 REGIME_COLUMNS: dict[str, tuple[str, Formatter]] = {
-    "regime": ("Regime", str),
+    "regime": ("Regime (exposure level)", str),
     "days": ("Days", _int),
     "share": ("Share", _pct),
     "mean_daily_return": ("Mean daily", lambda v: _pct(v, 3)),
@@ -127,6 +143,8 @@ REGIME_COLUMNS: dict[str, tuple[str, Formatter]] = {
     "hit_rate": ("Hit rate", _pct),
     "max_drawdown": ("Max drawdown", _pct),
     "strategy_sharpe": ("Sharpe (strategy)", _ratio),
+    "edge": ("Edge (daily, in − out)", lambda v: _pct(v, 3)),
+    "edge_p_value": ("Edge p-value", p_value),
 }
 
 WF_EXTRA_ROWS: tuple[tuple[str, str, Formatter], ...] = (
@@ -145,6 +163,11 @@ NEUTRALITY_ROWS: dict[str, str] = {
 }
 
 e = html.escape
+
+COST_CAPTION = (
+    f"Fees and slippage are costs ({COST}); funding is a P&L ({PNL}); net = gross − fees − "
+    "slippage + funding. Sums of daily returns over the out-of-sample P&L days."
+)
 
 
 def _humanise(key: str) -> str:
@@ -204,7 +227,7 @@ def _kpi_table(kpis: Mapping[str, Any]) -> str:
     header = ["", "Strategy", "Always-held book"] + (
         ["Always-held, gross"] if gross is not None else []
     )
-    return _table("kpi-table", header, rows)
+    return _table("kpi-table", header, rows, caption=COST_CAPTION)
 
 
 def _span(start: Any, end: Any) -> str:
@@ -246,21 +269,45 @@ def _walk_forward_summary(wf: Mapping[str, Any]) -> str:
     return _table("walk-forward-summary", None, rows)
 
 
+FOLD_CAPTION_DECISIONS = (
+    "Windows in decision days, as regime_timeline.csv labels them with the fold (the model "
+    "decides at the close of the day); each decision's P&L falls on the next day, which is "
+    "how kpis.json's train_start … test_end count (its *_decision_* keys are these days)."
+)
+FOLD_CAPTION_PNL = (
+    "Windows in P&L days (kpis.json's train_start … test_end), one day after the decision "
+    "days regime_timeline.csv labels with the fold."
+)
+
+
 def _folds_table(folds: Sequence[Mapping[str, Any]]) -> str:
+    """The folds' windows in decision days (the timeline's and the signal's convention) when
+    kpis.json has the ``*_decision_*`` keys, else in its P&L days; the caption says which."""
+    decisions = bool(folds) and all("test_decision_start" in f for f in folds)
+    k = "_decision" if decisions else ""
     rows = []
     for f in folds:
         rows.append(
             [
                 (_generic(f.get("fold")), "num"),
-                (_span(f.get("train_start"), f.get("train_end")), "span"),
-                (_span(f.get("test_start"), f.get("test_end")), "span"),
+                (_span(f.get(f"train{k}_start"), f.get(f"train{k}_end")), "span"),
+                (_span(f.get(f"test{k}_start"), f.get(f"test{k}_end")), "span"),
                 (_ratio(f.get("test_sharpe")), _sign_class(f.get("test_sharpe"))),
                 (_ratio(f.get("train_sharpe")), _sign_class(f.get("train_sharpe"))),
-                (_compact(_shown_params(f.get("params") or {})), "params"),
+                (params_text(_shown_params(f.get("params") or {})), "params"),
             ]
         )
-    header = ("Fold", "Train", "Test", "Test Sharpe", "Train Sharpe", "Parameters")
-    return _table("folds-table", header, rows)
+    days = "decision days" if decisions else "P&L days"
+    header = (
+        "Fold",
+        f"Train ({days})",
+        f"Test ({days})",
+        "Test Sharpe",
+        "Train Sharpe",
+        "Parameters",
+    )
+    cap = FOLD_CAPTION_DECISIONS if decisions else FOLD_CAPTION_PNL
+    return _table("folds-table", header, rows, caption=cap)
 
 
 # fold parameters left out of the folds table (still in kpis.json): the forecast's scaler
@@ -282,7 +329,12 @@ def flat_regimes(pnl: pl.DataFrame | None) -> set[str]:
     return {str(r) for r, m in g.iter_rows() if r is not None and m is not None and m == 0}
 
 
-def _regime_table(rm: pl.DataFrame | None, flat: set[str] | None = None) -> str:
+def _regime_table(
+    rm: pl.DataFrame | None,
+    flat: set[str] | None = None,
+    levels: Mapping[str, float] | None = None,
+) -> str:
+    """By-regime metrics; each regime named with what it holds (``levels``)."""
     if rm is None or rm.height == 0:
         return _table("regime-table", ("Regime",), [])
     flat = flat or set()
@@ -298,7 +350,9 @@ def _regime_table(rm: pl.DataFrame | None, flat: set[str] | None = None) -> str:
         for c in cols:
             val = rec[c]
             if c == "regime":
-                row.append((_generic(val), f"regime regime-{_generic(val)}"))
+                row.append(
+                    (regime_label(val, levels, short=True), f"regime regime-{_generic(val)}")
+                )
                 continue
             fmt = REGIME_COLUMNS.get(c, ("", _generic))[1]
             cls = _sign_class(val) if c in ("sharpe", "strategy_sharpe", "ann_return") else "num"
@@ -351,8 +405,9 @@ def _market_spread_table(ms: Any) -> str:
     return _table("market-spread-table", header, rows, caption=cap)
 
 
-def _funding_by_leg(fb: Any) -> tuple[str, str]:
-    """(warning banner or "", table) of ``funding_by_leg``."""
+def _funding_by_leg(fb: Any, unfunded_gross: Any = None) -> tuple[str, str]:
+    """(warning banner or "", table) of ``funding_by_leg``; the caption gives every unfunded
+    share with what it divides by (``unfunded_gross``: kpis.json costs.unfunded_share_mean)."""
     if not isinstance(fb, Mapping):
         return "", ""
     rows = []
@@ -366,11 +421,24 @@ def _funding_by_leg(fb: Any) -> tuple[str, str]:
                     (_pct(b.get("alts_short"), 2), _sign_class(b.get("alts_short"))),
                 ]
             )
-    cap = []
+    cap = [f"funding {PNL}"]
     if "unfunded_short_share" in fb:
-        cap.append(f"unfunded share of the short basket {_pct(fb.get('unfunded_short_share'))}")
+        cap.append(
+            f"without funding data: {_pct(fb.get('unfunded_short_share'))} of the short "
+            "notional (strategy, mean over its days with a short book)"
+        )
+    if "unfunded_short_share_always_on" in fb:
+        cap.append(
+            f"{_pct(fb.get('unfunded_short_share_always_on'))} of the always-held book's short "
+            "notional"
+        )
+    if unfunded_gross is not None:
+        cap.append(
+            f"{_pct(unfunded_gross)} of the gross notional, long + short (strategy, mean over "
+            "its invested days)"
+        )
     if fb.get("rule"):
-        cap.append(f"rule: {_generic(fb.get('rule'))}")
+        cap.append(f"missing-funding rule: {_generic(fb.get('rule'))}")
     table = _table(
         "funding-table",
         ("", "Majors long", "Alts short"),
@@ -402,7 +470,7 @@ def latest_state(d: DashboardData) -> dict[str, Any]:
         "previous_regime": (sig or {}).get("previous_regime"),
     }
     ex = (sig or {}).get("explain") if sig else None
-    for key in ("days_in_regime", "dwell_left"):
+    for key in ("days_in_regime", "dwell_left", "no_trade_reason"):
         val = ex.get(key) if isinstance(ex, Mapping) and key in ex else last.get(key)
         out[key] = val
     return out
@@ -418,21 +486,28 @@ def _latest(d: DashboardData) -> str:
         f'data-exposure="{e(_generic(st["exposure"]))}" data-score="{e(_generic(st["score"]))}" '
         f'data-source="{e(st["source"])}">{e(reg or DASH)}</span>'
     )
+    levels = d.levels()
+    meaning = regime_label(reg, levels)[len(reg) :].strip() if reg else ""
+    if meaning:
+        badge += f' <span class="muted" id="latest-meaning">{e(meaning)}</span>'
     parts = [badge, f"for the day after {e(_generic(st['date']))}"]
     if st["action"]:
         parts.append(f"action {e(str(st['action']))}")
     parts.append(f"score {e(_ratio(st['score'], 3))}")
-    parts.append(f"exposure {e(_ratio(st['exposure'], 2))}")
+    parts.append(f"exposure held {e(_ratio(st['exposure'], 2))}")
     if st["days_in_regime"] is not None:
         k = _int(st["days_in_regime"])
         parts.append(f"{e(k)} {'day' if k == '1' else 'days'} in regime")
     if st["dwell_left"] is not None:
         parts.append(f"dwell left {e(_int(st['dwell_left']))}")
     src = "signals_today.json" if st["source"] == "signal" else "the timeline's last row"
+    refused = st.get("no_trade_reason")
+    note = f'<p class="latest refused" id="latest-refused">{e(str(refused))}</p>' if refused else ""
     return (
         '<p class="latest">Latest: '
         + " · ".join(parts)
         + f' <span class="muted">(from {e(src)})</span></p>'
+        + note
         + _why_today(d)
     )
 

@@ -17,7 +17,6 @@ from ..stats import tearsheet
 from .common import (
     COLORS,
     DAY_MS,
-    REGIME_COLORS,
     DashboardData,
     _clean,
     _daily,
@@ -30,7 +29,20 @@ from .common import (
     _values,
     thin,
 )
-from .plot import RDBU, Figure, add_hline, add_trace, figure, subplots, update, update_axes
+from .plot import (
+    RDBU,
+    Figure,
+    add_hline,
+    add_trace,
+    figure,
+    subplots,
+    update,
+    update_axes,
+)
+from .plot import (
+    text as plot_text,
+)
+from .triggers import event_traces, line_traces, trigger_lines
 
 ROLLING_DAYS = 180
 CONTRIB_DAYS = 180  # the contribution chart opens on the last ~half year
@@ -110,7 +122,7 @@ def fig_contributions(d: DashboardData) -> Figure | None:
     cols = contrib_columns(tl)
     if not cols:
         return None
-    title = "Why this regime: each feature's part of the score, with thresholds"
+    title = "Why this regime: score contributions and the switch triggers"
     vals = np.column_stack([_values(tl, c) for c in cols])
     rows = np.flatnonzero(np.isfinite(vals).any(axis=1) | np.isfinite(_values(tl, "score")))
     if rows.size == 0:
@@ -150,25 +162,14 @@ def fig_contributions(d: DashboardData) -> Figure | None:
             "type": "scatter",
         },
     )
-    for col, name, color in (
-        ("upper", "upper threshold", REGIME_COLORS["RISK_ON_MAJORS"]),
-        ("lower", "lower threshold", REGIME_COLORS["RISK_ON_ALTS"]),
-    ):
-        v = _values(tl, col)
-        if np.isfinite(v).any():
-            add_trace(
-                fig,
-                {
-                    **xs,
-                    "y": _clean(v),
-                    "name": name,
-                    "mode": "lines",
-                    "line": {"color": color, "width": 2.0, "dash": "dash", "shape": "hv"},
-                    "hovertemplate": "%{y:.3f}<extra>" + name + "</extra>",
-                    "type": "scatter",
-                },
-            )
-    _style(fig, title, 460, barmode="relative", bargap=0.1, legend={"y": -0.32})
+    lines = trigger_lines(tl)  # the switch lines as the state machine uses them
+    if lines is not None:
+        for trace in line_traces(xs, *lines) + event_traces(tl, d.levels()):
+            add_trace(fig, trace)
+    # the legend at the foot of the figure (container coordinates: plotly makes room for it
+    # below the range slider at any width)
+    legend = {"yref": "container", "y": 0.0, "yanchor": "bottom"}
+    _style(fig, title, 560, barmode="relative", bargap=0.1, legend=legend)
     end = dates[-1] + dt.timedelta(days=1)
     start = max(dates[0], end - dt.timedelta(days=CONTRIB_DAYS))
     update_axes(
@@ -197,9 +198,9 @@ def fig_attribution(d: DashboardData) -> Figure | None:
     bottom = bottom.filter(~pl.col("asset_id").is_in(top["asset_id"].implode()))
     labels = ["BTC leg", "ETH leg", "Short basket"]
     values = [leg_pnl.get("BTC", 0.0), leg_pnl.get("ETH", 0.0), leg_pnl.get("basket", 0.0)]
-    labels += [f"{a} (basket)" for a in top["asset_id"].to_list()]
+    labels += [f"{plot_text(a)} (basket)" for a in top["asset_id"].to_list()]
     values += top["pnl"].to_list()
-    labels += [f"{a} (basket)" for a in bottom["asset_id"].to_list()]
+    labels += [f"{plot_text(a)} (basket)" for a in bottom["asset_id"].to_list()]
     values += bottom["pnl"].to_list()
     colors = [COLORS["strategy"] if v >= 0 else COLORS["fees"] for v in values]
     fig = figure(
@@ -235,13 +236,14 @@ def fig_robustness(d: DashboardData) -> Figure | None:
     if rows is None:
         return None
     shifts, mults = rows
+    # one above the other: side by side, the two subplot titles collide on a phone
     fig = subplots(
-        1,
         2,
-        subplot_titles=("start shifted by (days)", "costs × multiplier"),
-        horizontal_spacing=0.14,
+        1,
+        subplot_titles=("fold origin shifted by (days)", "fees and slippage × multiplier"),
+        vertical_spacing=0.24,
     )
-    for col, recs, key, fmt in (
+    for row, recs, key, fmt in (
         (1, shifts, "shift_days", lambda v: f"+{int(v)} d"),
         (2, mults, "multiplier", lambda v: f"{float(v):g}×"),
     ):
@@ -261,13 +263,27 @@ def fig_robustness(d: DashboardData) -> Figure | None:
                 "showlegend": False,
                 "type": "bar",
             },
-            row=1,
-            col=col,
-            cols=2,
+            row=row,
         )
-    _style(fig, "Robustness: out-of-sample Sharpe (net) of the re-runs", 320)
-    update_axes(fig, "y", {"title": {"text": "OOS Sharpe"}}, row=1, col=1, cols=2)
-    return add_hline(fig, 0.0, {"color": "#1d2433", "width": 1}, cells=((1, 1), (1, 2)), cols=2)
+    _style(fig, "Robustness: out-of-sample Sharpe (net) of the re-runs", 440)
+    _room_for_subplot_titles(fig)
+    update_axes(fig, "y", {"title": {"text": "OOS Sharpe"}})
+    return add_hline(fig, 0.0, {"color": "#1d2433", "width": 1}, cells=((1, 1), (2, 1)))
+
+
+SUBPLOT_TITLE_FONT = 13
+TOP_FOR_TOOLBAR = 64  # px above the first plot: the subplot title sits below plotly's toolbar
+
+
+def _room_for_subplot_titles(fig: Figure) -> None:
+    """Subplot titles in a smaller font, raised clear of their axis' top tick label, and a top
+    margin that keeps the first row's titles under plotly's toolbar (which shows on hover in
+    the figure's top right corner)."""
+    for a in fig["layout"].get("annotations", []):
+        if a.get("yanchor") == "bottom" and a.get("xref") == "paper":
+            a["font"] = {"size": SUBPLOT_TITLE_FONT}
+            a["yshift"] = 6
+    fig["layout"]["margin"]["t"] = TOP_FOR_TOOLBAR
 
 
 TRIAL_AXES = ("lower", "upper")
@@ -306,7 +322,7 @@ def fig_trials(d: DashboardData) -> Figure | None:
         (pl.col("oos_sharpe_per_period").first() * ann).alias("oos"),
     )
     fig = subplots(
-        1, 2, subplot_titles=("train (mean over folds)", "out-of-sample"), horizontal_spacing=0.16
+        1, 2, subplot_titles=("train (fold mean)", "out-of-sample"), horizontal_spacing=0.12
     )
     lows = sorted(per_trial["lower"].drop_nulls().unique().to_list())
     ups = sorted(per_trial["upper"].drop_nulls().unique().to_list())
@@ -335,16 +351,22 @@ def fig_trials(d: DashboardData) -> Figure | None:
             col=col,
             cols=2,
         )
-        for kind, text in (("x", "lower threshold"), ("y", "upper threshold")):
+        for kind, text in (("x", "lower"), ("y", "upper" if col == 1 else "")):
             update_axes(
-                fig, kind, {"title": {"text": text}, "type": "category"}, row=1, col=col, cols=2
+                fig,
+                kind,
+                {"title": {"text": text}, "type": "category"},
+                row=1,
+                col=col,
+                cols=2,
             )
     _style(
         fig,
-        "Trials: median Sharpe over the other parameters, by thresholds",
-        360,
+        "Trials: median Sharpe over the other parameters, by lower and upper threshold",
+        380,
         hovermode="closest",
     )
+    _room_for_subplot_titles(fig)
     return update(
         fig,
         {

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from ..labels import num, regime_label
 from ..stats import tearsheet
 from .common import DashboardData, _prep, _values
 from .tables import DASH, _generic, _int, _pct, _ratio, _sign_class, _table
@@ -49,7 +50,7 @@ def monthly_table(d: DashboardData) -> str:
         tds = []
         for mo in tearsheet.MONTHS:
             v = rec[mo]
-            text = DASH if v is None else f"{v * 100:.1f}"
+            text = DASH if v is None else num(v * 100, 1)  # never "-0.0"
             tds.append(f'<td class="num" style="{_heat(v, scale)}">{text}</td>')
         eoy = rec["EOY"]
         tds.append(f'<td class="num eoy {_sign_class(eoy)}">{_pct(eoy)}</td>')
@@ -102,10 +103,15 @@ def trades_table(d: DashboardData) -> str:
     shown = traded.tail(TRADE_ROWS).reverse()
     if traded.height > TRADE_ROWS:
         summary += f"; the latest {TRADE_ROWS} shown"
+    lv = d.levels()
     rows = [
         [
             (str(r["date"]), "span"),
-            (f"{r['from_regime'] or DASH} → {r['to_regime']}", "span"),
+            (
+                f"{regime_label(r['from_regime'], lv, short=True) or DASH} → "
+                f"{regime_label(r['to_regime'], lv, short=True)}",
+                "span",
+            ),
             (r["kind"], ""),
             (f"{_ratio(r['exposure_before'])} → {_ratio(r['exposure_after'])}", "num"),
             (_pct(r["turnover"]), "num"),
@@ -115,7 +121,16 @@ def trades_table(d: DashboardData) -> str:
         ]
         for r in shown.iter_rows(named=True)
     ]
-    header = ("Date", "Regime", "Kind", "Exposure", "Turnover", "Fees", "Slippage", "Total cost")
+    header = (
+        "Date",
+        "Regime (exposure level)",
+        "Kind",
+        "Exposure",
+        "Turnover",
+        "Fees (cost)",
+        "Slippage (cost)",
+        "Total cost",
+    )
     return _table("trades-table", header, rows, caption=summary)
 
 
@@ -173,7 +188,7 @@ def robustness_tables(kpis: Mapping[str, Any]) -> str:
     )
     b = _table(
         "robustness-cost-table",
-        ("Costs", "Sharpe", "Ann. return", "Max DD", "Fees + slippage"),
+        ("Costs", "Sharpe", "Ann. return", "Max DD", "Fees + slippage (cost)"),
         mults,
     )
     note = f'<p class="note">{e(str(rb.get("note", "")))}</p>' if rb.get("note") else ""

@@ -15,11 +15,20 @@ Rules applied to every table, in this order (each stated, logged and tested):
    ``-USD``, ``USD`` suffixes are stripped when what remains is a known asset (one in
    ``fact_price`` or ``dim_asset``), then config aliases apply (``SATS -> 1000SATS``).
 4. Null keys are an error. Rows with a null or non-finite value are missing data and dropped
-   (counted). Non-positive ``close`` or negative cap/volume/open interest: dropped with one
-   warning (``data.on_bad_values: drop``) or refused (``error``).
+   (counted). Non-positive ``close`` or negative cap/volume/open interest, rows dated before
+   2009-01-03 or after today (``clock.today()``), and values beyond physical sense (a close
+   outside 1e-12..1e12 USD, a cap, volume or open interest above 1e15 USD, ``|funding_rate|``
+   above 1 a day): dropped with one warning each (``data.on_bad_values: drop``) or refused
+   (``error``).
 5. Identical duplicate rows are dropped (counted). Rows that share a key with different values
    are refused, naming the first key: fix the upstream writer, or drop one of them.
 6. Stablecoins (``dim_asset.is_stable``) and the config's exclude list are removed.
+
+Every row left out is counted per table and reason (``LakeData.rejected``, the manifest's
+``rejected_rows``). Missing and duplicate rows above ``limits.rejected_rows_warn_share`` of a
+table are a warning; broken rows (rule 4's bad values) above ``limits.rejected_rows_error_share``
+refuse the lake. A window read never hides a broken row: rows with a null or out-of-range date
+reach the checks whatever the window.
 """
 
 from __future__ import annotations
@@ -27,14 +36,17 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Literal
 
 import polars as pl
 
+from ..config import Config
 from ..errors import LakeError, OutputLocationError
+from ..publish.layout import OutputRoot
+from ..publish.paths import resolve
 from .scan import (
     collect,
     duckdb_connection,
@@ -43,7 +55,7 @@ from .scan import (
     other_formats,
     scan_partitions,
 )
-from .tables import _EXTRA_REQUIRED, TABLES, TableSpec, _Report, validate_table
+from .tables import _EXTRA_REQUIRED, TABLES, TableSpec, _Report, date_bounds, validate_table
 
 log = logging.getLogger("majors_alts_monitor")
 
@@ -83,6 +95,8 @@ class LakeData:
     # kept aside before they are removed: the stablecoin share of the total (stable_dom) and
     # the totals that count stablecoins (total2_share, total3_share); None without any
     stable_caps: pl.DataFrame | None = None
+    # table -> {"rows_read": n, "rejected": {reason: {"rows": n, "first": key}}}
+    rejected: dict[str, dict] = field(default_factory=dict)
 
     def has(self, table: str) -> bool:
         return table in self.tables and self.tables[table].height > 0
@@ -96,25 +110,11 @@ class LakeData:
         return out
 
 
-def _is_inside(child: Path, parent: Path) -> bool:
-    try:
-        child.resolve().relative_to(parent.resolve())
-        return True
-    except ValueError:
-        return False
-
-
 def check_output_root(output_root: Path, lake_dir: Path, duckdb_path: Path | None = None) -> None:
-    """Refuse output locations inside the lake (or the DuckDB file's path)."""
-    for sub in ("reports", "artifacts", "cache"):
-        target = Path(output_root) / sub
-        if _is_inside(target, lake_dir) or _is_inside(Path(output_root), lake_dir):
-            raise OutputLocationError(
-                f"output root {output_root} would write inside the lake {lake_dir}. "
-                "What to do: pass --output-root with a folder outside the lake"
-            )
-        if duckdb_path is not None and target.resolve() == Path(duckdb_path).resolve():
-            raise OutputLocationError(f"output folder {target} is the DuckDB file {duckdb_path}")
+    """Refuse an output root whose folders, symlinks followed, land inside the lake (or on the
+    DuckDB file), and a documented output folder that is a foreign symlink
+    (``publish.layout.OutputRoot.check``)."""
+    OutputRoot(Path(output_root)).check([lake_dir], duckdb_path)
 
 
 def ensure_output_root(output_root: Path) -> None:
@@ -174,14 +174,23 @@ class LakeReader:
         aliases: dict[str, str] | None = None,
         exclude: Iterable[str] = (),
         on_bad_values: Literal["drop", "error"] = "drop",
+        warn_share: float = 0.001,
+        error_share: float = 0.05,
     ) -> None:
         self.lake_dir = Path(lake_dir)
         self.duckdb_path = Path(duckdb_path) if duckdb_path is not None else None
         self.aliases = {k.upper(): v.upper() for k, v in (aliases or {}).items()}
         self.exclude = frozenset(x.upper() for x in exclude)
         self.on_bad_values = on_bad_values
+        self.warn_share, self.error_share = warn_share, error_share
         self._duck_tables: set[str] | None = None
         has_duck = self.duckdb_path is not None and self.duckdb_path.is_file()
+        if self.lake_dir.is_dir() and not os.access(self.lake_dir, os.R_OK | os.X_OK):
+            raise LakeError(
+                "fact_price",
+                f"the lake folder {self.lake_dir} cannot be read (permission denied)",
+                hint="give this user read access to the lake folder, or pass another --lake",
+            )
         if not self.lake_dir.is_dir() and not has_duck:
             raise LakeError(
                 "fact_price",
@@ -210,7 +219,14 @@ class LakeReader:
         if file.is_file():
             src = Source(table, "parquet_file", file, (file,))
         elif folder.is_dir():
-            files = tuple(sorted(folder.rglob("*.parquet")))
+            try:
+                files = tuple(sorted(folder.rglob("*.parquet")))
+            except OSError as err:
+                raise LakeError(
+                    table,
+                    f"the folder {folder} cannot be listed ({err.strerror or err})",
+                    hint="give this user read access to the lake's folders",
+                ) from None
             if files:
                 src = Source(table, "parquet_dir", folder, files)
         in_duck = table in self._duckdb_tables(table)
@@ -228,7 +244,7 @@ class LakeReader:
 
     def fingerprint(self) -> dict[str, object]:
         """Each table's files with size and modification time (nothing is opened for writing)."""
-        out: dict[str, object] = {"lake": str(self.lake_dir.resolve()), "tables": {}}
+        out: dict[str, object] = {"lake": str(resolve(self.lake_dir, "--lake")), "tables": {}}
         for name in TABLES:
             src = self.source(name)
             if src is None:
@@ -264,8 +280,12 @@ class LakeReader:
                 sql = f'select * from "{spec.name}"'
                 params: list[object] = []
                 if date_col and date_col in cols and (start or end):
-                    sql += f" where cast({date_col} as date) between ? and ?"
-                    params = [start or date(1900, 1, 1), end or date(2999, 12, 31)]
+                    lo, hi = date_bounds()  # broken dates reach the checks whatever the window
+                    sql += (
+                        f" where cast({date_col} as date) between ? and ? or {date_col} is null"
+                        f" or cast({date_col} as date) < ? or cast({date_col} as date) > ?"
+                    )
+                    params = [start or date(1900, 1, 1), end or date(2999, 12, 31), lo, hi]
                 rel = con.sql(sql, params=params or None)
                 # duckdb >= 1.4 names it to_arrow_table (2.0 dropped the older names)
                 to_arrow = getattr(rel, "to_arrow_table", None) or rel.arrow
@@ -287,10 +307,13 @@ class LakeReader:
             if isinstance(dt, pl.Datetime):
                 col = col.dt.date()
             if dt == pl.Date or isinstance(dt, pl.Datetime):
+                lo, hi = date_bounds()  # broken dates reach the checks whatever the window
+                inside = pl.lit(True)
                 if start:
-                    lf = lf.filter(col >= start)
+                    inside = inside & (col >= start)
                 if end:
-                    lf = lf.filter(col <= end)
+                    inside = inside & (col <= end)
+                lf = lf.filter(inside | col.is_null() | (col < lo) | (col > hi))
         return collect(lf, spec.name, src.files)
 
     def _known_assets(self, start: date | None, end: date | None) -> set[str]:
@@ -353,6 +376,7 @@ class LakeReader:
             got = self.read_table(name, start, end, known, rep)
             if got is not None:
                 sources[name], tables[name] = got
+                self.judge(name, rep)
         stables = set(self.exclude)
         stable_caps = None
         if "dim_asset" in tables:
@@ -375,12 +399,14 @@ class LakeReader:
             # averaged over instruments comes in one order whatever the files' row order
             key = ("date", "asset_id", "rebalance_date", "instrument_id")
             tables[name] = sort_rows(df, [c for c in key if c in df.columns])
-        if tables["fact_price"].height == 0:
-            raise LakeError(
-                "fact_price",
-                f"has no rows between {start} and {end}",
-                hint="choose --start/--end inside the lake's span",
-            )
+        for name in ("fact_price", "fact_marketcap", "fact_volume"):
+            if tables[name].height == 0:
+                raise LakeError(
+                    name,
+                    f"has no rows between {start or 'its start'} and {end or 'its end'}"
+                    + ("" if name == "fact_price" else " (every alt's universe needs it)"),
+                    hint="choose --start/--end inside the lake's span, or fill the table",
+                )
         s = start or tables["fact_price"]["date"].min()
         e = end or tables["fact_price"]["date"].max()
         return LakeData(
@@ -392,7 +418,41 @@ class LakeReader:
             warnings=tuple(rep.warnings),
             stables=frozenset(stables),
             stable_caps=stable_caps,
+            rejected={
+                t: {"rows_read": rep.rows_read.get(t, 0), "rejected": r}
+                for t, r in rep.rejected.items()
+            },
         )
+
+    def judge(self, name: str, rep: _Report) -> None:
+        """The shares of ``name``'s rows left out (see the module docstring): a warning for
+        missing or duplicate rows above the warn share; a ``LakeError`` when broken rows exceed
+        the error share."""
+        read = rep.rows_read.get(name, 0)
+        got = rep.rejected.get(name, {})
+        if not read or not got:
+            return
+        routine = {r: v for r, v in got.items() if "null" in r or "duplicate" in r}
+        broken = {r: v for r, v in got.items() if r not in routine}
+        n_broken = sum(v["rows"] for v in broken.values())
+        if n_broken / read > self.error_share:
+            r, v = next(iter(broken.items()))
+            raise LakeError(
+                name,
+                f"{n_broken:,} of {read:,} rows ({n_broken / read:.1%}) are broken ({r}, ...), "
+                f"more than limits.rejected_rows_error_share = {self.error_share:.1%}",
+                key=v["first"],
+                hint="fix the table upstream; or raise limits.rejected_rows_error_share if "
+                "leaving these rows out is right",
+            )
+        n_routine = sum(v["rows"] for v in routine.values())
+        if n_routine / read > self.warn_share:
+            what = "; ".join(f"{r}: {v['rows']:,}" for r, v in routine.items())
+            rep.warn(
+                f"lake table '{name}': {n_routine:,} of {read:,} rows ({n_routine / read:.2%}) "
+                f"left out as missing or duplicated ({what}), more than "
+                f"limits.rejected_rows_warn_share = {self.warn_share:.2%}"
+            )
 
 
 def lake_span(reader: LakeReader) -> tuple[date, date]:
@@ -404,7 +464,45 @@ def lake_span(reader: LakeReader) -> tuple[date, date]:
             f"not found in {reader.lake_dir} (as fact_price.parquet or fact_price/)",
             hint=missing_table_hint(reader.lake_dir, "fact_price"),
         )
-    df = reader._scan(src, TABLES["fact_price"], None, None).select("date")
+    df = reader._scan(src, TABLES["fact_price"], None, None)
+    if "date" not in df.columns:
+        raise LakeError(
+            "fact_price",
+            "required column 'date' is missing",
+            column="date",
+            hint="the lake's writer must provide it (see LAKE_CONTRACT.md)",
+        )
+    df = df.select("date")
     if isinstance(df.schema["date"], pl.Datetime):
         df = df.with_columns(pl.col("date").dt.date())
-    return df["date"].min(), df["date"].max()  # type: ignore[return-value]
+    if df.schema["date"] != pl.Date:
+        raise LakeError(
+            "fact_price",
+            f"has type {df.schema['date']}, expected Date",
+            column="date",
+            hint="store dates as the parquet DATE type (calendar day, UTC)",
+        )
+    lo, hi = date_bounds()  # a row dated 2099 or 1900 does not stretch the span
+    d = df["date"].filter(df["date"].is_between(lo, hi))
+    if d.len() == 0:
+        raise LakeError(
+            "fact_price",
+            f"has no rows dated between {lo} and today {hi}"
+            + (f" ({df.height:,} rows outside)" if df.height else " (the table is empty)"),
+            hint="fill the table (`majors-alts check-lake` lists what it holds)",
+        )
+    return d.min(), d.max()  # type: ignore[return-value]
+
+
+def reader_for(cfg: Config, lake: Path | None = None, duckdb: Path | None = None) -> LakeReader:
+    """The reader of ``lake`` (default ``cfg.paths.data_lake``) with the config's aliases,
+    exclusions, bad-value policy and rejected-row thresholds."""
+    return LakeReader(
+        cfg.paths.data_lake if lake is None else lake,
+        duckdb,
+        aliases=cfg.universe.aliases,
+        exclude=cfg.universe.exclude,
+        on_bad_values=cfg.data.on_bad_values,
+        warn_share=cfg.limits.rejected_rows_warn_share,
+        error_share=cfg.limits.rejected_rows_error_share,
+    )

@@ -1,9 +1,15 @@
 """The synthetic demo lake (``--demo``): generated once under the output root's ``cache/``,
 keyed by the generator's source so that a changed generator makes a new lake instead of
-reusing a stale one."""
+reusing a stale one, and checked against the sha256 of its files (``lake.sha256.json``) before
+each reuse: a damaged or replaced file makes a new lake, never other numbers."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import os
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -44,15 +50,43 @@ def demo_conflict(demo: str, given: str) -> MonitorError:
     )
 
 
+HASHES = "lake.sha256.json"
+
+
+def _hashes(lake_dir: Path) -> dict[str, str]:
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(lake_dir.glob("*.parquet"))
+    }
+
+
+def _whole(demo_root: Path) -> bool:
+    try:
+        want = json.loads((demo_root / HASHES).read_text())
+        return bool(want) and _hashes(demo_root / "lake") == want
+    except (OSError, ValueError):
+        return False
+
+
 def ensure_demo_lake(output_root: Path, say: Callable[[str], None] | None = None) -> Path:
     """The demo lake's folder under ``output_root``, generated once (keyed by the generator's
-    source, see ``demo_lake_root``)."""
+    source, see ``demo_lake_root``) and reused only while its files have the sha256 recorded
+    when it was generated."""
     demo_root = demo_lake_root(output_root)
     lake_dir = demo_root / "lake"
-    if not (lake_dir / "fact_price.parquet").is_file():
+    if not _whole(demo_root):
         from .synthetic import synth_command
 
         say = say or (lambda m: print(m, file=sys.stderr))
+        if lake_dir.exists():
+            logging.getLogger("majors_alts_monitor").warning(
+                f"the cached demo lake {lake_dir} does not match its recorded hashes (damaged, "
+                "or made by an earlier version): generating it again"
+            )
+            shutil.rmtree(demo_root, ignore_errors=True)
         say(f"generating the synthetic demo lake (seed {DEMO_SEED}) in {demo_root.resolve()}")
         synth_command(demo_root, seed=DEMO_SEED, world="planted", n_assets=DEMO_ASSETS)
+        tmp = demo_root / f".{HASHES}.tmp-{os.getpid()}"
+        tmp.write_text(json.dumps(_hashes(lake_dir), indent=1, sort_keys=True) + "\n")
+        os.replace(tmp, demo_root / HASHES)
     return lake_dir

@@ -7,9 +7,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 
 import polars as pl
 
+from .. import clock
 from ..errors import LakeError
 
 log = logging.getLogger("majors_alts_monitor")
@@ -25,20 +27,56 @@ class TableSpec:
     nonneg: tuple[str, ...] = ()  # must be >= 0
     dated: bool = True
     optional_key: tuple[str, ...] = ()  # key columns used when present
+    # physical sense: (column, low, high, wording); a value below low (when given) or above high
+    # is a broken row, never a market move
+    bounds: tuple[tuple[str, float | None, float, str], ...] = ()
+
+
+# The first bitcoin block (2009-01-03): no crypto market data is older. Rows dated before it,
+# or after today (``clock.today()``, UTC unless ``--today`` pins it), are refused.
+GENESIS = date(2009, 1, 3)
+PRICE_MAX = 1e12  # USD per unit: a thousand times bitcoin's all-time high
+PRICE_MIN = 1e-12  # USD per unit: far below the smallest price a real lake holds (~6e-11)
+USD_MAX = 1e15  # market cap, volume, open interest: ten times the whole crypto market
+FUNDING_MAX = 1.0  # |funding| per day: 100% of notional in one day
+
+
+def date_bounds() -> tuple[date, date]:
+    """The dates a lake row may carry: ``GENESIS`` .. today."""
+    return GENESIS, clock.today()
 
 
 TABLES: dict[str, TableSpec] = {
     "fact_price": TableSpec(
-        "fact_price", ("asset_id", "date"), ("close",), True, positive=("close",)
+        "fact_price",
+        ("asset_id", "date"),
+        ("close",),
+        True,
+        positive=("close",),
+        bounds=(("close", PRICE_MIN, PRICE_MAX, "between 1e-12 and 1e12 USD"),),
     ),
     "fact_marketcap": TableSpec(
-        "fact_marketcap", ("asset_id", "date"), ("marketcap",), True, nonneg=("marketcap",)
+        "fact_marketcap",
+        ("asset_id", "date"),
+        ("marketcap",),
+        True,
+        nonneg=("marketcap",),
+        bounds=(("marketcap", None, USD_MAX, "at most 1e15 USD"),),
     ),
     "fact_volume": TableSpec(
-        "fact_volume", ("asset_id", "date"), ("volume",), True, nonneg=("volume",)
+        "fact_volume",
+        ("asset_id", "date"),
+        ("volume",),
+        True,
+        nonneg=("volume",),
+        bounds=(("volume", None, USD_MAX, "at most 1e15 USD"),),
     ),
     "fact_funding": TableSpec(
-        "fact_funding", ("asset_id", "instrument_id", "date"), ("funding_rate",), False
+        "fact_funding",
+        ("asset_id", "instrument_id", "date"),
+        ("funding_rate",),
+        False,
+        bounds=(("funding_rate", -FUNDING_MAX, FUNDING_MAX, "|funding_rate| at most 1 a day"),),
     ),
     "fact_open_interest": TableSpec(
         "fact_open_interest",
@@ -47,6 +85,7 @@ TABLES: dict[str, TableSpec] = {
         False,
         nonneg=("open_interest_usd",),
         optional_key=("instrument_id",),
+        bounds=(("open_interest_usd", None, USD_MAX, "at most 1e15 USD"),),
     ),
     "dim_asset": TableSpec("dim_asset", ("asset_id",), (), False, dated=False),
     "universe_snapshots": TableSpec(
@@ -62,6 +101,9 @@ _EXTRA_REQUIRED = {"dim_asset": ("symbol", "is_stable")}
 class _Report:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # table -> reason -> {"rows": n, "first": first offending key}
+    rejected: dict[str, dict[str, dict]] = field(default_factory=dict)
+    rows_read: dict[str, int] = field(default_factory=dict)
 
     def note(self, msg: str) -> None:
         log.debug(msg)  # in the run log and the manifest's notes, not on screen
@@ -70,6 +112,30 @@ class _Report:
     def warn(self, msg: str) -> None:
         log.warning(msg)
         self.warnings.append(msg)
+
+    def reject(self, table: str, reason: str, rows: int, first: object) -> None:
+        """Count ``rows`` of ``table`` left out for ``reason`` (the manifest's rejected_rows)."""
+        if rows <= 0:
+            return
+        got = self.rejected.setdefault(table, {}).setdefault(reason, {"rows": 0, "first": None})
+        got["rows"] += rows
+        if got["first"] is None:
+            got["first"] = first
+
+
+def _beyond(c: str, low: float | None, high: float) -> pl.Expr:
+    cond = pl.col(c) > high
+    return cond if low is None else cond | (pl.col(c) < low)
+
+
+def _out_of_range(c: str) -> pl.Expr:
+    lo, hi = date_bounds()
+    return pl.col(c).is_not_null() & ((pl.col(c) < lo) | (pl.col(c) > hi))
+
+
+def _first_key(df: pl.DataFrame, key: Sequence[str]) -> dict:
+    r = df.sort(list(key), nulls_last=True).row(0, named=True)
+    return {k: (str(r[k]) if "date" in k else r[k]) for k in key}
 
 
 def _may_repeat_a_key(df: pl.DataFrame, key: Sequence[str]) -> bool:
@@ -134,6 +200,7 @@ def validate_table(
                 key=df.row(0, named=True).get("asset_id") if df.height else None,
                 hint="store dates as the parquet DATE type (calendar day, UTC)",
             )
+    rep.rows_read[t] = rep.rows_read.get(t, 0) + df.height
     for c in spec.values:
         if not df.schema[c].is_numeric():
             raise LakeError(
@@ -163,6 +230,8 @@ def validate_table(
             ],
             *[(pl.col(c) <= 0).any().alias(f"p{i}") for i, c in enumerate(spec.positive)],
             *[(pl.col(c) < 0).any().alias(f"z{i}") for i, c in enumerate(spec.nonneg)],
+            *[_beyond(*b[:3]).any().alias(f"b{i}") for i, b in enumerate(spec.bounds)],
+            *[_out_of_range(c).any().alias(f"d{i}") for i, c in enumerate(key) if "date" in c],
         ).row(0)
     )
     # null keys
@@ -187,6 +256,30 @@ def validate_table(
                 f"{t}: normalised {len(changed)} asset ids ({sample}{', ...' if len(changed) > 5 else ''})"
             )
             df = df.with_columns(pl.col("asset_id").replace_strict(mapping, default=None))
+    # dates outside GENESIS .. today: a broken row (1900-01-01, 2099-01-01), never data
+    for c in [k for k in key if k.endswith("date")] if not clean else ():
+        out = _out_of_range(c)
+        bad = df.filter(out)
+        if bad.height:
+            first = _first_key(bad, key)
+            lo, hi = date_bounds()
+            what = (
+                f"{bad.height} rows dated before {lo} (the first bitcoin block) or after today {hi}"
+            )
+            if on_bad_values == "error":
+                raise LakeError(
+                    t,
+                    f"{what} are refused",
+                    column=c,
+                    key=first,
+                    hint="fix the dates upstream, or set data.on_bad_values: drop to leave those "
+                    "rows out (or pass --today if today is not what the clock says)",
+                )
+            rep.warn(
+                f"lake table '{t}', column '{c}': {what} dropped (first offending key: {first})"
+            )
+            rep.reject(t, "date out of range", bad.height, first)
+            df = df.filter(~out)
     # missing values
     for c in spec.values if not clean else ():
         miss = df.filter(pl.col(c).is_null() | ~pl.col(c).is_finite())
@@ -194,6 +287,7 @@ def validate_table(
             rep.note(
                 f"{t}.{c}: {miss.height} null or non-finite values treated as missing and dropped"
             )
+            rep.reject(t, f"{c} null, NaN or infinite", miss.height, _first_key(miss, key))
             df = df.filter(pl.col(c).is_not_null() & pl.col(c).is_finite())
     # bad values
     bad_checks = [(c, "pos", "> 0") for c in spec.positive] + [
@@ -217,6 +311,28 @@ def validate_table(
                 f"lake table '{t}', column '{c}': {bad.height} values not {what} dropped "
                 f"as missing (first offending key: {first})"
             )
+            rep.reject(t, f"{c} not {what}", bad.height, first)
+            df = df.filter(~cond)
+    # beyond physical sense: a price of 1e308 or 1e-300, funding of 1e6 a day
+    for c, low, high, wording in spec.bounds if not clean else ():
+        cond = _beyond(c, low, high)
+        bad = df.filter(cond)
+        if bad.height:
+            first = _first_key(bad, key)
+            what = f"{bad.height} values beyond physical sense (not {wording})"
+            if on_bad_values == "error":
+                raise LakeError(
+                    t,
+                    f"{what} are refused",
+                    column=c,
+                    key=first,
+                    hint="fix them upstream (a unit or parsing error?), or set "
+                    "data.on_bad_values: drop to leave those rows out",
+                )
+            rep.warn(
+                f"lake table '{t}', column '{c}': {what} dropped (first offending key: {first})"
+            )
+            rep.reject(t, f"{c} beyond physical sense", bad.height, first)
             df = df.filter(~cond)
     # duplicates
     if t == "dim_asset" and df.height:
@@ -235,6 +351,7 @@ def validate_table(
         df = df.unique(subset=cols, keep="first", maintain_order=True)
         if df.height < n0:
             rep.note(f"{t}: dropped {n0 - df.height} identical duplicate rows")
+            rep.reject(t, "identical duplicate row", n0 - df.height, None)
         dup = df.filter(pl.struct(key).is_duplicated()).sort(key)
         if dup.height:
             r = dup.row(0, named=True)

@@ -17,7 +17,8 @@ dispersion_slope         7d mean of alt_dispersion_iqr minus the same 7 days ear
 btc_dom                  BTC market cap / total cap of every non-stable asset on d      1
 btc_dom_chg_1d/5d/20d    change of btc_dom over 1, 5, 20 days                           20
 funding_skew             median basket funding minus BTC/ETH funding (OI-weighted       1
-                         where both have open interest, else the mean)
+                         on days where both have open interest, else the plain mean;
+                         the run says which, day count by day count, on every surface)
 funding_heating          3d mean of funding_skew minus its 14d mean                     14
 alt_volume_rel           basket volume / its trailing 30d median                        30
 alt_volume_high_share    share of basket alts whose volume is at a 30d high             30
@@ -97,6 +98,9 @@ class FeatureSet:
     z: np.ndarray  # (n_days, n_features)
     removed: tuple[str, ...]
     warnings: tuple[str, ...]
+    # how a feature whose definition depends on the data was computed in this window
+    # (``funding_skew``: on how many days the majors' funding was weighted by open interest)
+    definitions: dict[str, dict[str, object]] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
 
     def frame(self, dates: np.ndarray) -> pl.DataFrame:
@@ -250,8 +254,45 @@ def funding_skew(c: FeatureContext) -> Series:
     with np.errstate(invalid="ignore", divide="ignore"):
         w_oi = (ob * fb + oe * fe) / (ob + oe)
     plain = _quiet(np.nanmean, np.stack([fb, fe], axis=1), axis=1)
-    majors = np.where(np.isfinite(w_oi), w_oi, plain)
+    weighted = np.isfinite(w_oi)
+    c.memo["funding_skew_oi_weighted"] = weighted
+    majors = np.where(weighted, w_oi, plain)
     return alt - majors
+
+
+FUNDING_SKEW_RULE = (
+    "median basket funding minus the majors' funding: BTC's and ETH's weighted by their open "
+    "interest on days where both have it (fact_open_interest), their plain mean otherwise"
+)
+
+
+def funding_skew_definition(
+    weighted: np.ndarray, value: Series, dates: np.ndarray
+) -> tuple[dict[str, object], str | None]:
+    """Which definition ``funding_skew`` had on the days it has a value (kpis.json
+    ``feature_definitions``), and a warning when the window holds both."""
+    ok = np.isfinite(value)
+    w = weighted & ok
+    n_w, n_m = int(w.sum()), int((ok & ~w).sum())
+    kind = "mixed" if n_w and n_m else "open-interest weighted" if n_w else "plain mean"
+    span = (str(dates[np.flatnonzero(w)[0]]), str(dates[np.flatnonzero(w)[-1]])) if n_w else None
+    out: dict[str, object] = {
+        "majors_funding": kind,
+        "oi_weighted_days": n_w,
+        "plain_mean_days": n_m,
+        "oi_weighted_from": span[0] if span else None,
+        "oi_weighted_to": span[1] if span else None,
+        "rule": FUNDING_SKEW_RULE,
+    }
+    warn = None
+    if kind == "mixed" and span is not None:
+        warn = (
+            f"funding_skew has two definitions in this window: the majors' funding is weighted "
+            f"by open interest on {n_w} days ({span[0]}..{span[1]}) and a plain mean of BTC's "
+            f"and ETH's on {n_m} days (where either lacks open interest); its z-score spans both "
+            "(kpis.json feature_definitions)"
+        )
+    return out, warn
 
 
 def funding_heating(c: FeatureContext) -> Series:
@@ -473,6 +514,27 @@ def cumulative_log_returns(panel: MarketPanel) -> tuple[Panel, Panel]:
     return np.cumsum(np.where(ok, lr, 0.0), axis=0), np.cumsum(~ok, axis=0).astype(np.float64)
 
 
+def describe_definitions(definitions: dict[str, dict[str, object]]) -> list[str]:
+    """One line per data-dependent feature definition (``FeatureSet.definitions``), as the
+    console, the dashboard and the signal say it."""
+    out = []
+    d = definitions.get("funding_skew")
+    if d:
+        n_w, n_m = d["oi_weighted_days"], d["plain_mean_days"]
+        if d["majors_funding"] == "plain mean":
+            out.append(
+                f"funding_skew: the majors' funding is the plain mean of BTC's and ETH's on all "
+                f"{n_m} days (no open interest for both)"
+            )
+        else:
+            out.append(
+                f"funding_skew: the majors' funding is weighted by open interest on {n_w} days "
+                f"({d['oi_weighted_from']}..{d['oi_weighted_to']})"
+                + (f", the plain mean of BTC's and ETH's on {n_m}" if n_m else "")
+            )
+    return out
+
+
 def compute_features(
     panel: MarketPanel,
     universe: Universe,
@@ -531,4 +593,13 @@ def compute_features(
         if names
         else np.empty((panel.n_days, 0))
     )
-    return FeatureSet(tuple(names), raw, z, tuple(removed), tuple(warns), tuple(notes))
+    definitions: dict[str, dict[str, object]] = {}
+    if "funding_skew" in names:
+        d, w = funding_skew_definition(
+            ctx.memo["funding_skew_oi_weighted"],  # type: ignore[arg-type]
+            raw[:, names.index("funding_skew")],
+            panel.dates,
+        )
+        definitions["funding_skew"] = d
+        warns += [w] if w else []
+    return FeatureSet(tuple(names), raw, z, tuple(removed), tuple(warns), definitions, tuple(notes))

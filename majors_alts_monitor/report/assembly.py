@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from .. import stats
+from .. import labels, stats
 from ..backtest.engine import funding_by_leg
 from ..backtest.stages import FoldFit, Prepared, Stitched, iso, param_in_force
 from ..config import REGIMES, Config
@@ -15,6 +15,7 @@ from ..stats import multiple_testing
 from ..stats.neutrality import market_spread_betas, newey_west_lags
 from ..stats.tearsheet import pnl_attribution
 from .decision import explain_arrays
+from .thin_report import no_trade_reasons
 
 
 @stats.bootstrap_reuse()  # the Sharpe interval and the regime edges share their draws
@@ -81,6 +82,10 @@ def assemble_kpis(
                 "train_end": iso(panel.dates[f.train_end + 1]),
                 "test_start": iso(panel.dates[f.test_start + 1]),
                 "test_end": iso(panel.dates[min(f.test_end + 1, panel.n_days - 1)]),
+                "train_decision_start": iso(panel.dates[f.train_start]),
+                "train_decision_end": iso(panel.dates[f.train_end]),
+                "test_decision_start": iso(panel.dates[f.test_start]),
+                "test_decision_end": iso(panel.dates[f.test_start + len(ff.codes) - 1]),
                 "params": ff.params,
                 "train_sharpe": float(ff.trial_sharpe[ff.best] * np.sqrt(365)),
                 "train_objective": cfg.regime.objective
@@ -110,11 +115,13 @@ def assemble_kpis(
             "periods_per_year": 365,
             "risk_free": 0.0,
             "returns": "simple, net of costs",
+            "signs": dict(labels.SIGNS),
         },
         "strategy": k_strat,
         "benchmark_always_on": k_bench,
         "walk_forward": {
             "folds": fold_rows,
+            "fold_dates_note": labels.FOLD_DAYS,
             "oos_sharpe": stats.sharpe(r),
             "oos_sharpe_ci95": list(ci),
             "n_trials": int(n_trials),
@@ -158,6 +165,7 @@ def assemble_kpis(
             if invested.any()
             else float("nan"),
             "missing_funding_rule": cfg.costs.missing_funding,
+            "unfunded_share_mean_of": labels.UNFUNDED_OF["unfunded_share_mean"],
         },
     }
     add_fidelity_keys(cfg, p, s, kpis)
@@ -192,14 +200,26 @@ def add_fidelity_keys(cfg: Config, p: Prepared, s: Stitched, kpis: dict) -> None
     }
     share = legs["strategy"]["unfunded_short_share"]
     share_on = legs["always_on"]["unfunded_short_share"]
-    worst = max((x for x in (share, share_on) if np.isfinite(x)), default=float("nan"))
+    book, worst = max(
+        (
+            (b, x)
+            for b, x in (("strategy", share), ("always-held book", share_on))
+            if np.isfinite(x)
+        ),
+        key=lambda bx: bx[1],
+        default=("strategy", float("nan")),
+    )
+    # how data-dependent features were defined in this window (funding_skew's majors leg)
+    kpis["feature_definitions"] = dict(p.features.definitions)
     kpis["funding_by_leg"] = {
         "strategy": {k: legs["strategy"][k] for k in ("majors_long", "alts_short")},
         "always_on": {k: legs["always_on"][k] for k in ("majors_long", "alts_short")},
         "unfunded_short_share": share,
         "unfunded_short_share_always_on": share_on,
-        "warning": unfunded_warning(worst, cfg, legs["always_on"]["majors_long"]),
+        "warning": unfunded_warning(worst, cfg, legs["always_on"]["majors_long"], book),
         "rule": cfg.costs.missing_funding,
+        "unfunded_short_share_of": labels.UNFUNDED_OF["unfunded_short_share"],
+        "unfunded_short_share_always_on_of": labels.UNFUNDED_OF["unfunded_short_share_always_on"],
     }
     btc, eth = panel.ret[idx, uni.btc], panel.ret[idx, uni.eth]
     lags = newey_west_lags(len(idx))
@@ -212,8 +232,11 @@ def add_fidelity_keys(cfg: Config, p: Prepared, s: Stitched, kpis: dict) -> None
     }
 
 
-def unfunded_warning(share: float, cfg: Config, majors_funding: float) -> str | None:
-    """The run warning when more than 20% of the short notional has no funding data."""
+def unfunded_warning(
+    share: float, cfg: Config, majors_funding: float, book: str = "strategy"
+) -> str | None:
+    """The run warning when more than 20% of the short notional of ``book`` (the strategy or
+    the always-held book, whichever is larger) has no funding data."""
     if not (share > UNFUNDED_WARN):
         return None
     rule = cfg.costs.missing_funding
@@ -238,9 +261,9 @@ def unfunded_warning(share: float, cfg: Config, majors_funding: float) -> str | 
         else ""
     )
     return (
-        f"funding is one-sided: {share:.0%} of the short notional has no funding data on "
-        f"invested days ({how}){longs}; read net figures with benchmark_always_on.gross and "
-        "funding_by_leg in kpis.json"
+        f"funding is one-sided: {share:.0%} of the short notional has no funding data (the "
+        f"{book}'s, mean over its days with a short book) ({how}){longs}; read net figures "
+        "with benchmark_always_on.gross and funding_by_leg in kpis.json"
     )
 
 
@@ -367,6 +390,7 @@ def explain_frame(cfg: Config, p: Prepared, fits: list[FoldFit]) -> pl.DataFrame
     cols["min_dwell"] = pl.Series(ex.min_dwell).cast(pl.Int64, strict=False)
     cols["days_in_regime"] = pl.Series(ex.days_in_regime).set(outside, None)
     cols["dwell_left"] = pl.Series(ex.dwell_left).set(outside, None)
+    cols["no_trade_reason"] = no_trade_reasons(p)
     return pl.DataFrame(cols).fill_nan(None)
 
 

@@ -21,6 +21,7 @@ from ..backtest.stages import FoldFit, Prepared, iso, param_in_force, stitch_lab
 from ..config import Config
 from ..regime.composite import composite_contributions
 from ..regime.hysteresis import ALTS, BALANCED, MAJORS, REGIME_NAMES, transition
+from .thin_report import drop_warning
 
 # modes whose score is thresholded by lower / upper / band (the reason sentences say so)
 SCORED_MODES = ("composite", "forecast")
@@ -156,8 +157,11 @@ def _where(ex: Explain, t: int, mode: str) -> str:
     return f"score {s:.2f} is inside [lower - band, upper + band] = [{lo - bd:.2f}, {hi + bd:.2f}]"
 
 
-def explain_block(ex: Explain, t: int, features: tuple[str, ...], mode: str) -> dict:
-    """``signals_today.json``'s ``explain`` block for day ``t``."""
+def explain_block(
+    ex: Explain, t: int, features: tuple[str, ...], mode: str, no_trade: str | None = None
+) -> dict:
+    """``signals_today.json``'s ``explain`` block for day ``t`` (``no_trade``: why the book is
+    not traded that day, ``market/thin.py``)."""
     contributions = (
         {f: _num(ex.contrib[t, j]) for j, f in enumerate(features)}
         if ex.contrib is not None
@@ -176,6 +180,7 @@ def explain_block(ex: Explain, t: int, features: tuple[str, ...], mode: str) -> 
         "previous_score": _num(ex.score[t - 1]) if t > 0 else None,
         "changed": bool(int(ex.codes[t]) != prev),
         "reason": reason(ex, t, mode, features),
+        "no_trade_reason": no_trade,
     }
 
 
@@ -208,7 +213,21 @@ def signal_warnings(
         )
     if book.n_fallback[t]:
         warns.append(f"{int(book.n_fallback[t])} basket names use prior betas (short history)")
-    return warns
+    return warns + thin_signal_warnings(p, t)
+
+
+def thin_signal_warnings(p: Prepared, t: int) -> list[str]:
+    """A decision day whose book is refused (thin basket, a major without price), or whose
+    basket shrank overnight as names stopped printing (``market/thin.py``)."""
+    tr = p.tradeable
+    if tr is None:
+        return []
+    out = []
+    why = tr.reason(t, int(p.book.n_names[t]))
+    if why is not None:
+        out.append(f"{why} on the decision day {iso(p.panel.dates[t])}: exposure 0 tomorrow")
+    out += [f"on the decision day, {drop_warning(p, d)}" for d in tr.drops if d.day == t]
+    return out
 
 
 def signal_record(
@@ -274,7 +293,17 @@ def signal_record(
             "params": ff.params,
             "config_hash": cfg.hash(),
             "n_trials": len(ff.trial_sharpe),
+            "feature_definitions": dict(p.features.definitions),
         },
-        "explain": explain_block(ex, t, p.score_features, cfg.regime.mode),
+        "exposure_by_regime": {r: float(cfg.regime.exposure[r]) for r in REGIME_NAMES},
+        "amounts": None,  # at --capital (report/orders.py)
+        "orders": None,  # against --positions
+        "explain": explain_block(
+            ex,
+            t,
+            p.score_features,
+            cfg.regime.mode,
+            p.tradeable.reason(t, int(p.book.n_names[t])) if p.tradeable is not None else None,
+        ),
         "warnings": signal_warnings(cfg, p, through, asof),
     }

@@ -8,6 +8,9 @@ from pathlib import Path
 from ..backtest.stages import RunResult
 from ..config import Config
 from ..dashboard import DashboardData, render_dashboard
+from ..labels import regime_label
+from ..market.features import describe_definitions
+from .book_text import book_lines, regime_line
 from .outputs import OutputPaths
 
 
@@ -30,6 +33,7 @@ def dashboard_html(res: RunResult, cfg: Config) -> str:
         attribution=res.attribution,
         signal=getattr(res, "signal", None),  # the run's signals_today.json, when it has one
         js_cache_dir=OutputPaths(cfg.paths.output_root).cache,
+        regime_exposure=dict(cfg.regime.exposure),
     )
     return render_dashboard(data)
 
@@ -52,7 +56,7 @@ def summary_text(res: RunResult, paths: OutputPaths, sig: dict | None = None) ->
     lines = [
         "",
         "Majors vs Alts regime monitor: run summary",
-        f"  out-of-sample period  {k['period']['start']} .. {k['period']['end']} ({k['period']['days']} days, "
+        f"  out-of-sample period  {k['period']['start']} .. {k['period']['end']} ({k['period']['days']} P&L days, "
         f"{len(wf['folds'])} folds, mode {wf['mode']})",
         f"  OOS Sharpe (net)      {_f(wf['oos_sharpe'])}  95% CI [{_f(ci[0])}, {_f(ci[1])}]   "
         f"always-on book {_f(b['sharpe'])}",
@@ -65,27 +69,34 @@ def summary_text(res: RunResult, paths: OutputPaths, sig: dict | None = None) ->
         "upper)",
         f"  CAGR / max drawdown   {_f(s['cagr'], True)} / {_f(s['max_drawdown'], True)}   "
         f"always-on {_f(b['cagr'], True)} / {_f(b['max_drawdown'], True)}",
-        f"  costs (sum)           fees {_f(s['total_fees'], True)}, slippage {_f(s['total_slippage'], True)}, "
-        f"funding {_f(s['total_funding'], True)}; exposure share {_f(s['exposure_share'], True, 1)}",
+        *cost_lines(k),
         f"  neutrality error      {_f(nt['neutrality_error'], nd=3)} (realized beta BTC "
         f"{_f(nt['beta_btc_realized'], nd=3)}, ETH {_f(nt['beta_eth_realized'], nd=3)})",
     ]
     lines += league_lines(k.get("league"))
+    lines += [
+        f"  definition            {x}"
+        for x in describe_definitions(k.get("feature_definitions") or {})
+    ]
     if sig is not None:
+        levels = sig.get("exposure_by_regime")
         lines.append(
-            f"  signal {sig['asof']}     {sig['regime']} -> {sig['action']} "
-            f"(exposure {_f(sig['exposure'])}, score {_f(sig['score'], nd=3)}, "
-            f"was {sig['previous_regime']})"
+            f"  signal {sig['asof']}     {regime_label(sig['regime'], levels)} -> {sig['action']} "
+            f"(exposure held {_f(sig['exposure'])}, score {_f(sig['score'], nd=3)}, "
+            f"was {regime_label(sig['previous_regime'], levels)})"
         )
         if sig.get("explain"):
             lines.append(f"  why                   {sig['explain']['reason']}")
+            if sig["explain"].get("no_trade_reason"):
+                lines.append(f"  not traded            {sig['explain']['no_trade_reason']}")
+        lines += book_lines(sig)
     if res.warnings:
         lines.append(f"  warnings              {len(res.warnings)} (also in run_manifest.json)")
         lines += [f"  warning  {w}" for w in res.warnings]
     lines += [
-        f"  dashboard             {(paths.reports / 'dashboard.html').resolve()}",
-        f"  reports               {paths.reports.resolve()}",
-        f"  artifacts             {paths.artifacts.resolve()}",
+        f"  dashboard             {(paths.reports / 'dashboard.html').absolute()}",
+        f"  reports               {paths.reports.absolute()}",
+        f"  artifacts             {paths.artifacts.absolute()}",
         "",
     ]
     return "\n".join(lines)
@@ -111,24 +122,44 @@ def league_lines(league: dict | None) -> list[str]:
     ]
 
 
+def cost_lines(k: dict) -> list[str]:
+    """Costs (positive = paid) and funding (a signed P&L) on their own lines, with the
+    unfunded shares and what each divides by (``labels``)."""
+    s = k["strategy"]
+    fb = k.get("funding_by_leg") or {}
+    costs = k.get("costs") or {}
+    unf = (
+        f"; unfunded {_f(fb.get('unfunded_short_share'), True, 1)} of the short notional "
+        f"({_f(costs.get('unfunded_share_mean'), True, 1)} of the gross)"
+        if fb
+        else ""
+    )
+    return [
+        f"  costs (paid, sum)     fees {_f(s['total_fees'], True)}, slippage "
+        f"{_f(s['total_slippage'], True)}; exposure share {_f(s['exposure_share'], True, 1)}",
+        f"  funding P&L (sum)     {_f(s['total_funding'], True)} (signed: negative = paid){unf}",
+    ]
+
+
 def signal_text(sig: dict, path: Path) -> str:
     lines = [
         "",
         f"Signal as of {sig['asof']} (decision on data through {sig['decision_date']})",
-        f"  regime   {sig['previous_regime']} -> {sig['regime']}   score {_f(sig['score'], nd=3)}",
-        f"  action   {sig['action']}   exposure {_f(sig['exposure'])}",
+        f"  regime   {regime_line(sig)}   score {_f(sig['score'], nd=3)}",
+        f"  action   {sig['action']}   exposure held {_f(sig['exposure'])}",
         *([f"  why      {sig['explain']['reason']}"] if sig.get("explain") else []),
+        *(
+            [f"  refused  {sig['explain']['no_trade_reason']}"]
+            if (sig.get("explain") or {}).get("no_trade_reason")
+            else []
+        ),
         f"  betas    BTC {_f(sig['book_betas']['btc'], nd=3)}  ETH {_f(sig['book_betas']['eth'], nd=3)}",
+        *book_lines(sig),
+        *(
+            f"  model    {x}"
+            for x in describe_definitions(sig.get("model", {}).get("feature_definitions") or {})
+        ),
     ]
-    longs = [t for t in sig["book"] if t["side"] == "long"]
-    shorts = [t for t in sig["book"] if t["side"] == "short"]
-    if longs or shorts:
-        held = "to hold" if sig["targets"] else "if entered (flat now)"
-        lines.append(
-            f"  book     {held}: "
-            + ", ".join(f"{t['asset_id']} {t['weight']:+.3f}" for t in longs)
-            + f"; {len(shorts)} shorts, gross {sum(abs(t['weight']) for t in shorts):.2f}"
-        )
     if sig["stale"]:
         lines.append(
             "  STALE DATA: " + "; ".join(w for w in sig["warnings"] if w.startswith("STALE"))
@@ -136,5 +167,5 @@ def signal_text(sig: dict, path: Path) -> str:
     for w in sig["warnings"]:
         if not w.startswith("STALE"):
             lines.append(f"  warning  {w}")
-    lines += [f"  written  {path.resolve()}", ""]
+    lines += [f"  written  {path.absolute()}", ""]
     return "\n".join(lines)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, MonitorError
 from ..lake.demo import demo_conflict, ensure_demo_lake
-from ..shell import committed, parse_date
+from ..shell import add_today, parse_date, print_result
 
 if TYPE_CHECKING:
     from .spec import SweepSpec
@@ -28,6 +28,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--scheduler", default=None, help="address of an existing Dask scheduler (tcp://host:port)"
+    )
+    p.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="give up on --scheduler when it has not completed Dask's handshake by then "
+        "(default 10)",
+    )
+    p.add_argument(
+        "--no-workers-timeout",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="stop (the finished points published) when the cluster has had no worker for "
+        "this long (default 120)",
     )
     p.add_argument("--output-root", type=Path, default=None, help="override output_root")
     p.add_argument("--lake", type=Path, default=None, help="override the lake of every point")
@@ -49,6 +65,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "with the same config hash (same lake and window); run the others",
     )
     p.add_argument("--quiet", action="store_true", help="no progress, the summary only")
+    add_today(p)
 
 
 def _check_demo(args: argparse.Namespace, spec: SweepSpec) -> None:
@@ -78,14 +95,26 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     workers = (os.cpu_count() or 1) if args.workers is None else args.workers
     if workers < 0:
         raise ConfigError(f"--workers must be >= 0 (got {workers})")
+    for opt, v in (
+        ("--connect-timeout", args.connect_timeout),
+        ("--no-workers-timeout", args.no_workers_timeout),
+    ):
+        if not v > 0:
+            raise ConfigError(f"{opt} must be a positive number of seconds (got {v})")
+    if args.scheduler is not None:
+        from .runner import check_scheduler_address
+
+        check_scheduler_address(args.scheduler)
     spec = load_sweep(args.sweep_file)
     _check_demo(args, spec)
+    for w in spec.warnings:
+        print(f"warning: {w}", file=sys.stderr)
     for d in spec.duplicates:
         print(
             f"warning: {spec.source} entry {d.entry} {json.dumps(d.overrides, default=str)} is "
-            f"the same configuration (config hash {d.config_hash}) as point {d.duplicate_of} "
-            f"{json.dumps(spec.points[d.duplicate_of].overrides, default=str)}: collapsed "
-            "into it (run once, counted once in the sweep-level deflated Sharpe)",
+            f"the same run as point {d.duplicate_of} "
+            f"{json.dumps(spec.points[d.duplicate_of].overrides, default=str)} ({d.why}): "
+            "collapsed into it (run once, counted once in the sweep-level deflated Sharpe)",
             file=sys.stderr,
         )
     spec = with_paths(spec, args.lake, args.duckdb, args.output_root)
@@ -109,13 +138,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             f"{start}..{end}; on {where}",
             file=sys.stderr,
         )
-    from ..report.outputs import output_lock
+    from ..publish.layout import writing_outputs
 
-    try:
-        with output_lock(root):  # one writer per output root, as for run and signals
+    lakes = [p.config.paths.data_lake for p in spec.points[:1]]
+    try:  # one writer per output root, as for run and signals
+        with writing_outputs(root, lakes=lakes, duckdb=cfg0.paths.duckdb, command="sweep") as out:
             run = run_sweep(
                 spec,
-                root,
+                out,
                 start,
                 end,
                 workers=workers,
@@ -123,25 +153,26 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                 order=args.order,
                 quiet=args.quiet,
                 resume=args.resume,
+                connect_timeout=args.connect_timeout,
+                no_workers_timeout=args.no_workers_timeout,
             )
     except SweepInterrupted as err:
         print(str(err), file=sys.stderr)
         return 130
-    committed(run.reports)  # a Ctrl-C from here on says where the results are, not "untouched"
     from .results import summary
 
     s = summary(spec, run.rows, run.trial_sr)
-    print(f"sweep: {s['n_ok']} of {s['n_points']} points ok, {s['n_error']} failed")
+    lines = [f"sweep: {s['n_ok']} of {s['n_points']} points ok, {s['n_error']} failed"]
     if s["best_point"]:
         b, d = s["best_point"], s["sweep_deflated_sharpe"]
         dsr = "n/a" if d["value"] is None else f"{d['value']:.3f}"
-        print(
+        lines.append(
             f"best point {b['point']} {b['values']}: OOS Sharpe {b['oos_sharpe']:.3f}; "
             f"deflated Sharpe over all {d['n_trials_total']:,} trials {dsr}"
         )
-    print(f"  results     {run.reports / 'sweep_results.parquet'}")
-    print(f"  dashboard   {run.reports / 'sweep_dashboard.html'}")
-    print(f"  manifest    {run.artifacts / 'sweep_manifest.json'}")
+    lines.append(f"  results     {run.reports / 'sweep_results.parquet'}")
+    lines.append(f"  dashboard   {run.reports / 'sweep_dashboard.html'}")
+    lines.append(f"  manifest    {run.artifacts / 'sweep_manifest.json'}")
     if s["n_error"]:
-        print(f"  {s['n_error']} point(s) failed: see the error column of the results")
-    return 0
+        lines.append(f"  {s['n_error']} point(s) failed: see the error column of the results")
+    return print_result("\n".join(lines))

@@ -19,6 +19,7 @@ from typing import Any
 import pyarrow as pa
 
 from ..dashboard.page import COUNT_SCRIPT, page_start, plotly_scripts
+from ..labels import num
 from ..report.outputs import clean_json
 from .results import METRICS
 from .spec import SweepSpec
@@ -42,17 +43,23 @@ main{max-width:1300px;margin:0 auto;padding:18px}
 h1{font-size:22px;margin:4px 0}h2{font-size:16px;margin:0 0 8px}
 .card{background:#fff;border:1px solid #dde1e7;border-radius:8px;padding:12px 14px;margin:12px 0}
 .sub{color:#566070;margin:2px 0 8px}
-label{margin-right:14px;font-size:14px}select{margin-left:4px}
+label{display:inline-block;white-space:nowrap;margin:0 14px 6px 0;font-size:14px}
+select{margin-left:4px;max-width:100%}
 table{border-collapse:collapse;font-size:12px;width:100%}
 th,td{border-bottom:1px solid #e6e9ee;padding:3px 6px;text-align:right;white-space:nowrap}
 th{cursor:pointer;position:sticky;top:0;background:#eef1f5;user-select:none}
 th.asc::after{content:" \\25B2"}th.desc::after{content:" \\25BC"}
 td.text,th.text{text-align:left}
 tr.error td{color:#a23}
-.tablewrap{max-height:560px;overflow:auto}
-dl{display:grid;grid-template-columns:max-content auto;gap:4px 14px;margin:0}dt{color:#566070}
+.tablewrap{max-height:560px;overflow:auto}.scroll{overflow-x:auto;max-width:100%}
+dl{display:grid;grid-template-columns:minmax(0,max-content) minmax(0,1fr);gap:4px 14px;margin:0}
+dt{color:#566070}dd{margin:0;min-width:0;overflow-wrap:anywhere}
 .note{color:#566070;font-size:12px}
 #duplicates{width:auto;margin:8px 0 4px}
+#fig-heat{height:460px}#fig-ci{height:380px}
+h2.chart{font-size:14px;font-weight:600;margin:4px 0}
+@media (max-width:600px){main{padding:10px 8px}.card{padding:10px}
+  dl{grid-template-columns:minmax(0,1fr);gap:0}dt{margin-top:6px}}
 """
 
 CHART_SCRIPT = """
@@ -60,7 +67,9 @@ CHART_SCRIPT = """
   var D = JSON.parse(document.getElementById('sweep-data').textContent);
   var col = {}; D.columns.forEach(function (c, i) { col[c] = i; });
   var ok = D.rows.filter(function (r) { return r[col.status] === 'ok'; });
-  function label(v) { return v === null ? 'null' : String(v); }
+  // plotly reads <a href>, <b> ... in labels as markup: a value shows as text, never a link
+  function label(v) { return v === null ? 'null' : String(v).replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;'); }
   function uniq(key) {
     var seen = {}, out = [];
     D.rows.forEach(function (r) { var v = r[col[key]]; var k = label(v);
@@ -85,31 +94,45 @@ CHART_SCRIPT = """
     var xk = sx.value, yk = sy.value, m = sm.value, agg = sa.value;
     var xs = uniq(xk), ys = yk === '(none)' ? ['all'] : uniq(yk);
     var acc = ys.map(function () { return xs.map(function () { return []; }); });
+    var pts = ys.map(function () { return xs.map(function () { return []; }); });
     ok.forEach(function (r) {
       var v = r[col[m]]; if (v === null) { return; }
       var i = xs.indexOf(label(r[col[xk]]));
       var j = yk === '(none)' ? 0 : ys.indexOf(label(r[col[yk]]));
-      acc[j][i].push(v);
+      acc[j][i].push(v); pts[j][i].push(r);
     });
     var z = acc.map(function (row) { return row.map(function (a) {
       if (!a.length) { return null; }
       if (agg === 'max') { return Math.max.apply(null, a); }
       if (agg === 'min') { return Math.min.apply(null, a); }
       return a.reduce(function (s, x) { return s + x; }, 0) / a.length; }); });
-    var text = acc.map(function (row) { return row.map(function (a) { return a.length + ' point(s)'; }); });
-    Plotly.react('fig-heat', [{type: 'heatmap', x: xs, y: ys, z: z, text: text,
+    // a cell that aggregates points differing in keys not on the axes says so, in the cell
+    var others = D.keys.filter(function (k) { return k !== xk && k !== yk; });
+    function differ(rs) { return others.filter(function (k) { var seen = {};
+      rs.forEach(function (r) { seen[label(r[col[k]])] = 1; });
+      return Object.keys(seen).length > 1; }); }
+    var hover = pts.map(function (row) { return row.map(function (rs) { var d = differ(rs);
+      return rs.length + ' point(s)' + (d.length ? ' that differ in ' + d.join(', ') + ' (' +
+        agg + ' of them)' : ''); }); });
+    var cell = pts.map(function (row) { return row.map(function (rs) {
+      return differ(rs).length ? agg + ' of ' + rs.length : ''; }); });
+    Plotly.react('fig-heat', [{type: 'heatmap', x: xs, y: ys, z: z, text: cell,
+      customdata: hover, texttemplate: '%{text}',
       colorscale: 'RdBu', reversescale: m === 'pbo' || m === 'avg_daily_turnover' ||
         m === 'total_fees' || m === 'total_slippage' || m === 'neutrality_error',
       hovertemplate: xk + ' %{x}<br>' + (yk === '(none)' ? '' : yk + ' %{y}<br>') + m +
-        ' (' + agg + ') %{z:.4g}<br>%{text}<extra></extra>',
+        ' (' + agg + ') %{z:.4g}<br>%{customdata}<extra></extra>',
       colorbar: {title: {text: m}}}],
       {margin: {t: 30, l: 120, r: 30, b: 60}, height: 460,
-       title: {text: m + ' (' + agg + ' over the other keys)', font: {size: 14}},
        xaxis: {title: {text: xk}, type: 'category'},
        yaxis: {title: {text: yk === '(none)' ? '' : yk}, type: 'category'}},
       {displaylogo: false, responsive: true});
   }
-  [sx, sy, sm, sa].forEach(function (s) { s.addEventListener('change', heat); });
+  [sx, sy, sm, sa].forEach(function (s) { s.addEventListener('change', function () {
+    document.getElementById('heat-title').textContent = sm.value + ' (' + sa.value +
+      ' over the other keys; "' + sa.value + ' of n" in a cell: points that differ in keys ' +
+      'not shown)';
+    heat(); }); });
   heat();
   var pts = ok.map(function (r) { return r[col.point]; });
   var sr = ok.map(function (r) { return r[col.oos_sharpe]; });
@@ -122,7 +145,6 @@ CHART_SCRIPT = """
       colorscale: 'Viridis', cmin: 0, cmax: 1, showscale: true, colorbar: {title: {text: 'DSR'}}},
     hovertemplate: 'point %{x}<br>Sharpe %{y:.3f}<br>%{text}<extra></extra>'}],
     {margin: {t: 30, l: 60, r: 30, b: 50}, height: 380,
-     title: {text: 'Out-of-sample Sharpe and 95% bootstrap interval per point (colour: own DSR)', font: {size: 14}},
      xaxis: {title: {text: 'point'}}, yaxis: {title: {text: 'annualised Sharpe'}, zeroline: true}},
     {displaylogo: false, responsive: true});
 });
@@ -178,7 +200,7 @@ def _cell(v: Any) -> str:
     if v is None:
         return '<td data-v="">–</td>'
     if isinstance(v, float):
-        return f'<td data-v="{v!r}">{v:.4g}</td>'
+        return f'<td data-v="{v!r}">{v + 0.0:.4g}</td>'  # never "-0"
     if isinstance(v, bool | int):
         return f'<td data-v="{int(v)}">{v}</td>'
     return f'<td class="text" data-v="{e(v)}">{e(v)}</td>'
@@ -214,7 +236,7 @@ def _summary(s: dict[str, Any]) -> str:
             ("best point", f"{b['point']} ({vals})"),
             (
                 "its out-of-sample Sharpe",
-                f"{b['oos_sharpe']:.3f} (95% CI {_num(ci[0])} .. {_num(ci[1])}); "
+                f"{_num(b['oos_sharpe'])} (95% CI {_num(ci[0])} .. {_num(ci[1])}); "
                 f"own deflated Sharpe {_num(b['own_deflated_sharpe'])}",
             ),
         ]
@@ -231,12 +253,23 @@ def _summary(s: dict[str, Any]) -> str:
     items.append(
         (
             "duplicate entries",
-            f"{len(dups)} collapsed into an earlier point (same config hash: run once, counted "
-            "once in the sweep-level deflated Sharpe)"
+            f"{len(dups)} collapsed into an earlier point (the same configuration, or one that "
+            "differs only in keys the run does not read: run once, counted once in the "
+            "sweep-level deflated Sharpe)"
             if dups
             else "none: every entry of the expansion is a distinct configuration",
         )
     )
+    for w in s.get("key_warnings") or []:
+        items.append(("swept key", w))
+    if d and d.get("n_trials_shared"):
+        items.append(
+            (
+                "trials shared",
+                f"{d['n_trials_shared']:,} trials were the same in points that differ only in "
+                "what sets the composite search's trial 0: counted once",
+            )
+        )
     dl = "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in items)
     return (
         f"<dl>{dl}</dl>{_duplicates(dups)}"
@@ -252,17 +285,20 @@ def _duplicates(dups: list[dict[str, Any]]) -> str:
     rows = "".join(
         f'<tr><td data-v="{int(d["entry"])}">{int(d["entry"])}</td>'
         f'<td class="text">{e(json.dumps(d["overrides"], default=str))}</td>'
-        f'<td data-v="{int(d["duplicate_of"])}">{int(d["duplicate_of"])}</td></tr>'
+        f'<td data-v="{int(d["duplicate_of"])}">{int(d["duplicate_of"])}</td>'
+        f'<td class="text">{e(d.get("why", ""))}</td></tr>'
         for d in dups
     )
     return (
-        '<table id="duplicates"><thead><tr><th>entry</th><th class="text">overrides</th>'
-        f"<th>same configuration as point</th></tr></thead><tbody>{rows}</tbody></table>"
+        '<div class="scroll"><table id="duplicates"><thead><tr><th>entry</th>'
+        '<th class="text">overrides</th><th>same configuration as point</th>'
+        '<th class="text">why</th></tr></thead>'
+        f"<tbody>{rows}</tbody></table></div>"
     )
 
 
 def _num(x: Any) -> str:
-    return "–" if x is None else f"{x:.3f}"
+    return "–" if x is None else num(x, 3)  # never "-0.000"
 
 
 def sweep_dashboard_html(
@@ -293,10 +329,14 @@ def sweep_dashboard_html(
             '<label>y <select id="heat-y"></select></label>'
             '<label>metric <select id="heat-metric"></select></label>'
             '<label>over the other keys <select id="heat-agg"></select></label>'
+            '<h2 class="chart" id="heat-title">oos_sharpe (mean over the other keys; "mean of n" in '
+            "a cell: points that differ in keys not shown)</h2>"
             '<div id="fig-heat" class="figure plot"></div></section>',
-            '<section class="card" id="ci"><div id="fig-ci" class="figure plot"></div></section>',
+            '<section class="card" id="ci"><h2 class="chart">Out-of-sample Sharpe and 95% '
+            "bootstrap interval per point (colour: own DSR)</h2>"
+            '<div id="fig-ci" class="figure plot"></div></section>',
             '<section class="card" id="table"><h2>Points (click a header to sort)</h2>'
-            f'<div class="tablewrap">{_table(spec, rows)}</div></section>',
+            f'<div class="tablewrap scroll">{_table(spec, rows)}</div></section>',
             '<footer class="note">Self-contained page: plotly.js is embedded (compressed); '
             "nothing is fetched from the network.</footer>",
             "</main>",

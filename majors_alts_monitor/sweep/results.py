@@ -209,8 +209,10 @@ def parquet_bytes(t: pa.Table) -> bytes:
 DSR_METHOD = (
     "Deflated Sharpe ratio (Bailey & Lopez de Prado 2014) of the best point (highest "
     "out-of-sample Sharpe among the points that finished), counting every inner trial of every "
-    "finished point once (entries of the sweep file with the same config hash are one point): "
-    "n_trials = the sum of the points' n_trials, and the variance of the trials' "
+    "finished point once (entries of the sweep file with the same configuration, or differing "
+    "only in keys their run does not read, are one point; points differing only in what sets "
+    "the composite search's trial 0 share their other trials, counted once): n_trials = the "
+    "sum of the points' distinct trials, and the variance of the trials' "
     "per-period Sharpe is taken over all those trials pooled (each trial's Sharpe measured over "
     "its own point's out-of-sample span). The best point's per-period Sharpe, skewness, kurtosis "
     "and number of days enter as in a single run. Picking the best point is one more selection "
@@ -240,16 +242,21 @@ def summary(
         "sweep_deflated_sharpe": None,
         "sweep_deflated_sharpe_method": DSR_METHOD,
         "duplicates": [
-            {"entry": d.entry, "overrides": d.overrides, "duplicate_of": d.duplicate_of}
+            {
+                "entry": d.entry,
+                "overrides": d.overrides,
+                "duplicate_of": d.duplicate_of,
+                "why": d.why,
+            }
             for d in spec.duplicates
         ],
+        "key_warnings": list(spec.warnings),
     }
     if not ok:
         return out
     best = max(ok, key=lambda i: (rows[i]["oos_sharpe"], -i))
-    pooled = [trial_sr[i] for i in ok if trial_sr.get(i) is not None]
+    pooled, n_total, shared = _distinct_trials(spec, rows, trial_sr, ok)
     allsr = np.concatenate(pooled) if pooled else np.zeros(0)
-    n_total = int(sum(int(rows[i]["n_trials"]) for i in ok))
     var = float(np.var(allsr, ddof=1)) if allsr.size >= 2 else 0.0
     b = rows[best]
     sr_pp, n_obs = _f(b["sharpe_per_period"]), int(b["oos_days"])
@@ -272,11 +279,48 @@ def summary(
     out["sweep_deflated_sharpe"] = {
         "value": dsr,
         "n_trials_total": n_total,
+        "n_trials_shared": shared,
         "n_points_counted": len(ok),
         "trial_sharpe_variance_per_period": var,
         "hurdle_annualised": hurdle,
     }
     return out
+
+
+def _distinct_trials(
+    spec: SweepSpec,
+    rows: dict[int, dict[str, Any]],
+    trial_sr: dict[int, np.ndarray | None],
+    ok: list[int],
+) -> tuple[list[np.ndarray], int, int]:
+    """The trials of the finished points, each counted once: points that differ only in what
+    sets the composite search's trial 0 (one ``search_hash``, ``inert.py``) searched the same
+    other sets, so after the first such point each adds its trial 0 alone, when its other
+    trials' Sharpes are indeed the first's. Returns (Sharpes to pool, trials counted, trials
+    counted once instead of again)."""
+    pooled: list[np.ndarray] = []
+    total = shared = 0
+    first_of: dict[str, int] = {}
+    for i in ok:
+        n, sr = int(rows[i]["n_trials"]), trial_sr.get(i)
+        key = spec.points[i].search_hash
+        j = first_of.setdefault(key, i) if key else i
+        ref = trial_sr.get(j)
+        if (
+            j != i
+            and sr is not None
+            and ref is not None
+            and len(sr) == len(ref) == n > 1
+            and np.array_equal(sr[1:], ref[1:])
+        ):
+            total += 1
+            shared += n - 1
+            pooled.append(sr[:1])
+            continue
+        total += n
+        if sr is not None:
+            pooled.append(sr)
+    return pooled, total, shared
 
 
 def trials_table(spec: SweepSpec, trial_sr: dict[int, np.ndarray | None]) -> pa.Table:

@@ -3,8 +3,9 @@
 A ``LocalCluster`` of ``workers`` processes (one thread each) by default, an existing cluster
 with ``scheduler``, or this process alone with ``workers=0``. Points are sent grouped by the
 data they share (so each worker reads the lake and builds each market once per group), each
-finished point rewrites ``sweep_results.parquet`` and ``sweep_summary.json`` (temporary name,
-then rename), and Ctrl-C leaves the finished points written.
+finished point publishes a new sweep set (``sweep_results.parquet``, ``sweep_summary.json``,
+the manifest: a generation switched in by one rename, ``publish.layout``), and Ctrl-C leaves
+the finished points published.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__
-from ..report.outputs import ARTIFACTS, REPORTS, OutputPaths, to_json_bytes, write_all
+from .. import __version__, clock
+from ..errors import LimitError
+from ..publish.layout import OutputRoot
+from ..report.outputs import ARTIFACTS, REPORTS, OutputPaths, to_json_bytes
 from .results import parquet_bytes, previous_points, summary, table, trials_table
 from .spec import SweepSpec
 from .worker import PointOutcome, PointTask, cache_keys, run_point
@@ -43,7 +46,7 @@ class SweepInterrupted(Exception):
 @dataclass
 class SweepRun:
     spec: SweepSpec
-    root: Path
+    out: OutputRoot
     start: date
     end: date
     rows: dict[int, dict[str, Any]]
@@ -51,6 +54,10 @@ class SweepRun:
     timings: dict[int, dict[str, Any]]
     cluster: dict[str, Any]
     t0: float
+
+    @property
+    def root(self) -> Path:
+        return self.out.root
 
     @property
     def reports(self) -> Path:
@@ -64,25 +71,25 @@ class SweepRun:
         """The results, summary and manifest; at the end (``dashboard``) also the dashboard
         and the trials of every point (kept for ``--resume``)."""
         files = {
-            self.reports / "sweep_results.parquet": parquet_bytes(table(self.spec, self.rows)),
-            self.reports / "sweep_summary.json": to_json_bytes(
+            "reports/sweep_results.parquet": parquet_bytes(table(self.spec, self.rows)),
+            "reports/sweep_summary.json": to_json_bytes(
                 summary(self.spec, self.rows, self.trial_sr)
             ),
-            self.artifacts / "sweep_manifest.json": to_json_bytes(self.manifest(final)),
+            "artifacts/sweep_manifest.json": to_json_bytes(self.manifest(final)),
         }
         if dashboard:
             from .dashboard import sweep_dashboard_html
 
             trials = trials_table(self.spec, self.trial_sr)
-            files[self.artifacts / "sweep_trials.parquet"] = parquet_bytes(trials)
+            files["artifacts/sweep_trials.parquet"] = parquet_bytes(trials)
 
-            files[self.reports / "sweep_dashboard.html"] = sweep_dashboard_html(
+            files["reports/sweep_dashboard.html"] = sweep_dashboard_html(
                 self.spec,
                 table(self.spec, self.rows),
                 summary(self.spec, self.rows, self.trial_sr),
                 js_cache_dir=OutputPaths(self.root).cache,
             ).encode()
-        write_all(files)
+        self.out.publish_sweep(files)
 
     def manifest(self, final: bool) -> dict[str, Any]:
         secs = [t["seconds"] for t in self.timings.values() if not t.get("resumed")]
@@ -207,21 +214,75 @@ def _sigint_flag() -> Iterator[list[bool]]:
         signal.signal(signal.SIGINT, old)
 
 
+SCHEMES = ("tcp", "tls", "ws", "wss")
+
+
+def check_scheduler_address(address: str) -> None:
+    """``--scheduler`` must be ``tcp://HOST:PORT`` (or tls/ws/wss); anything else (``ucx://``,
+    a bare word) is refused before any connection."""
+    from ..errors import ConfigError
+
+    scheme, sep, rest = address.partition("://")
+    if not sep:
+        scheme, rest = "tcp", address
+    host, _, port = rest.rpartition(":")
+    if scheme not in SCHEMES or not host or not port.isdigit():
+        raise ConfigError(
+            f"--scheduler {address!r} is not an address this sweep can use (expected "
+            f"{'|'.join(SCHEMES)}://HOST:PORT). What to do: pass the address `dask scheduler` "
+            "prints, or drop --scheduler to use a local cluster"
+        )
+
+
+def _connect(scheduler: str, timeout: float) -> Any:
+    """A client of ``scheduler``, or a ``MonitorError`` within about ``timeout`` seconds: the
+    connection and Dask's handshake run in a daemon thread, so a peer that accepts and then
+    says nothing (a web server) or garbage (a length of 3 EiB) cannot hang or crash us."""
+    import threading
+
+    from dask.distributed import Client
+
+    from ..errors import LimitError, MonitorError
+
+    got: dict[str, Any] = {}
+
+    def attempt() -> None:
+        try:
+            got["client"] = Client(scheduler, timeout=timeout)
+        except BaseException as err:  # noqa: BLE001 - MemoryError from a garbage length too
+            got["error"] = err
+
+    t = threading.Thread(target=attempt, name="dask-connect", daemon=True)
+    t.start()
+    t.join(timeout + 1.0)
+    if t.is_alive():
+        raise LimitError(
+            f"the Dask scheduler at {scheduler!r} did not complete the handshake within "
+            f"--connect-timeout {timeout:g} s (is it a Dask scheduler?). What to do: pass the "
+            "address `dask scheduler` prints, or raise --connect-timeout on a slow network"
+        )
+    if "error" in got:
+        err = got["error"]
+        if isinstance(err, KeyboardInterrupt):
+            raise err
+        what = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        raise MonitorError(
+            f"cannot reach the Dask scheduler at {scheduler!r} ({what}). What to do: start one "
+            "(`dask scheduler`) and pass its address, tcp://HOST:PORT, or drop --scheduler to "
+            "use a local cluster"
+        ) from None
+    return got["client"]
+
+
 @contextmanager
-def _client(workers: int, scheduler: str | None) -> Iterator[tuple[Any, dict[str, Any]]]:
+def _client(
+    workers: int, scheduler: str | None, connect_timeout: float = 10.0
+) -> Iterator[tuple[Any, dict[str, Any]]]:
     from dask.distributed import Client, LocalCluster
 
     if scheduler is not None:
-        from ..errors import MonitorError
-
-        try:
-            client = Client(scheduler, timeout=10)
-        except (OSError, TimeoutError, ValueError) as err:
-            raise MonitorError(
-                f"cannot reach the Dask scheduler at {scheduler!r}: {err}. What to do: start "
-                "one (`dask scheduler`) and pass its address, tcp://HOST:PORT, or drop "
-                "--scheduler to use a local cluster"
-            ) from None
+        check_scheduler_address(scheduler)
+        client = _connect(scheduler, connect_timeout)
         info = {"kind": "scheduler", "address": scheduler}
         try:
             info["workers"] = len(client.scheduler_info()["workers"])
@@ -263,7 +324,7 @@ def _client(workers: int, scheduler: str | None) -> Iterator[tuple[Any, dict[str
 
 def run_sweep(
     spec: SweepSpec,
-    root: Path,
+    out: OutputRoot,
     start: date,
     end: date,
     *,
@@ -274,15 +335,18 @@ def run_sweep(
     numba_threads: int | None = None,
     on_start: Callable[[SweepRun], None] | None = None,
     resume: bool = False,
+    connect_timeout: float = 10.0,
+    no_workers_timeout: float = 120.0,
 ) -> SweepRun:
-    """Run every point; return the finished sweep (outputs written). Raises
-    ``SweepInterrupted`` on Ctrl-C after writing the finished points. ``resume`` reuses the
-    points of an earlier run of the same sweep folder that finished ok with the same config
-    hash, lake and window."""
-    run = SweepRun(spec, root, start, end, {}, {}, {}, {}, time.time())
+    """Run every point; return the finished sweep (outputs published in ``out``, an output
+    root held for writing). Raises ``SweepInterrupted`` on Ctrl-C after publishing the finished
+    points. ``resume`` reuses the points of an earlier run of the same sweep folder that
+    finished ok with the same config hash, lake and window."""
+    run = SweepRun(spec, out, start, end, {}, {}, {}, {}, time.time())
     if resume:
         _resume(run)
-    reports_root = run.reports / "points" if spec.write_reports else None
+    # each point's report set is an output root of its own in a folder that accumulates
+    reports_root = out.keep_dir("sweep", "reports/points") if spec.write_reports else None
     tasks = [
         PointTask(
             p.id,
@@ -291,6 +355,7 @@ def run_sweep(
             end,
             None if reports_root is None else reports_root / f"{p.id:04d}",
             numba_threads,
+            clock.today(),
         )
         for p in spec.points
         if p.id not in run.rows
@@ -325,11 +390,16 @@ def run_sweep(
                         raise KeyboardInterrupt
                     done(o, "in-process")
             else:
-                _run_dask(run, tasks, workers, scheduler, done, on_start)
+                limits = (connect_timeout, no_workers_timeout)
+                _run_dask(run, tasks, workers, scheduler, done, on_start, limits)
     except KeyboardInterrupt:
         bar.close()
         run.write(final=False, dashboard=True)
         raise SweepInterrupted(len(run.rows), len(spec.points), run.reports) from None
+    except LimitError:  # a cluster without workers: what finished is published, then said
+        bar.close()
+        run.write(final=False, dashboard=True)
+        raise
     bar.close()
     run.write(final=True, dashboard=True)
     return run
@@ -372,12 +442,14 @@ def _run_dask(
     scheduler: str | None,
     done: Callable[[PointOutcome, str], None],
     on_start: Callable[[SweepRun], None] | None,
+    limits: tuple[float, float] = (10.0, 120.0),
 ) -> None:
-    from dask.distributed import as_completed
+    from dask.distributed import wait
 
     from .results import error_row
 
-    with _client(workers, scheduler) as (client, info):
+    connect_timeout, no_workers_timeout = limits
+    with _client(workers, scheduler, connect_timeout) as (client, info):
         run.cluster = info
         if on_start:
             on_start(run)
@@ -390,18 +462,54 @@ def _run_dask(
                 )
                 futs[f.key] = t.point
                 submitted.append(f)
-            for fut in as_completed(submitted):
+            pending = set(submitted)
+            alone_since: float | None = None
+            poll = min(1.0, no_workers_timeout / 4)
+            while pending:
                 try:
-                    o = fut.result()
-                    who = _who(client, fut)
-                except Exception as err:  # noqa: BLE001 - a lost worker fails only its point
-                    o = PointOutcome(futs[fut.key], error_row(f"{type(err).__name__}: {err}"), None)
-                    who = ""
-                done(o, who)
-                fut.release()
+                    finished = wait(list(pending), timeout=poll, return_when="FIRST_COMPLETED")
+                except TimeoutError:
+                    alone_since = _check_workers(client, alone_since, no_workers_timeout, run)
+                    continue
+                alone_since = None
+                for fut in sorted(finished.done, key=lambda f: futs[f.key]):
+                    pending.discard(fut)
+                    try:
+                        o = fut.result()
+                        who = _who(client, fut)
+                    except Exception as err:  # noqa: BLE001 - a lost worker fails only its point
+                        row = error_row(f"{type(err).__name__}: {err}")
+                        o, who = PointOutcome(futs[fut.key], row, None), ""
+                    done(o, who)
+                    fut.release()
         except BaseException:
             client.cancel(submitted, force=True)
             raise
+
+
+def _check_workers(
+    client: Any, alone_since: float | None, limit: float, run: SweepRun
+) -> float | None:
+    """``None`` while the cluster has workers; else since when it has none, and a
+    ``LimitError`` once that is longer than ``limit`` seconds (``--no-workers-timeout``)."""
+    try:
+        n = len(client.scheduler_info()["workers"])
+    except Exception:  # noqa: BLE001 - a scheduler that went away has no workers either
+        n = 0
+    if n:
+        return None
+    now = time.monotonic()
+    if alone_since is None:
+        log.warning("the Dask cluster has no workers; waiting for some")
+        return now
+    if now - alone_since > limit:
+        raise LimitError(
+            f"the Dask cluster has had no workers for {limit:g} s (--no-workers-timeout); "
+            f"{len(run.rows)} of {len(run.spec.points)} points finished and are published in "
+            f"{run.reports}. What to do: start workers (`dask worker ADDRESS`) and run the "
+            "sweep again with --resume"
+        )
+    return alone_since
 
 
 def _who(client: Any, fut: Any) -> str:

@@ -8,13 +8,15 @@ import copy
 import hashlib
 import itertools
 import json
+import math
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from ..config import DEFAULT_CONFIG_PATH, Config, parse_config, read_yaml
+from ..config import DEFAULT_CONFIG_PATH, Config, get_dotted, parse_config, read_yaml, set_dotted
 from ..errors import ConfigError
+from .inert import effective_hash, trial0_keys, unread, why_equal
 
 SPEC_KEYS = {
     "base_config": "path of the base config YAML, relative to the sweep file (null: packaged)",
@@ -39,17 +41,22 @@ class Point:
     overrides: dict[str, Any]
     config: Config
     values: dict[str, Any]  # every swept key -> resolved value in this point's config
+    # hash of the configuration less the keys its run does not read, and less what only sets
+    # the composite search's trial 0: points with one ``search_hash`` share every other trial
+    search_hash: str = ""
 
 
 @dataclass(frozen=True)
 class Duplicate:
-    """An entry of the expansion whose configuration (same config hash) equals an earlier
-    point's: collapsed into that point, so it never runs and never counts as a trial."""
+    """An entry of the expansion that is an earlier point's configuration (the same config
+    hash, or the same once the keys its run does not read are left out, ``inert.py``):
+    collapsed into that point, so it never runs and never counts as a trial."""
 
     entry: int  # position in the expansion (grid product, then ``points``)
     overrides: dict[str, Any]
     duplicate_of: int  # the point id it equals
     config_hash: str
+    why: str = "the same configuration (same config hash)"
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,7 @@ class SweepSpec:
     end: date | None
     write_reports: bool
     duplicates: tuple[Duplicate, ...] = ()
+    warnings: tuple[str, ...] = ()  # swept keys that cannot matter, or only set trial 0
 
     def hash(self) -> str:
         """sha256 (16 hex) over the points' config hashes, in point order."""
@@ -75,32 +83,6 @@ class SweepSpec:
 
 def _err(source: Path, msg: str) -> ConfigError:
     return ConfigError(f"invalid sweep file {source}: {msg}")
-
-
-def set_dotted(raw: dict[str, Any], key: str, value: Any, source: str) -> None:
-    """Set ``a.b.c`` in a nested mapping, creating mappings on the way; a non-mapping on the
-    way is an error naming the key."""
-    parts = key.split(".")
-    node = raw
-    for i, part in enumerate(parts[:-1]):
-        nxt = node.get(part)
-        if nxt is None:
-            nxt = node[part] = {}
-        if not isinstance(nxt, dict):
-            where = ".".join(parts[: i + 1])
-            raise ConfigError(
-                f"invalid configuration in {source}: key '{key}' goes through '{where}', "
-                "which is not a section"
-            )
-        node = nxt
-    node[parts[-1]] = value
-
-
-def get_dotted(resolved: dict[str, Any], key: str) -> Any:
-    node: Any = resolved
-    for part in key.split("."):
-        node = node[part] if isinstance(node, dict) and part in node else None
-    return node
 
 
 def _date(v: Any, key: str, source: Path) -> date | None:
@@ -161,21 +143,33 @@ def load_sweep(path: Path | str) -> SweepSpec:
             raise _err(source, f"grid key '{k}' must have a non-empty list of values (got {v!r})")
     if not isinstance(extra, list) or not all(isinstance(p, dict) for p in extra):
         raise _err(source, "'points' must be a list of mappings of dotted config keys to values")
-    overrides = expand(grid, extra)
-    if not overrides:
-        raise _err(source, "no points: give 'grid' (key: [values]) or 'points' (a list)")
     base = _path(raw.get("base_config"), "base_config", source) or DEFAULT_CONFIG_PATH
     if not base.is_file():
         raise _err(source, f"base_config {base} not found")
     base_raw = read_yaml(base) or {}
     if not isinstance(base_raw, dict):
         raise ConfigError(f"invalid configuration in {base}: the top level must be a mapping")
+    # the size, counted before anything is expanded (a 64-million-point grid is refused at once)
+    limit = parse_config(copy.deepcopy(base_raw), str(base)).limits.sweep_points_max
+    size = (math.prod(len(v) for v in grid.values()) if grid else 0) + len(extra)
+    if size > limit:
+        raise _err(
+            source,
+            f"{size:,} points (the grid's product plus 'points') is more than "
+            f"limits.sweep_points_max = {limit:,}. What to do: sweep fewer values (or split the "
+            f"sweep), or raise limits.sweep_points_max in the base config {base} if you mean it",
+        )
+    overrides = expand(grid, extra)
+    if not overrides:
+        raise _err(source, "no points: give 'grid' (key: [values]) or 'points' (a list)")
     keys: list[str] = []
     for ov in overrides:
         keys += [k for k in ov if k not in keys]
+    write_reports = _bool(raw, "write_reports", source)
     pts: list[Point] = []
     dups: list[Duplicate] = []
     by_hash: dict[str, int] = {}
+    by_effect: dict[str, int] = {}
     for i, ov in enumerate(overrides):
         cfg_raw = copy.deepcopy(base_raw)
         where = f"{source} point {i} {json.dumps(ov, default=str)}"
@@ -186,9 +180,22 @@ def load_sweep(path: Path | str) -> SweepSpec:
         if h in by_hash:  # same configuration as an earlier point: one trial, run once
             dups.append(Duplicate(i, ov, by_hash[h], h))
             continue
-        by_hash[h] = len(pts)
+        e = effective_hash(cfg, write_reports)
+        if e in by_effect:  # differs only where the run does not read: the same run
+            j = by_effect[e]
+            dups.append(Duplicate(i, ov, j, h, why_equal(pts[j].config, cfg, write_reports)))
+            continue
+        by_hash[h] = by_effect[e] = len(pts)
         resolved = cfg.resolved()
-        pts.append(Point(len(pts), ov, cfg, {k: get_dotted(resolved, k) for k in keys}))
+        pts.append(
+            Point(
+                len(pts),
+                ov,
+                cfg,
+                {k: get_dotted(resolved, k) for k in keys},
+                effective_hash(cfg, write_reports, trial0=True),
+            )
+        )
     return SweepSpec(
         source=source,
         base_config=base,
@@ -200,9 +207,40 @@ def load_sweep(path: Path | str) -> SweepSpec:
         demo=_bool(raw, "demo", source),
         start=_date(raw.get("start"), "start", source),
         end=_date(raw.get("end"), "end", source),
-        write_reports=_bool(raw, "write_reports", source),
+        write_reports=write_reports,
         duplicates=tuple(dups),
+        warnings=key_warnings(keys, [p.config for p in pts], dups, write_reports),
     )
+
+
+def key_warnings(
+    keys: list[str], configs: list[Config], dups: list[Duplicate], write_reports: bool
+) -> tuple[str, ...]:
+    """One warning per swept key that no point reads (its values were collapsed), and per key
+    that only sets the composite search's trial 0 (its points share every other trial)."""
+    out = []
+    for k in keys:
+        per = [
+            [u.why for u in unread(c, write_reports) if k == u.key or k.startswith(u.key + ".")]
+            for c in configs
+        ]
+        if configs and all(per):  # no point reads it
+            n = sum(1 for d in dups if k in d.why)
+            out.append(
+                f"sweep key {k} cannot matter: {'; '.join(sorted({w for ws in per for w in ws}))}"
+                f". Its values are one configuration ({n} entries collapsed, run once, counted "
+                "once in the sweep's statistics)"
+            )
+            continue
+        if any(k in trial0_keys(c) for c in configs):
+            out.append(
+                f"sweep key {k} only sets the composite search's trial 0 (the config's own "
+                "parameters, one of regime.grid.max_sets parameter sets); the sets the search "
+                "picks from come from regime.grid (min_dwells, bands, lower_thresholds, "
+                "upper_thresholds, weight_values): points that differ only there share every "
+                "other trial, counted once in the sweep-level deflated Sharpe"
+            )
+    return tuple(out)
 
 
 def with_paths(

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import clock
 from ..config import Config
 from ..errors import MonitorError
 
@@ -38,6 +39,7 @@ class PointTask:
     end: date
     reports_dir: Path | None = None  # write the point's full report set under this folder
     numba_threads: int | None = None
+    today: date | None = None  # the client's clock (``--today``), the same on every worker
 
 
 @dataclass
@@ -124,7 +126,8 @@ def run_point(task: PointTask) -> PointOutcome:
     _set_threads(task.numba_threads)
     cache: dict[str, bool] = {}
     try:
-        row, sr = _run(task, cache)
+        with clock.pinned(task.today):
+            row, sr = _run(task, cache)
     except MonitorError as err:
         row, sr = error_row(f"{type(err).__name__}: {err}"), None
     except Exception as err:  # noqa: BLE001 - a failed point is recorded, the sweep continues
@@ -160,16 +163,17 @@ def _run(task: PointTask, cache: dict[str, bool]) -> tuple[dict[str, Any], np.nd
 
 def _write_reports(cfg: Config, task: PointTask, lake: Any, p: Any) -> None:
     from .. import pipeline
-    from ..report.outputs import OutputPaths, render_run_files, write_all
+    from ..publish.layout import writing_outputs
+    from ..report.outputs import render_run_files
     from ..report.summary import dashboard_html
 
     assert task.reports_dir is not None
     res = pipeline.run(cfg, task.start, task.end, lake=lake, prepared=p)
-    write_all(
-        render_run_files(
-            OutputPaths(task.reports_dir),
-            res,
-            dashboard_html=dashboard_html(res, cfg),
-            with_signal=False,  # a sweep point is not tomorrow's signal
-        )
+    files = render_run_files(
+        res,
+        dashboard_html=dashboard_html(res, cfg),  # plotly.js kept in the sweep root's cache
+        with_signal=False,  # a sweep point is not tomorrow's signal
     )
+    lakes = [cfg.paths.data_lake]
+    with writing_outputs(task.reports_dir, lakes=lakes, command="sweep point") as out:
+        out.publish_run(files, command="sweep point")

@@ -206,6 +206,129 @@ PROBE_JS = """JSON.stringify({
 })"""
 
 
+LAYOUT_JS = """(function () {
+  var W = window.innerWidth;
+  function box(el) {
+    // the part of the element's box its scrolling or clipping ancestors let show (scrolled
+    // out of a table's box is not on the screen)
+    var r = el.getBoundingClientRect();
+    var b = {x0: r.left, y0: r.top, x1: r.right, y1: r.bottom};
+    for (var p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+      var st = getComputedStyle(p);
+      if (st.overflowX !== 'visible' || st.overflowY !== 'visible') {
+        var q = p.getBoundingClientRect();
+        b = {x0: Math.max(b.x0, q.left), y0: Math.max(b.y0, q.top),
+             x1: Math.min(b.x1, q.right), y1: Math.min(b.y1, q.bottom)};
+      }
+    }
+    return {x0: b.x0, y0: b.y0 + window.scrollY, x1: b.x1, y1: b.y1 + window.scrollY};
+  }
+  function name(el) {
+    var cls = el.className && el.className.baseVal !== undefined ? el.className.baseVal : el.className;
+    var fig = el.closest('.js-plotly-plot');
+    var sec = el.closest('section, .card, header, table');
+    return el.tagName.toLowerCase() + (cls ? '.' + String(cls).split(' ')[0] : '') +
+      (fig ? ' in #' + fig.id : sec && sec.id ? ' in #' + sec.id : '') +
+      ' "' + (el.textContent || '').trim().slice(0, 40) + '"';
+  }
+  var tall = [];
+  document.querySelectorAll('tr').forEach(function (tr, i) {
+    var h = tr.getBoundingClientRect().height;
+    if (h > 80) { var t = tr.closest('table');
+      tall.push((t && t.id ? '#' + t.id : 'table') + ' row ' + tr.rowIndex + ': ' + Math.round(h) + ' px'); }
+  });
+  // titles and labels: headings, table headers, captions, form labels, description lists;
+  // in each chart its title, annotations (subplot titles, labels), axis titles, legend items,
+  // colour-bar titles, tick labels and the toolbar
+  var html = Array.prototype.slice.call(document.querySelectorAll(
+    'h1, h2, h3, th, caption, label, dt, dd, .latest, p.note'));
+  var groups = [html.map(function (el) { return {el: el, tick: false}; })];
+  document.querySelectorAll('.js-plotly-plot').forEach(function (fig) {
+    var g = [];
+    fig.querySelectorAll('.gtitle, g.annotation, .g-xtitle text, .g-ytitle text, ' +
+      '.g-x2title text, .g-y2title text, .g-x3title text, .g-y3title text, ' +
+      '.legend .traces, .cbtitle, .modebar').forEach(function (el) {
+      g.push({el: el, tick: false}); });
+    fig.querySelectorAll('.xtick text, .ytick text, .x2tick text, .y2tick text, ' +
+      '.xaxislayer-above text, .yaxislayer-above text').forEach(function (el) {
+      g.push({el: el, tick: true}); });
+    groups.push(g);
+  });
+  var overlaps = [];
+  groups.forEach(function (g) {
+    var items = g.map(function (it) { return {el: it.el, tick: it.tick, b: box(it.el)}; })
+      .filter(function (it) { return it.b.x1 - it.b.x0 > 0 && it.b.y1 - it.b.y0 > 0 &&
+        getComputedStyle(it.el).visibility !== 'hidden' &&
+        getComputedStyle(it.el).display !== 'none'; });
+    for (var i = 0; i < items.length; i++) {
+      for (var j = i + 1; j < items.length; j++) {
+        var a = items[i], b = items[j];
+        if (a.tick && b.tick) { continue; }  // plotly spaces its own tick labels
+        if (a.el.contains(b.el) || b.el.contains(a.el)) { continue; }
+        var w = Math.min(a.b.x1, b.b.x1) - Math.max(a.b.x0, b.b.x0);
+        var h = Math.min(a.b.y1, b.b.y1) - Math.max(a.b.y0, b.b.y0);
+        if (w > 1 && h > 1) { overlaps.push(name(a.el) + ' / ' + name(b.el)); }
+      }
+    }
+  });
+  // text cut by its box: an element that clips (overflow hidden) narrower than its content
+  var cut = [];
+  document.querySelectorAll('main *').forEach(function (el) {
+    var st = getComputedStyle(el);
+    if ((st.overflowX === 'hidden' || st.textOverflow === 'ellipsis') &&
+        el.scrollWidth > el.clientWidth + 1 && !el.closest('.js-plotly-plot')) {
+      cut.push(name(el));
+    }
+  });
+  // a table wider than the screen must sit in a box that scrolls sideways
+  var unscrolled = [];
+  document.querySelectorAll('table').forEach(function (t) {
+    if (t.getBoundingClientRect().right > W + 1) {
+      var p = t.parentElement, ok = false;
+      while (p && p !== document.body) {
+        var ox = getComputedStyle(p).overflowX;
+        if (ox === 'auto' || ox === 'scroll') { ok = true; break; }
+        p = p.parentElement;
+      }
+      if (!ok) { unscrolled.push(name(t)); }
+    }
+  });
+  // a chart drawn beyond its card (a plot box without a height, shrunk by a resize)
+  var spill = [];
+  document.querySelectorAll('.js-plotly-plot').forEach(function (fig) {
+    var svg = fig.querySelector('.main-svg'), card = fig.closest('section, .card');
+    if (svg && card && svg.getBoundingClientRect().bottom > card.getBoundingClientRect().bottom + 1) {
+      spill.push('#' + fig.id + ' drawn ' + Math.round(svg.getBoundingClientRect().bottom -
+        card.getBoundingClientRect().bottom) + ' px below its card');
+    }
+  });
+  return JSON.stringify({tallRows: tall, overlaps: overlaps.slice(0, 40),
+    nOverlaps: overlaps.length, cut: cut.slice(0, 20), unscrolled: unscrolled, spill: spill});
+})()"""
+
+
+def layout_problems(probe: dict) -> list[str]:
+    """What :data:`LAYOUT_JS` found in an ``inspect_page(..., layout=True)`` probe: horizontal
+    overflow, table rows taller than 80 px, overlapping titles or labels, text cut by its box,
+    tables wider than the screen outside a sideways-scrolling box (empty when the page is
+    clean)."""
+    out = []
+    asked = probe.get("requestedWidth")
+    if asked is not None and probe.get("innerWidth") != asked:
+        out.append(f"page laid out {probe.get('innerWidth')} px wide on a {asked} px screen")
+    if probe.get("scrollWidth", 0) > probe.get("innerWidth", 0):
+        out.append(
+            f"page {probe['scrollWidth']} px wide at {probe['innerWidth']}: {probe.get('wide')}"
+        )
+    lay = probe.get("layout") or {}
+    out += [f"tall row {r}" for r in lay.get("tallRows", [])]
+    out += [f"overlap {o}" for o in lay.get("overlaps", [])]
+    out += [f"cut {c}" for c in lay.get("cut", [])]
+    out += [f"table outside a scroll box {t}" for t in lay.get("unscrolled", [])]
+    out += [f"chart {c}" for c in lay.get("spill", [])]
+    return out
+
+
 class _Pipe:
     """A minimal client of chromium's ``--remote-debugging-pipe`` (NUL-separated JSON)."""
 
@@ -258,6 +381,26 @@ class _Pipe:
             self.events.append(reply)
 
 
+SIZES_JS = """JSON.stringify([document.documentElement.scrollHeight].concat(
+  Array.prototype.map.call(document.querySelectorAll('.js-plotly-plot .main-svg'),
+    function (el) { var r = el.getBoundingClientRect(); return [r.top, r.width, r.height]; })))"""
+
+
+def _settle(pipe: _Pipe, sid: str, deadline: float, quiet_s: float = 1.0) -> None:
+    """Wait until the page's height and every chart's box have not changed for ``quiet_s``."""
+    import time
+
+    last, since = None, time.monotonic()
+    while time.monotonic() < deadline:
+        now = pipe.call("Runtime.evaluate", {"expression": SIZES_JS, "returnByValue": True}, sid)
+        value = now.get("result", {}).get("value")
+        if value != last:
+            last, since = value, time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            return
+        time.sleep(0.2)
+
+
 def inspect_page(
     html_path: str | os.PathLike[str],
     *,
@@ -266,12 +409,14 @@ def inspect_page(
     screenshot: Path | None = None,
     timeout_s: float = 120,
     mobile: bool | None = None,
+    layout: bool = False,
 ) -> dict:
     """Load ``html_path`` in a ``width`` x ``height`` CSS-pixel viewport (mobile emulation under
     600 px), wait until every figure drew (or ``timeout_s``), and return the page's probes:
     ``rendered``, ``expected``, ``errors``, ``errorText``, ``scrollWidth``, ``innerWidth``,
     ``height``, ``wide`` (elements sticking out to the right, outside scroll boxes) and
-    ``dom``. With ``screenshot``, a full-page PNG is written there."""
+    ``dom``; with ``layout``, ``layout`` holds :data:`LAYOUT_JS`'s findings (read them with
+    :func:`layout_problems`). With ``screenshot``, a full-page PNG is written there."""
     import base64
     import json
     import time
@@ -336,6 +481,33 @@ def inspect_page(
                     probe = json.loads(res["result"]["value"])
                     break
                 time.sleep(0.25)
+            full = max(height, int(probe.get("height") or height))
+            if screenshot is not None and full > height:
+                # the whole page in one viewport before anything is measured or captured: a
+                # capture beyond the viewport resizes it mid-shot, and plotly's responsive
+                # charts would be drawn in the screenshot at a size the probes never saw
+                pipe.call(
+                    "Emulation.setDeviceMetricsOverride",
+                    {
+                        "width": width,
+                        "height": full,
+                        "deviceScaleFactor": 1,
+                        "mobile": width < 600 if mobile is None else mobile,
+                    },
+                    sid,
+                )
+                _settle(pipe, sid, deadline)  # plotly's resize handlers redraw the charts
+                res = pipe.call(
+                    "Runtime.evaluate", {"expression": PROBE_JS, "returnByValue": True}, sid
+                )
+                probe = json.loads(res["result"]["value"])
+                full = max(full, int(probe.get("height") or full))
+            probe["requestedWidth"] = width
+            if layout:
+                res = pipe.call(
+                    "Runtime.evaluate", {"expression": LAYOUT_JS, "returnByValue": True}, sid
+                )
+                probe["layout"] = json.loads(res["result"]["value"])
             if screenshot is not None:
                 shot = Path(screenshot)
                 shot.parent.mkdir(parents=True, exist_ok=True)
@@ -343,14 +515,8 @@ def inspect_page(
                     "Page.captureScreenshot",
                     {
                         "format": "png",
-                        "captureBeyondViewport": True,
-                        "clip": {
-                            "x": 0,
-                            "y": 0,
-                            "width": width,
-                            "height": max(height, int(probe.get("height") or height)),
-                            "scale": 1,
-                        },
+                        "captureBeyondViewport": False,
+                        "clip": {"x": 0, "y": 0, "width": width, "height": full, "scale": 1},
                     },
                     sid,
                     timeout_s=max(5.0, deadline - time.monotonic()),

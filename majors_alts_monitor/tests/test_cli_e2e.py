@@ -15,6 +15,7 @@ import pytest
 
 from majors_alts_monitor import cli
 from majors_alts_monitor.lake.synthetic import SyntheticSpec, generate, write_lake
+from majors_alts_monitor.tests.report.test_one_signal import RUN_ONLY_WARNINGS
 from majors_alts_monitor.tests.snapshots import file_stat_snapshot
 
 REPORT_FILES = {
@@ -332,8 +333,8 @@ def test_unusable_output_root_is_refused_before_any_work(
 def test_sweep_holds_the_output_lock(lake: Path, tmp_path: Path, monkeypatch, capsys) -> None:
     """A sweep into an output root another process holds refuses (exit 2) naming the owner."""
     root = tmp_path / "out"
-    (root / "cache").mkdir(parents=True)
-    lock = root / "cache" / "majors_alts.lock"
+    (root / "reports").mkdir(parents=True)
+    lock = root / "reports" / ".majors_alts.lock"  # the root's own lock, beside the reports
     code = (
         "import fcntl, os, sys, time\n"
         f"fd = os.open({str(lock)!r}, os.O_RDWR | os.O_CREAT, 0o644)\n"
@@ -351,7 +352,7 @@ def test_sweep_holds_the_output_lock(lake: Path, tmp_path: Path, monkeypatch, ca
         rc = cli.main(["sweep", str(sweep_file), "--workers", "0", "--output-root", str(root)])
         err = capsys.readouterr().err
         assert rc == 2 and "lock" in err.lower() and "Traceback" not in err
-        assert not (root / "reports").exists(), "nothing written while another process holds it"
+        assert not (root / "reports/majors_alts").exists(), "nothing written meanwhile"
     finally:
         holder.kill()
         holder.wait()
@@ -362,12 +363,12 @@ def test_failed_run_leaves_previous_outputs_whole(
 ) -> None:
     root, _ = run_output
     before = file_stat_snapshot(root / "reports")
-    from majors_alts_monitor.report import summary as reporting
+    from majors_alts_monitor.report import write
 
     def boom(*a: object, **k: object) -> str:
         raise RuntimeError("dashboard failed")
 
-    monkeypatch.setattr(reporting, "dashboard_html", boom)
+    monkeypatch.setattr(write, "dashboard_html", boom)
     code = cli.main(["run", "--lake", str(lake), "--output-root", str(root), "--quiet"])
     assert code == 1
     assert file_stat_snapshot(root / "reports") == before
@@ -653,7 +654,10 @@ def test_ctrl_c_anywhere_exits_130_without_traceback(
     err = "".join(seen) + err
     assert proc.returncode == 130, err
     assert cli.INTERRUPTED in err and "Traceback" not in err and "report" not in err
-    assert not (tmp_path / "out" / "reports").exists(), "nothing written by an interrupted run"
+    # (the root's lock file lives in reports/: no output is there)
+    assert not (tmp_path / "out/reports/majors_alts").exists(), (
+        "nothing written by an interrupted run"
+    )
 
 
 def test_sigint_is_held_during_the_kernel_and_raised_after() -> None:
@@ -664,16 +668,22 @@ def test_sigint_is_held_during_the_kernel_and_raised_after() -> None:
 
     from majors_alts_monitor.regime.search import sigint_deferred
 
-    before = signal.getsignal(signal.SIGINT)
-    finished = False
-    with pytest.raises(KeyboardInterrupt):
-        with sigint_deferred():
-            signal.raise_signal(signal.SIGINT)
-            sum(range(1000))  # bytecode runs: a KeyboardInterrupt would be raised here
-            finished = True
-    assert finished and signal.getsignal(signal.SIGINT) is before
-    with sigint_deferred():  # no signal: nothing raised
-        pass
+    # Python's own handler, whatever the suite inherited (a process started in the background
+    # may have SIGINT ignored, and an ignored signal raises nothing after the block)
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        before = signal.getsignal(signal.SIGINT)
+        finished = False
+        with pytest.raises(KeyboardInterrupt):
+            with sigint_deferred():
+                signal.raise_signal(signal.SIGINT)
+                sum(range(1000))  # bytecode runs: a KeyboardInterrupt would be raised here
+                finished = True
+        assert finished and signal.getsignal(signal.SIGINT) is before
+        with sigint_deferred():  # no signal: nothing raised
+            pass
+    finally:
+        signal.signal(signal.SIGINT, inherited)
 
 
 def test_a_ctrl_c_swallowed_by_a_library_still_stops_the_run(
@@ -706,7 +716,7 @@ def test_a_ctrl_c_swallowed_by_a_library_still_stops_the_run(
     code = cli.main(["run", "--lake", str(lake), "--output-root", str(out), "--quiet"])
     err = capsys.readouterr().err
     assert code == 130 and cli.INTERRUPTED in err and "Traceback" not in err
-    assert not (out / "reports").exists(), "nothing written by an interrupted run"
+    assert not (out / "reports/majors_alts").exists(), "nothing written by an interrupted run"
     assert signal.getsignal(signal.SIGINT) is before
     interrupts.raise_if_interrupted()  # forgotten once the command is over
 
@@ -722,4 +732,23 @@ def test_signals_with_the_runs_start_reproduces_the_run(lake: Path, tmp_path: Pa
     a, b = _signal_file(run_root), _signal_file(sig_root)
     assert a["model"]["origin"] == "2020-03-17"
     a.pop("generated_at"), b.pop("generated_at")
+    # the run also warns about its whole span (thin data, one-sided funding): not the signal's
+    a["warnings"] = [w for w in a["warnings"] if not w.startswith(RUN_ONLY_WARNINGS)]
     assert a == b
+
+
+def test_funding_skews_definition_is_on_every_surface(run_output: tuple[Path, dict]) -> None:
+    """kpis.json, the manifest, signals_today.json and the dashboard say how the majors'
+    funding in funding_skew was taken (open-interest weighted on how many days)."""
+    root, kpis = run_output
+    d = kpis["feature_definitions"]["funding_skew"]
+    assert d["majors_funding"] in ("open-interest weighted", "mixed", "plain mean")
+    assert d["oi_weighted_days"] + d["plain_mean_days"] > 0
+    man = json.loads((root / "artifacts/majors_alts/run_manifest.json").read_text())
+    assert man["feature_definitions"] == kpis["feature_definitions"]
+    sig = json.loads((root / "reports/majors_alts/signals_today.json").read_text())
+    assert (
+        sig["model"]["feature_definitions"]["funding_skew"]["majors_funding"] == d["majors_funding"]
+    )
+    html = (root / "reports/majors_alts/dashboard.html").read_text()
+    assert "funding_skew: the majors&#x27; funding" in html

@@ -1,4 +1,4 @@
-"""Tests of the typed configuration (``config.py``): the one home of defaults.
+"""Tests of the typed configuration (``config/``): the one home of defaults.
 
 The packaged ``config.yaml`` mirrors ``Config()`` key for key and value for value; every
 refusal (missing file, bad YAML, non-mapping, unknown key, wrong type, cross-field rule,

@@ -1,26 +1,34 @@
-"""``majors-alts import ...`` and ``majors-alts check-lake``: argument parsing and the thin I/O
-shell around the pure parsers in ``binance.py`` and ``coingecko.py``."""
+"""``majors-alts import ...``: argument parsing and the thin I/O shell around the pure parsers in
+``binance.py`` and ``coingecko.py``. ``check-lake`` is in ``check.py``, ``update`` in
+``update_command.py``. Every import publishes through ``common.write_tables``: the lake's lock,
+one generation holding the tables and the importer manifest."""
 
 from __future__ import annotations
 
 import argparse
+import calendar
+import logging
+import re
+from datetime import date
 from pathlib import Path
 
 import polars as pl
 
-from ...config import load_config
-from ...errors import LakeError, MonitorError
-from ..data_io import LakeReader
-from ..scan import missing_table_hint, other_formats
-from ..tables import TABLES, _Report
+from ...config import Config, load_config
+from ...errors import MonitorError
+from ...shell import add_today, print_result
 from . import binance, coingecko
-from .common import SCHEMAS, Drops, check_out, iter_inputs, read_inputs, write_tables
+from . import manifest as mf
+from .common import SCHEMAS, check_out, known_assets, write_tables
+from .inputs import MEMBER_MB_DEFAULT, Drops, InputFile, iter_inputs, read_inputs
+
+log = logging.getLogger("majors_alts_monitor")
 
 WRITABLE = tuple(SCHEMAS)
+ARCHIVE_DATE = re.compile(r"-(\d{4}-\d{2})(-\d{2})?$")
 
 
-def _aliases(config: Path | None) -> dict[str, str]:
-    cfg = load_config(config)
+def aliases_of(cfg: Config) -> dict[str, str]:
     return {k.upper(): v.upper() for k, v in cfg.universe.aliases.items()}
 
 
@@ -34,8 +42,35 @@ def _tables(s: str) -> tuple[str, ...]:
     return names
 
 
+def add_conflict_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--on-conflict",
+        choices=["error", "keep", "replace"],
+        default="error",
+        help="a key already in --out with another value: refuse (default), keep the "
+        "lake's row, or replace it with this import's (an instrument filed under another "
+        "asset is re-filed whole: no row is left under the old asset)",
+    )
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="YAML config (symbol aliases, limits.rejected_rows_error_share)",
+    )
+
+
+def add_member_limit(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--max-member-mb",
+        type=int,
+        default=MEMBER_MB_DEFAULT,
+        help=f"largest decompressed size of one zip member, MB (default {MEMBER_MB_DEFAULT}); "
+        "a member that inflates beyond it is refused",
+    )
+
+
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    """The ``import`` (three sources) and ``check-lake`` subcommands."""
+    """The ``import`` subcommand (four sources)."""
     imp = sub.add_parser(
         "import", help="convert Binance / CoinGecko CSV exports into a lake in the contract"
     )
@@ -43,7 +78,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     specs = {
         "binance-klines": ("Binance public-data 1d klines CSVs or zips (files or folders)", "DIR"),
         "binance-funding": (
-            "Binance public-data fundingRate CSVs or zips (files or folders)",
+            "Binance public-data USD-M fundingRate CSVs or zips (files or folders)",
+            "DIR",
+        ),
+        "binance-metrics": (
+            "Binance public-data USD-M daily metrics CSVs or zips (open interest; files or "
+            "folders)",
             "DIR",
         ),
         "coingecko": (
@@ -64,14 +104,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
             help="comma list: write only these tables (e.g. fact_marketcap to take caps from "
             "CoinGecko and prices from Binance)",
         )
-        p.add_argument(
-            "--on-conflict",
-            choices=["error", "keep", "replace"],
-            default="error",
-            help="a key already in --out with another value: refuse (default), keep the "
-            "lake's row, or replace it with this import's",
-        )
-        p.add_argument("--config", type=Path, default=None, help="YAML config (symbol aliases)")
+        add_conflict_arguments(p)
+        add_member_limit(p)
+        add_today(p)
         if name == "binance-funding":
             p.add_argument(
                 "--partial-days",
@@ -86,95 +121,241 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                 default=None,
                 help="asset id for a single CSV (default: from the file name)",
             )
-    c = sub.add_parser("check-lake", help="validate a lake as a run reads it, table by table")
-    c.add_argument("lake", type=Path)
-    c.add_argument("--duckdb", type=Path, default=None, help="optional DuckDB fallback file")
-    c.add_argument("--config", type=Path, default=None, help="YAML config (aliases, exclusions)")
 
 
-def _load(args: argparse.Namespace, drops: Drops) -> tuple[dict[str, pl.DataFrame], list[str]]:
-    aliases = _aliases(args.config)
-    files = list(iter_inputs(args.inputs))
-    if not files:
-        raise MonitorError(f"no CSV or zip files found in {', '.join(map(str, args.inputs))}")
-    inputs = [f for p in files for f in read_inputs(p)]
-    notes = [f"{len(files)} input files, {len(inputs)} CSVs"]
-    if args.source == "binance-klines":
-        kl = binance.combine_klines(binance.parse_klines_files(inputs, aliases, drops), drops)
-        tables = {
-            "fact_price": kl.select("asset_id", "date", "close", "open", "high", "low"),
-            "fact_volume": kl.select("asset_id", "date", "volume"),
-        }
-        return tables, notes
-    if args.source == "binance-funding":
-        return _funding(inputs, aliases, args.partial_days, drops, notes)
-    if args.asset_id is not None and len(inputs) > 1:
+def file_record(f: InputFile, first: date, last: date) -> mf.FileRecord:
+    """The manifest's record of one input: an archive file (``...-YYYY-MM`` monthly,
+    ``...-YYYY-MM-DD`` daily) covers its month or day; any other file covers ``first..last``."""
+    m = ARCHIVE_DATE.search(f.stem)
+    if m is not None and m.group(2) is None:
+        y, mo = map(int, m.group(1).split("-"))
+        a, b = date(y, mo, 1), date(y, mo, calendar.monthrange(y, mo)[1])
+        return mf.FileRecord(f.stem, f.sha256, "monthly", a, b)
+    if m is not None:
+        d = date.fromisoformat(m.group(1) + m.group(2))
+        return mf.FileRecord(f.stem, f.sha256, "daily", d, d)
+    return mf.FileRecord(f.stem, f.sha256, "file", first, last)
+
+
+def source_record(
+    dataset: str,
+    symbol: str,
+    asset: str,
+    files: list[InputFile],
+    rows: pl.DataFrame,
+    extra: dict[str, str] | None = None,
+) -> mf.SourceRecord:
+    """One symbol's record: its files and the span of the rows it gave."""
+    first, last = (rows["date"].min(), rows["date"].max()) if rows.height else (None, None)
+    recs = tuple(
+        file_record(f, first or date.min, last or date.min)  # type: ignore[arg-type]
+        for f in files
+    )
+    return mf.SourceRecord(dataset, symbol, asset, first, last, recs, extra or {})  # type: ignore[arg-type]
+
+
+def klines_tables(
+    inputs: list[InputFile], aliases: dict[str, str], drops: Drops
+) -> tuple[dict[str, pl.DataFrame], list[mf.SourceRecord]]:
+    """fact_price and fact_volume from klines files, and the symbols they came from."""
+    parts = binance.parse_klines_files(inputs, aliases, drops)
+    chosen: dict[str, str] = {}
+    kl = binance.combine_klines(parts, drops, chosen)
+    by_symbol: dict[str, list[InputFile]] = {}
+    for f in inputs:
+        m = binance.KLINE_NAME.match(f.stem)
+        if m is not None:
+            by_symbol.setdefault(m.group(1), []).append(f)
+    quote = {k.symbol: k.quote for k in parts}
+    records = [
+        source_record(
+            mf.SPOT_KLINES,
+            symbol,
+            asset,
+            by_symbol.get(symbol, []),
+            kl.filter(pl.col("asset_id") == asset),
+            {"quote": quote[symbol]},
+        )
+        for asset, symbol in sorted(chosen.items())
+    ]
+    tables = {
+        "fact_price": kl.select("asset_id", "date", "close", "open", "high", "low"),
+        "fact_volume": kl.select("asset_id", "date", "volume"),
+    }
+    return tables, records
+
+
+def instrument_id(symbol: str) -> str:
+    venue = "BINANCE_CM" if symbol.endswith("_PERP") else "BINANCE_UM"
+    return f"{venue}:{symbol}"
+
+
+def _instrument(symbol: str, asset: str, quote: str) -> dict[str, str]:
+    return {
+        "instrument_id": instrument_id(symbol),
+        "asset_id": asset,
+        "venue": "binance",
+        "instrument_type": "perp",
+        "quote": quote,
+    }
+
+
+def funding_tables(
+    inputs: list[InputFile],
+    aliases: dict[str, str],
+    partial: str,
+    drops: Drops,
+    notes: list[str],
+    known: set[str],
+) -> tuple[dict[str, pl.DataFrame], list[mf.SourceRecord]]:
+    """fact_funding and dim_instrument from fundingRate files (module docstring of
+    ``binance``), and the symbols they came from."""
+    by_symbol: dict[str, list[tuple[binance.Funding, InputFile]]] = {}
+    for f in inputs:
+        if (fu := binance.parse_funding(f, aliases, drops, known)) is not None:
+            by_symbol.setdefault(fu.symbol, []).append((fu, f))
+    days, instruments, records = [], [], []
+    for symbol, parts in sorted(by_symbol.items()):
+        fu = parts[0][0]
+        settle = pl.concat([p.frame for p, _ in parts])
+        clash = settle.unique().filter(pl.col("ms").is_duplicated())
+        if clash.height:
+            raise MonitorError(
+                f"{symbol} has two different settlements at calc_time {clash['ms'][0]} "
+                f"(files {', '.join(p.source for p, _ in parts)}). What to do: remove one of the "
+                "files"
+            )
+        inst = instrument_id(symbol)
+        day, more = binance.daily_funding(settle, partial, drops, symbol)  # type: ignore[arg-type]
+        notes += more
+        rows = day.select(
+            pl.lit(fu.asset_id).alias("asset_id"),
+            pl.lit(inst).alias("instrument_id"),
+            "date",
+            "funding_rate",
+        )
+        days.append(rows)
+        instruments.append(_instrument(symbol, fu.asset_id, fu.quote))
+        records.append(
+            source_record(
+                mf.UM_FUNDING,
+                symbol,
+                fu.asset_id,
+                [f for _, f in parts],
+                rows,
+                {"instrument_id": inst, "quote": fu.quote},
+            )
+        )
+    tables = {
+        "fact_funding": pl.concat(days) if days else pl.DataFrame(schema=SCHEMAS["fact_funding"]),
+        "dim_instrument": pl.DataFrame(instruments, schema=SCHEMAS["dim_instrument"]),
+    }
+    return tables, records
+
+
+def metrics_tables(
+    inputs: list[InputFile], aliases: dict[str, str], drops: Drops, known: set[str]
+) -> tuple[dict[str, pl.DataFrame], list[mf.SourceRecord]]:
+    """fact_open_interest and dim_instrument from daily metrics files."""
+    series = binance.parse_metrics_files(inputs, aliases, drops, known)
+    by_symbol: dict[str, list[InputFile]] = {}
+    for f in inputs:
+        m = binance.METRICS_NAME.match(f.stem)
+        if m is not None:
+            by_symbol.setdefault(m.group(1), []).append(f)
+    rows, instruments, records = [], [], []
+    for oi in series:
+        inst = instrument_id(oi.symbol)
+        r = oi.frame.select(
+            pl.lit(oi.asset_id).alias("asset_id"),
+            pl.lit(inst).alias("instrument_id"),
+            "date",
+            "open_interest_usd",
+        )
+        rows.append(r)
+        instruments.append(_instrument(oi.symbol, oi.asset_id, oi.quote))
+        records.append(
+            source_record(
+                mf.UM_METRICS,
+                oi.symbol,
+                oi.asset_id,
+                by_symbol.get(oi.symbol, []),
+                r,
+                {"instrument_id": inst, "quote": oi.quote},
+            )
+        )
+    schema = SCHEMAS["fact_open_interest"]
+    tables = {
+        "fact_open_interest": pl.concat(rows) if rows else pl.DataFrame(schema=schema),
+        "dim_instrument": pl.DataFrame(instruments, schema=SCHEMAS["dim_instrument"]),
+    }
+    return tables, records
+
+
+def coingecko_tables(
+    inputs: list[InputFile], aliases: dict[str, str], asset_id: str | None, drops: Drops
+) -> tuple[dict[str, pl.DataFrame], list[mf.SourceRecord]]:
+    if asset_id is not None and len(inputs) > 1:
         raise MonitorError("--asset-id names the asset of a single CSV; pass one file with it")
     per_table: dict[str, list[pl.DataFrame]] = {}
     seen: dict[str, str] = {}
+    records = []
     for f in inputs:
-        asset = (args.asset_id or coingecko.asset_from_name(f.stem)).upper()
+        asset = (asset_id or coingecko.asset_from_name(f.stem)).upper()
         asset = aliases.get(asset, asset)
         if asset in seen:
             raise MonitorError(
                 f"{f.name} and {seen[asset]} are both asset {asset}; pass one file per asset"
             )
         seen[asset] = f.name
-        for t, df in coingecko.parse_coingecko(f, asset, drops).items():
+        got = coingecko.parse_coingecko(f, asset, drops)
+        for t, df in got.items():
             per_table.setdefault(t, []).append(df)
-    return {t: pl.concat(v) for t, v in per_table.items()}, notes
+        span = pl.concat([df.select("date") for df in got.values()])
+        records.append(source_record(mf.COINGECKO, asset, asset, [f], span))
+    return {t: pl.concat(v) for t, v in per_table.items()}, records
 
 
-def _funding(
-    inputs: list, aliases: dict[str, str], partial: str, drops: Drops, notes: list[str]
-) -> tuple[dict[str, pl.DataFrame], list[str]]:
-    by_symbol: dict[str, list[binance.Funding]] = {}
-    for f in inputs:
-        if (fu := binance.parse_funding(f, aliases, drops)) is not None:
-            by_symbol.setdefault(fu.symbol, []).append(fu)
-    days, instruments = [], []
-    for symbol, parts in sorted(by_symbol.items()):
-        fu = parts[0]
-        settle = pl.concat([p.frame for p in parts])
-        clash = settle.unique().filter(pl.col("ms").is_duplicated())
-        if clash.height:
-            raise MonitorError(
-                f"{symbol} has two different settlements at calc_time {clash['ms'][0]} "
-                f"(files {', '.join(p.source for p in parts)}). What to do: remove one of the files"
-            )
-        venue = "BINANCE_CM" if symbol.endswith("_PERP") else "BINANCE_UM"
-        inst = f"{venue}:{symbol}"
-        day, more = binance.daily_funding(settle, partial, drops, symbol)  # type: ignore[arg-type]
-        notes += more
-        days.append(
-            day.select(
-                pl.lit(fu.asset_id).alias("asset_id"),
-                pl.lit(inst).alias("instrument_id"),
-                "date",
-                "funding_rate",
-            )
-        )
-        instruments.append(
-            {
-                "instrument_id": inst,
-                "asset_id": fu.asset_id,
-                "venue": "binance",
-                "instrument_type": "perp",
-                "quote": fu.quote,
-            }
-        )
-    schema = SCHEMAS["fact_funding"]
-    tables = {
-        "fact_funding": pl.concat(days) if days else pl.DataFrame(schema=schema),
-        "dim_instrument": pl.DataFrame(instruments, schema=SCHEMAS["dim_instrument"]),
-    }
-    return tables, notes
+def _load(
+    args: argparse.Namespace, drops: Drops, cfg: Config
+) -> tuple[dict[str, pl.DataFrame], list[str], list[mf.SourceRecord]]:
+    aliases = aliases_of(cfg)
+    files = list(iter_inputs(args.inputs))
+    if not files:
+        raise MonitorError(f"no CSV or zip files found in {', '.join(map(str, args.inputs))}")
+    if args.max_member_mb < 1:
+        raise MonitorError(f"--max-member-mb must be at least 1 (got {args.max_member_mb})")
+    inputs = [f for p in files for f in read_inputs(p, args.max_member_mb)]
+    notes = [f"{len(files)} input files, {len(inputs)} CSVs"]
+    if args.source == "binance-klines":
+        t, r = klines_tables(inputs, aliases, drops)
+        return t, notes, r
+    known = known_assets(args.out)
+    if args.source == "binance-funding":
+        t, r = funding_tables(inputs, aliases, args.partial_days, drops, notes, known)
+        return t, notes, r
+    if args.source == "binance-metrics":
+        t, r = metrics_tables(inputs, aliases, drops, known)
+        return t, notes, r
+    t, r = coingecko_tables(inputs, aliases, args.asset_id, drops)
+    return t, notes, r
+
+
+def refuse_broken(drops: Drops, cfg: Config, what: str) -> None:
+    """Warn about broken rows, and refuse (before anything is written) when more than
+    ``limits.rejected_rows_error_share`` of a table's rows are broken."""
+    for w in drops.warnings():
+        log.warning(w)
+    refusal = drops.refusal(cfg.limits.rejected_rows_error_share)
+    if refusal is not None:
+        raise MonitorError(f"{what} refused: {refusal}")
 
 
 def cmd_import(args: argparse.Namespace) -> int:
     check_out(args.out, args.inputs)
+    cfg = load_config(args.config)
     drops = Drops()
-    tables, notes = _load(args, drops)
+    tables, notes, records = _load(args, drops, cfg)
     if args.tables is not None:
         missing = [t for t in args.tables if t not in tables]
         if missing:
@@ -182,83 +363,33 @@ def cmd_import(args: argparse.Namespace) -> int:
                 f"this importer does not produce {missing[0]}; it writes {', '.join(tables)}"
             )
         tables = {t: tables[t] for t in args.tables}
+    refuse_broken(drops, cfg, "import")
     if not any(df.height for df in tables.values()):
         raise MonitorError(
             "no rows to import: "
             + ("; ".join(f"{r} ({n})" for r, n in drops.counts.items()) or "the inputs are empty")
         )
-    results = write_tables(args.out, tables, args.on_conflict)
-    print(f"import {args.source} -> {args.out}  ({notes[0]})")
-    for r in results:
-        print(r.line())
-    for line in drops.lines():
-        print(line)
-    for n in notes[1:]:
-        print(f"  note: {n}")
-    return 0
-
-
-def cmd_check_lake(args: argparse.Namespace) -> int:
-    cfg = load_config(args.config)
-    reader = LakeReader(
-        args.lake,
-        args.duckdb,
-        aliases=cfg.universe.aliases,
-        exclude=cfg.universe.exclude,
-        on_bad_values=cfg.data.on_bad_values,
+    record = {
+        "source": args.source,
+        "inputs": [str(p) for p in args.inputs],
+        "on_conflict": args.on_conflict,
+        "notes": notes,
+        **drops.manifest(),
+    }
+    done = write_tables(
+        args.out,
+        tables,
+        args.on_conflict,
+        sources=records,
+        command=f"import {args.source}",
+        record=record,
     )
-    rows, errors = [], 0
-    try:
-        known = reader._known_assets(None, None)
-    except LakeError:
-        known = set()  # the table's own check below names the problem
-    for name, spec in TABLES.items():
-        rep = _Report()
-        problems: list[str] = []
-        src_txt, n, assets, span = "-", "-", "-", "-"
-        try:
-            got = reader.read_table(name, None, None, known, rep)
-        except LakeError as err:
-            got, errors = None, errors + 1
-            problems.append(f"ERROR {err}")
-        if got is not None:
-            src, df = got
-            src_txt = (
-                f"{src.path.name} (DuckDB)"
-                if src.kind == "duckdb"
-                else str(src.path.relative_to(reader.lake_dir))
-                + (f"/ ({len(src.files)} files)" if src.kind == "parquet_dir" else "")
-            )
-            n = f"{df.height:,}"
-            assets = f"{df['asset_id'].n_unique():,}" if "asset_id" in df.columns else "-"
-            if "date" in df.columns and df.height:
-                span = f"{df['date'].min()}..{df['date'].max()}"
-        elif not problems:
-            status = "required" if spec.required else "optional"
-            problems.append(f"absent ({status})")
-            if other_formats(reader.lake_dir, name):
-                problems.append(missing_table_hint(reader.lake_dir, name))
-        problems += [f"warning: {w}" for w in rep.warnings]
-        problems += [f"note: {x}" for x in rep.notes if "is absent" not in x]
-        rows.append((name, n, assets, span, src_txt, problems))
-    w = [max(len(r[i]) for r in rows) for i in range(5)]
-    heads = ("table", "rows", "assets", "dates", "source")
-    w = [max(a, len(h)) for a, h in zip(w, heads, strict=True)]
-    print(f"lake {reader.lake_dir.resolve()}")
-    print("  ".join(h.ljust(x) for h, x in zip(heads, w, strict=True)) + "  problems")
-    for r in rows:
-        cells = "  ".join(str(c).ljust(x) for c, x in zip(r[:5], w, strict=True))
-        print(f"{cells}  {r[5][0] if r[5] else 'ok'}")
-        for extra in r[5][1:]:
-            print(" " * (sum(w) + 10) + extra)
-    if reader.lake_dir.is_dir():
-        unread = sorted(
-            p.name
-            for p in reader.lake_dir.iterdir()
-            if (p.suffix == ".parquet" and p.stem not in TABLES)
-            or (p.is_dir() and p.name not in TABLES and any(p.rglob("*.parquet")))
-        )
-        if unread:
-            print(f"not read by the monitor: {', '.join(unread)}")
-    print(f"{errors} table(s) with errors" if errors else "the lake passes the reader's checks")
-    return 2 if errors else 0
+    lines = [f"import {args.source} -> {args.out}  ({notes[0]})"]
+    lines += [r.line() for r in done.results]
+    lines += drops.lines()
+    lines += [f"  note: {n}" for n in [*notes[1:], *drops.notes]]
+    if done.generation is None:
+        lines.append("  nothing changed: the lake is as it was (nothing published)")
+    elif done.manifest_changed and all(r.status == "unchanged" for r in done.results):
+        lines.append(f"  tables unchanged; {mf.MANIFEST} updated")
+    return print_result("\n".join(lines))

@@ -1,160 +1,69 @@
-"""The importers' shared half: input files, drop accounting, merging and the atomic lake writer.
+"""The importers' shared half: symbol names, the contract's schemas, and the lake writer.
 
-An import writes a user-owned lake in the contract (``LAKE_CONTRACT.md``): one
-``NAME.parquet`` per table, sorted by key, column order and types fixed, so the same rows give
-the same bytes. Each table is written to a temporary name and renamed (atomic per table); a
-table whose bytes would not change is not touched at all (mtime kept), so re-importing the same
-inputs changes no byte. Inputs are only ever opened for reading.
+An import (or an ``update``) writes a user-owned lake in the contract (``LAKE_CONTRACT.md``):
+one ``NAME.parquet`` per table, sorted by key, column order and types fixed (``schemas.py``),
+so the same rows give the same bytes, and the importer manifest (``manifest.py``) that
+``update`` requires. The tables and the manifest are published together
+(``publish.layout.LakeOut``): a new generation holding every table and the manifest, switched
+in by one rename under the lake's own lock, so a reader sees one import's tables and manifest or
+the next one's, never a mixture, and two writers of one lake (imports, updates) run one after
+the other (the second merges into what the first published). A file whose bytes would not
+change is carried over as it is (same file, mtime kept), and a write that changes nothing
+publishes nothing: re-importing the same inputs changes no byte. Inputs are only ever opened
+for reading (``inputs``).
 
-Importing into a lake that already holds a table merges by key: rows identical to existing
-ones are kept once; a key with a different value is refused (``--on-conflict error``, the
-default) naming the table, the first key and both values, or resolved by keeping the existing
-row (``keep``) or taking the new one (``replace``).
+Importing into a lake that already holds a table merges by key (``merge.py``): rows identical
+to existing ones are kept once; a key with a different value is refused (``--on-conflict
+error``, the default) naming the table, the first key and both values, or resolved by keeping
+the existing row (``keep``) or taking the new one (``replace``); an instrument is matched by
+its own key whatever asset it is filed under, so ``replace`` leaves no orphan rows.
 """
 
 from __future__ import annotations
 
 import io
-import zipfile
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+import re
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any
 
 import polars as pl
 
 from ...errors import LakeError, MonitorError
-from ...report.outputs import atomic_write
+from ...publish.layout import LakeOut, writing_lake
+from ...publish.paths import resolve
 from ..data_io import normalise_symbol
-from ..tables import TABLES
+from . import manifest as mf
+from .inputs import Drops, InputFile, iter_inputs, read_bytes, read_inputs
+from .merge import Merged, OnConflict, Revision, merge, merge_table
+from .schemas import KEYS, SCHEMAS, standard
 
-OnConflict = Literal["error", "keep", "replace"]
+__all__ = [  # re-exported for callers
+    "KEYS",
+    "SCHEMAS",
+    "USD_QUOTES",
+    "Drops",
+    "InputFile",
+    "Merged",
+    "OnConflict",
+    "Revision",
+    "TableResult",
+    "Written",
+    "check_out",
+    "futures_asset",
+    "iter_inputs",
+    "merge",
+    "pair_asset",
+    "read_bytes",
+    "read_inputs",
+    "standard",
+    "write_tables",
+]
 
-# column order and types of every table an importer writes (LAKE_CONTRACT.md)
-SCHEMAS: dict[str, dict[str, pl.DataType]] = {
-    "fact_price": {
-        "asset_id": pl.String(),
-        "date": pl.Date(),
-        "close": pl.Float64(),
-        "open": pl.Float64(),
-        "high": pl.Float64(),
-        "low": pl.Float64(),
-    },
-    "fact_marketcap": {"asset_id": pl.String(), "date": pl.Date(), "marketcap": pl.Float64()},
-    "fact_volume": {"asset_id": pl.String(), "date": pl.Date(), "volume": pl.Float64()},
-    "fact_funding": {
-        "asset_id": pl.String(),
-        "instrument_id": pl.String(),
-        "date": pl.Date(),
-        "funding_rate": pl.Float64(),
-    },
-    "dim_instrument": {
-        "instrument_id": pl.String(),
-        "asset_id": pl.String(),
-        "venue": pl.String(),
-        "instrument_type": pl.String(),
-        "quote": pl.String(),
-    },
-}
-# keys as the reader checks them (data_io.TABLES); dim_instrument is written, never read
-KEYS: dict[str, tuple[str, ...]] = {
-    name: TABLES[name].key if name in TABLES else ("instrument_id",) for name in SCHEMAS
-}
 # quote assets whose volume is USD at par; longest first so FDUSD is not read as ...USD
 USD_QUOTES = ("FDUSD", "USDT", "USDC", "BUSD", "TUSD", "USD")
-
-
-@dataclass(frozen=True)
-class InputFile:
-    """One CSV as read: its display name (``a.zip:member.csv`` for zip members) and text."""
-
-    name: str
-    stem: str
-    text: str
-
-
-@dataclass
-class Drops:
-    """Rows an importer left out, by reason, with the first example of each."""
-
-    counts: dict[str, int] = field(default_factory=dict)
-    first: dict[str, str] = field(default_factory=dict)
-
-    def add(self, reason: str, n: int, example: str) -> None:
-        if n <= 0:
-            return
-        self.counts[reason] = self.counts.get(reason, 0) + n
-        self.first.setdefault(reason, example)
-
-    def lines(self) -> list[str]:
-        return [
-            f"  dropped {n:>7,} {'row' if n == 1 else 'rows'}: {reason} (first: {self.first[reason]})"
-            for reason, n in sorted(self.counts.items())
-        ]
-
-
-def iter_inputs(
-    paths: Iterable[Path], patterns: tuple[str, ...] = ("*.csv", "*.zip")
-) -> Iterator[Path]:
-    """Input files: each path itself if a file, else the matching files under it, sorted."""
-    for p in paths:
-        p = Path(p)
-        if p.is_file():
-            yield p
-        elif p.is_dir():
-            found = sorted({f for pat in patterns for f in p.rglob(pat) if f.is_file()})
-            yield from found
-        else:
-            raise MonitorError(f"input {p} does not exist")
-
-
-def read_inputs(path: Path) -> list[InputFile]:
-    """A CSV's text, or the text of every CSV member of a zip (read with the stdlib)."""
-    try:
-        if path.suffix.lower() == ".zip":
-            out = []
-            with zipfile.ZipFile(path) as zf:
-                for m in sorted(zf.namelist()):
-                    if m.lower().endswith(".csv"):
-                        out.append(InputFile(f"{path.name}:{m}", Path(m).stem, zf.read(m).decode()))
-            return out
-        return [InputFile(path.name, path.stem, path.read_text())]
-    except (OSError, UnicodeDecodeError, zipfile.BadZipFile) as err:
-        raise MonitorError(
-            f"input {path} cannot be read ({type(err).__name__}: {err}). What to do: "
-            "re-download it or leave it out"
-        ) from None
-
-
-def read_csv(
-    text: str, names: list[str], types: dict[str, pl.DataType], source: str
-) -> pl.DataFrame:
-    """A headerless-or-headed CSV with positional column names (a header is detected by its
-    first field not being a number)."""
-    first = text.lstrip().split("\n", 1)[0].split(",", 1)[0].strip().strip('"')
-    has_header = bool(first) and not first.lstrip("-").replace(".", "", 1).isdigit()
-    if not text.strip() or (has_header and "\n" not in text.strip()):
-        return pl.DataFrame(schema={n: types.get(n, pl.String()) for n in names})
-    try:
-        df = pl.read_csv(
-            io.StringIO(text),
-            has_header=has_header,
-            new_columns=names,
-            schema_overrides=types,
-            infer_schema_length=0,
-            truncate_ragged_lines=False,
-        )
-    except pl.exceptions.PolarsError as err:
-        raise MonitorError(
-            f"input {source} is not in the expected format ({type(err).__name__}: "
-            f"{str(err).splitlines()[0]}); expected columns {', '.join(names)}"
-        ) from None
-    if df.width != len(names):
-        raise MonitorError(
-            f"input {source} has {df.width} columns, expected {len(names)}: {', '.join(names)}"
-        )
-    return df
 
 
 def pair_asset(symbol: str, aliases: dict[str, str]) -> tuple[str, str] | None:
@@ -173,50 +82,37 @@ def pair_asset(symbol: str, aliases: dict[str, str]) -> tuple[str, str] | None:
     return None
 
 
-def standard(df: pl.DataFrame, table: str) -> pl.DataFrame:
-    """Columns in contract order and type, sorted by key (deterministic bytes)."""
-    schema = SCHEMAS[table]
-    cols = [
-        pl.col(c).cast(t) if c in df.columns else pl.lit(None, dtype=t).alias(c)
-        for c, t in schema.items()
-    ]
-    return df.select(cols).sort(list(KEYS[table]))
+# a futures contract on 1,000 (1,000,000, ...) units of a coin: 1000PEPEUSDT, 1MBABYDOGEUSDT
+MULTIPLIER_PREFIX = re.compile(r"^(?:1M|1000+)(?=[A-Z])")
 
 
-def merge(
-    table: str, old: pl.DataFrame | None, new: pl.DataFrame, on_conflict: OnConflict
-) -> tuple[pl.DataFrame, int]:
-    """Existing rows merged with new ones by key; returns the frame and the number of keys
-    where the two disagreed (resolved by ``on_conflict`` or refused)."""
-    new = standard(new, table)
-    if old is None:
-        return new, 0
-    old = standard(old, table)
-    key = list(KEYS[table])
-    both = old.join(new, on=key, how="inner", suffix="__new", nulls_equal=True)
-    values = [c for c in SCHEMAS[table] if c not in key]
-    differs = pl.any_horizontal(
-        [pl.col(c).ne_missing(pl.col(f"{c}__new")) for c in values] or [pl.lit(False)]
-    )
-    clash = both.filter(differs).sort(key)
-    if clash.height and on_conflict == "error":
-        r = clash.row(0, named=True)
-        first = {k: str(r[k]) for k in key}
-        was = {c: r[c] for c in values if r[c] != r[f"{c}__new"]}
-        now = {c: r[f"{c}__new"] for c in values if r[c] != r[f"{c}__new"]}
-        raise LakeError(
-            table,
-            f"{clash.height} keys already in the output lake have different values in this "
-            f"import (lake {was}, import {now})",
-            key=first,
-            hint="import into a new --out, restrict this import with --tables, or pass "
-            "--on-conflict keep (existing rows win) or --on-conflict replace (this import wins)",
-        )
-    if on_conflict == "replace":
-        merged = pl.concat([old.join(new, on=key, how="anti", nulls_equal=True), new])
-    else:
-        merged = pl.concat([old, new.join(old, on=key, how="anti", nulls_equal=True)])
-    return standard(merged, table), clash.height
+def futures_asset(base: str, known: Collection[str], aliases: dict[str, str]) -> str:
+    """The asset a futures contract's base name belongs to: the config's alias when there is
+    one; the name itself when it is an asset of the lake (the contract's ``1000SATS``);
+    otherwise, a ``1000``/``1M`` multiplier prefix is dropped (``1000PEPE -> PEPE``,
+    ``1MBABYDOGE -> BABYDOGE``, then aliases again: ``1000SATS -> SATS -> 1000SATS``)."""
+    b = base.strip().upper()
+    if b in aliases:
+        return aliases[b]
+    if b in known:
+        return b
+    m = MULTIPLIER_PREFIX.match(b)
+    if m is not None:
+        rest = b[m.end() :]
+        return aliases.get(rest, rest)
+    return normalise_symbol(b, set(known) | {b}, aliases)
+
+
+def pair_futures(
+    symbol: str, known: Collection[str], aliases: dict[str, str]
+) -> tuple[str, str] | None:
+    """``1000PEPEUSDT -> (PEPE, USDT)`` (``futures_asset``), ``BTCUSD_PERP -> (BTC, USD)``;
+    None when not quoted in USD."""
+    s = symbol.strip().upper().removesuffix("_PERP")
+    for q in USD_QUOTES:
+        if s.endswith(q) and len(s) > len(q):
+            return futures_asset(s[: -len(q)], known, aliases), q
+    return None
 
 
 @dataclass(frozen=True)
@@ -228,10 +124,21 @@ class TableResult:
     end: date | None
     status: str  # "written" | "unchanged"
     conflicts: int
+    refiled: tuple[tuple[str, str, str], ...] = ()
+    revised: int = 0
+    revised_by: tuple[tuple[str, int], ...] = ()
+    added: int = 0  # rows more than the lake held before
 
     def line(self) -> str:
         span = f"{self.start}..{self.end}" if self.start is not None else "-"
-        extra = f", {self.conflicts} conflicting keys resolved" if self.conflicts else ""
+        extra = f" (+{self.added:,} rows)" if self.added > 0 else ""
+        extra += f", {self.conflicts} conflicting keys resolved" if self.conflicts else ""
+        if self.revised:
+            extra += f", {self.revised} rows revised"
+        if self.refiled:
+            moves = "; ".join(f"{i} {a} -> {b}" for i, a, b in self.refiled[:3])
+            more = f" and {len(self.refiled) - 3} more" if len(self.refiled) > 3 else ""
+            extra += f", {len(self.refiled)} instruments re-filed ({moves}{more})"
         return (
             f"  {self.table:<16} {self.rows:>9,} rows {self.assets:>5} assets  {span:<23} "
             f"{self.status}{extra}"
@@ -239,10 +146,11 @@ class TableResult:
 
 
 def check_out(out: Path, inputs: Iterable[Path]) -> None:
-    """Refuse an output lake that is an input file or lies inside an input folder."""
-    o = Path(out).resolve()
+    """Refuse an output lake that is an input file or lies inside an input folder (symlinks
+    followed; a symlink loop is an error naming the option)."""
+    o = resolve(out, "--out")
     for p in inputs:
-        r = Path(p).resolve()
+        r = resolve(p, "input")
         if o == r or (r.is_dir() and r in o.parents):
             raise MonitorError(
                 f"--out {out} is (inside) the input {p}; an import never writes beside its "
@@ -252,52 +160,84 @@ def check_out(out: Path, inputs: Iterable[Path]) -> None:
         raise MonitorError(f"--out {out} exists and is not a folder")
 
 
-def write_tables(
-    out: Path, tables: dict[str, pl.DataFrame], on_conflict: OnConflict
-) -> list[TableResult]:
-    """Merge each table into ``out/NAME.parquet`` and write it atomically when it changed.
+def snapshot(out: Path) -> Path:
+    """The folder to read a lake's tables and manifest from, all of one publication: the
+    current generation of a lake the importers wrote (resolved once, so a writer switching a
+    new one in meanwhile changes nothing of what is read), else the folder itself."""
+    cur = LakeOut(Path(out)).store.current()
+    return cur if cur is not None else Path(out)
 
-    Every merge is computed (and every conflict refused) before the first file is written, so a
-    refused import leaves the lake as it was."""
-    out = Path(out)
-    rendered: dict[str, tuple[pl.DataFrame, int, bytes]] = {}
-    for table, df in tables.items():
-        path = out / f"{table}.parquet"
-        if (out / table).is_dir():
-            raise LakeError(
-                table,
-                f"{out / table} is a folder of partitions; the importer writes one "
-                f"{table}.parquet and would shadow it",
-                hint="import into a new --out, or leave this table out with --tables",
-            )
-        old = None
-        if path.is_file():
-            try:
-                old = pl.read_parquet(path)
-            except pl.exceptions.PolarsError as err:
-                raise LakeError(
-                    table,
-                    f"the existing {path} cannot be read ({str(err).splitlines()[0]})",
-                    hint="import into a new --out, or remove the damaged file",
-                ) from None
-            missing = [c for c in KEYS[table] if c not in old.columns]
-            if missing:
-                raise LakeError(
-                    table,
-                    f"the existing {path} has no column {missing[0]}",
-                    column=missing[0],
-                    hint="import into a new --out",
-                )
-        merged, conflicts = merge(table, old, df, on_conflict)
+
+def known_assets(out: Path) -> set[str]:
+    """Assets of the lake at ``out`` (its ``fact_price`` asset ids), for ``futures_asset``."""
+    p = snapshot(out) / "fact_price.parquet"
+    if not p.is_file():
+        return set()
+    try:
+        return set(pl.read_parquet(p, columns=["asset_id"])["asset_id"].unique().to_list())
+    except (pl.exceptions.PolarsError, OSError):
+        return set()  # the writer names the damaged file
+
+
+def read_table(folder: Path, table: str) -> pl.DataFrame | None:
+    """``folder``'s ``table`` as written, or None; a damaged file, a missing key column or a
+    folder of partitions in its place is a ``LakeError`` naming it."""
+    folder = Path(folder)
+    path = folder / f"{table}.parquet"
+    if (folder / table).is_dir():
+        raise LakeError(
+            table,
+            f"{folder / table} is a folder of partitions; the importer writes one "
+            f"{table}.parquet and would shadow it",
+            hint="import into a new --out, or leave this table out with --tables",
+        )
+    if not path.is_file():
+        return None
+    try:
+        old = pl.read_parquet(path)
+    except (pl.exceptions.PolarsError, OSError) as err:
+        raise LakeError(
+            table,
+            f"the existing {path} cannot be read ({str(err).splitlines()[0]})",
+            hint="import into a new --out, or remove the damaged file",
+        ) from None
+    missing = [c for c in KEYS[table] if c not in old.columns]
+    if missing:
+        raise LakeError(
+            table,
+            f"the existing {path} has no column {missing[0]}",
+            column=missing[0],
+            hint="import into a new --out",
+        )
+    return old
+
+
+def render_tables(
+    lk: LakeOut,
+    tables: Mapping[str, pl.DataFrame],
+    on_conflict: OnConflict,
+    revisions: Sequence[Revision] = (),
+) -> tuple[list[TableResult], dict[str, bytes]]:
+    """Merge each table into the lake's current one (read under the lake's lock;
+    ``revisions``, re-published files that replace what they cover, applied first): the
+    results and the bytes of the tables that change. Every merge is computed (and every
+    conflict refused) before anything is published, so a refused write leaves the lake as it
+    was."""
+    results, changed = [], {}
+    names = list(dict.fromkeys([*tables, *(r.table for r in revisions)]))
+    for table in names:
+        old = read_table(lk.lake, table)
+        m = merge_table(
+            table, old, tables.get(table), on_conflict, [r for r in revisions if r.table == table]
+        )
         buf = io.BytesIO()
-        merged.write_parquet(buf, compression="zstd", statistics=True)
-        rendered[table] = (merged, conflicts, buf.getvalue())
-    results = []
-    for table, (merged, conflicts, data) in rendered.items():
-        path = out / f"{table}.parquet"
-        unchanged = path.is_file() and path.read_bytes() == data
+        m.frame.write_parquet(buf, compression="zstd", statistics=True)
+        data = buf.getvalue()
+        path = lk.table(table)
+        unchanged = path is not None and path.read_bytes() == data
         if not unchanged:
-            atomic_write(path, data)
+            changed[table] = data
+        merged = m.frame
         dated = "date" in merged.columns and merged.height > 0
         results.append(
             TableResult(
@@ -307,7 +247,66 @@ def write_tables(
                 merged["date"].min() if dated else None,  # type: ignore[arg-type]
                 merged["date"].max() if dated else None,  # type: ignore[arg-type]
                 "unchanged" if unchanged else "written",
-                conflicts,
+                m.conflicts,
+                m.refiled,
+                m.revised,
+                m.revised_by,
+                merged.height - (old.height if old is not None else 0),
             )
         )
-    return results
+    return results, changed
+
+
+@dataclass(frozen=True)
+class Written:
+    """What ``write_tables`` did: each table's result, the generation it published (None:
+    nothing changed, nothing published) and whether the importer manifest changed."""
+
+    results: list[TableResult]
+    generation: str | None
+    manifest_changed: bool
+
+
+HISTORY = 100  # records of the latest imports and updates kept in the lake's GENERATION.json
+
+
+def write_tables(
+    out: Path,
+    tables: Mapping[str, pl.DataFrame],
+    on_conflict: OnConflict,
+    *,
+    revisions: Sequence[Revision] = (),
+    sources: Sequence[mf.SourceRecord] = (),
+    manifest_update: Callable[[dict[str, Any] | None], dict[str, Any]] | None = None,
+    command: str = "import",
+    record: Mapping[str, Any] | None = None,
+    require_manifest: Callable[[Path], None] | None = None,
+    wait_s: float | None = None,
+) -> Written:
+    """Under the lake's lock: merge each table into the lake's (``render_tables``), record
+    ``sources`` in the importer manifest (or ``manifest_update(old manifest)``), and publish the
+    changed tables and the manifest as one generation (``record``, what this write was, joins
+    the lake's history in its ``GENERATION.json``). ``require_manifest(lake)`` raises when the
+    lake has no importer manifest (``update``'s refusal, checked again under the lock)."""
+    with writing_lake(out, SCHEMAS, files=(mf.MANIFEST,), command=command, wait_s=wait_s) as lk:
+        old_m = mf.load(lk.lake)
+        if old_m is None and require_manifest is not None:
+            require_manifest(lk.lake)
+        results, changed = render_tables(lk, tables, on_conflict, revisions)
+        new_m = (
+            manifest_update(old_m) if manifest_update is not None else mf.updated(old_m, sources)
+        )
+        mbytes = mf.render(new_m)
+        cur = lk.file(mf.MANIFEST)
+        files = {} if cur is not None and cur.read_bytes() == mbytes else {mf.MANIFEST: mbytes}
+        if not changed and not files:
+            return Written(results, None, False)
+        entry = {
+            "source": command,
+            **dict(record or {}),
+            "tables_changed": sorted(changed),
+            "manifest_changed": bool(files),
+        }
+        history = ((lk.store.record() or {}).get("imports") or [])[-(HISTORY - 1) :]
+        gid = lk.publish(changed, {"imports": [*history, entry]}, files=files, command=command)
+        return Written(results, gid, bool(files))

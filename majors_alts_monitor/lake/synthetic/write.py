@@ -67,8 +67,14 @@ def write_lake(
                 f"{d} exists and was not written by the synthetic generator; "
                 "choose an empty or new output folder"
             )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=".synth-staging-", dir=out_dir))
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=".synth-staging-", dir=out_dir))
+    except OSError as err:
+        raise OutputLocationError(
+            f"cannot write the synthetic lake in {out_dir} ({err.strerror or err}); nothing "
+            "was written. What to do: pass a folder you can write to"
+        ) from None
     try:
         new_lake, new_truth = stage / "lake", stage / "truth"
         new_lake.mkdir()
@@ -98,11 +104,24 @@ def write_lake(
         tmp = new_truth / f".{_SPEC_FILE}.tmp"
         tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
         os.replace(tmp, new_truth / _SPEC_FILE)
-        # swap into place; old folders (ours, checked above) go to the staging folder
+        # swap into place; old folders (ours, checked above) go to the staging folder, and come
+        # back if the new one cannot take their place
         for new, target in ((new_lake, lake_dir), (new_truth, truth_dir)):
+            old = stage / f"old-{target.name}"
             if target.exists():
-                os.replace(target, stage / f"old-{target.name}")
-            os.replace(new, target)
+                os.replace(target, old)
+            try:
+                os.replace(new, target)
+            except OSError:
+                if old.exists():
+                    os.replace(old, target)
+                raise
+    except OSError as err:
+        raise OutputLocationError(
+            f"cannot write the synthetic lake in {out_dir} ({err.strerror or err}: "
+            f"{err.filename}); the folder holds what it held before. What to do: free space or "
+            "pass a folder you can write to"
+        ) from None
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return lake_dir, truth_dir

@@ -32,9 +32,11 @@ from majors_alts_monitor.dashboard import (
     fig_regime,
     fig_rolling,
     render_dashboard,
+    triggers,
 )
 from majors_alts_monitor.dashboard.page import plotly_js_gz_b64
 from majors_alts_monitor.dashboard.plot import to_json
+from majors_alts_monitor.labels import num
 from majors_alts_monitor.tests import browser
 
 SEED = 20240607
@@ -476,8 +478,8 @@ def test_regime_bands_merge_consecutive_days(data: DashboardData) -> None:
     # one legend entry per regime present
     assert sorted(s["name"] for s in rects if s["showlegend"]) == sorted(set(regimes))
     names = {t["name"] for t in fig["data"]}
-    assert {"score", "upper threshold", "lower threshold", "exposure"} <= names
-    upper = next(t for t in fig["data"] if t["name"] == "upper threshold")
+    assert {"score", triggers.MAJORS_LINE, triggers.ALTS_LINE, "exposure"} <= names
+    upper = next(t for t in fig["data"] if t["name"] == triggers.MAJORS_LINE)
     assert upper["line"]["shape"] == "hv"
     assert upper["y"][0] is None  # burn-in has no threshold: a gap, not NaN
 
@@ -487,7 +489,7 @@ def test_regime_without_thresholds(data: DashboardData) -> None:
     d = replace(d, timeline=d.timeline.drop("lower", "upper"))
     fig = fig_regime(d)
     names = {t["name"] for t in fig["data"]}
-    assert "upper threshold" not in names and "score" in names
+    assert triggers.MAJORS_LINE not in names and "score" in names
 
 
 def test_heatmap_is_diverging_clipped_and_downsampled() -> None:
@@ -541,7 +543,7 @@ def test_betas_fall_back_to_pnl_ex_ante(data: DashboardData) -> None:
 
 def test_costs_are_cumulative_and_costs_negative(data: DashboardData) -> None:
     fig = fig_costs(data)
-    fees = next(t for t in fig["data"] if t["name"] == "Fees")
+    fees = next(t for t in fig["data"] if t["name"] == "Fees (−cost)")
     assert fees["y"][-1] == pytest.approx(
         -data.pnl["fee_cost"].sum(), rel=1e-4
     )  # 5 significant digits
@@ -596,7 +598,7 @@ def test_page_has_all_tables_and_values(page: str, data: DashboardData) -> None:
     assert "12.3%" in page  # strategy CAGR
     assert "0.95" in page and "[0.12, 1.71]" in page  # Sharpe and its CI
     assert "23.0%" in page  # PBO
-    assert "lower=-0.5, upper=0.5, weights.a=0.25" in page  # compact params
+    assert "a +0.25; lower=-0.5, upper=0.5" in page  # compact params
     assert "Always-held book" in page
     for regime in REGIMES:
         assert regime in page
@@ -698,7 +700,7 @@ def test_contributions_stack_to_the_score(full: DashboardData) -> None:
     score = next(t for t in fig["data"] if t["name"] == "score")
     total = np.sum([np.array(t["y"], dtype=float) for t in bars], axis=0)
     np.testing.assert_allclose(total, np.array(score["y"], dtype=float), atol=5e-4)
-    assert {"upper threshold", "lower threshold"} <= {t["name"] for t in fig["data"]}
+    assert {triggers.MAJORS_LINE, triggers.ALTS_LINE} <= {t["name"] for t in fig["data"]}
     xaxis = fig["layout"]["xaxis"]
     assert xaxis["rangeslider"]["visible"]
     lo, hi = (dt.date.fromisoformat(v[:10]) for v in xaxis["range"])
@@ -769,7 +771,7 @@ def test_tearsheet_tables_use_the_full_series() -> None:
     m = tearsheet.monthly_returns(d.pnl["date"].to_numpy(), d.pnl["net_return"].to_numpy())
     first = m.row(0, named=True)
     month = next(k for k in tearsheet.MONTHS if first[k] is not None)
-    assert f"{first[month] * 100:.1f}</td>" in page
+    assert f"{num(first[month] * 100, 1)}</td>" in page
     worst = tearsheet.drawdown_details(d.pnl["date"].to_numpy(), d.pnl["net_return"].to_numpy())
     assert f"{worst['depth'][0] * 100:.1f}%" in page
     assert '<table id="trades-table">' in page and '<table id="drawdown-table">' in page
@@ -832,13 +834,19 @@ SCREEN_WIDTHS = (1600, 390)
 @pytest.mark.parametrize("width", SCREEN_WIDTHS)
 def test_dashboard_fits_the_screen_in_chromium(tmp_path, full_page: str, width: int) -> None:
     """Every figure drawn, no script error, no horizontal page overflow at 1600 and 390 CSS
-    pixels; a full-page screenshot is saved (also under $DASHBOARD_SCREENSHOTS when set)."""
+    pixels, and a clean layout (``browser.layout_problems``: no row over 80 px, no overlapping
+    titles or labels, ...); a full-page screenshot is saved (also under $DASHBOARD_SCREENSHOTS
+    when set)."""
     browser.require_chromium()
     html_path = tmp_path / "dashboard.html"
     html_path.write_text(full_page, encoding="utf-8")
     shot = tmp_path / f"dashboard_{width}.png"
 
-    probe = browser.inspect_page(html_path, width=width, screenshot=shot, timeout_s=150)
+    probe = browser.inspect_page(
+        html_path, width=width, screenshot=shot, timeout_s=150, layout=True
+    )
+    problems = browser.layout_problems(probe)  # rows, overlaps, cut text, spilled charts
+    assert not problems, "\n".join(problems)
 
     assert probe.get("errors") == "0", probe.get("errorText")
     expected = int(probe.get("expected") or 0)
@@ -890,7 +898,7 @@ def test_degenerate_dashboards_render_without_errors(tmp_path, data: DashboardDa
 def test_page_probes_report_errors_and_missing_figures(tmp_path, page: str) -> None:
     """The DOM probes are not vacuous: a thrown error and a figure that never draws show up."""
     browser.require_chromium()
-    div = '<div class="plot" id="fig-costs"></div>'
+    div = '<div class="plot" id="fig-costs" style="height:380px"></div>'
     assert page.count(div) == 1
     broken = page.replace(div, "").replace(
         "</body>", "<script>throw new Error('planted failure');</script></body>"
@@ -927,3 +935,70 @@ def test_compressed_plotly_js_is_cached_on_disk_and_identical(tmp_path) -> None:
         assert page.plotly_js_gz_b64(None) == first  # no folder: computed, nothing written
     finally:
         page.plotly_js_gz_b64.cache_clear()
+
+
+def _figure_strings(page: str) -> list[str]:
+    """Every string of every figure spec, as plotly.js receives it (JSON decoded)."""
+    import json
+
+    out: list[str] = []
+
+    def walk(x: object) -> None:
+        if isinstance(x, str):
+            out.append(x)
+        elif isinstance(x, dict):
+            for v in x.values():
+                walk(v)
+        elif isinstance(x, list):
+            for v in x:
+                walk(v)
+
+    for spec in re.findall(
+        r'<script type="application/json" data-figure="[^"]+">(.*?)</script>', page
+    ):
+        walk(json.loads(spec))
+    return out
+
+
+def test_asset_ids_never_reach_plotly_as_markup(full: DashboardData) -> None:
+    """Issue 17, case 9: plotly reads ``<a href>`` in labels as a link. An alt named
+    ``<A HREF="https://evil.example/">`` is shown as that text in every chart label (entities),
+    never as markup, and every table escapes it."""
+    evil = '<A HREF="https://evil.example/">'
+    at = full.attribution
+    assert at is not None
+    ids = at["asset_id"].to_list()
+    at = at.with_columns(pl.Series("asset_id", [*ids[:2], evil, *ids[3:]]))
+    page = render_dashboard(replace(full, attribution=at))
+    strings = _figure_strings(page)
+    assert any("&lt;A HREF=&quot;https://evil.example/&quot;&gt;" in s for s in strings)
+    assert not [s for s in strings if "<a href" in s.lower()]
+    assert evil not in _strip_bundle(page)
+    before = render_dashboard(full)  # the rest of the page is as it was
+    assert _n_figures(page) == _n_figures(before)
+
+
+def test_a_damaged_plotly_cache_is_computed_again(tmp_path: Path) -> None:
+    """Issue 17, case 6: a corrupt ``cache/plotly-*.gz.b64`` is checked against its hash and
+    never embedded (the dashboard drew 0 of 11 charts); it is computed again and replaced."""
+    import base64 as b64
+    import gzip as gz
+
+    from majors_alts_monitor.dashboard import page as pg
+
+    pg.plotly_js_gz_b64.cache_clear()
+    try:
+        good = pg.plotly_js_gz_b64(tmp_path)
+        (cached,) = tmp_path.glob("plotly-*.gz.b64")
+        for damage in (good[: len(good) // 2], "A" * len(good), good[:-8] + "AAAAAAAA"):
+            cached.write_text(damage, encoding="ascii")
+            pg.plotly_js_gz_b64.cache_clear()
+            got = pg.plotly_js_gz_b64(tmp_path)
+            assert got == good and gz.decompress(b64.b64decode(got)) == pg.plotly_js_bytes()
+            assert cached.read_text(encoding="ascii") == good  # replaced
+        (tmp_path / f"{cached.name}.sha256").unlink()  # no hash beside it: not trusted
+        cached.write_text("A" * 100, encoding="ascii")
+        pg.plotly_js_gz_b64.cache_clear()
+        assert pg.plotly_js_gz_b64(tmp_path) == good
+    finally:
+        pg.plotly_js_gz_b64.cache_clear()

@@ -25,13 +25,14 @@ from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
+import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from plotly.subplots import make_subplots
 
 from majors_alts_monitor import dashboard
-from majors_alts_monitor.dashboard import common, plot
+from majors_alts_monitor.dashboard import common, plot, triggers
 from majors_alts_monitor.dashboard.page import FIGURES, OPTIONAL, plotly_js_path
 from majors_alts_monitor.tests.dashboard.test_dashboard import (
     _nan_everywhere,
@@ -352,7 +353,10 @@ def _go_equity(d) -> go.Figure:
 def _go_regime(d, shapes: list, annotations: list) -> go.Figure:
     """fig_regime's plotly.py assembly; the shapes and annotation come from the new figure
     (their dicts were written by hand in both versions)."""
-    tl = common.thin(common._prep(d.timeline), ["score"], ["regime", "exposure", "lower", "upper"])
+    tl = common._prep(d.timeline)
+    majors, alts = triggers.trigger_lines(tl)
+    tl = tl.with_columns(pl.Series("_majors", majors), pl.Series("_alts", alts))
+    tl = common.thin(tl, ["score"], ["regime", "exposure", "_majors", "_alts"])
     x = common._iso(common._dates(tl))
     regimes = tl.get_column("regime").to_list()
     fig = make_subplots(
@@ -372,8 +376,8 @@ def _go_regime(d, shapes: list, annotations: list) -> go.Figure:
         col=1,
     )
     for col, name, color in (
-        ("upper", "upper threshold", common.REGIME_COLORS["RISK_ON_MAJORS"]),
-        ("lower", "lower threshold", common.REGIME_COLORS["RISK_ON_ALTS"]),
+        ("_majors", triggers.MAJORS_LINE, common.REGIME_COLORS["RISK_ON_MAJORS"]),
+        ("_alts", triggers.ALTS_LINE, common.REGIME_COLORS["RISK_ON_ALTS"]),
     ):
         v = common._values(tl, col)
         fig.add_trace(_go_line(x, v, name, color, dash="dash", width=2.0, line_shape="hv"), 1, 1)
@@ -394,7 +398,7 @@ def _go_regime(d, shapes: list, annotations: list) -> go.Figure:
     )
     for a in annotations:
         fig.add_annotation(**a)
-    _go_style(fig, "Regime: composite score, thresholds and exposure", 500)
+    _go_style(fig, "Regime: composite score, switch triggers and exposure", 500)
     fig.update_layout(shapes=shapes)
     fig.update_yaxes(title_text="score", row=1, col=1)
     fig.update_yaxes(title_text="exposure", rangemode="tozero", row=2, col=1)
@@ -404,12 +408,12 @@ def _go_regime(d, shapes: list, annotations: list) -> go.Figure:
 def _go_robustness(d) -> go.Figure:
     rb = d.kpis["robustness"]
     fig = make_subplots(
-        rows=1,
-        cols=2,
-        subplot_titles=("start shifted by (days)", "costs × multiplier"),
-        horizontal_spacing=0.14,
+        rows=2,
+        cols=1,
+        subplot_titles=("fold origin shifted by (days)", "fees and slippage × multiplier"),
+        vertical_spacing=0.24,
     )
-    for col, recs, key, fmt in (
+    for row, recs, key, fmt in (
         (1, rb["start_shift"], "shift_days", lambda v: f"+{int(v)} d"),
         (2, rb["cost_multiplier"], "multiplier", lambda v: f"{float(v):g}×"),
     ):
@@ -423,11 +427,13 @@ def _go_robustness(d) -> go.Figure:
                 hovertemplate="%{x}: Sharpe %{y:.2f}<extra></extra>",
                 showlegend=False,
             ),
-            row=1,
-            col=col,
+            row=row,
+            col=1,
         )
-    _go_style(fig, "Robustness: out-of-sample Sharpe (net) of the re-runs", 320)
-    fig.update_yaxes(title_text="OOS Sharpe", row=1, col=1)
+    _go_style(fig, "Robustness: out-of-sample Sharpe (net) of the re-runs", 440)
+    fig.update_annotations(font={"size": 13}, yshift=6)  # the subplot titles
+    fig.update_layout(margin={"t": 64})  # clear of the toolbar
+    fig.update_yaxes(title_text="OOS Sharpe")
     fig.add_hline(y=0.0, line={"color": "#1d2433", "width": 1})
     return fig
 

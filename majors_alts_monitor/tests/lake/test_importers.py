@@ -427,7 +427,7 @@ def test_coingecko_dates_a_midnight_snapshot_to_the_day_before() -> None:
     ]
     assert t["fact_volume"]["date"].to_list() == [date(2024, 1, 1), date(2024, 1, 2)]
     assert drops.counts["snapped at a time other than 00:00 UTC (not a daily close)"] == 1
-    assert drops.counts["fact_marketcap: market_cap missing or 0 (CoinGecko's unknown) or < 0"] == 1
+    assert drops.counts["fact_marketcap: market_cap missing or 0 (CoinGecko's unknown)"] == 1
 
 
 def test_merge_by_key() -> None:

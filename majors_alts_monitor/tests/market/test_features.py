@@ -233,3 +233,37 @@ def test_features_wide_frame(full: tuple[MarketPanel, Universe, FeatureSet]) -> 
         assert frame[n].is_nan().sum() == 0
         assert frame[n].null_count() == int(np.isnan(fs.raw[:, fs.column(n)]).sum())
     assert frame["z_alt_mom_7d"][: ZMP - 1].null_count() == ZMP - 1
+
+
+def test_funding_skew_says_which_definition_each_day_had(
+    full: tuple[MarketPanel, Universe, FeatureSet],
+) -> None:
+    """funding_skew weights the majors' funding by open interest on days where BTC and ETH both
+    have it, else takes their plain mean: the feature set says on how many days each held (a
+    key of kpis.json, the manifest and the signal), and warns when a window holds both."""
+    p, u, fs = full
+    d = fs.definitions["funding_skew"]
+    assert d["majors_funding"] == "open-interest weighted" and d["plain_mean_days"] == 0
+    n = p.n_days
+    oi = p.oi.copy()
+    oi[: n // 2, u.btc] = np.nan  # BTC's open interest starts half-way
+    p2 = dataclasses.replace(p, oi=oi)
+    fs2 = compute_features(p2, u, zscore_window=ZW, zscore_min_periods=ZMP)
+    d2 = fs2.definitions["funding_skew"]
+    col = fs2.raw[:, fs2.column("funding_skew")]
+    assert d2["majors_funding"] == "mixed"
+    assert d2["oi_weighted_days"] + d2["plain_mean_days"] == int(np.isfinite(col).sum())
+    assert d2["oi_weighted_from"] == str(p.dates[n // 2])
+    assert any("two definitions" in w for w in fs2.warnings)
+    # a hand computation on one day of each kind
+    for t, weighted in ((n // 4, False), (3 * n // 4, True)):
+        alt = np.nanmedian(np.where(u.basket[t], p.funding[t], np.nan))
+        fb, fe = p.funding[t, u.btc], p.funding[t, u.eth]
+        ob, oe = oi[t, u.btc], oi[t, u.eth]
+        majors = (ob * fb + oe * fe) / (ob + oe) if weighted else (fb + fe) / 2
+        assert col[t] == pytest.approx(alt - majors, rel=1e-12)
+    # no open interest at all: one definition, said, no warning
+    p3 = dataclasses.replace(p, oi=np.full_like(p.oi, np.nan), has_oi=False)
+    fs3 = compute_features(p3, u, zscore_window=ZW, zscore_min_periods=ZMP)
+    assert fs3.definitions["funding_skew"]["majors_funding"] == "plain mean"
+    assert not any("two definitions" in w for w in fs3.warnings)

@@ -1,10 +1,11 @@
-"""Crash safety, one writer per output root, and determinism of a run's outputs (issue 11).
+"""Crash safety, one writer per output root, and determinism of a run's outputs (issues 11, 17).
 
-- A run is killed with SIGKILL at several points of its write phase (a subprocess whose
-  ``outputs`` module kills itself after the k-th temporary write or rename). Right after the
-  kill every file is whole: the old or the new version. After the next writer's recovery the
-  set is one run's, whole: every file has the sha256 the manifest lists, and the run id in
-  kpis.json, the parquet metadata and the dashboard is the manifest's.
+- A run is killed with SIGKILL at several points of its publication (a subprocess whose
+  publication layer, ``publish.fsops``, kills it at the k-th file-system operation). Right after
+  the kill, and after the next writer, what readers see is one run's set, whole: every file has
+  the sha256 the manifest lists, and the run id in kpis.json, the parquet metadata and the
+  dashboard is the manifest's. (Faults at every step, for every writer, at the commit layer:
+  ``tests/publish/test_fault_injection.py``.)
 - A second process refuses an output root in use, with a message naming the owner; a lock
   whose owner was killed does not block; a waiter proceeds when the owner finishes.
 - Two runs on the same inputs write byte-identical files (``generated_at`` and timings aside,
@@ -29,36 +30,35 @@ import polars as pl
 import pytest
 
 from majors_alts_monitor.lake.synthetic import SyntheticSpec, generate, write_lake
-from majors_alts_monitor.report.outputs import VOLATILE, output_lock, recover, verify
+from majors_alts_monitor.publish.generations import Store
+from majors_alts_monitor.publish.layout import OutputRoot, writing_outputs
+from majors_alts_monitor.publish.verify import verify_root
+from majors_alts_monitor.report.outputs import VOLATILE
+
+
+def verify(root: Path) -> list[str]:
+    return verify_root(root).problems
+
+
+def output_lock(root: Path, wait_s: float):  # the output root held for writing
+    return writing_outputs(root, wait_s=wait_s)
+
 
 SPEC = SyntheticSpec(n_assets=14, start=date(2020, 1, 1), end=date(2021, 10, 31), seed=11)
 SMALL_RUN = "walkforward:\n  train_days: 200\n  test_days: 60\nstats:\n  n_boot: 100\n"
 OLD_END, NEW_END = "2021-08-31", "2021-10-31"
-# runs the CLI with outputs' temp writes and renames counted; kills itself after step K
+# runs the CLI with publication's file-system operations counted; kills itself at step K
 KILLER = """
 import os, signal, sys
-import majors_alts_monitor.report.outputs as o
+from majors_alts_monitor.publish import fsops
 K = int(sys.argv[1])
 n = 0
-def step():
+def step(op, path):
     global n
     n += 1
     if n == K:
         os.kill(os.getpid(), signal.SIGKILL)
-real_write, real_replace = o._write_temp, os.replace
-def write(path, data):
-    t = real_write(path, data)
-    step()
-    return t
-def replace(a, b):
-    real_replace(a, b)
-    step()
-class Os:
-    def __getattr__(self, k):
-        return getattr(os, k)
-    replace = staticmethod(replace)
-o._write_temp = write
-o.os = Os()
+fsops.hook = step
 from majors_alts_monitor import cli
 code = cli.main(sys.argv[2:])
 print(f"STEPS {n}", file=sys.stderr)
@@ -83,13 +83,16 @@ def digest(p: Path) -> str:
 
 
 def files_of(root: Path) -> dict[str, str]:
-    """Every output file (relative path) with its sha256; ``cache/`` aside (the lock file and
-    what can be deleted without loss, e.g. the compressed plotly.js: not a run's output set)."""
-    return {
-        str(p.relative_to(root)): digest(p)
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and p.relative_to(root).parts[0] != "cache"
-    }
+    """Every output file a reader sees at the documented paths (relative path) with its sha256
+    (the lock, the generations' records and ``cache/``, what can be deleted without loss, are
+    not a run's output set)."""
+    out = {}
+    for top in ("reports/majors_alts", "artifacts/majors_alts"):
+        for dirpath, _dirs, files in os.walk(root / top, followlinks=True):
+            for f in files:
+                p = Path(dirpath) / f
+                out[str(p.relative_to(root))] = digest(p)
+    return dict(sorted(out.items()))
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +138,7 @@ def runs(setup: dict) -> dict:
     r = killer(setup, 0, old, OLD_END)
     assert r.returncode == 0, r.stderr
     new = base / "new"
-    shutil.copytree(old, new)
+    shutil.copytree(old, new, symlinks=True)
     r = killer(setup, 0, new, NEW_END)
     assert r.returncode == 0, r.stderr
     steps = int(r.stderr.rsplit("STEPS", 1)[1])
@@ -159,52 +162,34 @@ def test_reference_runs_are_whole_and_differ(runs: dict) -> None:
     assert verify(runs["old"]) == [] and verify(runs["new"]) == []
     (old_id,), (new_id,) = run_id_everywhere(runs["old"]), run_id_everywhere(runs["new"])
     assert old_id != new_id
-    # each file (those the manifest lists, and the manifest) written to a temporary name, a
-    # journal written and committed, then each renamed
     man = json.loads((runs["new"] / "artifacts/majors_alts/run_manifest.json").read_text())
-    n_files = len(man["files"]) + 1
-    assert n_files >= 12 and runs["steps"] == 2 * n_files + 2
+    assert len(man["files"]) + 1 >= 12 and runs["steps"] > 2 * len(man["files"])
     assert set(files_of(runs["new"])) == {*man["files"], "artifacts/majors_alts/run_manifest.json"}
+    # the documented folders are links into one generation, switched by one rename
+    for top in ("reports", "artifacts"):
+        assert (runs["new"] / top / "majors_alts").is_symlink()
 
 
 @pytest.mark.slow
-def test_sigkill_during_the_write_phase_leaves_whole_files_and_a_consistent_set(
-    setup: dict, runs: dict
-) -> None:
+def test_sigkill_during_the_publication_leaves_one_whole_run(setup: dict, runs: dict) -> None:
     old, new = files_of(runs["old"]), files_of(runs["new"])
-    n = runs["steps"]
-    n_files = (n - 2) // 2
-    # mid temp writes | journal's temp written, not committed | journal committed, nothing
-    # renamed | half renamed | all renamed, journal not yet removed
-    points = [3, n_files + 1, n_files + 2, n_files + 2 + n_files // 2, n]
-    for k in points:
+    n = runs["steps"]  # the file-system steps of one publication over the old set
+    for k in (3, n // 2, n - 4, n - 1):
         root = setup["base"] / f"killed_{k}"
-        shutil.copytree(runs["old"], root)
+        shutil.copytree(runs["old"], root, symlinks=True)
         r = killer(setup, k, root, NEW_END)
         assert r.returncode == -signal.SIGKILL, (k, r.returncode, r.stderr[-2000:])
-        # right after the kill: every output is whole, the old or the new version (files that
-        # carry the clock or the output path are whole when they parse; the manifest's hashes
-        # vouch for them after recovery)
-        now = files_of(root)
-        for rel, h in now.items():
-            if Path(rel).name.startswith("."):
-                continue  # temporary files and the journal, dealt with by recovery
-            if rel in VOLATILE_FILES:
-                text = (root / rel).read_text()
-                assert json.loads(text) if rel.endswith(".json") else text.endswith("\n")
-            else:
-                assert h in (old.get(rel), new.get(rel)), (k, rel)
-        # the next writer recovers: the set is one run's, whole
-        with output_lock(root, wait_s=0):
-            pass
-        after = files_of(root)
-        assert not [p for p in after if Path(p).name.startswith(".")], (k, after.keys())
-        assert verify(root) == [], (k, verify(root))
-        ids = run_id_everywhere(root)
-        assert len(ids) == 1, (k, ids)
-        want = new if k >= n_files + 2 else old  # committed journal: rolled forward
-        assert ids == run_id_everywhere(runs["new"] if want is new else runs["old"]), k
-        assert stable(after) == stable(want), k
+        for when in ("right after the kill", "after the next writer's recovery"):
+            assert verify(root) == [], (k, when, verify(root))
+            ids = run_id_everywhere(root)
+            assert len(ids) == 1, (k, when, ids)
+            now = files_of(root)
+            want = new if ids == run_id_everywhere(runs["new"]) else old
+            assert stable(now) == stable(want), (k, when)
+            with output_lock(root, wait_s=0):
+                pass
+        gens = OutputRoot(root).run.gens
+        assert len(list(gens.iterdir())) <= 2, k  # what the killed writer left is removed
         shutil.rmtree(root)
 
 
@@ -221,7 +206,7 @@ def test_second_writer_refuses_with_the_owner_named(setup: dict, tmp_path: Path)
     assert r.returncode == 2, r.stderr
     assert f"output root {root} is in use by pid {os.getpid()}" in r.stderr
     assert "Traceback" not in r.stderr and "waited 0.5 s" in r.stderr
-    assert not (root / "reports").exists()
+    assert not (root / "reports/majors_alts").exists()
 
 
 class _Records(logging.Handler):
@@ -237,8 +222,8 @@ def test_a_killed_owner_does_not_block_and_a_waiter_proceeds(tmp_path: Path) -> 
     root = tmp_path / "out"
     holder = (
         "import os, signal, sys, time\n"
-        "from majors_alts_monitor.report.outputs import output_lock\n"
-        "with output_lock(sys.argv[1], wait_s=0):\n"
+        "from majors_alts_monitor.publish.layout import writing_outputs\n"
+        "with writing_outputs(sys.argv[1], wait_s=0):\n"
         "    print('held', flush=True)\n"
         "    if sys.argv[2] == 'die':\n"
         "        os.kill(os.getpid(), signal.SIGKILL)\n"
@@ -246,7 +231,7 @@ def test_a_killed_owner_does_not_block_and_a_waiter_proceeds(tmp_path: Path) -> 
     )
     r = subprocess.run([sys.executable, "-c", holder, str(root), "die"], capture_output=True)
     assert r.returncode == -signal.SIGKILL
-    assert "pid" in (root / "cache/majors_alts.lock").read_text()  # the dead owner's note
+    assert "pid" in (root / "reports/.majors_alts.lock").read_text()  # the dead owner's note
     t = time.monotonic()
     with output_lock(root, wait_s=0):
         assert time.monotonic() - t < 1.0
@@ -271,18 +256,24 @@ def test_a_killed_owner_does_not_block_and_a_waiter_proceeds(tmp_path: Path) -> 
         pass
 
 
-def test_recover_removes_temporaries_of_dead_processes_only(tmp_path: Path) -> None:
-    rep = tmp_path / "reports/majors_alts"
-    rep.mkdir(parents=True)
+def test_recovery_removes_what_dead_writers_left_only(tmp_path: Path) -> None:
+    """Generations never switched in are removed when their writer is dead (or is this
+    process); a live writer's (one that got in without the lock) is left alone."""
+    store = Store(tmp_path / "store", "test")
+    store.publish({"a.txt": b"1"}, command="t", where=tmp_path)
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True
     )
-    gone = rep / f".kpis.json.tmp-{int(dead.stdout)}"
-    mine = rep / f".kpis.json.tmp-{os.getpid()}"
-    gone.write_text("x")
-    mine.write_text("y")
-    done = recover(tmp_path)
-    assert not gone.exists() and mine.exists() and len(done) == 1
+    gone = store.gens / f"20990101T000000000000Z-{int(dead.stdout)}-aaaaaa"
+    live = store.gens / f"20990101T000000000000Z-{os.getppid()}-bbbbbb"
+    for g in (gone, live):
+        g.mkdir()
+        (g / "a.txt").write_text("half")
+    tmp_link = store.home / f".current.tmp-{int(dead.stdout)}"
+    tmp_link.symlink_to("gens/nowhere")
+    done = store.prune()
+    assert done == [gone.name] and live.is_dir() and not tmp_link.is_symlink()
+    assert (store.home / "current").resolve().parent == store.gens.resolve()
 
 
 def _strip_volatile(man: dict) -> dict:
@@ -323,4 +314,10 @@ def test_an_unwritable_output_root_is_exit_2(tmp_path: Path) -> None:
     blocker.write_text("not a folder")
     with pytest.raises(OutputLocationError, match="cannot create the lock file"):
         with output_lock(blocker / "root", wait_s=0):
+            pass
+    with pytest.raises(OutputLocationError, match="cannot open the lock file"):
+        lock_dir = tmp_path / "linked" / "reports"
+        lock_dir.mkdir(parents=True)
+        (lock_dir / ".majors_alts.lock").symlink_to(blocker)  # never followed elsewhere
+        with output_lock(tmp_path / "linked", wait_s=0):
             pass

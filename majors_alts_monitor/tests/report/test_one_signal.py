@@ -99,7 +99,10 @@ def _badge(html: str) -> str:
 
 
 def _console(text: str) -> tuple[str, str, str, float]:
-    m = re.search(r"signal (\S+)\s+([A-Z_]+) -> ([A-Z_]+) \(exposure (\S+), score (\S+), was", text)
+    m = re.search(
+        r"signal (\S+)\s+([A-Z_]+) \([^)]*\) -> ([A-Z_]+) \(exposure held (\S+), score (\S+), was",
+        text,
+    )
     assert m, text
     return m.group(1), m.group(2), m.group(3), float(m.group(5))
 
@@ -172,6 +175,10 @@ RUN_ONLY_WARNINGS = (
     "funding is one-sided",
     "the lake's prices end on",
     "the lake's prices start on",
+    # thin data over the run's span (the signal warns about its decision day only)
+    "thin basket: fewer than",
+    "long side incomplete:",
+    "the short basket shrank from",
 )
 
 

@@ -564,3 +564,28 @@ def test_sweep_dashboard_in_a_browser(sweep12: tuple[Path, Path], tmp_path: Path
     assert attrs.get("data-script-errors") == "0", errors
     assert attrs.get("data-figures-rendered") == attrs.get("data-figures-expected") == "2", errors
     assert dom.count("<tr") == 13  # header + 12 points
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.parametrize("width", [390, 1600])
+def test_sweep_dashboard_lays_out_on_phone_and_desktop(
+    sweep12: tuple[Path, Path], tmp_path: Path, width: int
+) -> None:
+    """At 390 and 1600 CSS pixels: no horizontal overflow (the page was laid out 487-501 px
+    wide on a phone), no table row over 80 px, no overlapping titles or labels (the chart
+    titles ran under plotly's toolbar, the selects' labels into each other), the results table
+    in a sideways-scrolling box, no summary value cut; the screenshot is saved."""
+    browser.require_chromium()
+    page = results_of(sweep12[1]).parent / "sweep_dashboard.html"
+    shot = tmp_path / f"sweep_{width}.png"
+    probe = browser.inspect_page(page, width=width, screenshot=shot, timeout_s=180, layout=True)
+    assert probe.get("errors") == "0", probe.get("errorText")
+    assert probe.get("rendered") == probe.get("expected") == "2"
+    problems = browser.layout_problems(probe)
+    assert not problems, "\n".join(problems)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    out = os.environ.get("DASHBOARD_SCREENSHOTS")
+    if out:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        (Path(out) / shot.name).write_bytes(shot.read_bytes())

@@ -1,23 +1,21 @@
-"""Typed, validated configuration: the one home of defaults.
-
-``config.yaml`` in this package mirrors these defaults. Unknown keys and wrong types are errors
-that name the key and the file. Paths in the file are resolved relative to the current working
-directory (the directory the command runs from), as a user types them.
-"""
+"""The configuration's sections (``paths``, ``data``, ``universe``, ...): typed, validated, with
+the defaults (``config.yaml`` in the package mirrors them); the names of the features a
+configuration may name; the bounds that keep a typo from reaching the arithmetic."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .errors import ConfigError
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config.yaml"
 
-DEFAULT_CONFIG_PATH = Path(__file__).with_name("config.yaml")
+# Upper bounds that keep a typo (1e29 days, an exposure of 1e308) from reaching the arithmetic:
+# no window, lag or history spans more than a century of days; no regime holds more than
+# EXPOSURE_MAX times the book.
+DAYS_MAX = 36_500
+EXPOSURE_MAX = 10.0
 
 Regime = Literal["RISK_ON_MAJORS", "BALANCED", "RISK_ON_ALTS"]
 REGIMES: tuple[Regime, ...] = ("RISK_ON_MAJORS", "BALANCED", "RISK_ON_ALTS")
@@ -41,9 +39,11 @@ class DataConfig(_Strict):
         description="non-positive close, negative market cap/volume/open interest: 'drop' removes "
         "the rows with one warning naming table, column, count and first key; 'error' refuses",
     )
-    max_gap_days: int = Field(3, ge=0, description="price gaps up to this many days are bridged")
+    max_gap_days: int = Field(
+        3, ge=0, le=DAYS_MAX, description="price gaps up to this many days are bridged"
+    )
     stale_days: int = Field(
-        1, ge=0, description="a table ending more than this many days early is stale"
+        1, ge=0, le=DAYS_MAX, description="a table ending more than this many days early is stale"
     )
 
 
@@ -51,8 +51,10 @@ class UniverseConfig(_Strict):
     majors: tuple[str, str] = ("BTC", "ETH")
     min_marketcap: float = Field(50e6, ge=0)
     min_volume: float = Field(5e6, ge=0, description="trailing median daily volume, USD")
-    volume_lookback_days: int = Field(30, ge=1)
-    min_history_days: int = Field(60, ge=1, description="days of prices before an alt is eligible")
+    volume_lookback_days: int = Field(30, ge=1, le=DAYS_MAX)
+    min_history_days: int = Field(
+        60, ge=1, le=DAYS_MAX, description="days of prices before an alt is eligible"
+    )
     exclude: tuple[str, ...] = (
         "USDT",
         "USDC",
@@ -77,8 +79,38 @@ class UniverseConfig(_Strict):
         "XAUT",
     )
     aliases: dict[str, str] = Field(default_factory=lambda: {"SATS": "1000SATS"})
-    basket_size: int = Field(20, ge=1)
+    basket_size: int = Field(20, ge=1, le=100_000)
     rank_by: Literal["marketcap", "volume"] = "marketcap"
+    min_basket_names: int | None = Field(
+        None,
+        ge=1,
+        description="a day whose short basket has fewer names is not traded (exposure 0, the "
+        "reason in the timeline's no_trade_reason); null = half of basket_size rounded up (10 "
+        "for 20: below 10 names the 0.10 per-name cap cuts the short side under its gross)",
+    )
+    basket_drop_warn: float = Field(
+        0.25,
+        gt=0,
+        le=1,
+        description="warn when the short basket loses more than this share of its names "
+        "overnight while basket names stop printing prices (assets that end together)",
+    )
+
+    @model_validator(mode="after")
+    def _min_names(self) -> UniverseConfig:
+        if self.min_basket_names is not None and self.min_basket_names > self.basket_size:
+            raise ValueError(
+                f"universe.min_basket_names ({self.min_basket_names}) exceeds "
+                f"universe.basket_size ({self.basket_size}): no day could be traded"
+            )
+        return self
+
+    def min_names(self) -> int:
+        """The smallest short basket that is traded (``min_basket_names``, else half of
+        ``basket_size`` rounded up)."""
+        if self.min_basket_names is not None:
+            return self.min_basket_names
+        return -(-self.basket_size // 2)
 
     @field_validator("majors")
     @classmethod
@@ -97,8 +129,10 @@ class BookConfig(_Strict):
     max_weight: float = Field(
         0.10, gt=0, description="per-name cap on |weight| of an alt, fraction of equity"
     )
-    beta_window: int = Field(90, ge=10)
-    beta_min_obs: int = Field(45, ge=5, description="fewer observations -> prior betas (counted)")
+    beta_window: int = Field(90, ge=10, le=DAYS_MAX)
+    beta_min_obs: int = Field(
+        45, ge=5, le=DAYS_MAX, description="fewer observations -> prior betas (counted)"
+    )
     ridge: float = Field(
         0.05,
         ge=0,
@@ -109,7 +143,7 @@ class BookConfig(_Strict):
     prior_beta_eth: float = 0.0
     beta_clamp: tuple[float, float] = (-1.0, 3.0)
     winsor_sigma: float = Field(5.0, gt=0, description="returns clipped at +-k ex-ante EWMA vols")
-    vol_halflife: int = Field(20, ge=2)
+    vol_halflife: int = Field(20, ge=2, le=DAYS_MAX)
     major_bounds: tuple[float, float] = Field(
         (0.0, 1.5), description="bounds on each major's weight (BTC and ETH legs)"
     )
@@ -148,13 +182,13 @@ class CostsConfig(_Strict):
 class VolTargetConfig(_Strict):
     enabled: bool = False
     target_ann_vol: float = Field(0.20, gt=0)
-    lookback_days: int = Field(30, ge=5)
+    lookback_days: int = Field(30, ge=5, le=DAYS_MAX)
     max_leverage: float = Field(2.0, gt=0)
 
 
 class FeaturesConfig(_Strict):
-    zscore_window: int = Field(180, ge=10)
-    zscore_min_periods: int = Field(90, ge=5)
+    zscore_window: int = Field(180, ge=10, le=DAYS_MAX)
+    zscore_min_periods: int = Field(90, ge=5, le=DAYS_MAX)
     enabled: tuple[str, ...] | None = Field(
         None, description="feature names to compute; null = every registered feature"
     )
@@ -197,7 +231,9 @@ class GridConfig(_Strict):
     upper_thresholds: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0)
     bands: tuple[Annotated[float, Field(ge=0)], ...] = (0.0, 0.1, 0.25)
     min_dwells: tuple[int, ...] = (1, 3, 7)
-    max_sets: int = Field(2000, ge=1, description="larger grids are sampled at random")
+    max_sets: int = Field(
+        2000, ge=1, le=100_000_000, description="larger grids are sampled at random"
+    )
     seed: int = 0
 
     @field_validator("signs")
@@ -218,8 +254,12 @@ class JumpConfig(_Strict):
         description="jump penalties lambda (loss units: half squared z-score distance) searched "
         "in every train fold; each one is a trial counted in n_trials",
     )
-    n_init: int = Field(10, ge=1, description="k-means++ restarts of the coordinate descent")
-    max_iter: int = Field(100, ge=1, description="coordinate-descent iterations per restart")
+    n_init: int = Field(
+        10, ge=1, le=10_000, description="k-means++ restarts of the coordinate descent"
+    )
+    max_iter: int = Field(
+        100, ge=1, le=100_000, description="coordinate-descent iterations per restart"
+    )
 
 
 class ForecastConfig(_Strict):
@@ -254,7 +294,7 @@ class RegimeConfig(_Strict):
     lower: float = -0.5
     upper: float = 0.5
     band: float = Field(0.1, ge=0, description="hysteresis half-width; negative would invert it")
-    min_dwell: int = Field(3, ge=1)
+    min_dwell: int = Field(3, ge=1, le=DAYS_MAX)
     exposure: dict[Regime, float] = Field(
         default_factory=lambda: {"RISK_ON_MAJORS": 1.0, "BALANCED": 0.0, "RISK_ON_ALTS": 0.0}
     )
@@ -271,29 +311,44 @@ class RegimeConfig(_Strict):
         missing = set(REGIMES) - set(self.exposure)
         if missing:
             raise ValueError(f"regime.exposure lacks {sorted(missing)}")
+        big = {r: x for r, x in self.exposure.items() if abs(x) > EXPOSURE_MAX}
+        if big:
+            raise ValueError(
+                f"regime.exposure {big} beyond +-{EXPOSURE_MAX:g}: an exposure is the share of "
+                "the long-short book held in that regime (1 = the book, 0 = flat)"
+            )
         return self
 
 
 class WalkForwardConfig(_Strict):
-    train_days: int = Field(365, ge=60)
-    test_days: int = Field(90, ge=5)
-    purge_days: int = Field(20, ge=1, description="gap between train end and test start")
+    train_days: int = Field(365, ge=60, le=DAYS_MAX)
+    test_days: int = Field(90, ge=5, le=DAYS_MAX)
+    purge_days: int = Field(
+        20, ge=1, le=DAYS_MAX, description="gap between train end and test start"
+    )
     scheme: Literal["rolling", "anchored"] = "rolling"
     burn_in_days: int | None = Field(
-        None, ge=0, description="days before the first train window; null = derived from windows"
+        None,
+        ge=0,
+        le=DAYS_MAX,
+        description="days before the first train window; null = derived from windows",
     )
 
 
 class StatsConfig(_Strict):
     rolling_beta_window: int = Field(
-        60, ge=10, description="window of the dashboard's rolling realized betas of the book"
+        60,
+        ge=10,
+        le=DAYS_MAX,
+        description="window of the dashboard's rolling realized betas of the book",
     )
-    n_boot: int = Field(2000, ge=100)
+    n_boot: int = Field(2000, ge=100, description="bootstrap resamples (at most limits.n_boot_max)")
     mean_block: float = Field(10.0, gt=1)
-    pbo_blocks: int = Field(16, ge=4)
+    pbo_blocks: int = Field(16, ge=4, le=64)
     effective_n_max_trials: int = Field(
         1000,
         ge=2,
+        le=1_000_000,
         description="trials whose out-of-sample daily returns are evaluated for the effective "
         "number of trials; larger grids are subsampled (seeded by stats.seed)",
     )
@@ -311,6 +366,7 @@ class SignalsConfig(_Strict):
     history_days: int | None = Field(
         None,
         ge=60,
+        le=DAYS_MAX,
         description="origin of the signal's fold schedule, in days before the decision day; "
         "null = the lake's first date (or --start), the same schedule as run",
     )
@@ -338,8 +394,8 @@ class ReportConfig(_Strict):
     @field_validator("start_shifts")
     @classmethod
     def _shifts(cls, v: list[int]) -> list[int]:
-        if any(x < 0 for x in v):
-            raise ValueError("start_shifts must be >= 0 days")
+        if any(x < 0 or x > DAYS_MAX for x in v):
+            raise ValueError(f"start_shifts must be between 0 and {DAYS_MAX} days")
         return v
 
     @field_validator("cost_multipliers")
@@ -348,6 +404,38 @@ class ReportConfig(_Strict):
         if any(x < 0 for x in v):
             raise ValueError("cost_multipliers must be >= 0")
         return v
+
+
+class LimitsConfig(_Strict):
+    """Limits and thresholds that refuse or warn. None of them changes a number of a run that
+    passes them, so they are left out of the config hash (like ``paths``)."""
+
+    n_boot_max: int = Field(
+        100_000,
+        ge=100,
+        description="largest stats.n_boot accepted (the bootstrap's time grows with it: the "
+        "default 2,000 takes about a second on the demo)",
+    )
+    sweep_points_max: int = Field(
+        10_000,
+        ge=1,
+        description="largest sweep accepted (grid product plus points), checked before the "
+        "grid is expanded",
+    )
+    rejected_rows_warn_share: float = Field(
+        0.001,
+        ge=0,
+        le=1,
+        description="a table whose rows left out as missing or duplicated exceed this share "
+        "gets a warning on the console (rows out of range or beyond physical sense always do)",
+    )
+    rejected_rows_error_share: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="a table (lake or import) whose rejected rows exceed this share is refused "
+        "(exit 2): the data are broken, not merely gappy",
+    )
 
 
 # The features a configuration may name: the keys of ``market.features.REGISTRY``, which
@@ -383,143 +471,3 @@ FEATURE_NAMES: tuple[str, ...] = (
     "eth_btc_chg_50d",
     "stable_dom",
 )
-
-
-class Config(_Strict):
-    paths: PathsConfig = PathsConfig()
-    data: DataConfig = DataConfig()
-    universe: UniverseConfig = UniverseConfig()
-    book: BookConfig = BookConfig()
-    costs: CostsConfig = CostsConfig()
-    vol_target: VolTargetConfig = VolTargetConfig()
-    features: FeaturesConfig = FeaturesConfig()
-    regime: RegimeConfig = RegimeConfig()
-    walkforward: WalkForwardConfig = WalkForwardConfig()
-    stats: StatsConfig = StatsConfig()
-    signals: SignalsConfig = SignalsConfig()
-    report: ReportConfig = ReportConfig()
-
-    @model_validator(mode="after")
-    def _feature_names(self) -> Config:
-        known = set(FEATURE_NAMES)
-        where = {
-            "features.enabled": list(self.features.enabled or []),
-            "regime.grid.score_features": list(self.regime.grid.score_features),
-            "regime.grid.signs": list(self.regime.grid.signs),
-            "regime.default_weights": list(self.regime.default_weights),
-        }
-        for key, names in where.items():
-            bad = [n for n in names if n not in known]
-            if bad:
-                raise ValueError(
-                    f"{key} names unknown features {bad}; registered features: {sorted(known)}"
-                )
-        if self.features.enabled is not None:
-            off = [n for n in self.regime.grid.score_features if n not in self.features.enabled]
-            if off:
-                raise ValueError(f"regime.grid.score_features {off} are not in features.enabled")
-        return self
-
-    def burn_in_days(self) -> int:
-        """Days of history before features, betas and z-scores are all defined."""
-        if self.walkforward.burn_in_days is not None:
-            return self.walkforward.burn_in_days
-        return max(self.book.beta_window, self.features.zscore_min_periods + 20)
-
-    def with_overrides(
-        self,
-        *,
-        lake: Path | None = None,
-        duckdb: Path | None = None,
-        output_root: Path | None = None,
-    ) -> Config:
-        paths = self.paths.model_copy(
-            update={
-                k: v
-                for k, v in {
-                    "data_lake": lake,
-                    "duckdb": duckdb,
-                    "output_root": output_root,
-                }.items()
-                if v is not None
-            }
-        )
-        return self.model_copy(update={"paths": paths})
-
-    def resolved(self) -> dict[str, Any]:
-        return json.loads(self.model_dump_json())
-
-    def hash(self) -> str:
-        """sha256 of the resolved configuration without ``paths`` (where the data and outputs
-        live does not change the model), canonical JSON, first 16 hex digits."""
-        blob = json.dumps(
-            {k: v for k, v in self.resolved().items() if k != "paths"},
-            sort_keys=True,
-            separators=(",", ":"),
-        )
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def _format_validation_error(err: ValidationError, source: str) -> str:
-    lines = [f"invalid configuration in {source}:"]
-    for e in err.errors():
-        key = ".".join(str(p) for p in e["loc"])
-        msg = str(e["msg"]).removeprefix("Value error, ")
-        if not e["loc"]:
-            lines.append(f"  - {msg}")
-        elif e["type"] == "extra_forbidden":
-            lines.append(
-                f"  - unknown key '{key}' (check the spelling; see config.yaml for the keys)"
-            )
-        else:
-            got = e.get("input")
-            shown = "" if isinstance(got, dict) else f" (got {got!r})"
-            lines.append(f"  - key '{key}': {msg}{shown}")
-    return "\n".join(lines)
-
-
-def parse_config(raw: dict[str, Any] | None, source: str = "<dict>") -> Config:
-    """Validate a mapping into a Config; errors name the key and the source."""
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"invalid configuration in {source}: the top level must be a mapping")
-    try:
-        return Config.model_validate(raw)
-    except ValidationError as err:
-        raise ConfigError(_format_validation_error(err, source)) from None
-
-
-def read_yaml(path: Path, what: str = "configuration file") -> Any:
-    """The YAML document in ``path`` by ``yaml.safe_load`` (PyYAML's Python parser: libyaml's C
-    parser, about 13 ms faster on the packaged config, accepts tabs where YAML forbids them, so a
-    file it reads may be one this tool used to refuse). Text that is not UTF-8, invalid YAML and
-    a value YAML cannot construct (a date like 2024-02-30) are a ``ConfigError`` naming ``what``
-    and the file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise ConfigError(
-            f"{what} {path} is not UTF-8 text ({err.reason} at byte {err.start}). "
-            "What to do: save it as UTF-8"
-        ) from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{what} {path} is not valid YAML: {err}") from None
-    except (ValueError, TypeError, OverflowError) as err:  # a scalar YAML parsed, then refused
-        raise ConfigError(
-            f"{what} {path} holds a value that cannot be read: {err}. "
-            "What to do: correct it (dates as YYYY-MM-DD, a real calendar day)"
-        ) from None
-
-
-def load_config(path: Path | str | None = None) -> Config:
-    """Read and validate a YAML config file (the packaged default when ``path`` is None)."""
-    p = Path(path) if path is not None else DEFAULT_CONFIG_PATH
-    if not p.is_file():
-        raise ConfigError(
-            f"configuration file {p} not found. What to do: pass --config with an existing file, "
-            f"for example {DEFAULT_CONFIG_PATH}"
-        )
-    return parse_config(read_yaml(p), str(p))
