@@ -423,6 +423,7 @@ def eth_btc_chg_50d(c: FeatureContext) -> Series:
 
 
 NONE: frozenset[str] = frozenset()
+STABLES = frozenset({"stables"})  # needs stablecoin caps (dim_asset.is_stable)
 REGISTRY: dict[str, FeatureSpec] = {
     s.name: s
     for s in [
@@ -470,32 +471,14 @@ REGISTRY: dict[str, FeatureSpec] = {
             7,
             "median alt 7d OI log change minus majors'",
         ),
-        FeatureSpec(
-            "altseason_50",
-            _altseason(50),
-            NONE,
-            90,
-            "Altcoin Season Index: % of the top 50 beating BTC over 90 days",
-        ),
-        FeatureSpec(
-            "altseason_100",
-            _altseason(100),
-            NONE,
-            90,
-            "the index over the top 100 (CoinMarketCap's variant)",
-        ),
+        FeatureSpec("altseason_50", _altseason(50), NONE, 90, "% of top 50 beating BTC, 90d"),
+        FeatureSpec("altseason_100", _altseason(100), NONE, 90, "the same over the top 100"),
         FeatureSpec("btc_dom_chg_30d", _dom_chg(30), NONE, 30, "30d change of btc_dom"),
         FeatureSpec("total2_share", total2_share, NONE, 1, "cap ex BTC / total cap"),
         FeatureSpec("total3_share", total3_share, NONE, 1, "cap ex BTC and ETH / total cap"),
         FeatureSpec("eth_btc", eth_btc, NONE, 1, "ETH close / BTC close"),
         FeatureSpec("eth_btc_chg_50d", eth_btc_chg_50d, NONE, 50, "50d log change of ETH/BTC"),
-        FeatureSpec(
-            "stable_dom",
-            stable_dom,
-            frozenset({"stables"}),
-            1,
-            "stablecoins' cap / total cap",
-        ),
+        FeatureSpec("stable_dom", stable_dom, STABLES, 1, "stablecoins' cap / total cap"),
     ]
 }
 if tuple(REGISTRY) != FEATURE_NAMES:  # the config's vocabulary and the code must agree
@@ -558,7 +541,7 @@ def compute_features(
     warns, notes = [], []
     # a lake without stablecoin caps (most research lakes keep only the coins they trade) is
     # normal: stable_dom goes with a note, not a warning
-    quiet = [n for n in removed if REGISTRY[n].needs == frozenset({"stables"})]
+    quiet = [n for n in removed if REGISTRY[n].needs == STABLES]
     loud = [n for n in removed if n not in quiet]
     if loud:
         missing = sorted({k for n in loud for k in REGISTRY[n].needs if not have[k]} - {"stables"})
