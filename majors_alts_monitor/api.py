@@ -36,6 +36,7 @@ from .backtest.stages import RunResult
 from .config import Config, apply_overrides, load_config
 from .lake.data_io import LakeData, check_output_root, lake_span
 from .lake.demo import ensure_demo_lake
+from .report.freshness import run_freshness
 
 __all__ = ["RunOutput", "demo_lake", "load_lake", "resolve_config", "run", "signal"]
 
@@ -113,7 +114,9 @@ def run(
     cfg = resolve_config(config, lake=lake, duckdb=duckdb)
     check_output_root(cfg.paths.output_root, cfg.paths.data_lake, cfg.paths.duckdb)
     s0, e0 = lake_span(pipeline.make_reader(cfg))
-    res = pipeline.run(cfg, _date(start, "start") or s0, _date(end, "end") or e0)
+    asked = _date(end, "end")
+    fresh = run_freshness(cfg, e0, asked)  # no end: today's run, as `majors-alts run`
+    res = pipeline.run(cfg, _date(start, "start") or s0, asked or e0, fresh=fresh)
     return RunOutput(
         timeline=res.timeline,
         features=res.features,
@@ -142,10 +145,12 @@ def signal(
     duckdb: str | Path | None = None,
 ) -> dict:
     """Tomorrow's signal of ``majors-alts signals --asof``: the ``signals_today.json`` record
-    from data dated ``<= asof`` only (default: the lake's last date). ``start`` is the origin of
-    the fold schedule (pass a run's ``start`` to reproduce its regime for that day)."""
+    from data dated ``<= asof`` only (default: the lake's last date, today's call: refused
+    with a ``MonitorError`` when the lake is older than ``data.max_age_days``, unless
+    ``allow_stale``). ``start`` is the origin of the fold schedule (pass a run's ``start`` to
+    reproduce its regime for that day)."""
     cfg = resolve_config(config, lake=lake, duckdb=duckdb)
-    day = _date(asof, "asof") or lake_span(pipeline.make_reader(cfg))[1]
+    day = _date(asof, "asof")
     return pipeline.signal(cfg, day, start=_date(start, "start"), allow_stale=allow_stale)
 
 

@@ -1,8 +1,10 @@
 """Command line: ``majors-alts <command>`` (``majors-alts --help`` lists the commands).
 Parsing, progress, error-to-exit mapping.
 
-Exit codes: 0 success; 2 bad input or configuration (the message says what to do);
-1 unexpected failure (the message points at the log).
+Exit codes (docs/commands.md has the table): 0 success; 2 bad input or configuration (the
+message says what to do); 1 unexpected failure (the message points at the log); 3 the outputs
+are written but the ``--notify`` alert could not be posted; 75 a source could not be read;
+120 the summary could not be written to standard output; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -142,6 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(s)
     _book_options(s)
+    from .morning import commands as morning
+    from .morning.notify import add_arguments as notify_arguments
+
+    notify_arguments(r)  # --notify URL | --notify-env NAME | --notify-file PATH
+    notify_arguments(s)
+    morning.add_parsers(sub, _common, _book_options)  # daily, ledger
     y = sub.add_parser("synth", help="write a synthetic lake with planted truth")
     y.add_argument("out_dir", type=Path)
     y.add_argument("--seed", type=int, default=0)
@@ -265,7 +273,9 @@ def _warm_numba() -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from . import pipeline
     from .lake.data_io import lake_span
+    from .morning.notify import record as record_alert
     from .publish.layout import writing_outputs
+    from .report.freshness import run_freshness
     from .report.orders import size_signal
     from .report.summary import summary_text
     from .report.write import write_run
@@ -290,8 +300,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         s0, e0 = lake_span(reader)
         start, end = args.start or s0, args.end or e0
         log.info(f"run {start}..{end}, lake {cfg.paths.data_lake}, config hash {cfg.hash()}")
-        res = pipeline.run(cfg, start, end, progress)
+        fresh = run_freshness(cfg, e0, args.end)  # no --end: today's run, checked
+        res = pipeline.run(cfg, start, end, progress, fresh=fresh)
         size_signal(res.signal, args.capital, positions, args.min_order, source)
+        record_alert(res.signal)  # for --notify (morning/notify.py)
         paths = write_run(res, cfg, log_text=capture.text, progress=progress, out=out)
     finally:
         stack.close()
@@ -301,30 +313,29 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_signals(args: argparse.Namespace) -> int:
     from . import pipeline
-    from .lake.data_io import lake_span
+    from .morning.issue import Issuing
     from .publish.layout import writing_outputs
     from .report.orders import size_signal
-    from .report.outputs import OutputPaths, to_json_bytes
+    from .report.signal_files import publish_signal
     from .report.summary import signal_text
 
     _modules_loaded()
     progress = Progress(args.quiet)
     cfg = _config(args, progress)
     positions, source = _sizing(args, cfg)
-    asof = args.asof or lake_span(pipeline.make_reader(cfg))[1]
-    sig = pipeline.signal(cfg, asof, progress, start=args.start, allow_stale=args.allow_stale)
+    # no --asof: today's call, refused on a lake older than data.max_age_days (--allow-stale)
+    sig = pipeline.signal(cfg, args.asof, progress, start=args.start, allow_stale=args.allow_stale)
     size_signal(sig, args.capital, positions, args.min_order, source)
-    path = OutputPaths(cfg.paths.output_root).reports / "signals_today.json"
+    issuing = Issuing(cfg, sig, args)  # the ledger (morning/issue.py): orders against it
     lakes = [cfg.paths.data_lake]
     with writing_outputs(
         cfg.paths.output_root, lakes=lakes, duckdb=cfg.paths.duckdb, command="signals"
     ) as out:
         raise_if_interrupted()
-        # a new run set: this file replaced, the run's files carried over untouched
-        out.publish_run(
-            {"reports/signals_today.json": to_json_bytes(sig)}, command="signals", carry=True
-        )
-    return print_result(signal_text(sig, path))
+        # its own record in signals/; signals_today.json only for the newest decision day
+        placed = publish_signal(out, sig)
+        issuing.record(out)  # appended to the ledger once the signal is published
+    return print_result(signal_text(sig, placed.lines) + issuing.text())
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -380,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
         handlers = {"run": cmd_run, "signals": cmd_signals, "synth": cmd_synth, "sweep": cmd_sweep}
         handlers |= {"import": cmd_import, "check-lake": cmd_check_lake, "verify": cmd_verify}
         handlers |= {"update": cmd_update, "mirror": cmd_mirror}
+        handlers |= _morning_handlers(handlers, parser)
         with sticky_sigint(), clock.pinned(getattr(args, "today", None)):
             return handlers[args.command](args)
     except MonitorError as err:
@@ -400,6 +412,21 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+def _morning_handlers(handlers: dict, parser: argparse.ArgumentParser) -> dict:
+    """``daily`` and ``ledger`` (``morning/commands.py``), and the alert (``--notify``) around
+    ``run``, ``signals`` and ``daily`` (``morning/notify.py``)."""
+    from .morning import commands as morning
+    from .morning.notify import alerting
+
+    steps = dict(handlers)
+    return {
+        "run": alerting("run", cmd_run),
+        "signals": alerting("signals", cmd_signals),
+        "daily": alerting("daily", lambda a: morning.cmd_daily(a, parser.parse_args, steps)),
+        "ledger": lambda a: morning.cmd_ledger(a, _config(a)),
+    }
 
 
 INTERRUPTED = "interrupted; previous outputs are untouched"

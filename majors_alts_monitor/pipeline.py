@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import polars as pl
 
-from . import __version__
+from . import __version__, clock
 from .backtest.engine import run_backtest, vol_target_scale
 from .backtest.stages import Market, Prepared, Progress, RunResult, noop
 from .backtest.trials import effective_trial_statistics
@@ -40,6 +41,7 @@ from .report.assembly import (
     with_trial_oos_sharpe,
 )
 from .report.decision import signal_record
+from .report.freshness import Freshness, assess, refuse_future, stamp
 from .report.outputs import positive_zero
 from .report.thin_report import thin_data_block, thin_warnings
 
@@ -183,9 +185,13 @@ def run(
     *,
     lake: LakeData | None = None,
     prepared: Prepared | None = None,
+    fresh: Freshness | None = None,
 ) -> RunResult:
     """The whole run. ``lake`` (read for ``[start, end]``) and ``prepared`` (for the effective
-    window) skip those stages when a caller already holds them (the sweep's workers)."""
+    window) skip those stages when a caller already holds them (the sweep's workers).
+    ``fresh``: the lake's age against today as the command measured it (``run`` without
+    ``--end`` is today's run); by default ``end`` counts as an ``--end`` the caller asked
+    for (``report.freshness``)."""
     t_start = time.time()
     timings: dict[str, float] = {}
     t = time.time()
@@ -202,6 +208,18 @@ def run(
     progress("reading the lake")
     lake = reader.read(start, end) if lake is None else lake
     eff_start, eff_end, warns = effective_window(lake, start, end)
+    if fresh is None:
+        fresh = assess(
+            eff_end,
+            clock.today(),
+            cfg.data.max_age_days,
+            lake_dir=cfg.paths.data_lake,
+            requested=end,
+            option="--end",
+        )
+    fresh = replace(fresh, data_end=eff_end)  # the run's last day: its signal's decision day
+    if fresh.stale:
+        warns.insert(0, fresh.warning())
     lap("read")
     progress("building panel, universe, features and book")
     p = prepare(cfg, lake, eff_start, eff_end) if prepared is None else prepared
@@ -236,6 +254,8 @@ def run(
         through=lake.data_through(),
         origin=eff_start,
     )
+    sig = stamp(sig, fresh)
+    kpis["freshness"] = fresh.block()
     # One run, one set of warnings: the run's (window, data, backtest) and the signal's (lagging
     # tables, the decision day's book), deduplicated in order, on every surface of the run.
     warns = list(dict.fromkeys([*warns, *sig["warnings"]]))
@@ -269,6 +289,7 @@ def run(
         "rejected_rows_note": "rows of each table left out as read for the run's window, by "
         "reason, with the first offending key (data.on_bad_values, limits.rejected_rows_*)",
         "warnings": warns,
+        "freshness": fresh.block(),
         "feature_definitions": dict(p.features.definitions),
         "universe": {
             "assets": len(p.panel.assets),
@@ -323,21 +344,39 @@ def stale_error(asof: date, price_end: date, stale_days: int) -> MonitorError:
 
 def signal(
     cfg: Config,
-    asof: date,
+    asof: date | None,
     progress: Progress = noop,
     *,
     start: date | None = None,
     allow_stale: bool = False,
 ) -> dict:
-    """Tomorrow's book from data dated ``<= asof`` only (see OUTPUTS.md, signals_today.json).
+    """Tomorrow's book from data dated ``<= asof`` only (see OUTPUTS.md, signals_today.json);
+    ``asof=None``: today's call, from the lake's last date.
 
     ``start`` is the origin of the fold schedule (default: the lake's first price date, the
     same default as ``run``; with ``signals.history_days`` set, the decision day minus that
     many days). A decision day more than ``data.stale_days`` before ``asof`` is refused unless
-    ``allow_stale``; the result then depends on the lake only, never on ``asof``."""
+    ``allow_stale``; the result then depends on the lake only, never on ``asof``. Today's call
+    on a lake older than ``data.max_age_days`` is refused the same way, an ``asof`` after today
+    always (``report.freshness``)."""
+    today = clock.today()
+    refuse_future(asof, today)
     reader = make_reader(cfg)
     check_output_root(cfg.paths.output_root, cfg.paths.data_lake, cfg.paths.duckdb)
     lake_first, lake_last = lake_span(reader)
+    fresh = assess(
+        lake_last if asof is None else min(lake_last, asof),  # the decision day, at the latest
+        today,
+        cfg.data.max_age_days,
+        lake_dir=cfg.paths.data_lake,
+        requested=asof,
+        option="--asof",
+    )
+    if fresh.stale and not allow_stale:
+        raise fresh.error()
+    if fresh.stale:
+        log.warning(fresh.warning())
+    asof = lake_last if asof is None else asof
     if start is not None:
         origin = start
     elif cfg.signals.history_days is not None:
@@ -365,4 +404,9 @@ def signal(
         need.insert(0, folds[-2])  # yesterday was labelled by the previous fold's model
     progress(f"fitting fold {folds[-1].index} ({cfg.regime.mode})")
     fits = [fit_fold(cfg, p, f) for f in need]
-    return signal_record(cfg, p, fits, asof=asof, through=lake.data_through(), origin=first)
+    sig = stamp(
+        signal_record(cfg, p, fits, asof=asof, through=lake.data_through(), origin=first), fresh
+    )
+    if sig["freshness"]["stale"] and not allow_stale:  # the lake's prices end before its last date
+        raise replace(fresh, data_end=price_end).error()
+    return sig

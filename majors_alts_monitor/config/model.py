@@ -17,6 +17,7 @@ from .sections import (
     DataConfig,
     FeaturesConfig,
     LimitsConfig,
+    NotifyConfig,
     PathsConfig,
     RegimeConfig,
     ReportConfig,
@@ -43,6 +44,7 @@ class Config(_Strict):
     signals: SignalsConfig = SignalsConfig()
     report: ReportConfig = ReportConfig()
     limits: LimitsConfig = LimitsConfig()
+    notify: NotifyConfig = NotifyConfig()
 
     @model_validator(mode="after")
     def _limits(self) -> Config:
@@ -106,10 +108,10 @@ class Config(_Strict):
 
     def hash(self) -> str:
         """sha256 of the resolved configuration without ``paths`` (where the data and outputs
-        live does not change the model) and ``limits`` (they refuse or warn, never change a
-        number), canonical JSON, first 16 hex digits."""
+        live does not change the model), ``limits`` (they refuse or warn, never change a
+        number) and ``notify`` (where alerts go), canonical JSON, first 16 hex digits."""
         blob = json.dumps(
-            {k: v for k, v in self.resolved().items() if k not in ("paths", "limits")},
+            {k: v for k, v in self.resolved().items() if k not in ("paths", "limits", "notify")},
             sort_keys=True,
             separators=(",", ":"),
         )

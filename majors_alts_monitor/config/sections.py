@@ -45,6 +45,16 @@ class DataConfig(_Strict):
     stale_days: int = Field(
         1, ge=0, le=DAYS_MAX, description="a table ending more than this many days early is stale"
     )
+    max_age_days: int = Field(
+        2,
+        ge=1,
+        le=DAYS_MAX,
+        description="the lake's last date may be at most this many days before today (UTC, or "
+        "--today) for today's call: on day T the freshest lake ends T-1 (a day is complete at "
+        "00:00 UTC) and the public archive publishes it hours later, so a morning call often "
+        "sees T-2; older, `signals` refuses (exit 2) without --allow-stale and `run` and the "
+        "dashboard show a stale banner (docs/morning.md, Fresh or loud)",
+    )
 
 
 class UniverseConfig(_Strict):
@@ -369,6 +379,28 @@ class SignalsConfig(_Strict):
         le=DAYS_MAX,
         description="origin of the signal's fold schedule, in days before the decision day; "
         "null = the lake's first date (or --start), the same schedule as run",
+    )
+
+
+class NotifyConfig(_Strict):
+    """How ``--notify`` posts its alert (morning/notify.py); never changes a number."""
+
+    retries: int = Field(
+        3, ge=0, le=10, description="extra attempts after a network error, timeout, 429 or 5xx"
+    )
+    backoff_s: float = Field(
+        1.0, ge=0, le=600, description="seconds before the first retry, doubled after each one"
+    )
+    max_backoff_s: float = Field(
+        30.0, ge=0, le=3600, description="longest wait between two attempts (also caps Retry-After)"
+    )
+    timeout_s: float = Field(
+        10.0, gt=0, le=600, description="seconds to wait for the webhook's answer, per attempt"
+    )
+    when: Literal["always", "alerts"] = Field(
+        "always",
+        description="always: a message every time (a silent morning then means a broken job); "
+        "alerts: only on a failure, stale data, a regime change or a revision",
     )
 
 

@@ -110,7 +110,7 @@ def _orders_table(od: Mapping[str, Any]) -> str:
     ]
     small = od.get("below_min_order") or []
     cap = (
-        f"Orders against {od.get('positions_file') or od.get('against')}: order = target − "
+        f"Orders against {od.get('positions_file') or od.get('source') or od.get('against')}: order = target − "
         f"current, rounded to {usd(od.get('min_order_usd') or 0)} USD (closes exact); "
         f"{usd(od.get('traded_usd') or 0)} USD traded"
     )

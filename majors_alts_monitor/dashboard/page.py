@@ -374,6 +374,18 @@ def page_start(title: str, css: str, n_figures: int) -> list[str]:
     ]
 
 
+def _stale_banner(fr: object) -> str:
+    """The stale banner (kpis.json ``freshness``, ``report.freshness``): the lake is older than
+    ``data.max_age_days`` for a run that reaches today."""
+    if not isinstance(fr, dict) or not fr.get("stale"):
+        return ""
+    return (  # the warning's own words (STALE: ...), as on the console and in the files
+        f'<section class="card banner" id="stale-banner" role="alert" '
+        f'data-data-end="{e(str(fr.get("data_end")))}" data-today="{e(str(fr.get("today")))}">'
+        f"<strong>{e(str(fr.get('note') or 'STALE'))}</strong></section>"
+    )
+
+
 def render_dashboard(d: DashboardData) -> str:
     """The whole page as one self-contained HTML string (plotly.js inline, nothing fetched)."""
     kpis = d.kpis or {}
@@ -412,12 +424,15 @@ def render_dashboard(d: DashboardData) -> str:
     parts: list[str] = [
         *page_start(title, CSS, n_figures),
         "<main>",
+        _stale_banner(kpis.get("freshness")),  # first: nothing below is today's
         f'<header><h1>{title}</h1><p class="sub">{sub}</p>{_latest(d)}</header>',
         book_card(d),  # the first screen: what to hold tomorrow
         banner,
     ]
     fb = kpis.get("funding_by_leg")
     shown = {str(fb.get("warning"))} if isinstance(fb, dict) and fb.get("warning") else set()
+    fr = kpis.get("freshness")
+    shown |= {str(fr.get("note"))} if isinstance(fr, dict) and fr.get("stale") else set()
     listed = [str(w) for w in d.warnings if str(w) not in shown]  # the banner has it already
     if listed:
         items = "".join(f"<li>{e(w)}</li>" for w in listed)

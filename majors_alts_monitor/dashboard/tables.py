@@ -500,7 +500,8 @@ def _latest(d: DashboardData) -> str:
         parts.append(f"{e(k)} {'day' if k == '1' else 'days'} in regime")
     if st["dwell_left"] is not None:
         parts.append(f"dwell left {e(_int(st['dwell_left']))}")
-    src = "signals_today.json" if st["source"] == "signal" else "the timeline's last row"
+    # the run's own signal: signals_today.json may hold a later call of `signals` since
+    src = "this run's own signal" if st["source"] == "signal" else "the timeline's last row"
     refused = st.get("no_trade_reason")
     note = f'<p class="latest refused" id="latest-refused">{e(str(refused))}</p>' if refused else ""
     return (

@@ -71,7 +71,7 @@ def order_lines(sig: Mapping[str, Any]) -> list[str]:
         return []
     rows = od["rows"]
     lines = [
-        f"  orders   against {od.get('positions_file') or od.get('against')}, min order "
+        f"  orders   against {od.get('positions_file') or od.get('source') or od.get('against')}, min order "
         f"{usd(od['min_order_usd'])} USD: {len(rows)} order{'s' if len(rows) != 1 else ''}, "
         f"{usd(od['traded_usd'])} USD traded"
     ]

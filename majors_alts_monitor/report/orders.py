@@ -119,6 +119,8 @@ def orders_block(
     return {
         "against": "positions",
         "positions_file": source,
+        "source": f"positions file {source}",
+        "ledger_entry": None,
         "min_order_usd": float(min_order),
         **orders(targets, positions, capital, min_order),
         "note": "order = target - current, rounded to the nearest multiple of min_order_usd "

@@ -56,6 +56,7 @@ def summary_text(res: RunResult, paths: OutputPaths, sig: dict | None = None) ->
     lines = [
         "",
         "Majors vs Alts regime monitor: run summary",
+        *stale_lines(k),
         f"  out-of-sample period  {k['period']['start']} .. {k['period']['end']} ({k['period']['days']} P&L days, "
         f"{len(wf['folds'])} folds, mode {wf['mode']})",
         f"  OOS Sharpe (net)      {_f(wf['oos_sharpe'])}  95% CI [{_f(ci[0])}, {_f(ci[1])}]   "
@@ -122,6 +123,12 @@ def league_lines(league: dict | None) -> list[str]:
     ]
 
 
+def stale_lines(k: dict) -> list[str]:
+    """The run's stale banner (``report.freshness``): first, before any figure."""
+    fr = k.get("freshness") or {}
+    return [f"  STALE DATA: {fr['note'].removeprefix('STALE: ')}"] if fr.get("stale") else []
+
+
 def cost_lines(k: dict) -> list[str]:
     """Costs (positive = paid) and funding (a signed P&L) on their own lines, with the
     unfunded shares and what each divides by (``labels``)."""
@@ -141,10 +148,22 @@ def cost_lines(k: dict) -> list[str]:
     ]
 
 
-def signal_text(sig: dict, path: Path) -> str:
+def signal_text(sig: dict, where: Path | list[str]) -> str:
+    """The console's signal: ``where``, the file written (or the lines saying where the call
+    went, ``report.signal_files``). A stale call's banner comes first."""
     lines = [
         "",
         f"Signal as of {sig['asof']} (decision on data through {sig['decision_date']})",
+        *(
+            [
+                "  STALE DATA: "
+                + "; ".join(
+                    w.removeprefix("STALE: ") for w in sig["warnings"] if w.startswith("STALE")
+                )
+            ]
+            if sig["stale"]
+            else []
+        ),
         f"  regime   {regime_line(sig)}   score {_f(sig['score'], nd=3)}",
         f"  action   {sig['action']}   exposure held {_f(sig['exposure'])}",
         *([f"  why      {sig['explain']['reason']}"] if sig.get("explain") else []),
@@ -160,12 +179,11 @@ def signal_text(sig: dict, path: Path) -> str:
             for x in describe_definitions(sig.get("model", {}).get("feature_definitions") or {})
         ),
     ]
-    if sig["stale"]:
-        lines.append(
-            "  STALE DATA: " + "; ".join(w for w in sig["warnings"] if w.startswith("STALE"))
-        )
     for w in sig["warnings"]:
         if not w.startswith("STALE"):
             lines.append(f"  warning  {w}")
-    lines += [f"  written  {path.absolute()}", ""]
-    return "\n".join(lines)
+    if isinstance(where, Path):
+        lines.append(f"  written  {where.absolute()}")
+    else:
+        lines += where
+    return "\n".join([*lines, ""])

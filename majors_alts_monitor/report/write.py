@@ -15,6 +15,7 @@ from ..config import Config
 from ..interrupts import raise_if_interrupted
 from ..publish.layout import OutputRoot, writing_outputs
 from .outputs import OutputPaths, render_run_files
+from .signal_files import TODAY_FILE, run_signal_entry
 from .summary import dashboard_html
 
 log = logging.getLogger("majors_alts_monitor")
@@ -49,7 +50,15 @@ def write_run(
     paths = OutputPaths(cfg.paths.output_root)
     res.manifest["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     log.info(f"writing outputs under {paths.root.resolve()}")
-    files = render_run_files(res, dashboard_html=html, log_text=log_text())
+    # a newer call in signals_today.json stays (report/signal_files.py)
+    kept, note = run_signal_entry(out, res.signal) if res.signal else (None, None)
+    if note:
+        log.warning(note)
+    files: dict = render_run_files(
+        res, dashboard_html=html, log_text=log_text(), with_signal=kept is None
+    )
+    if kept is not None:
+        files[TODAY_FILE] = kept
     raise_if_interrupted()  # nothing is written by an interrupted run
     out.publish_run(files, command="run")
     return paths

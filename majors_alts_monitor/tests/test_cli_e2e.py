@@ -734,6 +734,9 @@ def test_signals_with_the_runs_start_reproduces_the_run(lake: Path, tmp_path: Pa
     a.pop("generated_at"), b.pop("generated_at")
     # the run also warns about its whole span (thin data, one-sided funding): not the signal's
     a["warnings"] = [w for w in a["warnings"] if not w.startswith(RUN_ONLY_WARNINGS)]
+    # the run without --end is today's call, signals --asof END a backfill: the freshness
+    # notes say so (report/freshness.py); on this synthetic lake neither is stale
+    assert a.pop("freshness")["checked"] is b.pop("freshness")["checked"] is False
     assert a == b
 
 

@@ -590,7 +590,11 @@ def test_case6_a_row_dated_2099_or_1900_does_not_stretch_the_run(
     tl = pl.read_csv(out / "reports/majors_alts/regime_timeline.csv", try_parse_dates=True)
     assert tl["date"].min() == SPEC.start and tl["date"].max() == SPEC.end
     sig = json.loads((out / "reports/majors_alts/signals_today.json").read_text())
-    assert sig["decision_date"] == str(SPEC.end) and sig["stale"] is False
+    assert sig["decision_date"] == sig["asof"] == str(SPEC.end)  # not stretched to the row
+    # stale only by the lake's age against --today (a damaged copy carries no generator's
+    # truth, so the clock applies: report/freshness.py), never by the out-of-range row
+    assert sig["freshness"]["data_end"] == str(SPEC.end)
+    assert sig["stale"] is sig["freshness"]["stale"]
     rej = manifest(out)["rejected_rows"]["fact_price"]["rejected"]["date out of range"]
     assert rej["rows"] == 1 and rej["first"]["date"] == str(day)
 

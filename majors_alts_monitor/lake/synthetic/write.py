@@ -48,6 +48,16 @@ def _is_ours(out_dir: Path) -> bool:
         return False
 
 
+def is_synthetic_lake(lake_dir: Path | None) -> bool:
+    """Whether ``lake_dir`` was written by this generator: it says so itself, with the truth's
+    ``spec.json`` (``generator``) beside the lake folder (``write_lake``). Its calendar is the
+    spec's, not today's (``report.freshness``)."""
+    if lake_dir is None:
+        return False
+    lake_dir = Path(lake_dir)
+    return lake_dir.name == "lake" and _is_ours(lake_dir.parent)
+
+
 def write_lake(
     lake: SyntheticLake, out_dir: Path, *, partitioned: bool = False
 ) -> tuple[Path, Path]:
