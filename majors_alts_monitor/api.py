@@ -162,9 +162,10 @@ def load_lake(
     *,
     duckdb: str | Path | None = None,
 ) -> LakeData:
-    """The lake's tables for ``[start, end]`` (default: everything) as the run reads them:
-    validated, symbols normalised, duplicates and stablecoins removed (``.tables`` maps each
-    table name to a polars frame; ``.warnings`` and ``.notes`` say what was dropped and why)."""
+    """The lake's tables for ``[start, end]`` (default: everything), validated as the run
+    validates them: symbols normalised, duplicates and stablecoins removed (``.tables`` maps
+    each table name to a polars frame of every asset; ``.warnings`` and ``.notes`` say what was
+    dropped and why). A run keeps only its candidates' rows (docs/scale.md)."""
     cfg = resolve_config(config, lake=lake, duckdb=duckdb)
     return pipeline.make_reader(cfg).read(_date(start, "start"), _date(end, "end"))
 

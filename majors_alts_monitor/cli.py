@@ -165,6 +165,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="how the planted regime shows (lake.synthetic.DESIGNS): baseline, funding_fast, "
         "momentum, breadth_dominance, volatility, weak_mix (docs/regimes.md)",
     )
+    y.add_argument(
+        "--caps",
+        choices=["model", "long_tail"],
+        default="model",
+        help="market caps: the model's (every coin a contender) or a whole market's long tail "
+        "(most coins far below the eligibility line), written chunk by chunk (no quirks)",
+    )
     add_today(y)
     v = sub.add_parser(
         "verify",
@@ -246,10 +253,10 @@ def _warm_numba_in_background() -> None:
     kernels themselves then load from numba's on-disk cache in milliseconds); here that overlaps
     the lake read, whose parquet decoding runs outside the GIL. The run's first kernel call
     waits for it if it is not done (numba's compiler lock), so nothing depends on the timing.
-    The warm-up calls the first serial kernels of the run's preparation (the universe's median
-    volume, the features' row medians, the betas' winsorising) on tiny arrays of the argument
-    types the run passes, so they load from the cache and nothing new is compiled; a failure is
-    left to the run's own call to report."""
+    The warm-up calls the first serial kernels of the run's preparation (the carry over gaps,
+    the market-wide cap total, the universe's median volume, the features' row medians, the
+    betas' winsorising) on tiny arrays of the argument types the run passes, so they load from
+    the cache and nothing new is compiled; a failure is left to the run's own call to report."""
 
     threading.Thread(target=_warm_numba, name="numba-warm-up", daemon=True).start()
 
@@ -258,10 +265,13 @@ def _warm_numba() -> None:
     import numpy as np
 
     from .market.beta_neutral import winsorise
-    from .market.rolling import rolling_median
+    from .market.rolling import carry_last, rolling_median
     from .market.row_median import row_nanmedian
+    from .market.scope import _listed_caps
 
     for call in (
+        lambda: carry_last(np.zeros((1, 1)), 1),
+        lambda: _listed_caps(np.zeros((1, 1)), np.zeros((1, 1)), 0, 1, 1),
         lambda: rolling_median(np.zeros((1, 1)), 1, 1),
         lambda: row_nanmedian(np.zeros((1, 1))),
         lambda: winsorise(np.zeros((1, 1)), 10, 3.0),
@@ -348,6 +358,20 @@ def cmd_synth(args: argparse.Namespace) -> int:
         )
 
     quirks = frozenset(q.strip() for q in args.quirks.split(",") if q.strip())
+    if args.caps == "long_tail":
+        from .lake.synthetic.long_tail import long_tail_command
+
+        lake_dir, truth_dir = long_tail_command(
+            args.out_dir,
+            seed=args.seed,
+            world=args.world,
+            n_assets=args.assets,
+            start=args.start,
+            end=args.end,
+            quirks=quirks,
+            partitioned=args.partitioned,
+        )
+        return print_result(f"lake:  {lake_dir}\ntruth: {truth_dir}")
     lake_dir, truth_dir = synth_command(
         args.out_dir,
         seed=args.seed,

@@ -27,9 +27,11 @@ from .backtest.walk import fit_fold, fold_schedule, require_one_fold, walk_forwa
 from .config import REGIMES, Config
 from .errors import LakeError, MonitorError
 from .lake.data_io import LakeData, LakeReader, check_output_root, lake_span, reader_for
+from .lake.wide import WideLake, read_wide
 from .market.beta_neutral import build_book, rolling_betas
 from .market.features import compute_features
 from .market.panel import build_panel
+from .market.scope import scoped
 from .market.thin import tradeable
 from .market.universe import build_universe
 from .regime.search import SearchInputs, transition_costs
@@ -51,6 +53,18 @@ log = logging.getLogger("majors_alts_monitor")
 def make_reader(cfg: Config) -> LakeReader:
     duck = cfg.paths.duckdb if cfg.paths.duckdb is not None and cfg.paths.duckdb.is_file() else None
     return reader_for(cfg, cfg.paths.data_lake, duck)
+
+
+def read_lake(cfg: Config, reader: LakeReader, start: date | None, end: date | None) -> LakeData:
+    """The lake for ``[start, end]`` as a run reads it: every asset on narrow columns for the
+    candidate rule and the market-wide totals, the candidates' rows for the panel
+    (``market.scope``, docs/scale.md)."""
+    return scope_lake(cfg, read_wide(reader, start, end))
+
+
+def scope_lake(cfg: Config, wide: WideLake) -> LakeData:
+    """The candidates' rows of ``wide`` for this configuration's ``universe`` section."""
+    return scoped(wide, cfg.universe, cfg.data.max_gap_days)
 
 
 def prepare(cfg: Config, lake: LakeData, start: date, end: date) -> Prepared:
@@ -206,7 +220,7 @@ def run(
     if end < start:
         raise MonitorError(f"--end {end} is before --start {start}")
     progress("reading the lake")
-    lake = reader.read(start, end) if lake is None else lake
+    lake = read_lake(cfg, reader, start, end) if lake is None else lake
     eff_start, eff_end, warns = effective_window(lake, start, end)
     if fresh is None:
         fresh = assess(
@@ -275,12 +289,12 @@ def run(
         "lake": reader.fingerprint(),
         "tables_read": {
             name: {
-                "rows": int(df.height),
-                "start": str(df["date"].min()) if "date" in df.columns and df.height else None,
-                "end": str(df["date"].max()) if "date" in df.columns and df.height else None,
+                "rows": st.rows,
+                "start": str(st.first) if st.first is not None else None,
+                "end": str(st.last) if st.last is not None else None,
                 "source": p.lake.sources[name].kind,
             }
-            for name, df in p.lake.tables.items()
+            for name, st in p.lake.table_stats().items()
         },
         "tables_read_note": "rows and spans of each table as read for the run's window, after "
         "validation (stablecoins removed, duplicates dropped); the lake's files are in `lake`",
@@ -292,7 +306,7 @@ def run(
         "freshness": fresh.block(),
         "feature_definitions": dict(p.features.definitions),
         "universe": {
-            "assets": len(p.panel.assets),
+            "assets": p.lake.scope.n_assets if p.lake.scope is not None else len(p.panel.assets),
             "mean_basket_size": float(p.book.n_names[p.book.built].mean())
             if p.book.built.any()
             else 0.0,
@@ -321,8 +335,7 @@ def run(
 
 def effective_window(lake: LakeData, start: date, end: date) -> tuple[date, date, list[str]]:
     """The span of the lake's prices inside ``[start, end]``, with a warning per cut end."""
-    first_price = lake.tables["fact_price"]["date"].min()
-    last_price = lake.tables["fact_price"]["date"].max()
+    first_price, last_price = lake.price_span()
     eff_start, eff_end = max(start, first_price), min(end, last_price)
     warns: list[str] = []
     if eff_end < end:
@@ -389,11 +402,11 @@ def signal(
             f"prices span {lake_first}..{lake_last}). What to do: choose an --asof in that span"
         )
     progress(f"reading the lake {origin}..{asof}")
-    lake = reader.read(origin, asof)
-    price_end = lake.tables["fact_price"]["date"].max()
+    lake = read_lake(cfg, reader, origin, asof)
+    price_first, price_end = lake.price_span()
     if (asof - price_end).days > cfg.data.stale_days and not allow_stale:
         raise stale_error(asof, price_end, cfg.data.stale_days)
-    first = max(origin, lake.tables["fact_price"]["date"].min())
+    first = max(origin, price_first)
     progress("building panel, universe, features and book")
     p = prepare(cfg, lake, first, price_end)
     n = p.panel.n_days

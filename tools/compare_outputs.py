@@ -2,7 +2,7 @@
 peak memory), run ids, package versions and paths aside: what a refactor that must not move a
 user's numbers is checked with.
 
-usage: python tools/compare_outputs.py BEFORE AFTER
+usage: python tools/compare_outputs.py BEFORE AFTER [--ignore KEY,KEY...]
 
 BEFORE and AFTER hold one output root per case in sub-folders of the same names (for example
 ``demo/``, ``rb/``, ``real/``, ``sweep/``, each made with ``--output-root BEFORE/demo`` and so on by
@@ -10,6 +10,10 @@ the old and the new tree). JSON files are compared as data, parquet files as fra
 key-value metadata), everything else as bytes after normalising the roots, timestamps and
 hexadecimal ids; ``*.log`` files and ``cache/`` are skipped. Prints one line per file that is
 not byte-identical and exits 1 if any differs.
+
+``--ignore`` drops more JSON keys (at any depth) from the comparison, for a change that adds
+configuration keys on purpose: ``--ignore config_hash,candidate_margin`` compares everything but
+the new key and the hash that covers it. The keys ignored are printed with the result.
 """
 
 from __future__ import annotations
@@ -88,8 +92,11 @@ def show(a: Any, b: Any, path: str, budget: list[int]) -> None:
         budget[0] -= 1
 
 
+IGNORED: set[str] = set()  # --ignore
+
+
 def same_json(pa: Path, pb: Path, ra: Path, rb: Path) -> bool:
-    drop = CLOCK | (MANIFEST_ONLY if pa.name.endswith("manifest.json") else set())
+    drop = CLOCK | IGNORED | (MANIFEST_ONLY if pa.name.endswith("manifest.json") else set())
     ja = strip(json.loads(normalise(pa.read_bytes(), ra)), drop)
     jb = strip(json.loads(normalise(pb.read_bytes(), rb)), drop)
     if ja != jb:
@@ -147,9 +154,17 @@ def main(a: Path, b: Path) -> int:
             ok = na == nb
         print(("same once normalised: " if ok else "DIFFERS: ") + str(rel))
         bad += not ok
-    print("RESULT", "IDENTICAL" if not bad else f"{bad} DIFFER")
+    ignored = f" (JSON keys ignored: {','.join(sorted(IGNORED))})" if IGNORED else ""
+    print("RESULT", ("IDENTICAL" if not bad else f"{bad} DIFFER") + ignored)
     return 1 if bad else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1]), Path(sys.argv[2])))
+    args = sys.argv[1:]
+    if "--ignore" in args:
+        i = args.index("--ignore")
+        IGNORED.update(k for k in args[i + 1].split(",") if k)
+        del args[i : i + 2]
+    if len(args) != 2:
+        sys.exit(__doc__)
+    sys.exit(main(Path(args[0]), Path(args[1])))

@@ -105,6 +105,21 @@ class UniverseConfig(_Strict):
         description="warn when the short basket loses more than this share of its names "
         "overnight while basket names stop printing prices (assets that end together)",
     )
+    candidate_margin: int = Field(
+        5,
+        ge=1,
+        le=1_000,
+        description="the panel holds, for each day, the top basket_size x this many eligible "
+        "assets by rank_by (a margin for rank changes; the basket is inside it from 1)",
+    )
+    candidate_top_marketcap: int = Field(
+        100,
+        ge=0,
+        le=1_000_000,
+        description="the panel also holds, for each day, the top this many listed assets by "
+        "market cap (the coins of market-wide indices); every other asset counts in btc_dom's "
+        "total only",
+    )
 
     @model_validator(mode="after")
     def _min_names(self) -> UniverseConfig:

@@ -36,7 +36,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Literal
@@ -47,6 +46,7 @@ from ..config import Config
 from ..errors import LakeError, OutputLocationError
 from ..publish.layout import OutputRoot
 from ..publish.paths import resolve
+from .lake_data import REQUIRED_FACTS, LakeData, Source, rejected_rows, require_rows
 from .scan import (
     collect,
     duckdb_connection,
@@ -70,44 +70,6 @@ def sort_rows(df: pl.DataFrame, cols: Sequence[str]) -> pl.DataFrame:
     for c in reversed(cols):
         df = df.sort(c, maintain_order=True)
     return df
-
-
-@dataclass(frozen=True)
-class Source:
-    table: str
-    kind: Literal["parquet_file", "parquet_dir", "duckdb"]
-    path: Path
-    files: tuple[Path, ...] = ()
-
-
-@dataclass(frozen=True)
-class LakeData:
-    """Validated, normalised tables for a date window, and what the reader noticed."""
-
-    tables: dict[str, pl.DataFrame]
-    sources: dict[str, Source]
-    start: date
-    end: date
-    notes: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = ()
-    stables: frozenset[str] = frozenset()
-    # fact_marketcap rows (asset_id, date, marketcap) of the assets dim_asset flags is_stable,
-    # kept aside before they are removed: the stablecoin share of the total (stable_dom) and
-    # the totals that count stablecoins (total2_share, total3_share); None without any
-    stable_caps: pl.DataFrame | None = None
-    # table -> {"rows_read": n, "rejected": {reason: {"rows": n, "first": key}}}
-    rejected: dict[str, dict] = field(default_factory=dict)
-
-    def has(self, table: str) -> bool:
-        return table in self.tables and self.tables[table].height > 0
-
-    def data_through(self) -> dict[str, str | None]:
-        out: dict[str, str | None] = {}
-        for name, df in self.tables.items():
-            if "date" in df.columns:
-                d = df["date"].max() if df.height else None
-                out[name] = d.isoformat() if d is not None else None
-        return out
 
 
 def check_output_root(output_root: Path, lake_dir: Path, duckdb_path: Path | None = None) -> None:
@@ -184,6 +146,7 @@ class LakeReader:
         self.on_bad_values = on_bad_values
         self.warn_share, self.error_share = warn_share, error_share
         self._duck_tables: set[str] | None = None
+        self._normalised: tuple[set[str] | None, dict[str, str]] = (None, {})
         has_duck = self.duckdb_path is not None and self.duckdb_path.is_file()
         if self.lake_dir.is_dir() and not os.access(self.lake_dir, os.R_OK | os.X_OK):
             raise LakeError(
@@ -272,12 +235,19 @@ class LakeReader:
         start: date | None,
         end: date | None,
         rep: _Report | None = None,
+        columns: tuple[str, ...] | None = None,
     ) -> pl.DataFrame:
+        """The table's rows in ``[start, end]``; with ``columns``, only those (pushed down to
+        the scan) when the table has them all, else every column (so that a missing one is
+        refused naming the table's columns, as without ``columns``)."""
         date_col = "date" if spec.dated else None
         if src.kind == "duckdb":
             with duckdb_connection(src.path, spec.name) as con:
                 cols = [r[0] for r in con.execute(f'describe "{spec.name}"').fetchall()]
-                sql = f'select * from "{spec.name}"'
+                what = "*"
+                if columns is not None and set(columns) <= set(cols):
+                    what = ", ".join(f'"{c}"' for c in columns)
+                sql = f'select {what} from "{spec.name}"'
                 params: list[object] = []
                 if date_col and date_col in cols and (start or end):
                     lo, hi = date_bounds()  # broken dates reach the checks whatever the window
@@ -314,27 +284,37 @@ class LakeReader:
                 if end:
                     inside = inside & (col <= end)
                 lf = lf.filter(inside | col.is_null() | (col < lo) | (col > hi))
+        if columns is not None and set(columns) <= set(schema):
+            lf = lf.select(columns)
         return collect(lf, spec.name, src.files)
 
-    def _known_assets(self, start: date | None, end: date | None) -> set[str]:
+    def _known_assets(
+        self, start: date | None, end: date | None, price: pl.DataFrame | None = None
+    ) -> set[str]:
+        """The asset ids of ``fact_price`` (``price``: its rows for the window, already
+        scanned) and ``dim_asset``, upper-cased and aliased: the ids suffixes are stripped to."""
         known: set[str] = set()
         for name in ("fact_price", "dim_asset"):
             src = self.source(name)
             if src is None:
                 continue
-            df = self._scan(src, TABLES[name], start, end)
+            if name == "fact_price" and price is not None:
+                df = price
+            else:
+                df = self._scan(src, TABLES[name], start, end, columns=("asset_id",))
             if "asset_id" in df.columns and df.schema["asset_id"] == pl.String:
                 known |= {a.strip().upper() for a in df["asset_id"].unique().drop_nulls().to_list()}
         return {self.aliases.get(a, a) for a in known}
 
     def normalise_symbol(self, sym: str, known: set[str]) -> str:
-        return normalise_symbol(sym, known, self.aliases)
-
-    # ---- validation ----------------------------------------------------------------------
-    def _validate(
-        self, df: pl.DataFrame, spec: TableSpec, known: set[str], rep: _Report
-    ) -> pl.DataFrame:
-        return validate_table(df, spec, known, rep, self.normalise_symbol, self.on_bad_values)
+        # one read passes one ``known`` set to every table: remember its answers (a
+        # whole-market lake repeats 15,000 ids in each table)
+        if self._normalised[0] is not known:
+            self._normalised = (known, {})
+        memo = self._normalised[1]
+        if sym not in memo:
+            memo[sym] = normalise_symbol(sym, known, self.aliases)
+        return memo[sym]
 
     # ---- public ----------------------------------------------------------------------------
     def read_table(
@@ -344,8 +324,38 @@ class LakeReader:
         end: date | None,
         known: set[str],
         rep: _Report,
+        *,
+        columns: tuple[str, ...] | None = None,
+        duplicates: bool = True,
+        scanned: tuple[Source, pl.DataFrame] | None = None,
     ) -> tuple[Source, pl.DataFrame] | None:
-        """One table scanned and validated (rules 1-5), or None when an optional one is absent."""
+        """One table scanned and validated (rules 1-5), or None when an optional one is absent.
+        ``columns``: read only those (``_scan``); ``duplicates=False``: rule 5 is the caller's
+        (``validate_table``); ``scanned``: what ``scan_table`` gave (not scanned again)."""
+        got = scanned or self.scan_table(name, start, end, rep, columns)
+        if got is None:
+            return None
+        src, raw = got
+        return src, validate_table(
+            raw,
+            TABLES[name],
+            known,
+            rep,
+            self.normalise_symbol,
+            self.on_bad_values,
+            duplicates=duplicates,
+        )
+
+    def scan_table(
+        self,
+        name: str,
+        start: date | None,
+        end: date | None,
+        rep: _Report,
+        columns: tuple[str, ...] | None = None,
+    ) -> tuple[Source, pl.DataFrame] | None:
+        """Rule 1: where the table is, its rows for the window as stored (not validated); None
+        when an optional table is absent (noted), a ``LakeError`` for a required one."""
         spec = TABLES[name]
         src = self.source(name, rep)
         if src is None:
@@ -363,8 +373,14 @@ class LakeReader:
             if other_formats(self.lake_dir, name):
                 rep.warn(f"optional table '{name}': {missing_table_hint(self.lake_dir, name)}")
             return None
-        raw = self._scan(src, spec, start, end, rep)
-        return src, self._validate(raw, spec, known, rep)
+        return src, self._scan(src, spec, start, end, rep, columns)
+
+    def stables(self, dim_asset: pl.DataFrame | None) -> frozenset[str]:
+        """Rule 6's assets: the config's exclude list and ``dim_asset.is_stable``."""
+        out = set(self.exclude)
+        if dim_asset is not None:
+            out |= set(dim_asset.filter(pl.col("is_stable"))["asset_id"].to_list())
+        return frozenset(out)
 
     def read(self, start: date | None = None, end: date | None = None) -> LakeData:
         """Read and validate every contract table for ``[start, end]`` (inclusive)."""
@@ -377,36 +393,14 @@ class LakeReader:
             if got is not None:
                 sources[name], tables[name] = got
                 self.judge(name, rep)
-        stables = set(self.exclude)
-        stable_caps = None
-        if "dim_asset" in tables:
-            dim = tables["dim_asset"]
-            flagged = sorted(set(dim.filter(pl.col("is_stable"))["asset_id"].to_list()))
-            stables |= set(flagged)
-            caps = tables["fact_marketcap"].filter(pl.col("asset_id").is_in(flagged))
-            if caps.height:
-                stable_caps = sort_rows(
-                    caps.select("asset_id", "date", "marketcap"), ["date", "asset_id"]
-                )
+        stables = self.stables(tables.get("dim_asset"))
+        stable_caps = stable_caps_of(tables.get("dim_asset"), tables["fact_marketcap"])
         for name, df in list(tables.items()):
             if name == "dim_asset" or not df.height:
                 continue
-            n0 = df.height
-            df = df.filter(~pl.col("asset_id").is_in(sorted(stables)))
-            if df.height < n0:
-                rep.note(f"{name}: removed {n0 - df.height} rows of stablecoins/excluded assets")
-            # the whole key (a funding row is one instrument's): rows never tie, so what is
-            # averaged over instruments comes in one order whatever the files' row order
-            key = ("date", "asset_id", "rebalance_date", "instrument_id")
-            tables[name] = sort_rows(df, [c for c in key if c in df.columns])
-        for name in ("fact_price", "fact_marketcap", "fact_volume"):
-            if tables[name].height == 0:
-                raise LakeError(
-                    name,
-                    f"has no rows between {start or 'its start'} and {end or 'its end'}"
-                    + ("" if name == "fact_price" else " (every alt's universe needs it)"),
-                    hint="choose --start/--end inside the lake's span, or fill the table",
-                )
+            tables[name] = sort_table(remove_stables(name, df, stables, rep))
+        for name in REQUIRED_FACTS:
+            require_rows(name, tables[name].height, start, end)
         s = start or tables["fact_price"]["date"].min()
         e = end or tables["fact_price"]["date"].max()
         return LakeData(
@@ -416,12 +410,9 @@ class LakeReader:
             end=e,  # type: ignore[arg-type]
             notes=tuple(rep.notes),
             warnings=tuple(rep.warnings),
-            stables=frozenset(stables),
+            stables=stables,
             stable_caps=stable_caps,
-            rejected={
-                t: {"rows_read": rep.rows_read.get(t, 0), "rejected": r}
-                for t, r in rep.rejected.items()
-            },
+            rejected=rejected_rows(rep),
         )
 
     def judge(self, name: str, rep: _Report) -> None:
@@ -455,6 +446,36 @@ class LakeReader:
             )
 
 
+def stable_caps_of(dim_asset: pl.DataFrame | None, caps: pl.DataFrame) -> pl.DataFrame | None:
+    """The ``fact_marketcap`` rows (``asset_id``, ``date``, ``marketcap``) of the assets
+    ``dim_asset`` flags ``is_stable``, read before rule 6 removes them (None without any)."""
+    if dim_asset is None or not caps.height:
+        return None
+    flagged = sorted(set(dim_asset.filter(pl.col("is_stable"))["asset_id"].to_list()))
+    got = caps.filter(pl.col("asset_id").is_in(flagged))
+    if not got.height:
+        return None
+    return sort_rows(got.select("asset_id", "date", "marketcap"), ["date", "asset_id"])
+
+
+def remove_stables(
+    name: str, df: pl.DataFrame, stables: frozenset[str], rep: _Report
+) -> pl.DataFrame:
+    """Rule 6 on one table (a note counts the rows removed)."""
+    n0 = df.height
+    df = df.filter(~pl.col("asset_id").is_in(sorted(stables)))
+    if df.height < n0:
+        rep.note(f"{name}: removed {n0 - df.height} rows of stablecoins/excluded assets")
+    return df
+
+
+def sort_table(df: pl.DataFrame) -> pl.DataFrame:
+    """Rows by the whole key (a funding row is one instrument's): rows never tie, so what is
+    averaged over instruments comes in one order whatever the files' row order."""
+    key = ("date", "asset_id", "rebalance_date", "instrument_id")
+    return sort_rows(df, [c for c in key if c in df.columns])
+
+
 def lake_span(reader: LakeReader) -> tuple[date, date]:
     """First and last date of ``fact_price`` (reads only the date column)."""
     src = reader.source("fact_price")
@@ -464,7 +485,7 @@ def lake_span(reader: LakeReader) -> tuple[date, date]:
             f"not found in {reader.lake_dir} (as fact_price.parquet or fact_price/)",
             hint=missing_table_hint(reader.lake_dir, "fact_price"),
         )
-    df = reader._scan(src, TABLES["fact_price"], None, None)
+    df = reader._scan(src, TABLES["fact_price"], None, None, columns=("date",))
     if "date" not in df.columns:
         raise LakeError(
             "fact_price",

@@ -152,11 +152,15 @@ def validate_table(
     rep: _Report,
     normalise: Callable[[str, set[str]], str],
     on_bad_values: str,
+    *,
+    duplicates: bool = True,
 ) -> pl.DataFrame:
     """Rules 2-5 of ``data_io`` on one scanned table: required columns and types, normalised
     asset ids (``normalise(symbol, known)``), null keys, missing and bad values
     (``on_bad_values``: ``drop`` or ``error``) and duplicate keys; notes and warnings go to
-    ``rep``, refusals are ``LakeError`` naming the table, column and first offending key."""
+    ``rep``, refusals are ``LakeError`` naming the table, column and first offending key.
+    ``duplicates=False`` leaves the last rule (``drop_duplicates``) to a caller that finds
+    repeated keys another way (``lake.wide`` places the rows on a grid)."""
     t = spec.name
     hint_cols = "the lake's writer must provide it (see LAKE_CONTRACT.md)"
     extra_req = _EXTRA_REQUIRED.get(t, ())
@@ -219,7 +223,7 @@ def validate_table(
             key=df.row(0, named=True).get("asset_id") if df.height else None,
             hint="write is_stable as true/false",
         )
-    key = [k for k in (*spec.key, *spec.optional_key) if k in df.columns]
+    key = key_columns(df, spec)
     # one pass counts what the checks below look for; a clean table skips them
     clean = df.height == 0 or not any(
         df.select(
@@ -345,23 +349,37 @@ def validate_table(
                 f"dim_asset: {n0 - df.height} rows merged into an existing asset after "
                 "normalisation (is_stable if any row says so, other fields from the first)"
             )
-    if df.height and _may_repeat_a_key(df, key):
-        cols = [*key, *spec.values] if spec.values else df.columns
-        n0 = df.height
-        df = df.unique(subset=cols, keep="first", maintain_order=True)
-        if df.height < n0:
-            rep.note(f"{t}: dropped {n0 - df.height} identical duplicate rows")
-            rep.reject(t, "identical duplicate row", n0 - df.height, None)
-        dup = df.filter(pl.struct(key).is_duplicated()).sort(key)
-        if dup.height:
-            r = dup.row(0, named=True)
-            first = {k: (str(r[k]) if "date" in k else r[k]) for k in key}
-            raise LakeError(
-                t,
-                f"{dup.height} rows share a key but differ in value",
-                column=",".join(spec.values) or None,
-                key=first,
-                hint="keep one row per key upstream (these may be two spellings of one "
-                "symbol that normalise to the same asset_id)",
-            )
+    if duplicates and df.height and _may_repeat_a_key(df, key):
+        df = drop_duplicates(df, spec, rep)
+    return df
+
+
+def key_columns(df: pl.DataFrame, spec: TableSpec) -> list[str]:
+    """The columns of ``df`` that make a row's key (``spec.key`` and the optional ones)."""
+    return [k for k in (*spec.key, *spec.optional_key) if k in df.columns]
+
+
+def drop_duplicates(df: pl.DataFrame, spec: TableSpec, rep: _Report) -> pl.DataFrame:
+    """Rule 5: identical duplicate rows dropped (noted and counted as rejected rows in
+    ``rep``); rows that share a key with different values refused, naming the first key."""
+    t = spec.name
+    key = key_columns(df, spec)
+    cols = [*key, *spec.values] if spec.values else df.columns
+    n0 = df.height
+    df = df.unique(subset=cols, keep="first", maintain_order=True)
+    if df.height < n0:
+        rep.note(f"{t}: dropped {n0 - df.height} identical duplicate rows")
+        rep.reject(t, "identical duplicate row", n0 - df.height, None)
+    dup = df.filter(pl.struct(key).is_duplicated()).sort(key)
+    if dup.height:
+        r = dup.row(0, named=True)
+        first = {k: (str(r[k]) if "date" in k else r[k]) for k in key}
+        raise LakeError(
+            t,
+            f"{dup.height} rows share a key but differ in value",
+            column=",".join(spec.values) or None,
+            key=first,
+            hint="keep one row per key upstream (these may be two spellings of one "
+            "symbol that normalise to the same asset_id)",
+        )
     return df

@@ -47,7 +47,7 @@ import polars as pl
 from ..arrays import Mask, Panel, Series, shift
 from ..config import FEATURE_NAMES
 from .indicators import altcoin_season, log_change, market_totals, share
-from .panel import MarketPanel, carry_forward
+from .panel import MarketPanel, carry_forward, listed_cap_total
 from .rolling import rolling_max, rolling_median
 from .row_median import row_nanmedian
 from .universe import Universe
@@ -227,9 +227,10 @@ def _carried_mcap(c: FeatureContext) -> Panel:
 
 @_shared
 def btc_dom(c: FeatureContext) -> Series:
+    """BTC's share of ``cap_total``: every listed asset of the lake, candidates or not."""
     mcap = _carried_mcap(c)
-    listed = np.isfinite(c.panel.ret) | np.isfinite(c.panel.close)
-    total = np.nansum(np.where(listed, mcap, np.nan), axis=1)
+    p = c.panel
+    total = p.cap_total if p.cap_total is not None else listed_cap_total(p.close, p.ret, mcap)
     b = mcap[:, c.universe.btc]
     with np.errstate(invalid="ignore", divide="ignore"):
         out = b / total
@@ -372,9 +373,11 @@ def oi_change_7d(c: FeatureContext) -> Series:
 
 @_shared
 def _totals(c: FeatureContext) -> tuple[Series, Series, Series, Series]:
-    p, u = c.panel, c.universe
-    listed = np.isfinite(p.ret) | np.isfinite(p.close)
-    return market_totals(p.mcap, listed, u.btc, u.eth, p.stable_mcap, c.max_gap_days)
+    """TOTAL (``cap_total``, btc_dom's denominator, plus the stablecoins' caps), BTC's, ETH's
+    and the stablecoins' caps per day."""
+    p, u, mcap = c.panel, c.universe, _carried_mcap(c)
+    crypto = p.cap_total if p.cap_total is not None else listed_cap_total(p.close, p.ret, mcap)
+    return market_totals(crypto, mcap[:, u.btc], mcap[:, u.eth], p.stable_mcap)
 
 
 def _altseason(n: int) -> Callable[[FeatureContext], Series]:

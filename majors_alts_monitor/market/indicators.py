@@ -72,24 +72,17 @@ def altcoin_season(
 
 
 def market_totals(
-    mcap: Panel,
-    listed: Mask,
-    btc: int,
-    eth: int,
-    stable_mcap: Series | None,
-    max_gap_days: int = 3,
+    crypto: Series, btc: Series, eth: Series, stable_mcap: Series | None
 ) -> tuple[Series, Series, Series, Series]:
-    """``total`` (stablecoins included where known), BTC's and ETH's caps and the stablecoins'
-    (0 where unknown) per day, caps carried over gaps of up to ``max_gap_days``."""
-    caps = carry_forward(mcap, max_gap_days)
-    crypto = np.nansum(np.where(listed, caps, np.nan), axis=1)
+    """``total`` (``crypto``, the listed non-stable assets' carried caps, plus the stablecoins'
+    where known), BTC's and ETH's caps and the stablecoins' (0 where unknown) per day."""
     stable = (
-        np.zeros(mcap.shape[0])
+        np.zeros(crypto.shape[0])
         if stable_mcap is None
         else np.where(np.isfinite(stable_mcap), stable_mcap, 0.0)
     )
     total = np.where(crypto > 0, crypto + stable, np.nan)
-    return total, caps[:, btc], caps[:, eth], stable
+    return total, btc, eth, stable
 
 
 def share(part: Series, total: Series) -> Series:

@@ -19,6 +19,12 @@ The rule for gaps, listings and delistings (one rule, enforced here, tested in t
 * Funding is the mean over an asset's instruments of each day's summed settlements; open
   interest is the sum over instruments. Market cap and volume are taken as they are (NaN
   when missing, never filled).
+* ``cap_total`` is the market cap (carried over gaps of up to ``max_gap_days``) summed per day
+  over every listed asset (close observed or return defined): of the whole lake when the run
+  read only its candidates' rows (``lake.scope``, see ``market/scope.py``), else of the
+  panel's assets, which are then every asset with a price in the window. ``alts_ended``
+  (per day, the alts with a close the day before and none that day) is likewise the whole
+  lake's when the run read a scope, else None (``market.thin`` counts the panel's assets).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import polars as pl
 
 from ..arrays import Dates, Mask, Panel, Series
 from ..lake.data_io import LakeData
+from .rolling import carry_last
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,8 @@ class MarketPanel:
     # the day's total market cap of the stablecoins dim_asset flags (``LakeData.stable_caps``),
     # NaN on days without any; None when the lake has none at all
     stable_mcap: Series | None = None
+    cap_total: Series | None = None  # see the module doc; None: of the panel's assets
+    alts_ended: Series | None = None  # see the module doc; None: of the panel's assets
 
     @property
     def n_days(self) -> int:
@@ -97,11 +106,27 @@ def _to_array(
 
 
 def carry_forward(x: Panel, limit: int) -> Panel:
-    """Forward-fill NaN runs of at most ``limit`` rows, never before the first value."""
-    rows = np.arange(x.shape[0])[:, None]
-    last = np.maximum.accumulate(np.where(np.isfinite(x), rows, -1), axis=0)  # last value's row
-    ok = (last >= 0) & (rows - last <= limit)
-    return np.where(ok, np.take_along_axis(x, np.maximum(last, 0), axis=0), np.nan)
+    """Forward-fill NaN runs of at most ``limit`` rows, never before the first value (compiled:
+    ``rolling.carry_last``)."""
+    return carry_last(x, limit)
+
+
+def returns(close: Panel, max_gap_days: int) -> tuple[Panel, Mask]:
+    """``ret`` and ``active`` from the observed closes (the rule of the module doc)."""
+    px = carry_forward(close, max_gap_days)
+    ret = np.full_like(px, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ret[1:] = px[1:] / px[:-1] - 1.0
+    return ret, np.isfinite(close) & np.isfinite(ret)
+
+
+def listed_cap_total(close: Panel, ret: Panel, carried: Panel) -> Series:
+    """Per day, the market cap (``carried``: carried over gaps) summed over the listed assets
+    (close observed or return defined): ``btc_dom``'s denominator. A row's sum depends on that
+    row alone, so the lake's total may be computed a block of days at a time
+    (``market.scope``)."""
+    listed = np.isfinite(ret) | np.isfinite(close)
+    return np.nansum(np.where(listed, carried, np.nan), axis=1)
 
 
 def build_panel(lake: LakeData, start: date, end: date, max_gap_days: int = 3) -> MarketPanel:
@@ -112,11 +137,7 @@ def build_panel(lake: LakeData, start: date, end: date, max_gap_days: int = 3) -
     assets = tuple(sorted(price["asset_id"].unique().to_list()))
     aidx = {a: i for i, a in enumerate(assets)}
     close = _to_array(price, "close", aidx, start, n_days)
-    px = carry_forward(close, max_gap_days)
-    ret = np.full_like(px, np.nan)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ret[1:] = px[1:] / px[:-1] - 1.0
-    active = np.isfinite(close) & np.isfinite(ret)
+    ret, active = returns(close, max_gap_days)
     funding = _to_array(
         lake.tables.get("fact_funding"), "funding_rate", aidx, start, n_days, "mean"
     )
@@ -136,6 +157,7 @@ def build_panel(lake: LakeData, start: date, end: date, max_gap_days: int = 3) -
         has_funding=lake.has("fact_funding"),
         has_oi=lake.has("fact_open_interest"),
         stable_mcap=_stable_mcap(lake, start, n_days),
+        **_scope_totals(lake, start, n_days, max_gap_days),
     )
 
 
@@ -148,3 +170,24 @@ def _stable_mcap(lake: LakeData, start: date, n_days: int) -> Series | None:
     per = _to_array(caps, "marketcap", {a: i for i, a in enumerate(names)}, start, n_days)
     seen = np.isfinite(per).any(axis=1)
     return np.where(seen, np.nansum(per, axis=1), np.nan) if seen.any() else None
+
+
+def _scope_totals(
+    lake: LakeData, start: date, n_days: int, max_gap_days: int
+) -> dict[str, Series | None]:
+    """The whole lake's ``cap_total`` and ``alts_ended`` for the panel's days when the run
+    read a scope (else None: the panel's assets are the lake's)."""
+    sc = lake.scope
+    if sc is None:
+        return {"cap_total": None, "alts_ended": None}
+    i0 = (start - sc.start).days
+    if i0 < 0 or i0 + n_days > len(sc.cap_total) or max_gap_days != sc.max_gap_days:
+        raise ValueError(
+            f"the panel {start} + {n_days} days (max_gap_days {max_gap_days}) is not inside the "
+            f"scope read for {sc.start} + {len(sc.cap_total)} days (max_gap_days "
+            f"{sc.max_gap_days}): read the lake for the panel's window"
+        )
+    return {
+        "cap_total": sc.cap_total[i0 : i0 + n_days],
+        "alts_ended": sc.alts_ended[i0 : i0 + n_days],
+    }

@@ -1,4 +1,5 @@
-"""Trailing-window median and maximum of every column of a panel, compiled.
+"""Trailing-window median, maximum and last value (the carry over gaps) of every column of a
+panel, compiled.
 
 The same numbers as polars' ``fill_nan(None).rolling_median(window, min_samples=m)`` and
 ``rolling_max`` column by column (NaN is a missing value; the first rows use the rows they
@@ -95,3 +96,34 @@ def rolling_max(x: Panel, window: int, min_periods: int) -> Panel:
     """Largest of each column's present values over the trailing ``window`` rows (inclusive);
     NaN where fewer than ``min_periods`` are present."""
     return _rolling(_check(x, window, min_periods), window, min_periods, False)
+
+
+@numba.njit(cache=True)
+def _carry(x: np.ndarray, limit: int) -> np.ndarray:
+    n, m = x.shape
+    out = np.empty((n, m))
+    last = np.full(m, -1)  # row of each column's last finite value
+    for i in range(n):  # rows outer: C-ordered memory is read in order
+        for j in range(m):
+            v = x[i, j]
+            if np.isfinite(v):
+                last[j] = i
+                out[i, j] = v
+            elif last[j] >= 0 and i - last[j] <= limit:
+                out[i, j] = x[last[j], j]
+            else:
+                out[i, j] = np.nan
+    return out
+
+
+def carry_last(x: Panel, limit: int) -> Panel:
+    """Each column's last finite value within the trailing ``limit + 1`` rows (inclusive): NaN
+    and infinite cells take the last finite value at most ``limit`` rows back, else NaN (never
+    before the first value). The same numbers as ``np.take_along_axis`` on the running maximum
+    of the last finite row, in one pass without its index arrays."""
+    if limit < 0:
+        raise ValueError(f"limit must be >= 0, got {limit}")
+    a = np.ascontiguousarray(x, dtype=np.float64)
+    if a.ndim != 2:
+        raise ValueError(f"x must be 2-D (rows, columns), got shape {a.shape}")
+    return _carry(a, int(limit))

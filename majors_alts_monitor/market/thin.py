@@ -16,7 +16,11 @@ A day is **flagged** (a warning, still traded) when the basket loses more than
 assets that end together are more often a source that stopped than delistings. The flag reads
 the day and the day before only, so it is point in time like the refusal.
 
-Everything here is a pure function of the panel, the universe and the book.
+Everything here is a pure function of the panel, the universe and the book. On a run whose
+panel holds only its candidates (``market/scope.py``) the verdicts are those of a panel of the
+whole lake: every day's basket lies inside the candidates, so its size is the same; the majors
+are always candidates, so their returns are the same; and the alts that stopped printing, of
+any rank, are counted over the whole lake (``panel.alts_ended``).
 """
 
 from __future__ import annotations
@@ -93,7 +97,8 @@ def basket_drops(
 ) -> tuple[BasketDrop, ...]:
     """Days the basket, of at least ``min_before`` names the day before (a thinner one is
     refused anyway), lost more than ``drop_share`` of them overnight while at least one of
-    them printed no price on the day."""
+    them printed no price on the day. ``ended_all`` counts the alts of the whole lake
+    (``panel.alts_ended`` when the run kept only its candidates' rows)."""
     if panel.n_days < 2:
         return ()
     before, after = n_names[:-1], n_names[1:]
@@ -102,9 +107,12 @@ def basket_drops(
     priced = np.isfinite(panel.close)
     stopped = priced[:-1] & ~priced[1:]  # printed on d-1, not on d
     ended = (universe.basket[:-1] & stopped).sum(axis=1)
-    is_alt = np.ones(panel.n_assets, dtype=bool)
-    is_alt[[universe.btc, universe.eth]] = False
-    ended_all = (stopped & is_alt[None, :]).sum(axis=1)
+    if panel.alts_ended is not None:  # a scoped run: the whole lake's alts, not the panel's
+        ended_all = panel.alts_ended[1:]
+    else:
+        is_alt = np.ones(panel.n_assets, dtype=bool)
+        is_alt[[universe.btc, universe.eth]] = False
+        ended_all = (stopped & is_alt[None, :]).sum(axis=1)
     days = np.flatnonzero((lost > drop_share) & (ended > 0) & (before >= max(min_before, 1)))
     return tuple(
         BasketDrop(int(d + 1), int(before[d]), int(after[d]), int(ended[d]), int(ended_all[d]))

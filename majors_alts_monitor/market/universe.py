@@ -56,6 +56,58 @@ def top_n(key: Panel, allowed: Mask, n: int) -> Mask:
     return out & allowed & np.isfinite(key)
 
 
+@dataclass(frozen=True)
+class Filters:
+    """The filters' inputs and verdict for a block of assets (columns), each column on its own:
+    ``eligible`` by the filters of the module doc (``base`` = active and not a major),
+    ``mcap`` carried over gaps, ``medvol`` the trailing median volume, ``key`` the rank."""
+
+    base: Mask
+    eligible: Mask
+    mcap: Panel
+    medvol: Panel
+    key: Panel
+
+
+def filters(
+    close: Panel,
+    active: Mask,
+    mcap: Panel,
+    volume: Panel,
+    is_alt: np.ndarray,
+    cfg: UniverseConfig,
+    max_gap_days: int,
+    *,
+    every_median: bool = True,
+) -> Filters:
+    """The eligibility filters of every column (a column's verdict uses that column alone, so
+    ``market.scope`` applies them to the lake a block of assets at a time, with the same
+    numbers as the panel's). ``every_median=False``: the trailing median volume only of the
+    columns that pass the other filters on some day (NaN elsewhere): the same ``eligible``, and
+    the same ``key`` where eligible, at a fraction of the cost on a long-tailed lake."""
+    n_days = close.shape[0]
+    seen = np.isfinite(close)
+    first = np.where(seen.any(axis=0), seen.argmax(axis=0), n_days)
+    old_enough = np.arange(n_days)[:, None] >= first[None, :] + cfg.min_history_days
+    carried = carry_forward(mcap, max_gap_days)
+    base = active & is_alt[None, :]
+    # thresholds are >= 0: a missing value (NaN) fails them, as it would at -1
+    with np.errstate(invalid="ignore"):
+        before = base & old_enough & (carried >= cfg.min_marketcap)
+    window, least = cfg.volume_lookback_days, max(1, cfg.volume_lookback_days // 2)
+    if every_median:
+        medvol = trailing_median(np.ascontiguousarray(volume), window, least)
+    else:
+        medvol = np.full(volume.shape, np.nan)
+        cols = np.flatnonzero(before.any(axis=0))
+        if cols.size:
+            medvol[:, cols] = trailing_median(np.ascontiguousarray(volume[:, cols]), window, least)
+    with np.errstate(invalid="ignore"):
+        eligible = before & (medvol >= cfg.min_volume)
+    key = carried if cfg.rank_by == "marketcap" else medvol
+    return Filters(base, eligible, carried, medvol, key)
+
+
 def build_universe(
     panel: MarketPanel,
     cfg: UniverseConfig,
@@ -64,35 +116,17 @@ def build_universe(
     snapshots: pl.DataFrame | None = None,
 ) -> Universe:
     btc, eth = (panel.idx(m) for m in cfg.majors)
-    n_days, n_assets = panel.close.shape
-    is_alt = np.ones(n_assets, dtype=bool)
+    is_alt = np.ones(panel.n_assets, dtype=bool)
     is_alt[[btc, eth]] = False
-    seen = np.isfinite(panel.close)
-    first = np.where(seen.any(axis=0), seen.argmax(axis=0), n_days)
-    age = np.arange(n_days)[:, None] - first[None, :]
-    mcap = carry_forward(panel.mcap, max_gap_days)
-    medvol = trailing_median(
-        panel.volume, cfg.volume_lookback_days, max(1, cfg.volume_lookback_days // 2)
-    )
-    base = panel.active & is_alt[None, :]
+    f = filters(panel.close, panel.active, panel.mcap, panel.volume, is_alt, cfg, max_gap_days)
+    eligible, key = f.eligible, f.key
     if snapshots is not None and snapshots.height:
         member, rank = _snapshot_membership(panel, snapshots)
-        eligible = base & member
-        key = np.where(np.isfinite(rank), -rank, -np.inf)
-        ranked = np.isfinite(rank).any()
-        if not ranked:
-            key = mcap if cfg.rank_by == "marketcap" else medvol
-    else:
-        with np.errstate(invalid="ignore"):
-            eligible = (
-                base
-                & (age >= cfg.min_history_days)
-                & (np.nan_to_num(mcap, nan=-1.0) >= cfg.min_marketcap)
-                & (np.nan_to_num(medvol, nan=-1.0) >= cfg.min_volume)
-            )
-        key = mcap if cfg.rank_by == "marketcap" else medvol
+        eligible = f.base & member
+        if np.isfinite(rank).any():
+            key = np.where(np.isfinite(rank), -rank, -np.inf)
     basket = top_n(key, eligible, cfg.basket_size)
-    return Universe(eligible, basket, key, medvol, btc, eth)
+    return Universe(eligible, basket, key, f.medvol, btc, eth)
 
 
 def _snapshot_membership(panel: MarketPanel, snaps: pl.DataFrame) -> tuple[Mask, Panel]:

@@ -326,16 +326,21 @@ def _distinct_trials(
 def trials_table(spec: SweepSpec, trial_sr: dict[int, np.ndarray | None]) -> pa.Table:
     """Every finished point's trial Sharpes (per period, over its OOS span), by config hash:
     what the sweep-level DSR pools, kept so that ``--resume`` can count resumed points."""
-    hashes, trial, sr = [], [], []
+    hashes: list[str] = []
+    trial, sr = [np.empty(0, np.int64)], [np.empty(0, np.float64)]
     for p in spec.points:
         a = trial_sr.get(p.id)
         if a is None:
             continue
         hashes += [p.config.hash()] * len(a)
-        trial += list(range(len(a)))
-        sr += [float(x) for x in a]
+        trial.append(np.arange(len(a), dtype=np.int64))
+        sr.append(np.asarray(a, dtype=np.float64))
     return pa.table(
-        {"config_hash": hashes, "trial": trial, "sharpe_per_period": sr},
+        {
+            "config_hash": hashes,
+            "trial": np.concatenate(trial),
+            "sharpe_per_period": np.concatenate(sr),
+        },
         schema=pa.schema(
             [
                 pa.field("config_hash", pa.string()),

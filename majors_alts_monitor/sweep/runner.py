@@ -68,20 +68,21 @@ class SweepRun:
         return self.root / SWEEP_ARTIFACTS
 
     def write(self, final: bool = False, dashboard: bool = False) -> None:
-        """The results, summary and manifest; at the end (``dashboard``) also the dashboard
-        and the trials of every point (kept for ``--resume``)."""
+        """The results, summary, manifest and the trials of every finished point (kept for
+        ``--resume``, so that a sweep whose process was killed resumes from its last finished
+        point); at the end (``dashboard``) also the dashboard. The files are published as one
+        set (``publish.layout``: one rename switches them), so the trials on disk are always
+        those of the results beside them."""
         files = {
             "reports/sweep_results.parquet": parquet_bytes(table(self.spec, self.rows)),
             "reports/sweep_summary.json": to_json_bytes(
                 summary(self.spec, self.rows, self.trial_sr)
             ),
             "artifacts/sweep_manifest.json": to_json_bytes(self.manifest(final)),
+            "artifacts/sweep_trials.parquet": parquet_bytes(trials_table(self.spec, self.trial_sr)),
         }
         if dashboard:
             from .dashboard import sweep_dashboard_html
-
-            trials = trials_table(self.spec, self.trial_sr)
-            files["artifacts/sweep_trials.parquet"] = parquet_bytes(trials)
 
             files["reports/sweep_dashboard.html"] = sweep_dashboard_html(
                 self.spec,

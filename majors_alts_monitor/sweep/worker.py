@@ -1,10 +1,12 @@
 """What runs on a Dask worker: one sweep point, with per-process caches.
 
-Each worker process keeps the last lake it read (keyed by the lake's path, its fingerprint, the
-reader's settings and the window), the last ``Market`` built from it (keyed by the hash of the
-``data``, ``universe``, ``features`` and ``book`` sections) and the last ``Prepared`` (that key
-plus ``costs``, ``vol_target``, ``regime.exposure``, ``regime.grid.score_features`` and the
-burn-in). One entry each: a worker's memory stays at one run's whatever the number of points,
+Each worker process keeps the last lake it read, every asset on narrow columns (``lake.wide``,
+keyed by the lake's path, its fingerprint, the reader's settings and the window; a point with
+another ``universe`` section keeps other candidates' rows of it without reading the lake
+again), the last ``Market`` built from it (keyed by the hash of the ``data``, ``universe``,
+``features`` and ``book`` sections) and the last ``Prepared`` (that key plus ``costs``,
+``vol_target``, ``regime.exposure``, ``regime.grid.score_features`` and the burn-in). One
+entry each: a worker's memory stays at one run's whatever the number of points,
 and points sent in groups that share a key (the runner's default order) reuse them.
 """
 
@@ -140,17 +142,23 @@ def run_point(task: PointTask) -> PointOutcome:
 
 def _run(task: PointTask, cache: dict[str, bool]) -> tuple[dict[str, Any], np.ndarray | None]:
     from .. import pipeline
+    from ..lake.wide import read_wide
     from ..report.assembly import assemble_kpis
     from .results import ok_row
 
     cfg = task.config
     reader = pipeline.make_reader(cfg)
     lake_key, market_key, prep_key = cache_keys(cfg, task.start, task.end, reader.fingerprint())
-    lake, cache["lake"] = _LAKE.get(lake_key, lambda: reader.read(task.start, task.end))
+    wide, cache["lake"] = _LAKE.get(lake_key, lambda: read_wide(reader, task.start, task.end))
+
+    def market_of() -> Any:  # the candidates' rows for this universe section, then the market
+        lake = pipeline.scope_lake(cfg, wide)
+        s, e, _ = pipeline.effective_window(lake, task.start, task.end)
+        return pipeline.build_market(cfg, lake, s, e)
+
+    market, cache["market"] = _MARKET.get(market_key, market_of)
+    lake = market.lake
     eff_start, eff_end, _ = pipeline.effective_window(lake, task.start, task.end)
-    market, cache["market"] = _MARKET.get(
-        market_key, lambda: pipeline.build_market(cfg, lake, eff_start, eff_end)
-    )
     p, cache["prepared"] = _PREPARED.get(prep_key, lambda: pipeline.prepare_from(cfg, market))
     wf = pipeline.walk_forward(cfg, p, eff_start, eff_end)
     kpis, _ = assemble_kpis(cfg, p, wf.fits, wf.stitched, wf.grid, wf.var_trials, wf.pbo)

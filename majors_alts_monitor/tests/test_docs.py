@@ -70,6 +70,20 @@ def test_readme_is_a_short_guide_whose_links_resolve() -> None:
     )
 
 
+def test_readme_daily_routine_is_the_tested_one() -> None:
+    """The README's daily routine is the block ``tests/morning/test_daily_routine.py`` runs as
+    written (docs/morning.md), character for character."""
+    mark = "<!-- daily-routine -->"
+
+    def block(text: str) -> str:
+        m = re.match(r"\s*```bash\n(.*?)\n```", text.split(mark, 1)[1], re.S)
+        assert m is not None
+        return m.group(1)
+
+    readme = (REPO / "README.md").read_text()
+    assert block(readme) == block((DOCS / "morning.md").read_text())
+
+
 @pytest.fixture(scope="module")
 def run_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("docs_lake")

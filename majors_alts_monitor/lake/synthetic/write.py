@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -69,26 +70,8 @@ def write_lake(
     renamed into place, so a reader never sees half a lake. An existing ``lake``/``truth`` pair
     is replaced only if it was written by this generator; anything else is refused.
     """
-    out_dir = Path(out_dir)
-    lake_dir, truth_dir = out_dir / "lake", out_dir / "truth"
-    for d in (lake_dir, truth_dir):
-        if d.exists() and (not d.is_dir() or (any(d.iterdir()) and not _is_ours(out_dir))):
-            raise OutputLocationError(
-                f"{d} exists and was not written by the synthetic generator; "
-                "choose an empty or new output folder"
-            )
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(prefix=".synth-staging-", dir=out_dir))
-    except OSError as err:
-        raise OutputLocationError(
-            f"cannot write the synthetic lake in {out_dir} ({err.strerror or err}); nothing "
-            "was written. What to do: pass a folder you can write to"
-        ) from None
-    try:
-        new_lake, new_truth = stage / "lake", stage / "truth"
-        new_lake.mkdir()
-        new_truth.mkdir()
+
+    def fill(new_lake: Path, new_truth: Path) -> None:
         for name, df in lake.tables.items():
             if partitioned and name in _FACT_TABLES:
                 years = df.get_column("date").dt.year()
@@ -114,6 +97,35 @@ def write_lake(
         tmp = new_truth / f".{_SPEC_FILE}.tmp"
         tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
         os.replace(tmp, new_truth / _SPEC_FILE)
+
+    return write_staged(Path(out_dir), fill)
+
+
+def write_staged(out_dir: Path, fill: Callable[[Path, Path], None]) -> tuple[Path, Path]:
+    """``out_dir/lake`` and ``out_dir/truth`` as ``fill(new_lake, new_truth)`` writes them in
+    a hidden staging folder inside ``out_dir``, then swapped into place (``write_lake``'s
+    rules: a pair this generator did not write is refused; a folder that cannot be written is
+    an ``OutputLocationError`` and the folder keeps what it held)."""
+    lake_dir, truth_dir = out_dir / "lake", out_dir / "truth"
+    for d in (lake_dir, truth_dir):
+        if d.exists() and (not d.is_dir() or (any(d.iterdir()) and not _is_ours(out_dir))):
+            raise OutputLocationError(
+                f"{d} exists and was not written by the synthetic generator; "
+                "choose an empty or new output folder"
+            )
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=".synth-staging-", dir=out_dir))
+    except OSError as err:
+        raise OutputLocationError(
+            f"cannot write the synthetic lake in {out_dir} ({err.strerror or err}); nothing "
+            "was written. What to do: pass a folder you can write to"
+        ) from None
+    try:
+        new_lake, new_truth = stage / "lake", stage / "truth"
+        new_lake.mkdir()
+        new_truth.mkdir()
+        fill(new_lake, new_truth)
         # swap into place; old folders (ours, checked above) go to the staging folder, and come
         # back if the new one cannot take their place
         for new, target in ((new_lake, lake_dir), (new_truth, truth_dir)):

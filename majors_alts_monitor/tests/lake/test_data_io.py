@@ -35,6 +35,7 @@ from majors_alts_monitor.lake.data_io import (
 )
 from majors_alts_monitor.lake.synthetic import SyntheticLake, SyntheticSpec, generate, write_lake
 from majors_alts_monitor.lake.tables import _may_repeat_a_key
+from majors_alts_monitor.market.scope import read_scoped
 from majors_alts_monitor.tests.snapshots import file_stat_snapshot
 
 SEED = 3
@@ -118,6 +119,79 @@ def test_flat_and_hive_partitioned_lakes_read_the_same(
         for df in a.tables.values():
             if "date" in df.columns:
                 assert df["date"].min() >= window[0] and df["date"].max() <= window[1]
+
+
+@pytest.mark.parametrize("layout", ["flat", "hive"])
+@pytest.mark.parametrize("window", [(None, None), (date(2020, 3, 15), date(2020, 11, 2))])
+def test_a_runs_scoped_read_equals_the_full_read_on_a_quirky_lake(
+    small: tuple[SyntheticLake, Path, Path],
+    layout: str,
+    window: tuple[date | None, date | None],
+) -> None:
+    """Every asset of a 12-coin lake is a candidate: the scoped read (``market.scope``, every
+    asset on narrow columns, rows placed on a grid) gives ``read``'s tables row for row, its
+    notes and warnings (duplicates, spellings, stablecoins, gaps, ragged ends) in order."""
+    _, flat, hive = small
+    lake = flat if layout == "flat" else hive
+    full = reader(lake).read(*window)
+    scoped = read_scoped(reader(lake), CFG.universe, CFG.data.max_gap_days, *window)
+    assert scoped.scope is not None and scoped.scope.n_assets == len(scoped.scope.panel_assets)
+    assert scoped.notes == full.notes and scoped.warnings == full.warnings
+    assert scoped.rejected == full.rejected and full.rejected  # the duplicates, counted
+    assert any("identical duplicate" in n for n in full.notes)
+    assert any("normalised" in n for n in full.notes)
+    assert (scoped.start, scoped.end, scoped.stables) == (full.start, full.end, full.stables)
+    assert scoped.table_stats() == full.table_stats() and scoped.sources == full.sources
+    assert scoped.tables.keys() == full.tables.keys()
+    for name, df in full.tables.items():
+        mine = scoped.tables[name]
+        assert_frame_equal(mine, df.select(mine.columns))
+        if name in CONTRACT_COLS and name not in ("dim_asset",):
+            assert set(CONTRACT_COLS[name]) <= set(mine.columns), name
+
+
+def _early_rows(d: pl.DataFrame, asset: str, values: list[float]) -> pl.DataFrame:
+    """Rows of ``asset`` dated before the lake's first price (off a scoped read's grid)."""
+    col = d.columns[2]
+    extra = pl.DataFrame(
+        {"asset_id": [asset] * len(values), "date": [date(2019, 12, 1)] * len(values), col: values}
+    )
+    return pl.concat([d, extra.select(d.columns).cast(d.schema)])
+
+
+@pytest.mark.parametrize(
+    ("table", "damage"),
+    [
+        ("fact_marketcap", lambda d: _early_rows(d, "BTC", [1e9, 2e9])),  # conflict off the grid
+        ("fact_marketcap", lambda d: _early_rows(d, "BTC", [1e9, 1e9])),  # identical off the grid
+        ("fact_volume", lambda d: _early_rows(d, "ALT001", [5.0])),  # one row off the grid
+        ("fact_price", lambda d: pl.concat([d, d.filter(pl.col("asset_id") == "USDT").head(3)])),
+        ("fact_volume", lambda d: pl.concat([d, d.filter(pl.col("asset_id") == "ETH").head(2)])),
+    ],
+)
+def test_a_runs_scoped_read_repairs_and_refuses_as_read_does(
+    clean_lake: Path, tmp_path: Path, table: str, damage: Callable[[pl.DataFrame], pl.DataFrame]
+) -> None:
+    """Repeated keys on and off the grid, of a stablecoin too: the same notes, rows and
+    refusals whichever way the lake is read."""
+    lake, _ = _damage(clean_lake, tmp_path, table, damage)
+    r, g = reader(lake), CFG.data.max_gap_days
+    try:
+        full = r.read()
+    except LakeError as err:
+        with pytest.raises(LakeError) as info:
+            read_scoped(r, CFG.universe, g, None, None)
+        assert str(info.value) == str(err)
+        return
+    scoped = read_scoped(r, CFG.universe, g, None, None)
+    assert scoped.notes == full.notes and scoped.warnings == full.warnings
+    assert scoped.rejected == full.rejected
+    assert any("identical duplicate" in n or "stablecoins" in n for n in full.notes)
+    assert scoped.table_stats() == full.table_stats()
+    for name in ("fact_price", "fact_marketcap", "fact_volume"):
+        mine = scoped.tables[name]
+        grid = full.tables[name].filter(pl.col("date") >= full.price_span()[0])
+        assert_frame_equal(mine, grid.select(mine.columns))
 
 
 def test_window_read_equals_filtered_full_read(small: tuple[SyntheticLake, Path, Path]) -> None:
@@ -249,11 +323,15 @@ def _damage(
 
 
 def _refused(lake: Path, snap: dict[str, tuple[int, int, str]], **kw: object) -> str:
+    """The refusal of ``read``, and the same one, word for word, from a run's scoped read."""
     with pytest.raises(LakeError) as info:
         reader(lake, **kw).read()
+    with pytest.raises(LakeError) as scoped:
+        read_scoped(reader(lake, **kw), CFG.universe, CFG.data.max_gap_days, None, None)
     assert file_stat_snapshot(lake) == snap, "the reader changed the lake"
     msg = str(info.value)
     assert "What to do:" in msg
+    assert str(scoped.value) == msg
     return msg
 
 

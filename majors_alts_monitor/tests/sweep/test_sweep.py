@@ -4,6 +4,7 @@ Sharpe, and the sweep dashboard in a real browser. Small synthetic lake, short w
 
 from __future__ import annotations
 
+import contextlib
 import html
 import io
 import json
@@ -13,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -494,14 +496,14 @@ def test_ctrl_c_leaves_finished_points_written(lake: Path, tmp_path: Path) -> No
     assert not list(results_of(out).parent.glob(".*tmp*"))
 
 
-@pytest.mark.slow
-def test_scheduler_and_worker_on_loopback(lake: Path, tmp_path: Path) -> None:
-    grid = {"universe.basket_size": [8, 12], "costs.taker_fee_bps": [2.0, 10.0]}
-    path = write_sweep(tmp_path, lake, grid)
-    sched_file = tmp_path / "scheduler.json"
-    procs = []
-    try:
-        procs.append(
+class Loopback:
+    """A ``dask scheduler`` and ``dask worker`` processes on 127.0.0.1 (each worker without a
+    nanny: its pid is the pid that runs the points), stopped at the end."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path, self.procs = tmp_path, []
+        sched_file = tmp_path / "scheduler.json"
+        self.procs.append(
             subprocess.Popen(
                 ["dask", "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard"]
                 + ["--scheduler-file", str(sched_file)],
@@ -510,42 +512,159 @@ def test_scheduler_and_worker_on_loopback(lake: Path, tmp_path: Path) -> None:
                 env=env(),
             )
         )
-        deadline = time.time() + 60
-        while not sched_file.is_file() and time.time() < deadline:
+        # dask writes the file in place: wait until it holds the whole JSON (on a loaded
+        # machine the test may see it created and still empty)
+        deadline, info = time.time() + 60, None
+        while info is None and time.time() < deadline:
             time.sleep(0.2)
-        address = json.loads(sched_file.read_text())["address"]
-        assert address.startswith("tcp://127.0.0.1:")
-        procs.append(
-            subprocess.Popen(
-                ["dask", "worker", address, "--nworkers", "1", "--nthreads", "1"]
-                + ["--host", "127.0.0.1", "--no-dashboard"],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                env=env(),
-            )
+            with contextlib.suppress(OSError, ValueError):
+                info = json.loads(sched_file.read_text())
+        assert info is not None, "the dask scheduler wrote no scheduler file within 60 s"
+        self.address: str = info["address"]
+        assert self.address.startswith("tcp://127.0.0.1:")
+
+    def worker(self, nanny: bool = True) -> subprocess.Popen:
+        p = subprocess.Popen(
+            ["dask", "worker", self.address, "--nworkers", "1", "--nthreads", "1"]
+            + ["--host", "127.0.0.1", "--no-dashboard"]
+            + ([] if nanny else ["--no-nanny"]),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env(),
         )
-        out = tmp_path / "remote"
-        r = subprocess.run(
+        self.procs.append(p)
+        return p
+
+    def sweep(self, path: Path, out: Path, *extra: str) -> subprocess.Popen:
+        p = subprocess.Popen(
             [sys.executable, "-m", "majors_alts_monitor.sweep", str(path)]
-            + ["--scheduler", address, "--output-root", str(out)],
-            capture_output=True,
+            + ["--scheduler", self.address, "--output-root", str(out), "--quiet", *extra],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
             env=env(),
-            timeout=600,
         )
-        assert r.returncode == 0, r.stderr
+        self.procs.append(p)
+        return p
+
+    def close(self) -> None:
+        for p in self.procs[::-1]:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+                try:
+                    p.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait(timeout=30)
+
+
+def manifest_of(root: Path) -> dict:
+    path = root / "artifacts/majors_alts/sweep/sweep_manifest.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def wait_for(pred: Callable[[], bool], what: str, timeout: float = 300) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if pred():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def same_results(a: Path, b: Path) -> None:
+    for name in ("sweep_results.parquet", "sweep_summary.json"):
+        assert (results_of(a).parent / name).read_bytes() == (
+            results_of(b).parent / name
+        ).read_bytes(), name
+
+
+@pytest.mark.slow
+def test_scheduler_and_worker_on_loopback(lake: Path, tmp_path: Path) -> None:
+    grid = {"universe.basket_size": [8, 12], "costs.taker_fee_bps": [2.0, 10.0]}
+    path = write_sweep(tmp_path, lake, grid)
+    loop = Loopback(tmp_path)
+    try:
+        loop.worker()
+        out = tmp_path / "remote"
+        r = loop.sweep(path, out)
+        _, err = r.communicate(timeout=600)
+        assert r.returncode == 0, err
     finally:
-        for p in procs[::-1]:
-            p.send_signal(signal.SIGINT)
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        loop.close()
     local = tmp_path / "local"
     assert cli.main(["sweep", str(path), "--workers", "0", "--output-root", str(local)]) == 0
     assert results_of(out).read_bytes() == results_of(local).read_bytes()
-    man = json.loads((out / "artifacts/majors_alts/sweep/sweep_manifest.json").read_text())
-    assert man["cluster"]["kind"] == "scheduler" and man["cluster"]["address"] == address
+    man = manifest_of(out)
+    assert man["cluster"]["kind"] == "scheduler" and man["cluster"]["address"] == loop.address
+
+
+KILL_GRID = {"costs.taker_fee_bps": [float(k) for k in range(1, 11)]}
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_sweep_and_replaced_gives_byte_identical_results(
+    lake: Path, tmp_path: Path
+) -> None:
+    """The only worker is killed (SIGKILL) once it has finished a point, while it runs the
+    next; a new worker joins and runs the rest, the lost point again: the results are the
+    bytes of a sweep that nothing interrupted."""
+    path = write_sweep(tmp_path, lake, KILL_GRID)
+    out = tmp_path / "remote"
+    loop = Loopback(tmp_path)
+    try:
+        first = loop.worker(nanny=False)
+        client = loop.sweep(path, out)
+        wait_for(lambda: manifest_of(out).get("points"), "the first point")
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(timeout=30)
+        done_before = len(manifest_of(out)["points"])
+        second = loop.worker(nanny=False)
+        _, err = client.communicate(timeout=600)
+        assert client.returncode == 0, err
+    finally:
+        loop.close()
+    man = manifest_of(out)
+    assert man["finished"] and man["points_done"] == len(KILL_GRID["costs.taker_fee_bps"])
+    by = {p["pid"] for p in man["points"]}
+    assert by == {first.pid, second.pid}, (by, first.pid, second.pid)
+    assert 1 <= done_before < man["points_done"]
+    df = pl.read_parquet(results_of(out))
+    assert (df["status"] == "ok").all(), df["error"].to_list()
+    local = tmp_path / "local"
+    assert cli.main(["sweep", str(path), "--workers", "0", "--output-root", str(local)]) == 0
+    same_results(out, local)
+
+
+@pytest.mark.slow
+def test_resume_after_a_killed_client_gives_byte_identical_results(
+    lake: Path, tmp_path: Path
+) -> None:
+    """The sweep's own process is killed (SIGKILL: no clean-up) once a point is written; the
+    same command with --resume keeps the finished points, runs the others and writes the
+    bytes of a sweep that nothing interrupted."""
+    path = write_sweep(tmp_path, lake, KILL_GRID)
+    out = tmp_path / "remote"
+    loop = Loopback(tmp_path)
+    try:
+        loop.worker()
+        client = loop.sweep(path, out)
+        wait_for(lambda: manifest_of(out).get("points"), "the first point")
+        client.kill()
+        client.wait(timeout=30)
+        assert not manifest_of(out)["finished"]
+        again = loop.sweep(path, out, "--resume")
+        _, err = again.communicate(timeout=600)
+        assert again.returncode == 0, err
+    finally:
+        loop.close()
+    man = manifest_of(out)
+    resumed = [p.get("resumed", False) for p in man["points"]]
+    assert man["finished"] and any(resumed) and not all(resumed)
+    assert not list(results_of(out).parent.glob(".*tmp*"))
+    local = tmp_path / "local"
+    assert cli.main(["sweep", str(path), "--workers", "0", "--output-root", str(local)]) == 0
+    same_results(out, local)
 
 
 @pytest.mark.browser
