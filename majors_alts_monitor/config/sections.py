@@ -117,8 +117,9 @@ class UniverseConfig(_Strict):
         ge=0,
         le=1_000_000,
         description="the panel also holds, for each day, the top this many listed assets by "
-        "market cap (the coins of market-wide indices); every other asset counts in btc_dom's "
-        "total only",
+        "market cap and the top this many alts with a 90-day return (the coins of market-wide "
+        "indices: at least 100 keeps altseason_50 and altseason_100 exact); every other asset "
+        "counts in btc_dom's total only",
     )
 
     @model_validator(mode="after")
