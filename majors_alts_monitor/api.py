@@ -31,12 +31,12 @@ from typing import Any
 
 import polars as pl
 
-from . import pipeline
+from . import clock, pipeline
 from .backtest.stages import RunResult
 from .config import Config, apply_overrides, load_config
 from .lake.data_io import LakeData, check_output_root, lake_span
 from .lake.demo import ensure_demo_lake
-from .report.freshness import run_freshness
+from .report.freshness import refuse_future, run_freshness
 
 __all__ = ["RunOutput", "demo_lake", "load_lake", "resolve_config", "run", "signal"]
 
@@ -113,10 +113,12 @@ def run(
     span), in memory. ``lake`` overrides the configuration's ``paths.data_lake``."""
     cfg = resolve_config(config, lake=lake, duckdb=duckdb)
     check_output_root(cfg.paths.output_root, cfg.paths.data_lake, cfg.paths.duckdb)
-    s0, e0 = lake_span(pipeline.make_reader(cfg))
     asked = _date(end, "end")
+    refuse_future(asked, clock.today(), option="--end")  # before any work, as `run`
+    reader = pipeline.make_reader(cfg)  # one generation of the lake for the whole run
+    s0, e0 = lake_span(reader)
     fresh = run_freshness(cfg, e0, asked)  # no end: today's run, as `majors-alts run`
-    res = pipeline.run(cfg, _date(start, "start") or s0, asked or e0, fresh=fresh)
+    res = pipeline.run(cfg, _date(start, "start") or s0, asked or e0, fresh=fresh, reader=reader)
     return RunOutput(
         timeline=res.timeline,
         features=res.features,

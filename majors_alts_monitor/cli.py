@@ -23,7 +23,7 @@ from typing import NoReturn
 from . import __version__, clock
 from .config import Config, load_config
 from .errors import MonitorError
-from .interrupts import raise_if_interrupted, sticky_sigint
+from .interrupts import caused_by_interrupt, raise_if_interrupted, sticky_sigint
 from .lake.demo import DEMO_ASSETS, demo_conflict, ensure_demo_lake
 from .publish import generations
 from .shell import (
@@ -35,12 +35,13 @@ from .shell import (
     parse_date,
     print_result,
     setup_logging,
+    wrote_anything,
 )
 
 log = logging.getLogger("majors_alts_monitor")
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _common(p: argparse.ArgumentParser, demo: bool = True) -> None:
     p.add_argument(
         "--config",
         type=Path,
@@ -55,11 +56,12 @@ def _common(p: argparse.ArgumentParser) -> None:
         default=None,
         help="folder under which reports/, artifacts/, cache/ are written",
     )
-    p.add_argument(
-        "--demo",
-        action="store_true",
-        help="generate (once) and use the synthetic demo lake under <output-root>/cache/",
-    )
+    if demo:
+        p.add_argument(
+            "--demo",
+            action="store_true",
+            help="generate (once) and use the synthetic demo lake under <output-root>/cache/",
+        )
     p.add_argument("--quiet", action="store_true", help="warnings and the summary only")
     add_today(p)
 
@@ -194,7 +196,11 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _config(args: argparse.Namespace, progress: Progress | None = None) -> Config:
+def _config(
+    args: argparse.Namespace, progress: Progress | None = None, *, create: bool = True
+) -> Config:
+    """The command's configuration, its paths checked; ``create=False`` leaves an absent output
+    root uncreated (the demo lake, which lives under it, creates it anyway)."""
     if args.demo and (args.lake is not None or args.duckdb is not None):
         raise demo_conflict("--demo", "--lake" if args.lake is not None else "--duckdb")
     cfg = load_config(args.config)
@@ -203,7 +209,7 @@ def _config(args: argparse.Namespace, progress: Progress | None = None) -> Confi
 
     if not args.demo:
         check_output_root(cfg.paths.output_root, cfg.paths.data_lake, cfg.paths.duckdb)
-    ensure_output_root(cfg.paths.output_root)
+    ensure_output_root(cfg.paths.output_root, create=create or args.demo)
     if args.demo:
         lake_dir = ensure_demo_lake(cfg.paths.output_root, progress)
         paths = cfg.paths.model_copy(update={"data_lake": lake_dir, "duckdb": None})
@@ -285,12 +291,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .lake.data_io import lake_span
     from .morning.notify import record as record_alert
     from .publish.layout import writing_outputs
-    from .report.freshness import run_freshness
+    from .report.freshness import refuse_future, run_freshness
     from .report.orders import size_signal
     from .report.summary import summary_text
     from .report.write import write_run
 
     _modules_loaded()
+    refuse_future(args.end, clock.today(), option="--end")  # before any work: exit 2
     progress = Progress(args.quiet)
     capture = LogCapture()
     logging.getLogger("majors_alts_monitor").addHandler(capture)
@@ -311,7 +318,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         start, end = args.start or s0, args.end or e0
         log.info(f"run {start}..{end}, lake {cfg.paths.data_lake}, config hash {cfg.hash()}")
         fresh = run_freshness(cfg, e0, args.end)  # no --end: today's run, checked
-        res = pipeline.run(cfg, start, end, progress, fresh=fresh)
+        res = pipeline.run(cfg, start, end, progress, fresh=fresh, reader=reader)
         size_signal(res.signal, args.capital, positions, args.min_order, source)
         record_alert(res.signal)  # for --notify (morning/notify.py)
         paths = write_run(res, cfg, log_text=capture.text, progress=progress, out=out)
@@ -323,6 +330,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_signals(args: argparse.Namespace) -> int:
     from . import pipeline
+    from .lake.data_io import ensure_output_root
     from .morning.issue import Issuing
     from .publish.layout import writing_outputs
     from .report.orders import size_signal
@@ -331,13 +339,18 @@ def cmd_signals(args: argparse.Namespace) -> int:
 
     _modules_loaded()
     progress = Progress(args.quiet)
-    cfg = _config(args, progress)
+    cfg = _config(args, progress, create=False)  # a refused call creates no output root
     positions, source = _sizing(args, cfg)
     # no --asof: today's call, refused on a lake older than data.max_age_days (--allow-stale)
-    sig = pipeline.signal(cfg, args.asof, progress, start=args.start, allow_stale=args.allow_stale)
+    reader = pipeline.make_reader(cfg)  # one generation of the lake for the whole command
+    sig = pipeline.signal(
+        cfg, args.asof, progress, start=args.start, allow_stale=args.allow_stale, reader=reader
+    )
     size_signal(sig, args.capital, positions, args.min_order, source)
-    issuing = Issuing(cfg, sig, args)  # the ledger (morning/issue.py): orders against it
+    # the ledger (morning/issue.py): orders against it
+    issuing = Issuing(cfg, sig, args, reader=reader)
     lakes = [cfg.paths.data_lake]
+    ensure_output_root(cfg.paths.output_root)  # the call is made: now the root may be created
     with writing_outputs(
         cfg.paths.output_root, lakes=lakes, duckdb=cfg.paths.duckdb, command="signals"
     ) as out:
@@ -394,8 +407,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     lines += [f"  PROBLEM  {x}" for x in rep.problems]
     if rep.problems:
         lines.append(
-            f"{len(rep.problems)} problem(s): what readers see is not the set its writer "
-            "published. What to do: run the command that writes it again"
+            f"{len(rep.problems)} problem(s): what readers see is not what its writer "
+            "published. What to do: as each problem says, or run the command that writes it "
+            "again"
         )
     code = print_result("\n".join(lines)) if lines else 0
     return 2 if rep.problems and code == 0 else code
@@ -420,6 +434,8 @@ def main(argv: list[str] | None = None) -> int:
             return handlers[args.command](args)
     except MonitorError as err:
         print(f"error: {err}", file=sys.stderr)
+        if wrote_anything():  # what was written before the failure, said truthfully
+            print(f"note: {outputs_state()}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         return _interrupted()
@@ -460,25 +476,13 @@ def _interrupted() -> int:
     # objects left half-built by the interrupt (e.g. llvmlite's during a numba compile) may
     # complain from their finalisers at exit: noise after a Ctrl-C, not news
     sys.unraisablehook = lambda _unraisable: None
-    state = f"interrupted; {outputs_state()}" if generations.published else INTERRUPTED
+    state = f"interrupted; {outputs_state()}" if wrote_anything() else INTERRUPTED
     print(state, file=sys.stderr)
     return 130
 
 
 def _caused_by_interrupt(err: BaseException) -> bool:
-    """A Ctrl-C that surfaced as another exception: a KeyboardInterrupt raised inside a
-    Python callback of compiled code comes back as ``SystemError: ... returned a result with
-    an exception set`` with the KeyboardInterrupt as its cause (the grid search holds SIGINT
-    for this reason, ``regime.search.sigint_deferred``); libraries may also wrap it as a
-    context."""
-    seen: set[int] = set()
-    e: BaseException | None = err
-    while e is not None and id(e) not in seen:
-        if isinstance(e, KeyboardInterrupt):
-            return True
-        seen.add(id(e))
-        e = e.__cause__ or e.__context__
-    return False
+    return caused_by_interrupt(err)
 
 
 def _exit_now(code: int) -> NoReturn:

@@ -16,6 +16,12 @@ def today() -> date:
     return _pinned if _pinned is not None else datetime.now(UTC).date()
 
 
+def utc_today() -> date:
+    """Today in UTC by the machine's clock, whatever a command pinned: the last day any data
+    can be dated (a row after it is a broken date, not the future seen from a pinned today)."""
+    return datetime.now(UTC).date()
+
+
 def pin(day: date | None) -> None:
     """Pin today to ``day`` for the rest of the process (``None`` unpins)."""
     global _pinned

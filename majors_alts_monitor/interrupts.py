@@ -79,3 +79,19 @@ def raise_if_interrupted() -> None:
     library swallowed)."""
     if _pending:
         raise KeyboardInterrupt
+
+
+def caused_by_interrupt(err: BaseException) -> bool:
+    """A Ctrl-C that surfaced as another exception: a KeyboardInterrupt raised inside a
+    Python callback of compiled code comes back as ``SystemError: ... returned a result with
+    an exception set`` with the KeyboardInterrupt as its cause (the grid search holds SIGINT
+    for this reason, ``regime.search.sigint_deferred``); libraries may also wrap it as a
+    context."""
+    seen: set[int] = set()
+    e: BaseException | None = err
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False

@@ -200,6 +200,7 @@ def run(
     lake: LakeData | None = None,
     prepared: Prepared | None = None,
     fresh: Freshness | None = None,
+    reader: LakeReader | None = None,
 ) -> RunResult:
     """The whole run. ``lake`` (read for ``[start, end]``) and ``prepared`` (for the effective
     window) skip those stages when a caller already holds them (the sweep's workers).
@@ -215,7 +216,7 @@ def run(
         timings[name] = round(time.time() - t, 3)
         t = time.time()
 
-    reader = make_reader(cfg)
+    reader = make_reader(cfg) if reader is None else reader
     check_output_root(cfg.paths.output_root, cfg.paths.data_lake, cfg.paths.duckdb)
     if end < start:
         raise MonitorError(f"--end {end} is before --start {start}")
@@ -232,8 +233,8 @@ def run(
             option="--end",
         )
     fresh = replace(fresh, data_end=eff_end)  # the run's last day: its signal's decision day
-    if fresh.stale:
-        warns.insert(0, fresh.warning())
+    if fresh.banner() is not None:  # STALE, or LATE: the call's trade day is over
+        warns.insert(0, fresh.banner())
     lap("read")
     progress("building panel, universe, features and book")
     p = prepare(cfg, lake, eff_start, eff_end) if prepared is None else prepared
@@ -362,6 +363,7 @@ def signal(
     *,
     start: date | None = None,
     allow_stale: bool = False,
+    reader: LakeReader | None = None,
 ) -> dict:
     """Tomorrow's book from data dated ``<= asof`` only (see OUTPUTS.md, signals_today.json);
     ``asof=None``: today's call, from the lake's last date.
@@ -371,10 +373,12 @@ def signal(
     many days). A decision day more than ``data.stale_days`` before ``asof`` is refused unless
     ``allow_stale``; the result then depends on the lake only, never on ``asof``. Today's call
     on a lake older than ``data.max_age_days`` is refused the same way, an ``asof`` after today
-    always (``report.freshness``)."""
+    always (``report.freshness``). ``reader``: the command's reader (its generation of the
+    lake is what the ledger's lake fingerprint describes)."""
     today = clock.today()
     refuse_future(asof, today)
-    reader = make_reader(cfg)
+    reader = make_reader(cfg) if reader is None else reader
+    reader.fingerprint()  # taken now: the generation read, however late it is recorded
     check_output_root(cfg.paths.output_root, cfg.paths.data_lake, cfg.paths.duckdb)
     lake_first, lake_last = lake_span(reader)
     fresh = assess(
@@ -387,8 +391,8 @@ def signal(
     )
     if fresh.stale and not allow_stale:
         raise fresh.error()
-    if fresh.stale:
-        log.warning(fresh.warning())
+    if fresh.banner() is not None:  # STALE, or LATE: the call's trade day is already over
+        log.warning(fresh.banner())
     asof = lake_last if asof is None else asof
     if start is not None:
         origin = start

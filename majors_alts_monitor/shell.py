@@ -14,7 +14,8 @@ import time
 from datetime import date
 
 from .interrupts import raise_if_interrupted
-from .publish.generations import published
+from .publish.generations import kept, published
+from .publish.layout import shown_path
 
 log = logging.getLogger("majors_alts_monitor")
 
@@ -33,7 +34,7 @@ def add_today(p: argparse.ArgumentParser) -> None:
         "--today",
         type=parse_date,
         default=None,
-        help="pin today's date (default: today in UTC); rows dated after it are refused",
+        help="pin today's date (default: today in UTC); rows dated after it are left out",
     )
 
 
@@ -129,11 +130,24 @@ def closed_stdout() -> int:
 
 
 def outputs_state() -> str:
-    """What readers see after this command, for its failure and interrupted messages."""
+    """What readers see after this command, for its failure and interrupted messages: the last
+    set it switched in, and every file it wrote outside the generations (a signal's record in
+    ``signals/``, a ledger record), or that previous outputs are untouched."""
+    parts = []
     if published:
         p = published[-1]
-        return (
+        parts.append(
             f"this command's outputs were already written under {p.where}, whole "
             f"(generation {p.generation})"
         )
-    return "previous outputs are untouched"
+    if kept:
+        parts.append(
+            "it wrote, whole, outside the generations (folders that accumulate): "
+            + ", ".join(str(shown_path(k)) for k in dict.fromkeys(kept))
+        )
+    return "; ".join(parts) if parts else "previous outputs are untouched"
+
+
+def wrote_anything() -> bool:
+    """Whether this command published a set or wrote a file outside the generations."""
+    return bool(published or kept)

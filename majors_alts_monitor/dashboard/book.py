@@ -1,4 +1,4 @@
-"""The book to trade, on the dashboard's first screen: tomorrow's names, sides and weights from
+"""The book to trade, on the dashboard's first screen: the trade day's names, sides and weights from
 the run's own signal, with US dollars when the run was given ``--capital`` and the orders when
 it was given ``--positions`` (``report/orders.py``); when the model is flat, the book it would
 hold if it entered, and why a day is not traded when thin data refused it."""
@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..labels import num, regime_label, usd
+from ..report.book_text import held_when
 from .common import DashboardData
 from .tables import _table
 
@@ -53,7 +54,7 @@ def book_card(d: DashboardData) -> str:
     shown, held = (targets, True) if targets else (book, False)
     if not held:
         parts.append(
-            '<p class="note">Flat tomorrow: hold nothing.'
+            f'<p class="note">Flat {e(held_when(sig))}: hold nothing.'
             + (" If it entered, the book would be (at exposure 1):" if book else "")
             + "</p>"
         )

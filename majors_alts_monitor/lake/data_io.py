@@ -16,13 +16,18 @@ Rules applied to every table, in this order (each stated, logged and tested):
    ``fact_price`` or ``dim_asset``), then config aliases apply (``SATS -> 1000SATS``).
 4. Null keys are an error. Rows with a null or non-finite value are missing data and dropped
    (counted). Non-positive ``close`` or negative cap/volume/open interest, rows dated before
-   2009-01-03 or after today (``clock.today()``), and values beyond physical sense (a close
+   2009-01-03 or after the machine's UTC date + 1 (no data can be dated there), and values
+   beyond physical sense (a close
    outside 1e-12..1e12 USD, a cap, volume or open interest above 1e15 USD, ``|funding_rate|``
    above 1 a day): dropped with one warning each (``data.on_bad_values: drop``) or refused
    (``error``).
 5. Identical duplicate rows are dropped (counted). Rows that share a key with different values
    are refused, naming the first key: fix the upstream writer, or drop one of them.
 6. Stablecoins (``dim_asset.is_stable``) and the config's exclude list are removed.
+
+Rows dated after today (``clock.today()``, pinned by ``--today``) that the clock allows are
+the future seen from today: cut (point in time), counted under their own reason
+(``tables.FUTURE_REASON``) with a note, never broken rows and not in the shares below.
 
 Every row left out is counted per table and reason (``LakeData.rejected``, the manifest's
 ``rejected_rows``). Missing and duplicate rows above ``limits.rejected_rows_warn_share`` of a
@@ -44,7 +49,7 @@ import polars as pl
 
 from ..config import Config
 from ..errors import LakeError, OutputLocationError
-from ..publish.layout import OutputRoot
+from ..publish.layout import STORE_DIR, LakeOut, OutputRoot
 from ..publish.paths import resolve
 from .lake_data import REQUIRED_FACTS, LakeData, Source, rejected_rows, require_rows
 from .scan import (
@@ -55,7 +60,15 @@ from .scan import (
     other_formats,
     scan_partitions,
 )
-from .tables import _EXTRA_REQUIRED, TABLES, TableSpec, _Report, date_bounds, validate_table
+from .tables import (
+    _EXTRA_REQUIRED,
+    FUTURE_REASON,
+    TABLES,
+    TableSpec,
+    _Report,
+    date_bounds,
+    validate_table,
+)
 
 log = logging.getLogger("majors_alts_monitor")
 
@@ -79,11 +92,12 @@ def check_output_root(output_root: Path, lake_dir: Path, duckdb_path: Path | Non
     OutputRoot(Path(output_root)).check([lake_dir], duckdb_path)
 
 
-def ensure_output_root(output_root: Path) -> None:
+def ensure_output_root(output_root: Path, *, create: bool = True) -> None:
     """Create the output root if absent and refuse one that cannot hold the output folders (a
     file, a file in the way of ``reports/``, ``artifacts/`` or ``cache/``, or a place that
     cannot be created or written). Call it after ``check_output_root``, never for a root inside
-    the lake."""
+    the lake. ``create=False``: the checks only, nothing created (a command that may still be
+    refused, ``signals``, creates the root when it writes)."""
     root = Path(output_root)
     for target in (root, root / "reports", root / "artifacts", root / "cache"):
         if target.exists() and not target.is_dir():
@@ -91,6 +105,8 @@ def ensure_output_root(output_root: Path) -> None:
                 f"output location {target} exists and is not a folder. What to do: pass "
                 "--output-root with a folder (it is created if absent), or move that file"
             )
+    if not create and not root.exists():
+        return
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -140,6 +156,10 @@ class LakeReader:
         error_share: float = 0.05,
     ) -> None:
         self.lake_dir = Path(lake_dir)
+        # one generation for every table this reader opens: a lake the importers wrote is
+        # resolved once, here, so an update switching `current` meanwhile changes nothing read
+        self.generation: Path | None = LakeOut(self.lake_dir).store.current()
+        self._fingerprint: dict[str, object] | None = None
         self.duckdb_path = Path(duckdb_path) if duckdb_path is not None else None
         self.aliases = {k.upper(): v.upper() for k, v in (aliases or {}).items()}
         self.exclude = frozenset(x.upper() for x in exclude)
@@ -175,8 +195,22 @@ class LakeReader:
                 self._duck_tables = {r[0] for r in rows}
         return self._duck_tables
 
-    def source(self, table: str, report: _Report | None = None) -> Source | None:
+    def _file(self, table: str) -> Path:
+        """``NAME.parquet`` as of the reader's generation: the generation's own file for a
+        lake the importers wrote (never the link, which follows whatever is current now), else
+        the lake folder's file (a table the importers do not manage)."""
         file = self.lake_dir / f"{table}.parquet"
+        if self.generation is None:
+            return file
+        pinned = self.generation / f"{table}.parquet"
+        if pinned.is_file():
+            return pinned
+        if file.is_symlink() and STORE_DIR in Path(os.readlink(file)).parts:
+            return self.generation / f"{table}.parquet"  # a later generation's table: absent
+        return file
+
+    def source(self, table: str, report: _Report | None = None) -> Source | None:
+        file = self._file(table)
         folder = self.lake_dir / table
         src: Source | None = None
         if file.is_file():
@@ -206,7 +240,13 @@ class LakeReader:
         return None
 
     def fingerprint(self) -> dict[str, object]:
-        """Each table's files with size and modification time (nothing is opened for writing)."""
+        """Each table's files with size and modification time (nothing is opened for writing),
+        of the reader's generation (taken once: the same record however late it is asked)."""
+        if self._fingerprint is None:
+            self._fingerprint = self._take_fingerprint()
+        return self._fingerprint
+
+    def _take_fingerprint(self) -> dict[str, object]:
         out: dict[str, object] = {"lake": str(resolve(self.lake_dir, "--lake")), "tables": {}}
         for name in TABLES:
             src = self.source(name)
@@ -216,9 +256,7 @@ class LakeReader:
                 "kind": src.kind,
                 "files": [
                     {
-                        "path": str(f.relative_to(self.lake_dir))
-                        if src.kind != "duckdb"
-                        else str(f),
+                        "path": self.relative(f) if src.kind != "duckdb" else str(f),
                         "size": f.stat().st_size,
                         "mtime_ns": f.stat().st_mtime_ns,
                     }
@@ -226,6 +264,13 @@ class LakeReader:
                 ],
             }
         return out
+
+    def relative(self, f: Path) -> str:
+        """``f`` as the lake's readers name it: relative to the lake folder (a generation's
+        file by its name in the lake, as its link is)."""
+        if self.generation is not None and f.is_relative_to(self.generation):
+            return str(f.relative_to(self.generation))
+        return str(f.relative_to(self.lake_dir))
 
     # ---- scanning ------------------------------------------------------------------------
     def _scan(
@@ -419,9 +464,12 @@ class LakeReader:
         """The shares of ``name``'s rows left out (see the module docstring): a warning for
         missing or duplicate rows above the warn share; a ``LakeError`` when broken rows exceed
         the error share."""
-        read = rep.rows_read.get(name, 0)
-        got = rep.rejected.get(name, {})
-        if not read or not got:
+        got = dict(rep.rejected.get(name, {}))
+        # rows after today are the future seen from today, cut (point in time): neither broken
+        # nor missing, and not in the base either (the share is of the rows up to today)
+        future = got.pop(FUTURE_REASON, {"rows": 0})
+        read = rep.rows_read.get(name, 0) - future["rows"]
+        if read <= 0 or not got:
             return
         routine = {r: v for r, v in got.items() if "null" in r or "duplicate" in r}
         broken = {r: v for r, v in got.items() if r not in routine}

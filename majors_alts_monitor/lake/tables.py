@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import polars as pl
 
@@ -44,6 +44,19 @@ FUNDING_MAX = 1.0  # |funding| per day: 100% of notional in one day
 def date_bounds() -> tuple[date, date]:
     """The dates a lake row may carry: ``GENESIS`` .. today."""
     return GENESIS, clock.today()
+
+
+# A row dated after today (pinned by --today, or the clock's) but not after the machine's own
+# UTC date + this slack (a writer a time zone ahead) is the future seen from today: cut (point
+# in time), counted under FUTURE_REASON, never a broken row. Later than that no data can exist.
+FUTURE_SLACK_DAYS = 1
+FUTURE_REASON = "dated after today (the future seen from today)"
+
+
+def latest_possible_date() -> date:
+    """The last date any real row can carry: the machine's UTC date + ``FUTURE_SLACK_DAYS``
+    (never before today, when --today pins a day after the clock's)."""
+    return max(clock.utc_today() + timedelta(days=FUTURE_SLACK_DAYS), clock.today())
 
 
 TABLES: dict[str, TableSpec] = {
@@ -131,6 +144,12 @@ def _beyond(c: str, low: float | None, high: float) -> pl.Expr:
 def _out_of_range(c: str) -> pl.Expr:
     lo, hi = date_bounds()
     return pl.col(c).is_not_null() & ((pl.col(c) < lo) | (pl.col(c) > hi))
+
+
+def _broken_date(c: str) -> pl.Expr:
+    """Dated before the first bitcoin block, or after the last date any data can carry."""
+    lo, last = GENESIS, latest_possible_date()
+    return pl.col(c).is_not_null() & ((pl.col(c) < lo) | (pl.col(c) > last))
 
 
 def _first_key(df: pl.DataFrame, key: Sequence[str]) -> dict:
@@ -260,9 +279,21 @@ def validate_table(
                 f"{t}: normalised {len(changed)} asset ids ({sample}{', ...' if len(changed) > 5 else ''})"
             )
             df = df.with_columns(pl.col("asset_id").replace_strict(mapping, default=None))
-    # dates outside GENESIS .. today: a broken row (1900-01-01, 2099-01-01), never data
+    # dates outside GENESIS .. today: a broken row (1900-01-01, 2099-01-01), never data; but a
+    # row after today that the clock allows is the future seen from a pinned today: cut
     for c in [k for k in key if k.endswith("date")] if not clean else ():
-        out = _out_of_range(c)
+        later = pl.col(c).is_not_null() & (pl.col(c) > date_bounds()[1]) & ~_broken_date(c)
+        future = df.filter(later)
+        if future.height:
+            first = _first_key(future, key)
+            rep.note(
+                f"lake table '{t}', column '{c}': {future.height} rows dated after today "
+                f"{date_bounds()[1]} (through {future[c].max()}) cut: the future seen from today "
+                f"(point in time; not broken rows, first: {first})"
+            )
+            rep.reject(t, FUTURE_REASON, future.height, first)
+            df = df.filter(~later)
+        out = _broken_date(c)
         bad = df.filter(out)
         if bad.height:
             first = _first_key(bad, key)
@@ -270,6 +301,8 @@ def validate_table(
             what = (
                 f"{bad.height} rows dated before {lo} (the first bitcoin block) or after today {hi}"
             )
+            if hi < latest_possible_date():
+                what += f" and after {latest_possible_date()} (the clock's UTC date + 1: no data)"
             if on_bad_values == "error":
                 raise LakeError(
                     t,

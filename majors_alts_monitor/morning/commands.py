@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import MonitorError
-from ..interrupts import raise_if_interrupted
-from ..shell import parse_date, print_result
+from ..interrupts import caused_by_interrupt, raise_if_interrupted
+from ..shell import outputs_state, parse_date, print_result, wrote_anything
 from . import notify
 
 # most severe first: interrupted, unexpected failure, output not written, bad input or
@@ -32,14 +34,14 @@ def worst(codes: list[int]) -> int:
 
 def add_parsers(
     sub: argparse._SubParsersAction,
-    common: Callable[[argparse.ArgumentParser], None],
+    common: Callable[..., None],
     book_options: Callable[[argparse.ArgumentParser], None],
 ) -> None:
     d = sub.add_parser(
         "daily",
         help="the morning in one command: update the lake, today's signal, the ledger, the alert",
     )
-    common(d)
+    common(d, demo=False)  # daily updates a lake you own: never the demo's
     book_options(d)
     notify.add_arguments(d)
     d.add_argument(
@@ -102,13 +104,36 @@ def _coingecko_known(lake: Path) -> bool:
 
 
 def _step(name: str, fn: Callable[[], int], codes: dict[str, int]) -> None:
+    """Run one step; a failure (an error, or an unexpected one: exit 1 with its traceback) is
+    said and recorded, and the morning goes on. A Ctrl-C stops it."""
     raise_if_interrupted()
     try:
         codes[name] = fn()
     except MonitorError as err:
         print(f"error: {name}: {err}", file=sys.stderr, flush=True)
+        _note_written()
         codes[name] = err.exit_code
         notify.note_failure(name, str(err))
+    except Exception as err:  # noqa: BLE001 - a step's surprise must not stop the morning
+        if caused_by_interrupt(err):
+            raise
+        traceback.print_exc(file=sys.stderr)
+        what = f"unexpected failure: {type(err).__name__}: {err}"
+        print(
+            f"error: {name}: {what}. Please report it with the traceback above; the next steps "
+            "run all the same",
+            file=sys.stderr,
+            flush=True,
+        )
+        _note_written()
+        codes[name] = 1
+        notify.note_failure(name, what)
+
+
+def _note_written() -> None:
+    """After a failed step: what this morning wrote so far (sets and records), truthfully."""
+    if wrote_anything():
+        print(f"note: so far {outputs_state()}", file=sys.stderr, flush=True)
 
 
 def cmd_daily(
@@ -119,7 +144,7 @@ def cmd_daily(
     """Update (``binance-archive``, then ``coingecko`` when the lake knows coin ids), then
     ``signals`` without ``--asof`` (recorded in the ledger as issued by ``daily``); the alert
     is posted by ``notify.alerting`` around this command."""
-    if args.lake is None or args.demo:
+    if args.lake is None:
         raise MonitorError(
             "daily needs --lake LAKE: the lake you own, written by majors-alts import, which "
             "it updates before issuing the signal (see docs/morning.md)"
@@ -168,9 +193,15 @@ def cmd_ledger(args: argparse.Namespace, cfg) -> int:
     folder = ledger.ledger_dir(cfg.paths.output_root)
     records = ledger.read(folder)
     if not records:
+        left = folder.is_dir() and any(n.endswith(".json") for n in os.listdir(folder))
+        why = (
+            "its files are no whole record: each is left out, see the warnings above"
+            if left
+            else "empty or absent"
+        )
         raise MonitorError(
-            f"no ledger under {cfg.paths.output_root} (reports/majors_alts/ledger/ is empty or "
-            "absent). What to do: issue signals with majors-alts signals or daily into this "
+            f"no ledger under {cfg.paths.output_root} (reports/majors_alts/ledger/: {why}). "
+            "What to do: issue signals with majors-alts signals or daily into this "
             "--output-root first"
         )
     rep = ledger_report.build(cfg, records, args.start, Progress(args.quiet or args.json))

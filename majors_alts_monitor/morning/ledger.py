@@ -30,7 +30,7 @@ from typing import Any
 from .. import __version__, clock
 from ..errors import PublishError
 from ..publish import accumulate
-from ..publish.layout import OutputRoot
+from ..publish.layout import OutputRoot, shown_path
 
 log = logging.getLogger("majors_alts_monitor")
 
@@ -72,17 +72,26 @@ def answer_hash(sig: Mapping[str, Any]) -> str:
 
 
 def is_backfilled(decision_date: date, today: date) -> bool:
-    """The day the call trades (decision day + 1) was already over when it was issued: an
-    ``--asof`` in the past, or a stale lake."""
+    """The day the call trades (decision day + 1) was already over when it was issued."""
     return decision_date + timedelta(days=1) < today
 
 
 def make_record(
-    sig: Mapping[str, Any], *, command: str, lake_fp: str, today: date | None = None
+    sig: Mapping[str, Any],
+    *,
+    command: str,
+    lake_fp: str,
+    today: date | None = None,
+    asof: bool = True,
 ) -> dict[str, Any]:
-    """The ledger record of a signal record (``signals_today.json``)."""
+    """The ledger record of a signal record (``signals_today.json``). ``asof``: the call was
+    asked for a past day (``signals --asof``). A call whose trade day was over when it was
+    issued is ``backfilled`` when asked with ``--asof``, ``late`` when it is today's call on a
+    lake too far behind for it (the signal's ``late``; a stale lake with ``--allow-stale`` too):
+    a backfill and a late call are told apart."""
     today = today or clock.today()
     d = date.fromisoformat(sig["decision_date"])
+    over = is_backfilled(d, today)
     model = sig.get("model") or {}
     return {
         "schema": SCHEMA,
@@ -97,7 +106,8 @@ def make_record(
         "book": list(sig.get("book") or []),
         "targets": list(sig.get("targets") or []),
         "stale": bool(sig.get("stale", False)),
-        "backfilled": is_backfilled(d, today),
+        "backfilled": asof and over,
+        "late": (not asof) and over,
         "issued_on": today.isoformat(),
         "generated_at": sig.get("generated_at"),
         "command": command,
@@ -135,6 +145,8 @@ class Appended:
             else ""
         )
         back = ", backfilled" if r["backfilled"] else ""
+        if r.get("late"):
+            back = ", late: its trade day was over when issued (the lake was behind)"
         return f"ledger   {r['decision_date']} recorded{rev}{back} ({where})"
 
 
@@ -142,10 +154,72 @@ def _name(rec: Mapping[str, Any]) -> str:
     return f"{rec['decision_date']}_{rec['answer']}.json"
 
 
+REQUIRED = {
+    "decision_date": str,
+    "regime": str,
+    "exposure": (int, float),
+    "answer": str,
+    "book": list,
+    "targets": list,
+}
+FIX = (
+    "What to do: move it out of the ledger folder (records are written whole by signals and "
+    "daily and never changed: this one was edited, damaged or put there by something else), "
+    "then issue that day again with majors-alts signals --asof DAY if its call is needed"
+)
+
+
+def problem(name: str, data: bytes) -> tuple[dict[str, Any] | None, str | None]:
+    """``(record, None)`` for a ledger record file ``name`` whose bytes are ``data``, or
+    ``(None, what is wrong)``: not JSON, not an object, a required key missing or of the wrong
+    type, a decision day that is not a date, or a name that is not
+    ``<decision_date>_<answer>.json`` with ``answer`` the hash of what the record says."""
+    try:
+        rec = json.loads(data)
+    except ValueError as err:
+        return None, f"not JSON ({err})"
+    if not isinstance(rec, dict):
+        return None, f"not a JSON object (a {type(rec).__name__})"
+    missing = [k for k in REQUIRED if k not in rec]
+    if missing:
+        return None, f"no {', '.join(missing)} (not a ledger record)"
+    wrong = [
+        k
+        for k, t in REQUIRED.items()
+        if not isinstance(rec[k], t) or (t is not str and isinstance(rec[k], bool))
+    ]
+    for k in ("book", "targets"):
+        if not all(
+            isinstance(b, dict)
+            and isinstance(b.get("asset_id"), str)
+            and isinstance(b.get("weight"), int | float)
+            and not isinstance(b.get("weight"), bool)
+            for b in rec[k]
+        ):
+            wrong.append(f"{k} (rows of asset_id and a numeric weight)")
+    rev = rec.get("revision", 0)
+    if not isinstance(rev, int) or isinstance(rev, bool) or rev < 0:
+        wrong.append("revision")
+    if wrong:
+        return None, f"{', '.join(wrong)} of the wrong type"
+    try:
+        date.fromisoformat(rec["decision_date"])
+        answer = answer_hash(rec)
+    except (ValueError, TypeError, KeyError) as err:
+        return None, f"its contents cannot be read as a call ({type(err).__name__}: {err})"
+    want = f"{rec['decision_date']}_{answer}.json"
+    if name != want or rec["answer"] != answer:
+        return None, (
+            f"its name or its answer does not match what it says (a record saying this is "
+            f"named {want}): changed after it was written"
+        )
+    return rec, None
+
+
 def read(folder: Path) -> list[dict[str, Any]]:
-    """Every record of the ledger ``folder``, by decision day then issue time; a file that
-    cannot be read is left out with a warning (records are written whole: only an outside
-    change makes one unreadable)."""
+    """Every record of the ledger ``folder``, by decision day then issue time. A file that is
+    not a whole ledger record (``problem``) is left out with a warning naming it and what to
+    do (records are written whole: only an outside change makes one so)."""
     folder = Path(folder)
     try:
         names = sorted(n for n in os.listdir(folder) if n.endswith(".json") and n[0] != ".")
@@ -154,14 +228,36 @@ def read(folder: Path) -> list[dict[str, Any]]:
     out = []
     for n in names:
         try:
-            rec = json.loads((folder / n).read_bytes())
-        except (OSError, ValueError) as err:
-            log.warning(f"ledger record {folder / n} cannot be read ({err}); left out")
+            rec, why = problem(n, (folder / n).read_bytes())
+        except OSError as err:
+            rec, why = None, f"cannot be read ({err.strerror or err})"
+        if rec is None:
+            log.warning(f"ledger record {shown_path(folder / n)} left out: {why}. {FIX}")
             continue
         rec["_file"] = n
         out.append(rec)
-    out.sort(key=lambda r: (r["decision_date"], int(r.get("revision", 0)), r.get("generated_at")))
+    out.sort(
+        key=lambda r: (r["decision_date"], int(r.get("revision", 0)), str(r.get("generated_at")))
+    )
     return out
+
+
+def _existing(final: Path) -> dict[str, Any]:
+    """The record already at ``final`` (the same answer), or ``PublishError`` when that file is
+    not a whole record: the call cannot be recorded under its name."""
+    try:
+        rec, why = problem(final.name, final.read_bytes())
+    except OSError as err:
+        rec, why = None, f"cannot be read ({err.strerror or err})"
+    if rec is None:
+        raise PublishError(
+            f"the ledger record {shown_path(final)} is damaged ({why}), so this call, whose "
+            "record has that name, was not recorded in the ledger. What to do: move that file "
+            "out of the ledger folder (records are written whole by signals and daily and never "
+            "changed: this one was edited, damaged or put there by something else), then run "
+            "this command again"
+        )
+    return rec
 
 
 def append(folder: Path, rec: dict[str, Any]) -> Appended:
@@ -172,7 +268,7 @@ def append(folder: Path, rec: dict[str, Any]) -> Appended:
     rec = dict(rec)
     final = folder / _name(rec)
     if final.exists():
-        return Appended(final, json.loads(final.read_bytes()), False)
+        return Appended(final, _existing(final), False)
     same_day = [r for r in read(folder) if r["decision_date"] == rec["decision_date"]]
     if same_day:
         rec["revision"] = max(int(r.get("revision", 0)) for r in same_day) + 1
@@ -180,17 +276,22 @@ def append(folder: Path, rec: dict[str, Any]) -> Appended:
     data = (json.dumps(rec, sort_keys=True, default=str) + "\n").encode()
     try:
         path = accumulate.append_record(folder, _name(rec), data)
+    except accumulate.RecordedUnflushed:
+        raise
     except PublishError:
         if final.exists():  # another writer recorded the same answer meanwhile
-            return Appended(final, json.loads(final.read_bytes()), False)
+            return Appended(final, _existing(final), False)
         raise
     return Appended(path, rec, True)
 
 
-def issue(out: OutputRoot, sig: Mapping[str, Any], *, command: str, lake_fp: str) -> Appended:
-    """Record an issued signal in the ledger of the output root ``out`` (held for writing)."""
+def issue(
+    out: OutputRoot, sig: Mapping[str, Any], *, command: str, lake_fp: str, asof: bool
+) -> Appended:
+    """Record an issued signal in the ledger of the output root ``out`` (held for writing);
+    ``asof``: asked with ``--asof`` (``make_record``)."""
     folder = out.keep_dir("run", LEDGER_REL)
-    done = append(folder, make_record(sig, command=command, lake_fp=lake_fp))
+    done = append(folder, make_record(sig, command=command, lake_fp=lake_fp, asof=asof))
     return replace(done, shown=out.reports / "ledger")
 
 

@@ -144,6 +144,8 @@ def compare(records: list[dict[str, Any]], timeline: pl.DataFrame) -> dict[str, 
                 "issued_exposure": float(c["exposure"]),
                 "issued_on": c.get("issued_on"),
                 "backfilled": bool(c.get("backfilled")),
+                "late": bool(c.get("late")),
+                "config_hash": c.get("config_hash"),
                 "backtest_regime": regime_now,
                 "backtest_exposure": exp_now,
                 "agrees": agree,
@@ -165,10 +167,22 @@ def compare(records: list[dict[str, Any]], timeline: pl.DataFrame) -> dict[str, 
     }
 
 
+def other_config(records: list[dict[str, Any]], config_hash: str) -> list[dict[str, Any]]:
+    """The records issued under a configuration other than ``config_hash`` (decision day,
+    file, their hash): their calls are judged against this configuration's backtest."""
+    return [
+        {"decision_date": r["decision_date"], "file": r.get("_file"), "config_hash": h}
+        for r in records
+        if (h := r.get("config_hash")) != config_hash
+    ]
+
+
 def build(cfg: Config, records: list[dict[str, Any]], start: date | None, progress) -> dict:
     """The whole report (``--json`` prints it): agreement, revisions, P&L of the calls."""
     from .. import pipeline
 
+    config_hash = cfg.hash()  # the configuration's own hash, as signals records it
+    # (robustness is not needed to judge the calls: turned off here, the hash is not this one)
     cfg = cfg.model_copy(update={"report": cfg.report.model_copy(update={"robustness": False})})
     reader = pipeline.make_reader(cfg)
     s0, e0 = lake_span(reader)
@@ -192,7 +206,8 @@ def build(cfg: Config, records: list[dict[str, Any]], start: date | None, progre
     return {
         "lake_span": [s0.isoformat(), e0.isoformat()],
         "origin": origin.isoformat(),
-        "config_hash": cfg.hash(),
+        "config_hash": config_hash,
+        "other_config": other_config(records, config_hash),
         "agreement": cmp,
         "pnl": pnl,
     }
@@ -206,6 +221,7 @@ def text(rep: dict[str, Any], folder: str, limit: int = 30) -> str:
         f"({len(a['revised_days'])} revised)",
         f"  backtest now: lake {rep['lake_span'][0]}..{rep['lake_span'][1]}, origin "
         f"{rep['origin']}, config {rep['config_hash']}",
+        *_other_config_lines(rep),
         f"  agreement: {a['agree']} of {a['compared']} issued calls match the backtest's regime "
         f"and exposure"
         + (
@@ -221,7 +237,9 @@ def text(rep: dict[str, Any], folder: str, limit: int = 30) -> str:
             else "(not in a test window)"
         )
         mark = {True: "=", False: "!", None: " "}[x["agrees"]]
-        back = " backfilled" if x["backfilled"] else ""
+        back = " backfilled" if x["backfilled"] else (" late" if x.get("late") else "")
+        if x.get("config_hash") != rep["config_hash"]:
+            back += " (other config)"
         lines.append(
             f"  {x['decision_date']}  {_label(x['issued_regime'], x['issued_exposure']):<38}"
             f"{mark} {now:<38}{x['revisions']:>3}{back}"
@@ -250,6 +268,21 @@ def text(rep: dict[str, Any], folder: str, limit: int = 30) -> str:
     if p["assets_not_in_the_lake"]:
         lines.append(f"    not priced (not in the lake): {', '.join(p['assets_not_in_the_lake'])}")
     return "\n".join(lines)
+
+
+def _other_config_lines(rep: dict[str, Any]) -> list[str]:
+    others = rep.get("other_config") or []
+    if not others:
+        return []
+    hashes = sorted({str(o["config_hash"]) for o in others})
+    days = sorted({o["decision_date"] for o in others})
+    shown = ", ".join(days[:5]) + (f" ... ({len(days)} days)" if len(days) > 5 else "")
+    return [
+        f"  config: {len(others)} of {rep['agreement']['records']} records were issued under "
+        f"another config (hash {', '.join(hashes)}), on {shown}: they are judged against this "
+        f"config's backtest ({rep['config_hash']}); pass that record's config to judge them by "
+        "their own"
+    ]
 
 
 def _pending(p: dict[str, Any]) -> str:

@@ -201,6 +201,8 @@ def message(
     if sig is not None:
         if sig.get("stale") or any(str(w).startswith("STALE") for w in warnings):
             events.append("stale")
+        elif sig.get("late"):  # a call for a day already over (report.freshness)
+            events.append("late")
         if sig.get("regime") != sig.get("previous_regime"):
             events.append("regime_change")
             changed.append(f"regime {sig.get('previous_regime')} -> {sig.get('regime')}")
@@ -223,6 +225,8 @@ def message(
         text += f"; FAILED (exit {exit_code}): {error}"
     elif "stale" in events:
         text += "; STALE data"
+    elif "late" in events:
+        text += f"; LATE: for {sig.get('trade_day')}, a day already over"  # type: ignore[union-attr]
     return {
         "schema": SCHEMA,
         "event": event,
@@ -243,7 +247,9 @@ def message(
         "steps": steps,
         "ledger": None
         if ledger is None
-        else {k: ledger.get(k) for k in ("decision_date", "answer", "revision", "backfilled")},
+        else {
+            k: ledger.get(k) for k in ("decision_date", "answer", "revision", "backfilled", "late")
+        },
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "package_version": __version__,
     }

@@ -24,15 +24,19 @@ from typing import Any
 
 from ..errors import PublishError
 from . import fsops
+from .generations import wrote_kept
 
 log = logging.getLogger("majors_alts_monitor")
 
 
 def append_record(folder: Path, name: str, data: bytes) -> Path:
-    """Write ``folder/name`` once (``PublishError`` if a record of that name exists)."""
+    """Write ``folder/name`` once (``PublishError`` if a record of that name exists). The
+    error says whether the record is there (hard-linked, but its folder not flushed to disk)
+    or nothing was recorded."""
     folder = Path(folder)
     final = folder / name
     tmp = folder / f".{name}.tmp-{os.getpid()}"
+    linked = False
     with contextlib.suppress(FileNotFoundError):
         os.unlink(tmp)
     try:
@@ -45,15 +49,26 @@ def append_record(folder: Path, name: str, data: bytes) -> Path:
                 f"{final} is already recorded; records are never replaced. What to do: leave "
                 "it, or record under another name"
             ) from None
+        linked = True
+        wrote_kept(final)
         fsops.fsync_dir(folder)
     except OSError as err:
-        raise PublishError(
-            f"could not record {final} ({err.strerror or err}); nothing recorded"
-        ) from None
+        what = err.strerror or err
+        if linked:
+            raise RecordedUnflushed(
+                f"recorded {final} whole, but its folder could not be flushed to disk ({what}): "
+                "the record may not survive a crash of the machine. What to do: fix the disk, "
+                "then run the command again (the same call is not recorded twice)"
+            ) from None
+        raise PublishError(f"could not record {final} ({what}); nothing recorded") from None
     finally:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
     return final
+
+
+class RecordedUnflushed(PublishError):
+    """``append_record`` linked the record, then could not flush its folder."""
 
 
 def append_line(path: Path, record: dict[str, Any]) -> None:

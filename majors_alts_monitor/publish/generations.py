@@ -76,9 +76,19 @@ class Published:
 published: list[Published] = []
 """What the current command published, in order (``reset`` at the start of a command)."""
 
+kept: list[Path] = []
+"""Files the current command wrote outside the generations, whole (a signal's own record in
+``signals/``, a ledger record: folders that accumulate), as readers see them, in order."""
+
 
 def reset() -> None:
     published.clear()
+    kept.clear()
+
+
+def wrote_kept(path: Path) -> None:
+    """Note that ``path`` (outside the generations) was written whole by this command."""
+    kept.append(Path(path))
 
 
 def sha256_file(path: Path) -> str:

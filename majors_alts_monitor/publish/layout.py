@@ -87,6 +87,17 @@ def _link_in_place(target: str, path: Path) -> None:
     fsops.rename(tmp, path)
 
 
+def shown_path(path: Path) -> Path:
+    """Where readers see a file of a folder that accumulates: ``ROOT/reports/.majors_alts/keep/
+    run/<reports|artifacts>/<name>/...`` is ``ROOT/<reports|artifacts>/majors_alts/<name>/...``
+    (any other path is returned as it is)."""
+    parts = Path(path).parts
+    for i in range(len(parts) - 5):
+        if parts[i : i + 4] == ("reports", STORE_DIR, "keep", "run") and parts[i + 4] in MOUNTS:
+            return Path(*parts[:i], parts[i + 4], SUB, *parts[i + 5 :])
+    return Path(path)
+
+
 class OutputRoot:
     """An output root held for writing (see the module docstring)."""
 

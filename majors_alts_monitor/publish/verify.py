@@ -7,6 +7,12 @@ folders must open the current set. For a lake the importers wrote, the same for 
 and every ``NAME.parquet`` must open the current set's file. A root written by an earlier
 version (no generations) is checked against its run manifest alone.
 
+The folders that accumulate outside the generations are checked record by record: each file of
+``ledger/`` must be a whole ledger record whose name is its decision day and the hash of what it
+says (``morning.ledger.problem``), each file of ``signals/`` a call named by its decision day
+(``report.signal_files.record_problem``). A temporary file left by a writer killed mid-write
+is not a record (readers skip it): it is counted, not a problem.
+
 A lake's set holds its tables and the importer manifest (``importer_manifest.json``, which
 ``update`` reads): both are checked, and both must open the current set.
 """
@@ -92,11 +98,14 @@ def _check_run_manifest(root: Path, gen: Path | None, rec: dict | None, rep: Rep
     files = rec.get("files", {}) if rec else {}
     by = (files.get("artifacts/run_manifest.json") or {}).get("command")
     bad = 0
+    replaced: list[str] = []
     for rel, meta in (man.get("files") or {}).items():
         parts = Path(rel).parts
         if gen is not None and len(parts) > 2 and parts[1] == SUB:
             inner = Path(parts[0], *parts[2:]).as_posix()
-            if rec is not None and files.get(inner, {}).get("command") not in (by, None):
+            later = files.get(inner, {}).get("command") if rec is not None else None
+            if later not in (by, None):
+                replaced.append(f"{rel} (replaced by {later}, whole as its record says)")
                 continue  # replaced by a later command, vouched for by the record
             p = gen / inner
         else:
@@ -109,8 +118,63 @@ def _check_run_manifest(root: Path, gen: Path | None, rec: dict | None, rep: Rep
                 f"run manifest: {rel} is not the version of run {man.get('run_id')}"
             )
             bad += 1
-    if not bad:
+    if not bad and not replaced:
         rep.ok.append(f"run manifest: run {man.get('run_id')}, every file it lists is its own")
+    elif not bad:
+        rep.ok.append(
+            f"run manifest: run {man.get('run_id')}, every file it lists is its own except "
+            + "; ".join(replaced)
+        )
+
+
+def _check_records(folder: Path, shown: Path, what: str, check, rep: Report) -> None:
+    """Each record file of an accumulating folder (``check(name, bytes)``: what is wrong)."""
+    try:
+        names = sorted(os.listdir(folder))
+    except FileNotFoundError:
+        return
+    except OSError as err:
+        rep.problems.append(f"{shown}: cannot be listed ({err.strerror or err})")
+        return
+    temps = [n for n in names if n.startswith(".")]
+    n_ok = 0
+    for n in names:
+        if n.startswith("."):
+            continue
+        p = folder / n
+        if p.is_symlink() or not p.is_file():
+            rep.problems.append(f"{what}: {shown / n} is not a record file")
+            continue
+        if not n.endswith(".json"):
+            rep.problems.append(f"{what}: {shown / n} is not a record (not NAME.json)")
+            continue
+        try:
+            why = check(n, p.read_bytes())
+        except OSError as err:
+            why = f"cannot be read ({err.strerror or err})"
+        if why is None:
+            n_ok += 1
+        else:
+            rep.problems.append(
+                f"{what}: {shown / n}: {why}; readers leave it out. What to do: move it out of "
+                f"{shown} (issue its day again with signals --asof DAY if its call is needed)"
+            )
+    tmp = f", {len(temps)} temporary file(s) of an interrupted writer ignored" if temps else ""
+    rep.ok.append(f"{what}: {n_ok} records whole{tmp}")
+
+
+def _check_kept(out: OutputRoot, rep: Report) -> None:
+    from ..morning.ledger import LEDGER_REL
+    from ..morning.ledger import problem as ledger_problem
+    from ..report.signal_files import RECORDS, record_problem
+
+    keep = out.home / "keep" / "run"
+
+    def ledger_check(name: str, data: bytes) -> str | None:
+        return ledger_problem(name, data)[1]
+
+    _check_records(keep / LEDGER_REL, out.reports / "ledger", "ledger", ledger_check, rep)
+    _check_records(keep / RECORDS, out.reports / "signals", "signals", record_problem, rep)
 
 
 def verify_root(root: Path) -> Report:
@@ -136,6 +200,7 @@ def verify_root(root: Path) -> Report:
     if out.sweep.current() is not None and gen is not None:
         if (out.reports / "sweep").resolve() != (out.sweep.current() / "reports").resolve():
             rep.problems.append(f"{out.reports / 'sweep'} does not open the current sweep set")
+    _check_kept(out, rep)
     return rep
 
 

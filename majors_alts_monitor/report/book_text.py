@@ -1,4 +1,4 @@
-"""The console's book to trade: tomorrow's names, sides and weights (and US dollars at
+"""The console's book to trade: the trade day's names, sides and weights (and US dollars at
 ``--capital``), the orders against ``--positions``, and the regime lines with what each regime
 holds. ``summary_text`` (run) and ``signal_text`` (signals) print these lines."""
 
@@ -30,8 +30,30 @@ def _summary(rows: list[Mapping[str, Any]]) -> str:
     )
 
 
+def held_when(sig: Mapping[str, Any]) -> str:
+    """The day the book is held, as the console and the dashboard say it: "tomorrow" only when
+    the trade day (decision day + 1) is after today; "today (D)" for the call made on its trade
+    day; "on D, a day already over" for a late call or a backfill; "on D" when the clock does
+    not apply (a synthetic lake: its calendar is its spec's; ``report.freshness``)."""
+    trade, today = sig.get("trade_day"), sig.get("today")
+    if trade is None or today is None:
+        return "tomorrow"
+    fr = sig.get("freshness")
+    if (
+        isinstance(fr, Mapping)
+        and fr.get("checked") is False
+        and "synthetic" in str(fr.get("note"))
+    ):
+        return f"on {trade}"
+    if trade > today:
+        return f"tomorrow ({trade})"
+    if trade == today:
+        return f"today ({trade})"
+    return f"on {trade}, a day already over"
+
+
 def book_lines(sig: Mapping[str, Any]) -> list[str]:
-    """The book held tomorrow, one name a line (side, asset, weight of equity, US dollars when
+    """The book held on the trade day (``held_when``), one name a line (side, asset, weight of equity, US dollars when
     ``amounts`` is set); when flat, one line with the book it would hold if entered; then the
     orders when ``orders`` is set."""
     targets = sorted(sig.get("targets") or [], key=lambda t: (t["weight"] < 0, t["asset_id"]))
@@ -40,14 +62,16 @@ def book_lines(sig: Mapping[str, Any]) -> list[str]:
     by_asset = {r["asset_id"]: r["usd"] for r in am["rows"]} if am else {}
     lines: list[str] = []
     if not targets:
-        what = f"flat tomorrow (exposure {num(sig.get('exposure') or 0.0, 2)}): hold nothing"
+        what = (
+            f"flat {held_when(sig)} (exposure {num(sig.get('exposure') or 0.0, 2)}): hold nothing"
+        )
         if book:
             what += f"; if entered: {_summary(book)}"
         lines.append(f"  book     {what}")
     else:
         money = f"; USD at capital {usd(am['capital_usd'])}" if am else ""
         lines.append(
-            f"  book     to hold tomorrow at exposure {num(sig['exposure'], 2)} "
+            f"  book     to hold {held_when(sig)} at exposure {num(sig['exposure'], 2)} "
             f"(weights of equity{money})"
         )
         width = max(len(t["asset_id"]) for t in targets)

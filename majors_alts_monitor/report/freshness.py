@@ -14,7 +14,12 @@ The check applies to a call about the present only. It does not apply to
 - a study of history: ``run --end`` or ``signals --asof`` before ``today - max_age_days``
   (a backfill is measured against its own ``--asof``, ``data.stale_days``).
 
-An ``--asof`` after today is refused: a signal cannot be dated in the future.
+An ``--asof`` (or a ``run --end``) after today is refused: a call cannot be dated in the future.
+
+A call about the present whose trade day (decision day + 1) is already over by today (age 2 up
+to ``data.max_age_days``: yesterday's files not yet published) is **late**: it is issued, but
+``"late": true`` and a ``LATE`` warning first say which past day it is for; it never reads
+"tomorrow". Age 1 is the call for today.
 
 ``Freshness.block()`` is what the signal file, ``kpis.json`` and ``run_manifest.json`` carry
 under ``freshness`` (docs/outputs.md).
@@ -58,6 +63,18 @@ class Freshness:
     def stale(self) -> bool:
         return self.checked and self.age_days > self.max_age_days
 
+    @property
+    def trade_day(self) -> date:
+        """The day the call's book is held: the decision day + 1 (close to close)."""
+        return self.data_end + timedelta(days=1)
+
+    @property
+    def late(self) -> bool:
+        """A call about the present whose trade day is already over by today (age >= 2): a late
+        call for a past day, never "tomorrow's"; with age <= max_age_days still the freshest
+        call possible when the archive publishes late."""
+        return self.checked and self.trade_day < self.today
+
     def what(self) -> str:
         return (
             f"the lake's last date is {self.data_end}, {_days(self.age_days)} before today "
@@ -67,9 +84,27 @@ class Freshness:
     def warning(self) -> str:
         """The banner's text (console, dashboard, the signal's and the run's warnings)."""
         return (
-            f"STALE: {self.what()}: tomorrow's call is from old data. What to do: update the "
-            f"lake ({UPDATE_HINT}), then run again"
+            f"STALE: {self.what()}: the call is for {self.trade_day}, a day already over, from "
+            f"old data. What to do: update the lake ({UPDATE_HINT}), then run again"
         )
+
+    def late_warning(self) -> str:
+        """A late call within ``data.max_age_days`` (the archive has not published yesterday
+        yet): the banner says which day the call is for and that it is over."""
+        return (
+            f"LATE: the call is for {self.trade_day}, a day already over by today {self.today} "
+            f"(UTC): the lake's last date is {self.data_end}, {_days(self.age_days)} before "
+            f"today (within data.max_age_days = {self.max_age_days}: the freshest the archive "
+            f"has published). Today's call needs data through {self.today - timedelta(days=1)}. "
+            f"What to do: update the lake ({UPDATE_HINT}) once the archive has published it, "
+            "then run again"
+        )
+
+    def banner(self) -> str | None:
+        """The first warning of a call about the present: STALE, else LATE, else none."""
+        if self.stale:
+            return self.warning()
+        return self.late_warning() if self.late else None
 
     def error(self) -> MonitorError:
         """``signals`` without ``--asof`` on a stale lake, without ``--allow-stale``."""
@@ -95,6 +130,8 @@ class Freshness:
             "checked": self.checked,
             "stale": self.stale,
             "note": self.note(),
+            "trade_day": self.trade_day.isoformat(),
+            "late": self.late,
         }
 
 
@@ -132,20 +169,22 @@ def assess(
     return Freshness(data_end, today, max_age_days, why)
 
 
-def refuse_future(asof: date | None, today: date) -> None:
-    """``--asof`` after today is an error (exit 2), never a stale call."""
+def refuse_future(asof: date | None, today: date, option: str = "--asof") -> None:
+    """``--asof`` (or ``run --end``, ``option``) after today is an error (exit 2), never a
+    stale call."""
     if asof is not None and asof > today:
+        what = "a signal cannot be dated" if option == "--asof" else "a run cannot end"
         raise MonitorError(
-            f"--asof {asof} is after today {today} (UTC; --today pins it): a signal cannot be "
-            f"dated in the future. What to do: pass --asof {today} or earlier, or leave --asof "
-            "out for the lake's last date"
+            f"{option} {asof} is after today {today} (UTC; --today pins it): {what} in the "
+            f"future. What to do: pass {option} {today} or earlier, or leave {option} out for "
+            "the lake's last date"
         )
 
 
 def stamp(sig: dict[str, Any], fresh: Freshness) -> dict[str, Any]:
-    """``sig`` with the freshness keys after ``stale`` (``today``, ``data_age_days``, the
-    ``freshness`` block), ``stale`` true when the lake is too old for today's call, and the
-    warning first among the warnings."""
+    """``sig`` with the freshness keys after ``stale`` (``today``, ``data_age_days``,
+    ``trade_day``, ``late``, the ``freshness`` block), ``stale`` true when the lake is too old
+    for today's call, and the STALE (or LATE) warning first among the warnings."""
     decision = date.fromisoformat(sig["decision_date"])
     fresh = replace(fresh, data_end=decision)  # the data the record is from
     out: dict[str, Any] = {}
@@ -154,16 +193,21 @@ def stamp(sig: dict[str, Any], fresh: Freshness) -> dict[str, Any]:
             out["stale"] = bool(v) or fresh.stale
             out["today"] = fresh.today.isoformat()
             out["data_age_days"] = fresh.age_days
+            out["trade_day"] = fresh.trade_day.isoformat()
+            out["late"] = fresh.late
             out["freshness"] = fresh.block()
-        elif k not in ("today", "data_age_days", "freshness"):
+        elif k not in ("today", "data_age_days", "trade_day", "late", "freshness"):
             out[k] = v
-    if fresh.stale and fresh.warning() not in out["warnings"]:
-        out["warnings"] = [fresh.warning(), *out["warnings"]]
+    first = fresh.banner()
+    if first is not None and first not in out["warnings"]:
+        out["warnings"] = [first, *out["warnings"]]
     return out
 
 
 def run_freshness(cfg: Config, data_end: date, end: date | None) -> Freshness:
-    """``run``'s check: without ``--end`` (``end=None``) the run is today's."""
+    """``run``'s check: without ``--end`` (``end=None``) the run is today's; an ``--end`` after
+    today is refused (exit 2), as a future ``--asof`` is."""
+    refuse_future(end, clock.today(), option="--end")
     return assess(
         data_end,
         clock.today(),

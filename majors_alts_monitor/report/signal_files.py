@@ -29,7 +29,7 @@ from typing import Any
 
 from ..errors import PublishError
 from ..publish import fsops
-from ..publish.generations import Carry
+from ..publish.generations import Carry, wrote_kept
 from ..publish.layout import OutputRoot
 from .outputs import to_json_bytes
 
@@ -40,6 +40,28 @@ RECORDS = "reports/signals"  # seen at reports/majors_alts/signals/
 def decision_day(sig: dict[str, Any]) -> date:
     """The day a signal decides on (its data's last day; the call is for the next day)."""
     return date.fromisoformat(str(sig.get("decision_date") or sig["asof"]))
+
+
+def record_problem(name: str, data: bytes) -> str | None:
+    """What is wrong with the file ``signals/name`` (bytes ``data``), or ``None`` for a whole
+    record of a call: a JSON object with a decision day and a regime, named
+    ``<decision day>.json``."""
+    try:
+        sig = json.loads(data)
+    except ValueError as err:
+        return f"not JSON ({err})"
+    if not isinstance(sig, dict):
+        return f"not a JSON object (a {type(sig).__name__})"
+    missing = [k for k in ("decision_date", "regime") if k not in sig]
+    if missing:
+        return f"no {', '.join(missing)} (not a signal record)"
+    try:
+        day = decision_day(sig)
+    except (ValueError, TypeError) as err:
+        return f"its decision_date is not a date ({err})"
+    if name != f"{day.isoformat()}.json":
+        return f"it holds the call for decision day {day} but is named {name}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -78,15 +100,23 @@ class Placed:
 def _write_replacing(folder: Path, name: str, data: bytes) -> Path:
     final = folder / name
     tmp = folder / f".{name}.tmp-{os.getpid()}"
+    renamed = False
     with contextlib.suppress(FileNotFoundError):
         os.unlink(tmp)
     try:
         fsops.write_file(tmp, data)
         fsops.rename(tmp, final)
+        renamed = True
+        wrote_kept(final)
         fsops.fsync_dir(folder)
     except OSError as err:
+        done = (
+            f"{final} was written whole but its folder could not be flushed to disk"
+            if renamed
+            else f"could not record {final}: it is as it was"
+        )
         raise PublishError(
-            f"could not record {final} ({err.strerror or err}); signals_today.json was not "
+            f"{done} ({err.strerror or err}); signals_today.json and the ledger were not "
             "changed. What to do: free space or fix the disk or permissions, then run the "
             "command again"
         ) from None

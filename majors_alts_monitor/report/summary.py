@@ -126,7 +126,15 @@ def league_lines(league: dict | None) -> list[str]:
 def stale_lines(k: dict) -> list[str]:
     """The run's stale banner (``report.freshness``): first, before any figure."""
     fr = k.get("freshness") or {}
-    return [f"  STALE DATA: {fr['note'].removeprefix('STALE: ')}"] if fr.get("stale") else []
+    if fr.get("stale"):
+        return [f"  STALE DATA: {fr['note'].removeprefix('STALE: ')}"]
+    if fr.get("late"):
+        return [
+            f"  LATE CALL: the call is for {fr['trade_day']}, a day already over by today "
+            f"{fr['today']} (the lake's last date is {fr['data_end']}, {fr['age_days']} days "
+            "before today): see the first warning"
+        ]
+    return []
 
 
 def cost_lines(k: dict) -> list[str]:
@@ -164,6 +172,11 @@ def signal_text(sig: dict, where: Path | list[str]) -> str:
             if sig["stale"]
             else []
         ),
+        *(
+            f"  LATE CALL: {w.removeprefix('LATE: ')}"
+            for w in sig["warnings"]
+            if w.startswith("LATE: ") and not sig["stale"]
+        ),
         f"  regime   {regime_line(sig)}   score {_f(sig['score'], nd=3)}",
         f"  action   {sig['action']}   exposure held {_f(sig['exposure'])}",
         *([f"  why      {sig['explain']['reason']}"] if sig.get("explain") else []),
@@ -180,7 +193,7 @@ def signal_text(sig: dict, where: Path | list[str]) -> str:
         ),
     ]
     for w in sig["warnings"]:
-        if not w.startswith("STALE"):
+        if not w.startswith(("STALE", "LATE: ")):
             lines.append(f"  warning  {w}")
     if isinstance(where, Path):
         lines.append(f"  written  {where.absolute()}")

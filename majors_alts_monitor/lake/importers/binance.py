@@ -180,9 +180,12 @@ def parse_klines_files(
                 True,
             ),
             (
-                pl.col("quote_volume").is_null()
-                | ~pl.col("quote_volume").is_finite()
-                | (pl.col("quote_volume") < 0),
+                pl.col("quote_volume").is_not_null() & ~pl.col("quote_volume").is_finite(),
+                "quote_volume not a finite number (NaN or infinite)",
+                True,
+            ),
+            (
+                pl.col("quote_volume").is_null() | (pl.col("quote_volume") < 0),
                 "quote_volume missing or < 0",
                 True,
             ),

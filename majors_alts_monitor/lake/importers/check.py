@@ -23,7 +23,7 @@ from ...publish.layout import STORE_DIR
 from ...shell import add_today, print_result
 from ..data_io import reader_for
 from ..scan import missing_table_hint, other_formats
-from ..tables import TABLES, _Report
+from ..tables import FUTURE_REASON, TABLES, _Report
 from .common import MULTIPLIER_PREFIX
 
 SHOWN = 5  # instruments named per finding
@@ -130,7 +130,7 @@ def cmd_check_lake(args: argparse.Namespace) -> int:
             src_txt = (
                 f"{src.path.name} (DuckDB)"
                 if src.kind == "duckdb"
-                else str(src.path.relative_to(reader.lake_dir))
+                else reader.relative(src.path)
                 + (f"/ ({len(src.files)} files)" if src.kind == "parquet_dir" else "")
             )
             n = f"{df.height:,}"
@@ -144,7 +144,8 @@ def cmd_check_lake(args: argparse.Namespace) -> int:
                 problems.append(missing_table_hint(reader.lake_dir, name))
         problems += [f"warning: {w}" for w in rep.warnings]
         for reason, v in rep.rejected.get(name, {}).items():
-            problems.append(f"rejected: {v['rows']:,} rows, {reason} (first: {v['first']})")
+            what = "cut" if reason == FUTURE_REASON else "rejected"  # point in time, not broken
+            problems.append(f"{what}: {v['rows']:,} rows, {reason} (first: {v['first']})")
         problems += [f"note: {x}" for x in rep.notes if "is absent" not in x]
         rows.append((name, n, assets, span, src_txt, problems))
     w = [max(len(r[i]) for r in rows) for i in range(5)]

@@ -22,7 +22,7 @@ from ...errors import MonitorError
 from ...publish.layout import STORE_DIR
 from ...shell import parse_date, print_result
 from ..data_io import LakeReader
-from ..tables import TABLES, _Report
+from ..tables import FUTURE_REASON, TABLES, _Report
 from . import archive as ar
 from . import manifest as mf
 from .commands import add_conflict_arguments, add_member_limit, aliases_of, refuse_broken
@@ -205,6 +205,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     m.add_argument("--quote", default="USDT")
     m.add_argument("--config", type=Path, default=None, help="YAML config (aliases)")
+    m.add_argument(
+        "--today",
+        type=parse_date,
+        default=None,
+        help="pin today's date (default: today in UTC): the archive as it stood that day, rows "
+        "dated after it left out (the future seen from today), e.g. to replay a morning",
+    )
 
 
 def refuse_without_manifest(out: Path) -> None:
@@ -509,6 +516,7 @@ def cmd_mirror(args: argparse.Namespace) -> int:
         k: df.filter(~pl.col("asset_id").is_in(sorted(stables))) if "asset_id" in df.columns else df
         for k, df in tables.items()
     }
+    cut = {t: v[FUTURE_REASON]["rows"] for t, v in rep.rejected.items() if FUTURE_REASON in v}
     last = tables["fact_price"]["date"].max()
     daily_from = args.daily_from or last.replace(day=1)  # type: ignore[union-attr]
     through = args.funding_through or month_before(daily_from)
@@ -520,6 +528,11 @@ def cmd_mirror(args: argparse.Namespace) -> int:
     ]
     lines += [f"  {k:<16} {v:>5} symbols" for k, v in s.symbols.items()]
     lines += [f"  left out: {x}" for x in s.left_out]
+    lines += [
+        f"  left out: {t} {n:,} rows dated after today {clock.today()} (the future seen from "
+        "today: --today)"
+        for t, n in cut.items()
+    ]
     lines.append(
         f"  serve it: python -m http.server --directory {args.out} PORT; then update "
         f"binance-archive --base-url http://127.0.0.1:PORT/ and update coingecko --base-url "

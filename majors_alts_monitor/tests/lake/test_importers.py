@@ -264,6 +264,7 @@ def test_klines_units_headers_and_drops() -> None:
         f"{ms + 3_600_000},1,1,1,1,1,0,1,1,1,1,0\n"  # not at midnight
         f"{ms + DAY_MS},1,1,1,2,1,0,-5,1,1,1,0\n"  # negative quote volume
         f"{ms + 2 * DAY_MS},1,1,1,2,1,0,5,1,1,1,0\n"
+        f"{ms + 3 * DAY_MS},1,1,1,2,1,0,inf,1,1,1,0\n"  # infinite quote volume (review 11)
     )
     k3 = binance.parse_klines(InputFile("z", "ETHUSDC-1d-2025-01", bad), {}, drops)
     assert k3 is not None and k3.frame.height == 1 and k3.quote == "USDC"
@@ -271,6 +272,7 @@ def test_klines_units_headers_and_drops() -> None:
         "close missing or <= 0",
         "candle does not open at 00:00 UTC",
         "quote_volume missing or < 0",
+        "quote_volume not a finite number (NaN or infinite)",
     }
     for name, reason in [
         ("BTCUSDT-1h-2025-01", "interval 1h"),

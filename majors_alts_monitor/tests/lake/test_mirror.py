@@ -80,3 +80,20 @@ def test_mirror_writes_the_archives_formats_and_a_rerun_changes_no_byte(
     assert "(0 written" in capsys.readouterr().out
     assert file_stat_snapshot(out) == snap
     assert cli.main(["mirror", str(lake), str(lake / "m")]) == 2  # never inside the lake
+
+
+def test_mirror_takes_today_the_archive_as_it_stood_that_day(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Review defect 10 (issue 17 #4: ``--today`` on every command): ``mirror --today D`` is the
+    archive as it stood on D; the lake's rows dated after D are the future, left out and said."""
+    spec = SyntheticSpec(n_assets=8, start=date(2024, 9, 1), end=date(2025, 1, 20), seed=2)
+    lake, _ = write_lake(generate(spec), tmp_path / "src")
+    out = tmp_path / "mirror"
+    argv = ["mirror", str(lake), str(out), "--daily-from", "2025-01-01", "--today", "2025-01-10"]
+    assert cli.main(argv) == 0
+    text = capsys.readouterr().out
+    assert "left out: fact_price" in text and "dated after today 2025-01-10" in text
+    daily = out / "data/spot/daily/klines/BTCUSDT/1d"
+    days = sorted(p.name for p in daily.glob("*.zip"))
+    assert days[-1] == "BTCUSDT-1d-2025-01-10.zip"  # nothing from the future

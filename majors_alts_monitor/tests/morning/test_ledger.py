@@ -86,7 +86,9 @@ folder, start = sys.argv[1], int(sys.argv[2])
 book = [{"asset_id": f"ALT{j:03d}", "side": "short", "weight": -0.005} for j in range(200)]
 for i in range(start, start + 100000):
     day = (date(2000, 1, 1) + timedelta(days=i)).isoformat()
-    rec = {"decision_date": day, "answer": f"{i:016x}", "revision": 0, "book": book, "i": i}
+    sig = {"decision_date": day, "regime": "BALANCED", "exposure": 0.5, "score": i,
+           "book": book, "targets": book}
+    rec = ledger.make_record(sig, command="test", lake_fp="x", today=date(2100, 1, 1))
     done = ledger.append(folder, rec)
     print(done.path.name, flush=True)
 """
@@ -123,19 +125,21 @@ def test_a_writer_killed_mid_append_loses_nothing_and_leaves_no_half_record(
     # what a kill can leave is a temporary file, which is no record; a later writer goes on
     assert all(n.endswith(".json") or n.startswith(".") for n in os.listdir(folder))
     n = len(ledger.read(folder))
-    rec = {"decision_date": "1999-01-01", "answer": "f" * 16, "revision": 0, "book": []}
+    rec = ledger.make_record(_sig("1999-01-01"), command="test", lake_fp="x")
     assert ledger.append(folder, rec).added and len(ledger.read(folder)) == n + 1
 
 
 APPENDER = """
 import sys
+from datetime import date
 from majors_alts_monitor.morning import ledger
 folder, who = sys.argv[1], sys.argv[2]
 for i in range(150):
     # half the records are the same for both writers (one of them records it)
-    ans = f"{i:016x}" if i % 2 else f"{who}{i:015x}"
-    ledger.append(folder, {"decision_date": f"2001-01-{1 + i % 28:02d}", "answer": ans,
-                           "revision": 0, "who": who, "pad": "x" * 20000})
+    sig = {"decision_date": f"2001-01-{1 + i % 28:02d}", "exposure": 0.5, "score": i,
+           "regime": "BALANCED" if i % 2 else f"W{who}", "book": [], "targets": []}
+    rec = ledger.make_record(sig, command="test", lake_fp="x", today=date(2100, 1, 1))
+    ledger.append(folder, {**rec, "who": who, "pad": "x" * 20000})
 """
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+import yaml
 
 from majors_alts_monitor import cli, pipeline
 from majors_alts_monitor.backtest.stages import iso
@@ -72,7 +73,13 @@ def test_ledger_command_reports_agreement_revisions_and_pnl(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     root = tmp_path / "out"
-    common = ["--lake", str(synth_lake), "--output-root", str(root), "--config", str(quick_config)]
+    # robustness on (as the packaged config): the ledger's backtest turns it off, and must still
+    # say the configuration's own hash, the one signals records (review defect 5)
+    cfg = tmp_path / "robust.yaml"
+    y = yaml.safe_load(quick_config.read_text())
+    y["report"]["robustness"] = True
+    cfg.write_text(yaml.safe_dump(y))
+    common = ["--lake", str(synth_lake), "--output-root", str(root), "--config", str(cfg)]
     assert cli.main(["ledger", *common]) == 2  # no ledger yet: says what to do
     assert "no ledger" in capsys.readouterr().err
     days = [date(2023, 6, d) for d in (24, 25, 26)]
@@ -84,11 +91,20 @@ def test_ledger_command_reports_agreement_revisions_and_pnl(
     first = ledger.read(folder)[0]
     other = {**first, "regime": "RISK_ON_ALTS" if first["regime"] != "RISK_ON_ALTS" else "BALANCED"}
     other.pop("_file")
-    other["answer"] = "0" * 16
+    other["answer"] = ledger.answer_hash(other)
+    other["config_hash"] = "0123456789abcdef"  # issued under another configuration
     ledger.append(folder, other)
     capsys.readouterr()
     assert cli.main(["ledger", *common, "--json", "--today", "2023-06-27"]) == 0
     rep = json.loads(capsys.readouterr().out)
+    assert rep["config_hash"] == load_config(cfg).hash() == first["config_hash"]
+    assert rep["other_config"] == [
+        {
+            "decision_date": days[0].isoformat(),
+            "file": f"{days[0].isoformat()}_{other['answer']}.json",
+            "config_hash": "0123456789abcdef",
+        }
+    ]
     a = rep["agreement"]
     assert a["calls"] == 3 and a["records"] == 4 and a["agree"] == 3 and a["disagree"] == []
     assert a["revised_days"] == [days[0].isoformat()]
@@ -100,3 +116,6 @@ def test_ledger_command_reports_agreement_revisions_and_pnl(
     out = capsys.readouterr().out
     assert "agreement: 3 of 3" in out and "P&L of the issued calls" in out
     assert "fees (cost)" in out and "funding (P&L)" in out
+    assert f"config {load_config(cfg).hash()}" in out
+    assert "1 of 4 records were issued under another config (hash 0123456789abcdef)" in out
+    assert "(other config)" not in out  # the judged calls (first issues) are this config's

@@ -91,7 +91,9 @@ SIGNAL = b'{"asof": "2021-08-31", "regime": "BALANCED"}\n'
 
 
 def publish_signals(root: Path, s: Sets) -> None:
-    """``signals``: its file replaced, every file of the run carried over (hard links)."""
+    """``signals``' generation alone: its file replaced, every file of the run carried over
+    (hard links). Every write of the real ``signals`` (its record, the ledger) is faulted in
+    ``test_signals_faults.py``."""
     with writing_outputs(root, lakes=[s.lake], command="signals") as out:
         out.publish_run({"reports/signals_today.json": SIGNAL}, command="signals", carry=True)
 

@@ -86,14 +86,14 @@ def test_files_that_accumulate_survive_every_later_set(tmp_path: Path) -> None:
     root = tmp_path / "out"
     with writing_outputs(root) as out:
         out.publish_run({"reports/kpis.json": b"1"}, command="run")
-        ledger = out.keep_dir("run", "reports/ledger")
+        ledger = out.keep_dir("run", "reports/journal")
         accumulate.append_record(ledger, "2024-01-01.json", b'{"day": 1}\n')
         with pytest.raises(PublishError, match="never replaced"):
             accumulate.append_record(ledger, "2024-01-01.json", b'{"day": 2}\n')
         accumulate.append_line(ledger / "signals.jsonl", {"asof": "2024-01-01"})
         out.publish_run({"reports/kpis.json": b"2"}, command="run")  # a later run
         out.publish_run({"reports/kpis.json": b"3"}, command="run")
-    seen = root / "reports/majors_alts/ledger"
+    seen = root / "reports/majors_alts/journal"
     assert (seen / "2024-01-01.json").read_text() == '{"day": 1}\n'
     # a crash cut the last line: the next append removes it, readers never see it
     with open(seen / "signals.jsonl", "ab") as fh:

@@ -55,6 +55,9 @@ def test_stale_lake_is_refused_naming_both_dates(real_binance_lake: Path, tmp_pa
     assert "majors-alts update binance-archive" in err and "--allow-stale" in err
     assert not _today_file(tmp_path).exists()  # nothing written
     assert not (tmp_path / "reports" / "majors_alts" / "signals").exists()
+    # review defect 12: a refused call leaves no empty output root behind
+    code, _, _ = _signals(real_binance_lake, tmp_path / "fresh_root", "--today", TODAY)
+    assert code == 2 and not (tmp_path / "fresh_root").exists()
 
 
 def test_allow_stale_warns_and_marks_the_file(real_binance_lake: Path, tmp_path: Path):
@@ -72,7 +75,11 @@ def test_allow_stale_warns_and_marks_the_file(real_binance_lake: Path, tmp_path:
         "checked": True,
         "stale": True,
         "note": sig["warnings"][0],
+        "trade_day": "2026-03-04",
+        "late": True,
     }
+    assert sig["trade_day"] == "2026-03-04" and sig["late"] is True
+    assert "tomorrow" not in out  # the call is for a day long over
     assert sig["warnings"][0].startswith(f"STALE: the lake's last date is {LAKE_END}, 279 days")
     lines = out.splitlines()
     assert lines[2].startswith(f"  STALE DATA: the lake's last date is {LAKE_END}")  # first
@@ -101,6 +108,38 @@ def test_a_lake_within_max_age_is_fresh(cut_lake: Path, tmp_path: Path, today: s
     assert sig["data_age_days"] == (date.fromisoformat(today) - date(2026, 2, 20)).days
     code, _, err = _signals(cut_lake, tmp_path, "--today", "2026-02-23")
     assert code == 2 and "3 days before today 2026-02-23" in err
+
+
+def test_a_call_for_a_day_already_over_is_late_and_loud(cut_lake: Path, tmp_path: Path) -> None:
+    """Review defect 1: a lake one day behind (age 2, within data.max_age_days) gave a silent
+    "flat tomorrow" for a trade day already over. The call is still issued (the freshest the
+    archive has), but it says LATE first, names its trade day, never says "tomorrow", and the
+    alert says it; age 1 is the call for today."""
+    from majors_alts_monitor.morning.notify import message
+
+    code, out, err = _signals(cut_lake, tmp_path, "--today", "2026-02-22")
+    assert code == 0
+    sig = json.loads(_today_file(tmp_path).read_text())
+    assert sig["stale"] is False and sig["late"] is True and sig["trade_day"] == "2026-02-21"
+    assert sig["freshness"]["late"] is True and sig["freshness"]["trade_day"] == "2026-02-21"
+    first = sig["warnings"][0]
+    assert first.startswith("LATE: the call is for 2026-02-21, a day already over by today")
+    assert "within data.max_age_days = 2" in first and "data through 2026-02-21" in first
+    lines = out.splitlines()
+    assert lines[2].startswith("  LATE CALL: the call is for 2026-02-21")  # first, before figures
+    assert "tomorrow" not in out and "on 2026-02-21, a day already over" in out
+    assert "LATE: the call is for 2026-02-21" in err  # and on the log
+    alert = message("signals", sig=sig, ledger=None, error=None, exit_code=0)
+    assert alert["event"] == "late" and alert["warnings"][0] == first
+    assert "LATE: for 2026-02-21, a day already over" in alert["text"]
+
+    code, out, _ = _signals(cut_lake, tmp_path / "t", "--today", "2026-02-21")  # age 1
+    sig = json.loads(_today_file(tmp_path / "t").read_text())
+    assert code == 0 and sig["late"] is False and sig["trade_day"] == "2026-02-21"
+    assert not any(w.startswith("LATE") for w in sig["warnings"]) and "LATE" not in out
+    assert "today (2026-02-21)" in out and "tomorrow" not in out
+    alert = message("signals", sig=sig, ledger=None, error=None, exit_code=0)
+    assert "late" not in alert["events"]
 
 
 def test_a_backfill_is_not_stale_and_a_future_asof_is_an_error(
@@ -145,6 +184,22 @@ def test_run_shows_the_stale_banner_and_says_it_in_kpis_and_manifest(
     assert "--end is before 2026-12-05" in kpis["freshness"]["note"]
     assert 'id="stale-banner"' not in (rep / "dashboard.html").read_text()
     assert json.loads((rep / "signals_today.json").read_text())["stale"] is True  # kept: newer
+
+
+def test_a_run_ending_after_today_is_refused_like_a_future_asof(tmp_path: Path) -> None:
+    """Review defect 9: ``run --end`` after today was accepted (exit 0); now exit 2 before any
+    work, as a future ``--asof`` is."""
+    code, out, err = _cli(
+        "run", "--demo", "--output-root", str(tmp_path / "o"), "--end", "2026-12-09",
+        "--today", TODAY, "--quiet",
+    )  # fmt: skip
+    assert code == 2 and out == ""
+    assert "--end 2026-12-09 is after today 2026-12-07" in err and "a run cannot end" in err
+    assert not (tmp_path / "o").exists()
+    from majors_alts_monitor import api, clock
+
+    with clock.pinned(date(2026, 12, 7)), pytest.raises(MonitorError, match="--end 2026-12-08"):
+        api.run(lake=tmp_path / "nowhere", end="2026-12-08")
 
 
 # ---- a synthetic lake says so itself ---------------------------------------------------------
@@ -200,6 +255,8 @@ def test_stamp_keeps_stale_of_the_asof_rule_and_puts_the_keys_after_it() -> None
         "stale",
         "today",
         "data_age_days",
+        "trade_day",
+        "late",
         "freshness",
         "decision_date",
         "warnings",

@@ -188,7 +188,7 @@ def _assert_same_signal(standalone: dict, of_run: dict) -> None:
     warnings; every data-level warning (lagging tables, the decision day's book) is in both, in
     the same order. Freshness aside: the run without ``--end`` is today's call, measured against
     today (a stale lake is stale), ``signals --asof D`` a backfill of D (report/freshness.py)."""
-    skip = {"generated_at", "warnings", "stale", "freshness"}
+    skip = {"generated_at", "warnings", "stale", "late", "freshness"}
     a = {k: v for k, v in standalone.items() if k not in skip}
     b = {k: v for k, v in of_run.items() if k not in skip}
     assert a == b, "signals at the run's last day differs from the run's own file"
