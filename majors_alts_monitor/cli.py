@@ -162,6 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
     y.add_argument("--partitioned", action="store_true")
     y.add_argument("--quirks", default="", help="comma list: duplicates,gaps,ragged_ends,spellings")
     y.add_argument(
+        "--design",
+        default="baseline",
+        help="how the planted regime shows (lake.synthetic.DESIGNS): baseline, funding_fast, "
+        "momentum, breadth_dominance, volatility, weak_mix (docs/regimes.md)",
+    )
+    y.add_argument(
         "--caps",
         choices=["model", "long_tail"],
         default="model",
@@ -356,7 +362,13 @@ def cmd_signals(args: argparse.Namespace) -> int:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    from .lake.synthetic import synth_command
+    from .lake.synthetic import DESIGNS, synth_command
+
+    if args.design not in DESIGNS:
+        raise MonitorError(
+            f"--design {args.design!r} is not a design. What to do: choose one of "
+            f"{', '.join(DESIGNS)}"
+        )
 
     quirks = frozenset(q.strip() for q in args.quirks.split(",") if q.strip())
     if args.caps == "long_tail":
@@ -382,6 +394,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
         end=args.end,
         quirks=quirks,
         partitioned=args.partitioned,
+        design=args.design,
     )
     return print_result(f"lake:  {lake_dir}\ntruth: {truth_dir}")
 

@@ -248,6 +248,11 @@ def run(
     eff = effective_trial_statistics(cfg, p, grid, fits, d0, d1)
     kpis, regime_metrics = assemble_kpis(cfg, p, fits, s, grid, wf.var_trials, wf.pbo, eff, family)
     del family  # days x trials floats: not kept past the statistics
+    if cfg.report.league:
+        from .backtest.league import league_block
+
+        progress("league: the traders' indicators on the same book, costs and folds")
+        kpis["league"] = league_block(cfg, p, s, wf.folds)
     for w in (kpis["funding_by_leg"]["warning"], kpis["neutrality"]["market_spread"]["warning"]):
         if w:
             warns.append(w)
@@ -298,7 +303,7 @@ def run(
         },
         "tables_read_note": "rows and spans of each table as read for the run's window, after "
         "validation (stablecoins removed, duplicates dropped); the lake's files are in `lake`",
-        "notes": list(p.lake.notes),
+        "notes": [*p.lake.notes, *p.features.notes],
         "rejected_rows": p.lake.rejected,
         "rejected_rows_note": "rows of each table left out as read for the run's window, by "
         "reason, with the first offending key (data.on_bad_values, limits.rejected_rows_*)",

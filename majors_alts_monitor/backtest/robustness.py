@@ -68,7 +68,7 @@ def _walk(
         # multiplier; with rolling folds, a start shift of a multiple of test_days meets the
         # run's windows) is not searched again: the same search gives the same model
         model = models.get((multiplier, f.train_start, f.train_end))
-        fit = fit_fold(cfg, p, f, n - 1 if f is folds[-1] else None, model)
+        fit = fit_fold(cfg, p, f, n - 1 if f is folds[-1] else None, model, first_day)
         fits.append(fit)
     return stitch(cfg, p, fits)
 

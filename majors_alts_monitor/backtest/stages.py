@@ -68,6 +68,8 @@ class FoldFit:
     dwell_left: np.ndarray | None = None
     weights: np.ndarray | None = None  # composite: the chosen weights over score_features, exact
     trial_codes: np.ndarray | None = None  # (trials, len(codes)): every trial's labels (jump)
+    # (len(codes), score features): each feature's part of the score (forecast mode)
+    contrib: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,11 @@ def iso(d: np.datetime64) -> str:
 
 def z_for(p: Prepared) -> np.ndarray:
     return p.features.z[:, [p.features.column(f) for f in p.score_features]]
+
+
+def raw_for(p: Prepared) -> np.ndarray:
+    """The score features' raw values (the forecast mode scales them on its training window)."""
+    return p.features.raw[:, [p.features.column(f) for f in p.score_features]]
 
 
 def stitch_labels(n: int, fits: list[FoldFit]) -> tuple[np.ndarray, ...]:

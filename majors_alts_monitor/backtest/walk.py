@@ -17,6 +17,7 @@ from .. import stats
 from ..config import Config
 from ..errors import MonitorError
 from ..regime.composite import CompositeRegime
+from ..regime.forecast import ForecastRegime
 from ..regime.hysteresis import regime_age
 from ..regime.search import ParamGrid, build_grid, sharpe_from_stats
 from .folds import Fold, make_folds
@@ -28,6 +29,7 @@ from .stages import (
     backtest_exposure,
     iso,
     noop,
+    raw_for,
     stitch_labels,
     z_for,
 )
@@ -75,19 +77,81 @@ def composite_model(cfg: Config, p: Prepared) -> CompositeRegime:
     )
 
 
+def forecast_model(cfg: Config, p: Prepared) -> ForecastRegime:
+    """The configured forecast model, unfitted: the score features with the grid's signs and
+    the composite's thresholds, band and dwell (``regime.lower`` ... ``regime.min_dwell``)."""
+    r, fc = cfg.regime, cfg.regime.forecast
+    return ForecastRegime(
+        p.score_features,
+        tuple(float(r.grid.signs.get(f, 0.0)) for f in p.score_features),
+        horizon=fc.horizon_days,
+        ridge=fc.ridge,
+        smooth_halflife=fc.smooth_halflife,
+        lower=r.lower,
+        upper=r.upper,
+        band=r.band,
+        min_dwell=r.min_dwell,
+    )
+
+
+def fit_start(cfg: Config, p: Prepared, fold: Fold, origin: int | None = None) -> int:
+    """The forecast's first training day: up to ``regime.forecast.history_days`` before the
+    fold's train end, never before ``origin`` (the fold schedule's first usable day) nor after
+    the fold's own train start."""
+    first = p.first_day if origin is None else origin
+    reach = fold.train_end - cfg.regime.forecast.history_days + 1
+    return min(fold.train_start, max(first, reach))
+
+
+def _fit_forecast(cfg: Config, p: Prepared, fold: Fold, t1: int, origin: int | None) -> FoldFit:
+    a, b, t0 = fold.train_start, fold.train_end, fold.test_start
+    a0 = fit_start(cfg, p, fold, origin)
+    raw, inp = raw_for(p), p.inputs
+    model = forecast_model(cfg, p)
+    with _fold_errors(p, fold):
+        model.fit(
+            raw[a0 : b + 1],
+            inp.vscale[a0 : b + 1] * inp.book_pnl[a0 + 1 : b + 2],
+            inp.levels,
+            inp.cost[a0 + 1 : b + 2],
+        )
+    # the EMA and the state machine run from the fold's own train start (as the composite's)
+    score, codes = model.predict(raw[a : t1 + 1])
+    parts = model.contributions(raw[a : t1 + 1])
+    assert model.params_ is not None
+    params = dict(model.params_) | {"fit_start": iso(p.panel.dates[a0 + 1])}
+    days, left = regime_age(codes, cfg.regime.min_dwell)
+    return FoldFit(
+        fold,
+        params,
+        score[t0 - a :],
+        codes[t0 - a :],
+        np.array([model.train_sharpe_]),
+        0,
+        days[t0 - a :],
+        left[t0 - a :],
+        contrib=parts[t0 - a :],
+    )
+
+
 def fit_fold(
     cfg: Config,
     p: Prepared,
     fold: Fold,
     label_end: int | None = None,
     fitted: CompositeRegime | None = None,
+    origin: int | None = None,
 ) -> FoldFit:
     """Fit the configured model on the fold's train decisions and label its test decisions
     (through ``label_end`` when given: the run's last day, whose next-day return is unknown).
-    ``fitted``: a composite model already fitted on this fold's train window (not refitted)."""
+    ``fitted``: a composite model already fitted on this fold's train window (not refitted).
+    ``origin``: the fold schedule's first usable day (default ``p.first_day``; the robustness
+    re-runs move it), which bounds how far back the forecast mode's fit reaches."""
     z = z_for(p)
     a, b, t0 = fold.train_start, fold.train_end, fold.test_start
     t1 = fold.test_end if label_end is None else max(fold.test_end, label_end)
+    if cfg.regime.mode == "forecast":
+        return _fit_forecast(cfg, p, fold, t1, origin)
     if cfg.regime.mode == "composite":
         m = fitted if fitted is not None else composite_model(cfg, p).fit(z, p.inputs, a, b)
         score, codes = m.predict(z, a, t1)

@@ -117,8 +117,9 @@ class UniverseConfig(_Strict):
         ge=0,
         le=1_000_000,
         description="the panel also holds, for each day, the top this many listed assets by "
-        "market cap (the coins of market-wide indices); every other asset counts in btc_dom's "
-        "total only",
+        "market cap and the top this many alts with a 90-day return (the coins of market-wide "
+        "indices: at least 100 keeps altseason_50 and altseason_100 exact); every other asset "
+        "counts in btc_dom's total only",
     )
 
     @model_validator(mode="after")
@@ -287,8 +288,32 @@ class JumpConfig(_Strict):
     )
 
 
+class ForecastConfig(_Strict):
+    """The regularised forecast of ``regime.mode: forecast`` (regime/forecast.py)."""
+
+    horizon_days: int = Field(
+        10, ge=1, le=60, description="days of the book's forward return the ridge forecasts"
+    )
+    ridge: float = Field(
+        1.0,
+        ge=0,
+        description="penalty on the coefficients per training row, in units of the scaled "
+        "features' variance (1: each coefficient shrunk about halfway for uncorrelated features)",
+    )
+    smooth_halflife: float = Field(
+        5.0, ge=0, description="half-life in days of the EMA on the score; 0 = no smoothing"
+    )
+    history_days: int = Field(
+        1095,
+        ge=60,
+        description="the fit reaches back up to this many days before a fold's train end, "
+        "never before the end of burn-in nor fewer than walkforward.train_days (the fold "
+        "schedule is unchanged)",
+    )
+
+
 class RegimeConfig(_Strict):
-    mode: Literal["composite", "hmm", "kmeans", "jump"] = "composite"
+    mode: Literal["forecast", "composite", "hmm", "kmeans", "jump"] = "forecast"
     default_weights: dict[str, float] = Field(
         default_factory=lambda: {"alt_mom_7d": -1.0, "alt_mom_20d": -1.0, "btc_dom_chg_20d": 1.0}
     )
@@ -303,6 +328,7 @@ class RegimeConfig(_Strict):
     n_states: int = Field(3, ge=2, le=6, description="states of the HMM / k-means / jump models")
     grid: GridConfig = GridConfig()
     jump: JumpConfig = JumpConfig()
+    forecast: ForecastConfig = ForecastConfig()
 
     @model_validator(mode="after")
     def _check(self) -> RegimeConfig:
@@ -407,6 +433,12 @@ class ReportConfig(_Strict):
         description="re-run the walk-forward at shifted starts and scaled costs on the prepared "
         "arrays (kpis.json robustness, dashboard panel); false skips it",
     )
+    league: bool = Field(
+        True,
+        description="run the traders' indicators (Altcoin Season Index, BTC dominance, ETH/BTC, "
+        "the best single feature) as baselines on the same book, costs and folds (kpis.json "
+        "league, dashboard league table); false skips it",
+    )
     start_shifts: list[int] = Field(
         [0, 30, 60, 90], description="days the fold schedule's origin is moved, 0 = the run"
     )
@@ -485,4 +517,12 @@ FEATURE_NAMES: tuple[str, ...] = (
     "alt_mom_7d",
     "alt_mom_20d",
     "oi_change_7d",
+    "altseason_50",
+    "altseason_100",
+    "btc_dom_chg_30d",
+    "total2_share",
+    "total3_share",
+    "eth_btc",
+    "eth_btc_chg_50d",
+    "stable_dom",
 )

@@ -227,7 +227,7 @@ def fig_regime(d: DashboardData) -> Figure:
     """Composite score with the switch triggers in force (steps: threshold ± band as the state
     machine uses them, ``triggers``) and each switch marked, regimes as background bands
     (named with what they hold), and the exposure decided for the next day in a lower panel."""
-    title = "Regime: composite score, switch triggers and exposure"
+    title = "Regime: score, switch triggers and exposure"
     tl = _prep(d.timeline)
     if tl.height == 0:
         return _empty(title, "no timeline rows")

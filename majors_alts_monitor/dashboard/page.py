@@ -32,6 +32,7 @@ from .book import BOOK_CSS, book_card
 from .common import FONT_STACK, PLOTLY_CONFIG, DashboardData
 from .figures import FIGURES
 from .headline import headline_card
+from .league_table import league_table
 from .plot import TEMPLATE, Figure, to_json
 from .tables import (
     _folds_table,
@@ -120,6 +121,7 @@ tbody tr:hover td.label:first-child { background: #f8f9fb; }
 .latest.refused { color: var(--neg); font-weight: 600; }
 td.pos { color: var(--pos); } td.neg { color: var(--neg); }
 td.label { color: var(--ink); }
+td.label.model { font-weight: 600; }
 .muted { color: var(--muted); }
 .regime { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px;
           font-weight: 600; white-space: nowrap; }
@@ -468,6 +470,13 @@ def render_dashboard(d: DashboardData) -> str:
             _scroll(_regime_table(d.regime_metrics, flat_regimes(d.pnl), d.levels())),
         ),
         _card("trades", "Trades: regime changes with costs", _scroll(trades_table(d), tall=True)),
+        _card(
+            "league",
+            "League: the model against the indicators traders use (out-of-sample, net)",
+            _scroll(league_table(kpis)),
+        )
+        if kpis.get("league")
+        else "",
         fig_or_note("costs"),
     ]
     at = attribution_table(d)

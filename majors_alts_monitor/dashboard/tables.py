@@ -298,7 +298,7 @@ def _folds_table(folds: Sequence[Mapping[str, Any]]) -> str:
                 (_span(f.get(f"test{k}_start"), f.get(f"test{k}_end")), "span"),
                 (_ratio(f.get("test_sharpe")), _sign_class(f.get("test_sharpe"))),
                 (_ratio(f.get("train_sharpe")), _sign_class(f.get("train_sharpe"))),
-                (params_text(f.get("params") or {}), "params"),
+                (params_text(_shown_params(f.get("params") or {})), "params"),
             ]
         )
     days = "decision days" if decisions else "P&L days"
@@ -312,6 +312,14 @@ def _folds_table(folds: Sequence[Mapping[str, Any]]) -> str:
     )
     cap = FOLD_CAPTION_DECISIONS if decisions else FOLD_CAPTION_PNL
     return _table("folds-table", header, rows, caption=cap)
+
+
+# fold parameters left out of the folds table (still in kpis.json): the forecast's scaler
+HIDDEN_PARAMS = ("center", "scale")
+
+
+def _shown_params(params: Mapping[str, Any]) -> Mapping[str, Any]:
+    return {k: v for k, v in params.items() if k not in HIDDEN_PARAMS}
 
 
 FLAT_NOTE = "flat (exposure 0): the strategy holds nothing, so its Sharpe here is exit costs only"

@@ -114,14 +114,15 @@ def contrib_columns(tl: pl.DataFrame) -> list[str]:
 
 
 def fig_contributions(d: DashboardData) -> Figure | None:
-    """Why this regime: each score feature's contribution (weight x z) as stacked bars (positive
+    """Why this regime: each score feature's contribution (weight x z for the composite, weight x
+    training-scaled value, smoothed, for the forecast) as stacked bars (positive
     up, negative down, summing to the score), the score and the thresholds in force; opens on
     the last :data:`CONTRIB_DAYS` days, a range slider reaches back :data:`CONTRIB_MAX_DAYS`."""
     tl = _prep(d.timeline)
     cols = contrib_columns(tl)
     if not cols:
         return None
-    title = "Why this regime: score contributions (weight × z) and the switch triggers"
+    title = "Why this regime: score contributions and the switch triggers"
     vals = np.column_stack([_values(tl, c) for c in cols])
     rows = np.flatnonzero(np.isfinite(vals).any(axis=1) | np.isfinite(_values(tl, "score")))
     if rows.size == 0:

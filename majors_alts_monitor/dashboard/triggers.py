@@ -1,9 +1,9 @@
 """The switch lines as the state machine uses them, and each switch marked.
 
-A composite regime does not switch where the score crosses a threshold: from ``BALANCED`` it
-enters ``RISK_ON_MAJORS`` above ``upper + band`` and ``RISK_ON_ALTS`` below ``lower - band``;
-it stays in ``RISK_ON_MAJORS`` down to ``upper - band`` and in ``RISK_ON_ALTS`` up to ``lower +
-band``; and it switches only after ``min_dwell`` days (``regime/hysteresis.py``, whose
+A scored regime (composite or forecast) does not switch where the score crosses a threshold:
+from ``BALANCED`` it enters ``RISK_ON_MAJORS`` above ``upper + band`` and ``RISK_ON_ALTS`` below
+``lower - band``; it stays in ``RISK_ON_MAJORS`` down to ``upper - band`` and in
+``RISK_ON_ALTS`` up to ``lower + band``; and it switches only after ``min_dwell`` days (``regime/hysteresis.py``, whose
 transition is re-stated here in numpy: drawing a chart compiles nothing). So each day has two
 effective triggers, set by the regime held the day before:
 

@@ -439,6 +439,7 @@ class LakeReader:
                 sources[name], tables[name] = got
                 self.judge(name, rep)
         stables = self.stables(tables.get("dim_asset"))
+        stable_caps = stable_caps_of(tables.get("dim_asset"), tables["fact_marketcap"])
         for name, df in list(tables.items()):
             if name == "dim_asset" or not df.height:
                 continue
@@ -455,6 +456,7 @@ class LakeReader:
             notes=tuple(rep.notes),
             warnings=tuple(rep.warnings),
             stables=stables,
+            stable_caps=stable_caps,
             rejected=rejected_rows(rep),
         )
 
@@ -490,6 +492,18 @@ class LakeReader:
                 f"left out as missing or duplicated ({what}), more than "
                 f"limits.rejected_rows_warn_share = {self.warn_share:.2%}"
             )
+
+
+def stable_caps_of(dim_asset: pl.DataFrame | None, caps: pl.DataFrame) -> pl.DataFrame | None:
+    """The ``fact_marketcap`` rows (``asset_id``, ``date``, ``marketcap``) of the assets
+    ``dim_asset`` flags ``is_stable``, read before rule 6 removes them (None without any)."""
+    if dim_asset is None or not caps.height:
+        return None
+    flagged = sorted(set(dim_asset.filter(pl.col("is_stable"))["asset_id"].to_list()))
+    got = caps.filter(pl.col("asset_id").is_in(flagged))
+    if not got.height:
+        return None
+    return sort_rows(got.select("asset_id", "date", "marketcap"), ["date", "asset_id"])
 
 
 def remove_stables(

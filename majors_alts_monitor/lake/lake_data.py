@@ -84,6 +84,10 @@ class LakeData:
     rejected: dict[str, dict] = field(default_factory=dict)
     stats: dict[str, TableStats] = field(default_factory=dict)
     scope: Scope | None = None
+    # fact_marketcap rows (asset_id, date, marketcap) of the assets dim_asset flags is_stable,
+    # kept aside before they are removed: the stablecoin share of the total (stable_dom) and
+    # the totals that count stablecoins (total2_share, total3_share); None without any
+    stable_caps: pl.DataFrame | None = None
 
     def table_stats(self) -> dict[str, TableStats]:
         return self.stats or {name: TableStats.of(df) for name, df in self.tables.items()}

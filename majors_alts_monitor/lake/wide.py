@@ -30,7 +30,7 @@ import polars as pl
 
 from ..arrays import Panel
 from ..errors import LakeError
-from .data_io import LakeReader, remove_stables, sort_table
+from .data_io import LakeReader, remove_stables, sort_table, stable_caps_of
 from .lake_data import REQUIRED_FACTS, Source, TableStats, rejected_rows, require_rows
 from .tables import TABLES, _may_repeat_a_key, _Report, drop_duplicates, key_columns
 
@@ -58,6 +58,7 @@ class WideLake:
     stables: frozenset[str]
     window: tuple[date, date]  # the window asked (its ends default to the price span's)
     rejected: dict[str, dict]  # ``LakeData.rejected``: rows left out per table and reason
+    stable_caps: pl.DataFrame | None = None  # ``LakeData.stable_caps``
 
     @property
     def n_days(self) -> int:
@@ -105,6 +106,7 @@ def read_wide(reader: LakeReader, start: date | None, end: date | None) -> WideL
     grid: _Grid | None = None
     arrays: dict[str, Panel] = {}
     stats: dict[str, TableStats] = {}
+    stable_caps: pl.DataFrame | None = None
     for name in WIDE:
         got = reader.read_table(
             name,
@@ -122,6 +124,8 @@ def read_wide(reader: LakeReader, start: date | None, end: date | None) -> WideL
         if name == "fact_price":
             grid = _grid(df, stables)
         df, arrays[name] = _place(df, name, grid, reps[name])
+        if name == "fact_marketcap":  # the stablecoins' caps, before rule 6 (stable_dom)
+            stable_caps = stable_caps_of(tables.get("dim_asset"), df)
         reader.judge(name, reps[name])  # after rule 5, as ``read`` judges a table
         kept = ~df["asset_id"].is_in(sorted(stables))
         if (n_out := int((~kept).sum())) > 0:
@@ -163,6 +167,7 @@ def read_wide(reader: LakeReader, start: date | None, end: date | None) -> WideL
         stables=stables,
         window=(start or span.first, end or span.last),
         rejected=rejected_rows(*reps.values()),
+        stable_caps=stable_caps,
     )
 
 

@@ -46,6 +46,7 @@ import polars as pl
 
 from ..arrays import Mask, Panel, Series, shift
 from ..config import FEATURE_NAMES
+from .indicators import altcoin_season, log_change, market_totals, share
 from .panel import MarketPanel, carry_forward, listed_cap_total
 from .rolling import rolling_max, rolling_median
 from .row_median import row_nanmedian
@@ -100,6 +101,7 @@ class FeatureSet:
     # how a feature whose definition depends on the data was computed in this window
     # (``funding_skew``: on how many days the majors' funding was weighted by open interest)
     definitions: dict[str, dict[str, object]] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
     def frame(self, dates: np.ndarray) -> pl.DataFrame:
         cols: dict[str, object] = {"date": dates.astype("datetime64[D]")}
@@ -369,7 +371,62 @@ def oi_change_7d(c: FeatureContext) -> Series:
     return alt - maj
 
 
+@_shared
+def _totals(c: FeatureContext) -> tuple[Series, Series, Series, Series]:
+    """TOTAL (``cap_total``, btc_dom's denominator, plus the stablecoins' caps), BTC's, ETH's
+    and the stablecoins' caps per day."""
+    p, u, mcap = c.panel, c.universe, _carried_mcap(c)
+    crypto = p.cap_total if p.cap_total is not None else listed_cap_total(p.close, p.ret, mcap)
+    return market_totals(crypto, mcap[:, u.btc], mcap[:, u.eth], p.stable_mcap)
+
+
+def _altseason(n: int) -> Callable[[FeatureContext], Series]:
+    def f(c: FeatureContext) -> Series:
+        return altseason_counts(c, n)[0]
+
+    f.__name__ = f"altseason_{n}"
+    return f
+
+
+def altseason_counts(c: FeatureContext, n: int) -> tuple[Series, Series]:
+    """The Altcoin Season Index over the top ``n`` and the coins it counts (computed once)."""
+    key = f"altseason_{n}"
+    if key not in c.memo:
+        c.memo[key] = altcoin_season(
+            c.panel.close, c.panel.mcap, c.universe.btc, n, max_gap_days=c.max_gap_days
+        )
+    return c.memo[key]  # type: ignore[return-value]
+
+
+def total2_share(c: FeatureContext) -> Series:
+    total, btc, _, _ = _totals(c)
+    return share(total - btc, total)
+
+
+def total3_share(c: FeatureContext) -> Series:
+    total, btc, eth, _ = _totals(c)
+    return share(total - btc - eth, total)
+
+
+def stable_dom(c: FeatureContext) -> Series:
+    total, _, _, stable = _totals(c)
+    if c.panel.stable_mcap is None:
+        return np.full(c.panel.n_days, np.nan)
+    return np.where(np.isfinite(c.panel.stable_mcap), share(stable, total), np.nan)
+
+
+@_shared
+def eth_btc(c: FeatureContext) -> Series:
+    px = carry_forward(c.panel.close, c.max_gap_days)
+    return share(px[:, c.universe.eth], px[:, c.universe.btc])
+
+
+def eth_btc_chg_50d(c: FeatureContext) -> Series:
+    return log_change(eth_btc(c), 50)
+
+
 NONE: frozenset[str] = frozenset()
+STABLES = frozenset({"stables"})  # needs stablecoin caps (dim_asset.is_stable)
 REGISTRY: dict[str, FeatureSpec] = {
     s.name: s
     for s in [
@@ -417,6 +474,14 @@ REGISTRY: dict[str, FeatureSpec] = {
             7,
             "median alt 7d OI log change minus majors'",
         ),
+        FeatureSpec("altseason_50", _altseason(50), NONE, 90, "% of top 50 beating BTC, 90d"),
+        FeatureSpec("altseason_100", _altseason(100), NONE, 90, "the same over the top 100"),
+        FeatureSpec("btc_dom_chg_30d", _dom_chg(30), NONE, 30, "30d change of btc_dom"),
+        FeatureSpec("total2_share", total2_share, NONE, 1, "cap ex BTC / total cap"),
+        FeatureSpec("total3_share", total3_share, NONE, 1, "cap ex BTC and ETH / total cap"),
+        FeatureSpec("eth_btc", eth_btc, NONE, 1, "ETH close / BTC close"),
+        FeatureSpec("eth_btc_chg_50d", eth_btc_chg_50d, NONE, 50, "50d log change of ETH/BTC"),
+        FeatureSpec("stable_dom", stable_dom, STABLES, 1, "stablecoins' cap / total cap"),
     ]
 }
 if tuple(REGISTRY) != FEATURE_NAMES:  # the config's vocabulary and the code must agree
@@ -470,14 +535,27 @@ def compute_features(
     unknown = [n for n in names if n not in REGISTRY]
     if unknown:
         raise KeyError(f"unknown features {unknown}; registered: {sorted(REGISTRY)}")
-    have = {"funding": panel.has_funding, "oi": panel.has_oi}
+    have = {
+        "funding": panel.has_funding,
+        "oi": panel.has_oi,
+        "stables": panel.stable_mcap is not None,
+    }
     removed = [n for n in names if any(not have[k] for k in REGISTRY[n].needs)]
-    warns = []
-    if removed:
-        missing = sorted({k for n in removed for k in REGISTRY[n].needs if not have[k]})
+    warns, notes = [], []
+    # a lake without stablecoin caps (most research lakes keep only the coins they trade) is
+    # normal: stable_dom goes with a note, not a warning
+    quiet = [n for n in removed if REGISTRY[n].needs == STABLES]
+    loud = [n for n in removed if n not in quiet]
+    if loud:
+        missing = sorted({k for n in loud for k in REGISTRY[n].needs if not have[k]} - {"stables"})
         tables = {"funding": "fact_funding", "oi": "fact_open_interest"}
         warns.append(
-            f"features {removed} removed: table(s) {[tables[m] for m in missing]} absent or empty"
+            f"features {loud} removed: table(s) {[tables[m] for m in missing]} absent or empty"
+        )
+    if quiet:
+        notes.append(
+            f"features {quiet} removed: no market caps of stablecoins (dim_asset.is_stable) "
+            "in the lake"
         )
     names = [n for n in names if n not in removed]
     ctx = FeatureContext(
@@ -510,4 +588,4 @@ def compute_features(
         )
         definitions["funding_skew"] = d
         warns += [w] if w else []
-    return FeatureSet(tuple(names), raw, z, tuple(removed), tuple(warns), definitions)
+    return FeatureSet(tuple(names), raw, z, tuple(removed), tuple(warns), definitions, tuple(notes))

@@ -53,6 +53,9 @@ class MarketPanel:
     active: Mask
     has_funding: bool
     has_oi: bool
+    # the day's total market cap of the stablecoins dim_asset flags (``LakeData.stable_caps``),
+    # NaN on days without any; None when the lake has none at all
+    stable_mcap: Series | None = None
     cap_total: Series | None = None  # see the module doc; None: of the panel's assets
     alts_ended: Series | None = None  # see the module doc; None: of the panel's assets
 
@@ -153,8 +156,20 @@ def build_panel(lake: LakeData, start: date, end: date, max_gap_days: int = 3) -
         active=active,
         has_funding=lake.has("fact_funding"),
         has_oi=lake.has("fact_open_interest"),
+        stable_mcap=_stable_mcap(lake, start, n_days),
         **_scope_totals(lake, start, n_days, max_gap_days),
     )
+
+
+def _stable_mcap(lake: LakeData, start: date, n_days: int) -> Series | None:
+    """Per day, the summed market cap of the flagged stablecoins that report one that day."""
+    caps = lake.stable_caps
+    if caps is None or caps.height == 0:
+        return None
+    names = sorted(caps["asset_id"].unique().to_list())
+    per = _to_array(caps, "marketcap", {a: i for i, a in enumerate(names)}, start, n_days)
+    seen = np.isfinite(per).any(axis=1)
+    return np.where(seen, np.nansum(per, axis=1), np.nan) if seen.any() else None
 
 
 def _scope_totals(

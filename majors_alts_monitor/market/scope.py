@@ -10,8 +10,10 @@ and keeps in its panel the union over the window's days of
     major, history, market cap, trailing median volume), ties at the cut all kept; with
     ``universe_snapshots``, every asset a snapshot names instead;
 (b) the top ``universe.candidate_top_marketcap`` assets by market cap (carried over gaps)
-    among the assets listed that day (stablecoins and the exclude list are already out), ties
-    at the cut all kept: the coins of market-wide indices (the top 50 / top 100);
+    among the assets listed that day, and as many alts among those with a 90-day return that
+    day (stablecoins and the exclude list are already out), ties at the cut all kept: the
+    coins of market-wide indices (the Altcoin Season Index's top 50 / top 100 rank the
+    second pool, ``market/indicators.py``; ETH, in it, is a major);
 (c) the majors.
 
 Every other asset is read only for those rules and for ``cap_total`` (the carried market cap of
@@ -42,12 +44,13 @@ import numba
 import numpy as np
 import polars as pl
 
-from ..arrays import Panel, Series
+from ..arrays import Panel, Series, shift
 from ..config import UniverseConfig
 from ..lake.data_io import LakeReader
 from ..lake.lake_data import LakeData, Scope
 from ..lake.tables import TABLES
 from ..lake.wide import WIDE, WideLake, read_wide
+from .indicators import SEASON_DAYS
 from .panel import carry_forward, returns
 from .universe import filters
 
@@ -115,19 +118,23 @@ def candidates(
         by_rank[[i for a, i in aidx.items() if a in named]] = True
     top_a = _TopK(n_days, 0 if published else ucfg.basket_size * ucfg.candidate_margin)
     top_b = _TopK(n_days, ucfg.candidate_top_marketcap)
-    held: list[tuple[np.ndarray, Panel | None, Panel]] = []  # (columns, rank keys, cap keys)
+    top_c = _TopK(n_days, ucfg.candidate_top_marketcap)  # the index's pool (rule b)
+    held: list[tuple[np.ndarray, Panel | None, Panel, Panel]] = []  # columns and their keys
     for lo in range(0, n, ASSET_BLOCK):
         cols = np.arange(lo, min(n, lo + ASSET_BLOCK))
-        ka, kb = _keys(w, cols, ~major[cols], ucfg, max_gap_days, published)
+        ka, kb, kc = _keys(w, cols, ~major[cols], ucfg, max_gap_days, published)
         if ka is not None:
             top_a.add(ka)
         top_b.add(kb)
+        top_c.add(kc)
         # a column below a row's k-th value so far stays below the final one (it only rises)
-        keep = top_b.reached(kb) | (top_a.reached(ka) if ka is not None else False)
-        held.append((cols[keep], ka[:, keep] if ka is not None else None, kb[:, keep]))
+        keep = (
+            top_b.reached(kb) | top_c.reached(kc) | (top_a.reached(ka) if ka is not None else False)
+        )
+        held.append((cols[keep], ka[:, keep] if ka is not None else None, kb[:, keep], kc[:, keep]))
     by_cap = np.zeros(n, dtype=bool)
-    for cols, ka, kb in held:
-        by_cap[cols] = top_b.reached(kb)
+    for cols, ka, kb, kc in held:
+        by_cap[cols] = top_b.reached(kb) | top_c.reached(kc)
         if ka is not None:
             by_rank[cols] = top_a.reached(ka)
     return Candidates(by_rank, by_cap, major)
@@ -140,9 +147,9 @@ def _keys(
     ucfg: UniverseConfig,
     g: int,
     published: bool,
-) -> tuple[Panel | None, Panel]:
-    """A block's rank keys where eligible (rule a; None with published universes) and carried
-    market caps where listed (rule b), ``-inf`` elsewhere."""
+) -> tuple[Panel | None, Panel, Panel]:
+    """A block's rank keys where eligible (rule a; None with published universes), carried
+    market caps where listed and where in the index's pool (rule b), ``-inf`` elsewhere."""
     sl = slice(int(cols[0]), int(cols[-1]) + 1)
     close = np.ascontiguousarray(w.close[:, sl])
     mcap = np.ascontiguousarray(w.mcap[:, sl])
@@ -155,7 +162,14 @@ def _keys(
         ka = np.where(f.eligible & np.isfinite(f.key), f.key, -np.inf)
         carried = f.mcap
     listed = np.isfinite(ret) | np.isfinite(close)
-    return ka, np.where(listed & np.isfinite(carried), carried, -np.inf)
+    # and the Altcoin Season Index's pool (``indicators.altcoin_season``): alts with a 90-day
+    # return on closes carried as the index carries them, and a positive carried cap
+    px = carry_forward(close, g)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r90 = px / shift(px, SEASON_DAYS) - 1.0
+    pool = is_alt[None, :] & np.isfinite(r90) & np.isfinite(carried) & (carried > 0)
+    kb = np.where(listed & np.isfinite(carried), carried, -np.inf)
+    return ka, kb, np.where(pool, carried, -np.inf)
 
 
 @numba.njit(cache=True)
@@ -273,6 +287,7 @@ def scoped_lake(
         stables=w.stables,
         rejected=w.rejected,
         stats=w.stats,
+        stable_caps=w.stable_caps,
         scope=Scope(
             w.start,
             len(w.assets),

@@ -1,4 +1,5 @@
-"""Regime models: composite score with hysteresis and a fused grid search; HMM and k-means.
+"""Regime models: the ridge forecast of the book's return (the default), the composite score with
+hysteresis and a fused grid search, the jump model, HMM and k-means.
 
 Regime codes: 0 = RISK_ON_MAJORS (the book pays), 1 = BALANCED, 2 = RISK_ON_ALTS.
 """

@@ -400,7 +400,7 @@ def thresholds(fits: list[FoldFit], n: int, key: str) -> np.ndarray:
 
 def explain_frame(cfg: Config, p: Prepared, fits: list[FoldFit]) -> pl.DataFrame:
     """The timeline's "why this regime" columns (README): ``contrib_<feature>`` per score
-    feature (composite mode; they sum to ``score``), ``band``, ``min_dwell``,
+    feature (composite and forecast modes; they sum to ``score``), ``band``, ``min_dwell``,
     ``days_in_regime``, ``dwell_left``; null outside the test windows."""
     ex = explain_arrays(cfg, p, fits)
     outside = pl.Series(ex.fold_of < 0)

@@ -4,7 +4,8 @@
 fits (so the file, the console summary and the timeline's last row are one model's answer)
 and ``signals --asof`` passes the fit(s) of the same fold schedule, so both give the same
 record. ``explain_arrays`` holds the per-day "why": each score feature's contribution
-``weight x z`` (composite mode), the thresholds, band and dwell in force, the days in the
+``weight x z`` (composite mode; the forecast mode's smoothed ``weight x scaled value``), the
+thresholds, band and dwell in force, the days in the
 current regime and the dwell left.
 """
 
@@ -21,6 +22,9 @@ from ..config import Config
 from ..regime.composite import composite_contributions
 from ..regime.hysteresis import ALTS, BALANCED, MAJORS, REGIME_NAMES, transition
 from .thin_report import drop_warning
+
+# modes whose score is thresholded by lower / upper / band (the reason sentences say so)
+SCORED_MODES = ("composite", "forecast")
 
 
 @dataclass(frozen=True)
@@ -46,12 +50,14 @@ def explain_arrays(cfg: Config, p: Prepared, fits: list[FoldFit]) -> Explain:
     codes, score, fold_of, days, left = stitch_labels(n, fits)
     exposure = np.where(fold_of >= 0, p.inputs.levels[codes] * p.inputs.vscale, 0.0)
     contrib = None
-    if cfg.regime.mode == "composite":
+    if cfg.regime.mode in SCORED_MODES:
         z = z_for(p)
         contrib = np.full((n, len(p.score_features)), np.nan)
         for ff in fits:
-            if ff.weights is not None:
-                sl = slice(ff.fold.test_start, ff.fold.test_start + len(ff.codes))
+            sl = slice(ff.fold.test_start, ff.fold.test_start + len(ff.codes))
+            if ff.contrib is not None:
+                contrib[sl] = ff.contrib
+            elif ff.weights is not None:
                 contrib[sl] = composite_contributions(z[sl], ff.weights)
     return Explain(
         codes,
@@ -101,7 +107,7 @@ def _reason(ex: Explain, t: int, mode: str) -> str:
     prev, prev_held = int(ex.codes[t - 1]), int(ex.days_in_regime[t - 1])
     if not math.isfinite(s):
         return f"score undefined today (no score feature has a z-score): {name} kept"
-    if mode != "composite":
+    if mode not in SCORED_MODES:
         what = _where(ex, t, mode)
         if cur != prev:
             return (
@@ -140,7 +146,7 @@ def _where(ex: Explain, t: int, mode: str) -> str:
     s = float(ex.score[t])
     if not math.isfinite(s):
         return "score undefined today (no score feature has a z-score)"
-    if mode != "composite":
+    if mode not in SCORED_MODES:
         kind = "filtered probability" if mode == "hmm" else "soft assignment"
         return f"{kind} of RISK_ON_MAJORS {s:.2f}"
     lo, hi, bd = float(ex.lower[t]), float(ex.upper[t]), float(ex.band[t])

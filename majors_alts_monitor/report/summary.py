@@ -102,6 +102,7 @@ def summary_text(res: RunResult, paths: OutputPaths, sig: dict | None = None) ->
         f"  neutrality error      {_f(nt['neutrality_error'], nd=3)} (realized beta BTC "
         f"{_f(nt['beta_btc_realized'], nd=3)}, ETH {_f(nt['beta_eth_realized'], nd=3)})",
     ]
+    lines += league_lines(k.get("league"))
     lines += [
         f"  definition            {x}"
         for x in describe_definitions(k.get("feature_definitions") or {})
@@ -128,6 +129,26 @@ def summary_text(res: RunResult, paths: OutputPaths, sig: dict | None = None) ->
         "",
     ]
     return "\n".join(lines)
+
+
+def league_lines(league: dict | None) -> list[str]:
+    """One console line: the best baseline of the league and how many the model beats at 5%
+    after Holm's adjustment."""
+    if not league or len(league.get("entries", [])) < 2:
+        return []
+    model, rest = league["entries"][0], league["entries"][1:]
+    ok = [
+        e for e in rest if isinstance(e.get("oos_sharpe"), float) and math.isfinite(e["oos_sharpe"])
+    ]
+    if not ok:
+        return []
+    best = max(ok, key=lambda e: e["oos_sharpe"])
+    wins = sum(1 for e in rest if (e.get("spa_p_value_holm") or 1.0) < 0.05)
+    return [
+        f"  league                best baseline {best['rule']} {_f(best['oos_sharpe'])} "
+        f"(model {_f(model['oos_sharpe'])}, SPA Holm p {_f(best.get('spa_p_value_holm'), nd=3)});"
+        f" model beats {wins} of {len(rest)} baselines at 5%"
+    ]
 
 
 def stale_lines(k: dict) -> list[str]:

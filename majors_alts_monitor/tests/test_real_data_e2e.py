@@ -61,7 +61,9 @@ def test_documented_real_run(
         ),
     )
     assert k["neutrality"]["beta_btc_realized"] is not None
-    assert k["walk_forward"]["n_trials"] > 1
+    assert k["walk_forward"]["n_trials"] >= 1
+    rules = [e["rule"] for e in k["league"]["entries"]]
+    assert rules[0] == "model" and "bitcoin_season" in rules and "best_single_feature" in rules
     tl = pl.read_csv(rep / "regime_timeline.csv")
     after_burn = tl.filter(pl.col("fold") >= 0)
     assert after_burn.height > 0 and (after_burn["basket_size"] > 0).all()

@@ -61,6 +61,26 @@ The null world uses the very same random draws, but ``mu = 0`` in every state an
 funding, volume nor open interest lean with the regime: no edge by construction. The truth
 still records the (irrelevant) hidden regime, with ``spread_drift = 0``.
 
+Designs (``SyntheticSpec.design``, ``synth --design NAME``; ``model.Design``, ``DESIGNS``):
+how the hidden regime shows. The default (``baseline``) is the market above. A design sets
+the chain's ``stay_prob`` (mean spell ``1 / (1 - stay_prob)`` days), the spread's ``drift``
+(``mu`` = -drift, 0, +drift: the edge) and ``spread_vol``, multiplies the funding and turnover
+leans (``funding``, ``volume``; 0 switches a channel off) and adds three channels, none of
+which moves the spread's mean:
+
+- ``breadth`` b: each alt's idiosyncratic return gets ``b * s_t * v_t * (1 - D / 0.2)`` with
+  ``s_t`` = +1 (RISK_ON_ALTS), 0, -1 (RISK_ON_MAJORS) and ``D`` ~ Bernoulli(0.2) per alt and
+  day (its own random stream): most alts drift with the regime and a fifth move four times as
+  hard the other way, so the median alt (breadth, median returns) leans and the mean does not;
+- ``dominance`` d: the alts' reported market caps are multiplied by ``exp(d * EMA(s_t))``
+  (half-life ~14 days): circulating supply swelling in alt seasons moves dominance and the
+  totals, never prices, volumes or open interest;
+- ``volatility`` k: the alts' idiosyncratic volatility is multiplied by ``exp(-k * EMA(s_t))``
+  (~5-day half-life): wilder in RISK_ON_MAJORS, calmer in RISK_ON_ALTS.
+
+With the defaults (multipliers 1, channels 0) the generator's draws and values are the
+baseline's to the bit. The null world ignores every channel and the drift.
+
 Quirks (only when asked, see ``QUIRKS``): ``duplicates`` repeats ~0.5% of fact_price and
 fact_volume rows exactly; ``gaps`` removes ~0.1% of (asset, day) cells (never an asset's first
 or last day) from fact_price, fact_marketcap and fact_volume; ``ragged_ends`` ends fact_volume
@@ -71,13 +91,15 @@ fact_open_interest asset_ids in upstream spellings (``BTCUSDT``, ``ETH-PERP``, `
 
 from __future__ import annotations
 
-from .model import QUIRKS, REGIMES, SyntheticLake, SyntheticSpec, Truth, World
+from .model import DESIGNS, QUIRKS, REGIMES, Design, SyntheticLake, SyntheticSpec, Truth, World
 from .simulate import generate
 from .write import synth_command, write_lake
 
 __all__ = [
+    "DESIGNS",
     "QUIRKS",
     "REGIMES",
+    "Design",
     "SyntheticLake",
     "SyntheticSpec",
     "Truth",

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
 from typing import Final, Literal, get_args
 
@@ -46,12 +46,78 @@ DELIST_SHARE: Final = 0.10
 DELIST_DECAY_DAYS: Final = 90
 DELIST_DECAY: Final = 0.003
 COLLAPSE_DAYS: Final = 10
+BREADTH_FEW: Final = 0.2  # share of alts a day that move against the breadth channel's lean
+DOMINANCE_EMA_ALPHA: Final = 0.05  # ~14-day half-life of the supply lean
 
 GENERATOR: Final = (
     "majors_alts_monitor.synthetic"  # the tag older lakes carry: unchanged by the move
 )
 GENERATOR_VERSION: Final = 1
 _SPEC_FILE: Final = "spec.json"
+
+
+@dataclass(frozen=True)
+class Design:
+    """How the hidden regime shows in the market: the channels a detector can see it through,
+    the length of its spells and the strength of the edge (the package docstring, "Designs").
+
+    The defaults are the generator's original market (``baseline``): the edge through the
+    spread's drift, funding and volume leaning with the regime. Multipliers of 1 and channels
+    of 0 reproduce it to the bit. A channel never changes the spread's mean: only ``drift``
+    is the edge; the channels are what a detector may see of the regime."""
+
+    name: str = "baseline"
+    stay_prob: float = STAY_PROB  # daily probability the regime stays (mean spell 1/(1-p))
+    drift: float = SPREAD_DRIFT[2]  # |mu| of the spread factor in the two outer regimes
+    spread_vol: float = SPREAD_VOL  # the spread factor's noise (with drift: the edge's SNR)
+    funding: float = 1.0  # multiplier on FUNDING_LEAN_8H
+    volume: float = 1.0  # multiplier on the turnover leans (volume and open interest)
+    breadth: float = 0.0  # daily shift of the median alt's idiosyncratic return, mean kept 0
+    dominance: float = 0.0  # log lean of the alts' circulating supply (market caps, not prices)
+    volatility: float = 0.0  # log lean of the alts' idiosyncratic volatility
+
+    def __post_init__(self) -> None:
+        if not 0.5 <= self.stay_prob < 1.0:
+            raise ValueError(f"Design.stay_prob must be in [0.5, 1), got {self.stay_prob!r}")
+        for k in ("drift", "spread_vol", "funding", "volume", "breadth", "dominance"):
+            v = getattr(self, k)
+            if not (isinstance(v, (int, float)) and np.isfinite(v) and v >= 0):
+                raise ValueError(f"Design.{k} must be a finite number >= 0, got {v!r}")
+        if not np.isfinite(self.volatility) or abs(self.volatility) > 2.0:
+            raise ValueError(f"Design.volatility must be in [-2, 2], got {self.volatility!r}")
+
+    @property
+    def mean_spell_days(self) -> float:
+        return 1.0 / (1.0 - self.stay_prob)
+
+    def to_json(self) -> dict[str, object]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+# The named designs of ``synth --design`` and ``benchmarks/power.py``: one or a few channels
+# each, spells of about 33 to 143 days, the edge (drift) 0.003 to 0.005 a day. Their signal
+# strength (the best single feature's correlation with the true regime out of sample) is
+# measured and printed by the power benchmark, which keeps a design in the band 0.5-0.85.
+DESIGNS: Final[dict[str, Design]] = {
+    d.name: d
+    for d in (
+        Design(),  # baseline: funding and volume lean, ~67-day spells
+        Design(name="funding_fast", funding=1.5, volume=0.0, stay_prob=0.97),
+        Design(name="momentum", funding=0.0, volume=0.0, stay_prob=0.99, drift=0.005),
+        Design(name="breadth_dominance", funding=0.0, volume=0.0, breadth=0.004, dominance=0.3),
+        Design(name="volatility", funding=0.0, volume=0.0, volatility=1.0),
+        Design(
+            name="weak_mix",
+            funding=0.5,
+            volume=0.5,
+            breadth=0.002,
+            dominance=0.15,
+            volatility=0.4,
+            drift=0.003,
+            stay_prob=0.993,
+        ),
+    )
+}
 
 _STABLES: Final = (("USDT", "Tether", True), ("USDC", "USD Coin", True))
 _STRAY_STABLE: Final = ("FDUSD", "First Digital USD", False)
@@ -80,6 +146,7 @@ class SyntheticSpec:
     world: World = "planted"
     seed: int = 0
     quirks: frozenset[str] = frozenset()
+    design: Design = field(default_factory=Design)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "quirks", frozenset(self.quirks))
@@ -99,6 +166,8 @@ class SyntheticSpec:
             raise ValueError(f"SyntheticSpec.world must be 'planted' or 'null', got {self.world!r}")
         if not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"SyntheticSpec.seed must be a non-negative int, got {self.seed!r}")
+        if not isinstance(self.design, Design):
+            raise ValueError(f"SyntheticSpec.design must be a Design, got {self.design!r}")
         unknown = self.quirks - QUIRKS
         if unknown:
             raise ValueError(f"unknown quirks {sorted(unknown)}; choose from {sorted(QUIRKS)}")
@@ -115,6 +184,7 @@ class SyntheticSpec:
             "world": self.world,
             "seed": self.seed,
             "quirks": sorted(self.quirks),
+            "design": self.design.to_json(),
         }
 
 

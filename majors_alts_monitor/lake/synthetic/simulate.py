@@ -21,12 +21,14 @@ from .model import (
     ALT_BETA_BTC,
     ALT_BETA_ETH,
     ALT_IDIO_VOL,
+    BREADTH_FEW,
     BTC_DRIFT,
     BTC_VOL,
     COLLAPSE_DAYS,
     DELIST_DECAY,
     DELIST_DECAY_DAYS,
     DELIST_SHARE,
+    DOMINANCE_EMA_ALPHA,
     ETH_DRIFT,
     ETH_IDIO_VOL,
     ETH_ON_BTC,
@@ -41,12 +43,11 @@ from .model import (
     REGIMES,
     RETURN_FLOOR,
     SPREAD_DRIFT,
-    SPREAD_VOL,
-    STAY_PROB,
     TURNOVER_LEAN_ALTS,
     TURNOVER_LEAN_MAJORS,
     VOL_CLUSTER_PHI,
     VOL_CLUSTER_SD,
+    Design,
     SyntheticLake,
     SyntheticSpec,
     Truth,
@@ -156,17 +157,30 @@ def _universe(spec: SyntheticSpec) -> _Universe:
 def _regimes(spec: SyntheticSpec) -> npt.NDArray[np.int64]:
     rng = _rng(spec.seed, 2)
     n = spec.n_days
-    switch = rng.random(n) < (1.0 - STAY_PROB)
+    switch = rng.random(n) < (1.0 - spec.design.stay_prob)
     switch[0] = False
     jumps = np.where(switch, rng.integers(1, 3, size=n), 0)
     start = int(rng.integers(0, 3))
     return (start + np.cumsum(jumps)) % 3
 
 
+def _spread_drift(design: Design) -> tuple[float, float, float]:
+    """The spread factor's mean per regime (``SPREAD_DRIFT`` for the baseline's drift)."""
+    if design.drift == SPREAD_DRIFT[2]:
+        return SPREAD_DRIFT
+    return (-design.drift, 0.0, design.drift)
+
+
+def _signed(regime: npt.NDArray[np.int64]) -> _F64:
+    """+1 in RISK_ON_ALTS, 0 in BALANCED, -1 in RISK_ON_MAJORS."""
+    return (regime - 1).astype(np.float64)
+
+
 def generate(spec: SyntheticSpec) -> SyntheticLake:
     """Generate a lake and its truth. Deterministic for ``spec`` (see the module docstring)."""
     n_days = spec.n_days
     planted = spec.world == "planted"
+    design = spec.design
     uni = _universe(spec)
     n_all = len(uni.names)
     n_alts = uni.n_alts
@@ -185,14 +199,26 @@ def generate(spec: SyntheticSpec) -> SyntheticLake:
     )
     r_btc = BTC_DRIFT + BTC_VOL * vol_level * _t_noise(rng, n_days)
     r_eth = ETH_DRIFT + ETH_ON_BTC * r_btc + ETH_IDIO_VOL * vol_level * _t_noise(rng, n_days)
-    mu = np.asarray(SPREAD_DRIFT)[regime] if planted else np.zeros(n_days)
-    spread = mu + SPREAD_VOL * vol_level * _t_noise(rng, n_days)
+    mu = np.asarray(_spread_drift(design))[regime] if planted else np.zeros(n_days)
+    spread = mu + design.spread_vol * vol_level * _t_noise(rng, n_days)
+    # the volatility channel: alts' idiosyncratic moves wilder in RISK_ON_MAJORS, calmer in
+    # RISK_ON_ALTS (the spread's own noise, the book's risk, is left alone)
+    alt_vol = vol_level
+    if planted and design.volatility:
+        alt_vol = vol_level * np.exp(design.volatility * _ema(-_signed(regime), LEAN_EMA_ALPHA))
 
     rng = _rng(spec.seed, 4)
     beta_btc = rng.uniform(*ALT_BETA_BTC, size=n_alts)
     beta_eth = rng.uniform(*ALT_BETA_ETH, size=n_alts)
     idio_vol = rng.uniform(*ALT_IDIO_VOL, size=n_alts)
-    eps = idio_vol * vol_level[:, np.newaxis] * _t_noise(rng, (n_days, n_alts))
+    eps = idio_vol * alt_vol[:, np.newaxis] * _t_noise(rng, (n_days, n_alts))
+    if planted and design.breadth:
+        # the breadth channel: most alts drift with the regime and a few (BREADTH_FEW) move
+        # hard the other way, so the median alt (breadth, median returns) leans and the mean
+        # (the basket's return, the edge) does not
+        few = _rng(spec.seed, 12).random((n_days, n_alts)) < BREADTH_FEW
+        shift = design.breadth * _signed(regime)[:, np.newaxis] * vol_level[:, np.newaxis]
+        eps = eps + shift * (1.0 - few / BREADTH_FEW)
 
     ret = np.zeros((n_days, n_all))
     ret[:, 0] = r_btc
@@ -250,10 +276,21 @@ def generate(spec: SyntheticSpec) -> SyntheticLake:
     )
     caps[:, stables] = close[:, stables] * stable_supply
 
+    # the dominance channel: the alts' reported circulating supply swells in RISK_ON_ALTS
+    # (unlocks, new listings) and shrinks in RISK_ON_MAJORS, moving fact_marketcap (and so
+    # dominance and the totals) but not prices, volumes or open interest; at most x e^lean, so
+    # an alt stays below ETH (<= 0.6 ETH before it)
+    reported = caps
+    if planted and design.dominance:
+        reported = caps.copy()
+        reported[:, alts] *= np.exp(
+            design.dominance * _ema(_signed(regime), DOMINANCE_EMA_ALPHA)[:, np.newaxis]
+        )
+
     # --- turnover, volume, open interest ----------------------------------------------------
     rng = _rng(spec.seed, 8)
-    lean_alts = one_hot_lean @ np.asarray(TURNOVER_LEAN_ALTS)
-    lean_majors = one_hot_lean @ np.asarray(TURNOVER_LEAN_MAJORS)
+    lean_alts = one_hot_lean @ (np.asarray(TURNOVER_LEAN_ALTS) * design.volume)
+    lean_majors = one_hot_lean @ (np.asarray(TURNOVER_LEAN_MAJORS) * design.volume)
     if not planted:
         lean_alts = np.zeros(n_days)
         lean_majors = np.zeros(n_days)
@@ -277,7 +314,11 @@ def generate(spec: SyntheticSpec) -> SyntheticLake:
 
     # --- funding -----------------------------------------------------------------------------
     rng = _rng(spec.seed, 9)
-    f_lean = one_hot_lean @ np.asarray(FUNDING_LEAN_8H) if planted else np.zeros(n_days)
+    f_lean = (
+        one_hot_lean @ (np.asarray(FUNDING_LEAN_8H) * design.funding)
+        if planted
+        else np.zeros(n_days)
+    )
     f_lean = _ema(f_lean, LEAN_EMA_ALPHA)
     sensitivity = np.zeros(n_all)
     sensitivity[alts] = rng.uniform(0.5, 1.5, size=n_alts)
@@ -324,7 +365,7 @@ def generate(spec: SyntheticSpec) -> SyntheticLake:
 
     tables: dict[str, pl.DataFrame] = {
         "fact_price": long(price_mask, {"close": close}),
-        "fact_marketcap": long(price_mask, {"marketcap": caps}),
+        "fact_marketcap": long(price_mask, {"marketcap": reported}),
         "fact_volume": long(volume_mask, {"volume": volume}),
     }
     upstream = names

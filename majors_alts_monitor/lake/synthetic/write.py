@@ -18,6 +18,7 @@ from ...errors import OutputLocationError
 from .model import (
     _FACT_TABLES,
     _SPEC_FILE,
+    DESIGNS,
     GENERATOR,
     GENERATOR_VERSION,
     SyntheticLake,
@@ -168,8 +169,12 @@ def synth_command(
     end: date | str | None = None,
     quirks: frozenset[str] = frozenset(),
     partitioned: bool = False,
+    design: str = "baseline",
 ) -> tuple[Path, Path]:
-    """What the CLI `majors-alts synth OUT_DIR --seed N --world planted|null` calls."""
+    """What the CLI `majors-alts synth OUT_DIR --seed N --world planted|null --design NAME`
+    calls (``design``: a name of ``DESIGNS``)."""
+    if design not in DESIGNS:
+        raise ValueError(f"unknown design {design!r}; choose from {sorted(DESIGNS)}")
     defaults = SyntheticSpec()
     spec = SyntheticSpec(
         n_assets=n_assets,
@@ -178,5 +183,6 @@ def synth_command(
         world=world,
         seed=seed,
         quirks=frozenset(quirks),
+        design=DESIGNS[design],
     )
     return write_lake(generate(spec), Path(out_dir), partitioned=partitioned)

@@ -82,6 +82,9 @@ def _config(lake: Path, out: Path) -> Config:
     return cfg.model_copy(update={"stats": cfg.stats.model_copy(update={"n_boot": 100})})
 
 
+_base_config = _config
+
+
 def _rewrite_after(src: Path, dst: Path, cutoff: date, seed: int = 0) -> None:
     """A copy of the lake whose rows dated after ``cutoff`` are changed: every asset's price
     path after the cutoff gets its own drift and a wave (so returns, the book and every
@@ -140,9 +143,15 @@ def _rewrite_after(src: Path, dst: Path, cutoff: date, seed: int = 0) -> None:
     )
 
 
-def test_changing_data_after_train_end_does_not_change_the_fold(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["forecast", "composite"])
+def test_changing_data_after_train_end_does_not_change_the_fold(tmp_path: Path, mode: str) -> None:
     spec = SyntheticSpec(n_assets=30, start=START, end=END, seed=11)
     lake, _ = write_lake(generate(spec), tmp_path / "synth")
+
+    def _config(lake: Path, out: Path) -> Config:  # the module's, in this mode
+        cfg = _base_config(lake, out)
+        return cfg.model_copy(update={"regime": cfg.regime.model_copy(update={"mode": mode})})
+
     base = pipeline.run(_config(lake, tmp_path / "out_a"), START, END)
     folds = base.kpis["walk_forward"]["folds"]
     assert len(folds) >= 5

@@ -398,7 +398,7 @@ def _go_regime(d, shapes: list, annotations: list) -> go.Figure:
     )
     for a in annotations:
         fig.add_annotation(**a)
-    _go_style(fig, "Regime: composite score, switch triggers and exposure", 500)
+    _go_style(fig, "Regime: score, switch triggers and exposure", 500)
     fig.update_layout(shapes=shapes)
     fig.update_yaxes(title_text="score", row=1, col=1)
     fig.update_yaxes(title_text="exposure", rangemode="tozero", row=2, col=1)

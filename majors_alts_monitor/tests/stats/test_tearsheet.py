@@ -168,7 +168,10 @@ def run_result(tmp_path_factory: pytest.TempPathFactory):
     rep = cfg.report.model_copy(
         update={"start_shifts": [0, 30], "cost_multipliers": [0.0, 1.0, 2.0]}
     )
-    cfg = cfg.model_copy(update={"report": rep})
+    # the tearsheet's trial panels (trials heat map, PBO, trial Sharpe) need the composite
+    # search's many trials; the default mode has one
+    reg = cfg.regime.model_copy(update={"mode": "composite"})
+    cfg = cfg.model_copy(update={"report": rep, "regime": reg})
     reads: list[tuple] = []
     orig = data_io.LakeReader.scan_table
 
@@ -216,7 +219,9 @@ def test_robustness_from_shared_fits_equals_fresh_searches(run_result) -> None:
     rep = cfg.report.model_copy(
         update={"start_shifts": [0, 90], "cost_multipliers": [0.0, 1.0, 2.0]}
     )
-    cfg = cfg.model_copy(update={"report": rep})
+    # the shared fits are the composite search's (the other modes fit nothing per cost)
+    reg = cfg.regime.model_copy(update={"mode": "composite"})
+    cfg = cfg.model_copy(update={"report": rep, "regime": reg})
     lake = pipeline.make_reader(cfg).read(START, END)
     s, e, _ = pipeline.effective_window(lake, START, END)
     p = pipeline.prepare(cfg, lake, s, e)

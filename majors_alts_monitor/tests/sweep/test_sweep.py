@@ -412,7 +412,7 @@ def test_12_points_two_workers_match_one_worker_reverse_order(
     assert df.height == 12 and df["point"].to_list() == list(range(12))
     assert (df["status"] == "ok").all(), df.filter(pl.col("status") != "ok")["error"].to_list()
     assert set(GRID12) <= set(df.columns)
-    assert df["n_trials"].min() > 1 and df["oos_sharpe"].is_not_null().all()
+    assert df["n_trials"].min() >= 1 and df["oos_sharpe"].is_not_null().all()
     assert "seconds" not in df.columns  # timings live in the manifest
     out1 = tmp_path / "out1"
     code = cli.main(

@@ -85,7 +85,9 @@ def test_a_key_said_not_read_leaves_the_point_unchanged(
 def test_the_issues_min_dwell_sweep_is_warned_and_its_shared_trials_counted_once(
     lake: Path, tmp_path: Path
 ) -> None:
-    (tmp_path / "base.yaml").write_text(yaml.safe_dump(BASE))
+    # the composite mode's search (the forecast mode reads regime.min_dwell itself)
+    comp = {**BASE, "regime": {**BASE["regime"], "mode": "composite"}}
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(comp))
     doc = {"base_config": "base.yaml", "lake": str(lake), "grid": {"regime.min_dwell": [3, 7]}}
     (tmp_path / "s.yaml").write_text(yaml.safe_dump(doc))
     spec = load_sweep(tmp_path / "s.yaml")
@@ -96,7 +98,9 @@ def test_the_issues_min_dwell_sweep_is_warned_and_its_shared_trials_counted_once
     assert spec.points[0].search_hash == spec.points[1].search_hash
     rows, srs = {}, {}
     for p in spec.points:
-        rows[p.id], srs[p.id] = point(lake, {"regime.min_dwell": p.values["regime.min_dwell"]})
+        rows[p.id], srs[p.id] = point(
+            lake, {"regime.mode": "composite", "regime.min_dwell": p.values["regime.min_dwell"]}
+        )
     # every trial but the first is the same in both points
     assert np.array_equal(srs[0][1:], srs[1][1:]) and srs[0][0] != srs[1][0]
     s = summary(spec, rows, srs)["sweep_deflated_sharpe"]
@@ -109,7 +113,8 @@ def test_the_issues_min_dwell_sweep_is_warned_and_its_shared_trials_counted_once
 def test_keys_that_matter_are_never_collapsed_and_not_read_ones_are(
     lake: Path, tmp_path: Path
 ) -> None:
-    (tmp_path / "base.yaml").write_text(yaml.safe_dump(BASE))
+    comp = {**BASE, "regime": {**BASE["regime"], "mode": "composite"}}  # the grid's search
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(comp))
     grid = {
         "regime.n_states": [3, 4],
         "regime.grid.min_dwells": [[1, 3], [7]],
