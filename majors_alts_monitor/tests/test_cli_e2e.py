@@ -184,14 +184,20 @@ def test_kpis_lead_with_the_selection_aware_test(run_output: tuple[Path, dict]) 
     assert h["spa_p_value"] == spa["p_value"] == spa["vs_flat"]["p_value"]
     assert h["oos_sharpe"] == wf["oos_sharpe"] and h["oos_sharpe_ci95"] == wf["oos_sharpe_ci95"]
     assert h["probabilistic_sharpe"] == wf["probabilistic_sharpe"]
-    assert spa["family_size"] == wf["n_trials"] + 1 == spa["family_evaluated"]
+    # the family: the walk-forward book and every parameter set the search chose among; the
+    # forecast mode (the default) fits one model per fold: no search, a family of one
+    sets = 0 if wf["mode"] == "forecast" else wf["n_trials"]
+    assert spa["family_size"] == sets + 1 == spa["family_evaluated"]
     assert not spa["family_sampled"] and spa["n_days"] == k["period"]["days"]
     assert spa["claims_edge"] == (spa["p_value"] < 0.05)
     for side in (spa["vs_flat"], spa["vs_always_on"]):
         assert 0.0 <= side["p_value_lower"] <= side["p_value"] <= side["p_value_upper"] <= 1.0
         assert side["statistic"] >= side["walk_forward_statistic"]
     curve = spa["family_sampling"]
-    assert curve["trials"][-1] == wf["n_trials"] and curve["p_value"][-1] == spa["p_value"]
+    if sets:
+        assert curve["trials"][-1] == wf["n_trials"] and curve["p_value"][-1] == spa["p_value"]
+    else:
+        assert curve["trials"] == []
     # the effective-N DSR is still there, same key, now a diagnostic
     assert "deflated_sharpe_effective" in wf and "diagnostic" in wf["deflated_sharpe_note"]
     assert isinstance(k["warnings"], list)

@@ -40,8 +40,11 @@ def _cfg(lake: Path, out: Path, spa_max: int = 5000) -> Config:
             ),
             "report": cfg.report.model_copy(update={"robustness": False}),
             "walkforward": cfg.walkforward.model_copy(update={"train_days": 200, "test_days": 60}),
-            "regime": cfg.regime.model_copy(
-                update={"grid": cfg.regime.grid.model_copy(update={"max_sets": 120})}
+            "regime": cfg.regime.model_copy(  # a searched family: the composite mode's grid
+                update={
+                    "mode": "composite",
+                    "grid": cfg.regime.grid.model_copy(update={"max_sets": 120}),
+                }
             ),
         }
     )
