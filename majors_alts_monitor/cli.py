@@ -371,22 +371,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
         )
 
     quirks = frozenset(q.strip() for q in args.quirks.split(",") if q.strip())
-    if args.caps == "long_tail":
-        from .lake.synthetic.long_tail import long_tail_command
-
-        lake_dir, truth_dir = long_tail_command(
-            args.out_dir,
-            seed=args.seed,
-            world=args.world,
-            n_assets=args.assets,
-            start=args.start,
-            end=args.end,
-            quirks=quirks,
-            partitioned=args.partitioned,
-        )
-        return print_result(f"lake:  {lake_dir}\ntruth: {truth_dir}")
-    lake_dir, truth_dir = synth_command(
-        args.out_dir,
+    common = dict(
         seed=args.seed,
         world=args.world,
         n_assets=args.assets,
@@ -394,8 +379,13 @@ def cmd_synth(args: argparse.Namespace) -> int:
         end=args.end,
         quirks=quirks,
         partitioned=args.partitioned,
-        design=args.design,
     )
+    if args.caps == "long_tail":
+        from .lake.synthetic.long_tail import long_tail_command
+
+        lake_dir, truth_dir = long_tail_command(args.out_dir, **common)
+    else:
+        lake_dir, truth_dir = synth_command(args.out_dir, design=args.design, **common)
     return print_result(f"lake:  {lake_dir}\ntruth: {truth_dir}")
 
 

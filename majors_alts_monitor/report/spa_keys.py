@@ -55,12 +55,7 @@ def _versus(boot: SPABootstrap, trials: np.ndarray) -> dict[str, Any]:
     sup = [int(c) for c in sm.superior]
     listed = [int(trials[c - 1]) for c in sup if c > 0]
     return {
-        "p_value": res.p_value,
-        "p_value_lower": res.p_value_lower,
-        "p_value_upper": res.p_value_upper,
-        "p_value_se": res.p_value_se,
-        "statistic": res.statistic,
-        "critical_value": res.critical_value,
+        **res.p_values(),
         "best": _label(res.best, trials) if res.best >= 0 else None,
         "walk_forward_statistic": float(res.statistics[0]),
         "stepm_n_superior": len(sup),

@@ -190,6 +190,18 @@ class SPAResult:
         p = self.p_value
         return math.sqrt(p * (1.0 - p) / self.n_boot) if self.n_boot > 0 else math.nan
 
+    def p_values(self) -> dict[str, float]:
+        """The test's figures as reported (kpis.json, the sweep summary): the three p-values,
+        the consistent one's Monte Carlo standard error, the statistic and its critical value."""
+        return {
+            "p_value": self.p_value,
+            "p_value_lower": self.p_value_lower,
+            "p_value_upper": self.p_value_upper,
+            "p_value_se": self.p_value_se,
+            "statistic": self.statistic,
+            "critical_value": self.critical_value,
+        }
+
     def claims_edge(self, alpha: float = ALPHA) -> bool:
         """``p_value < alpha``."""
         return bool(self.p_value < alpha)

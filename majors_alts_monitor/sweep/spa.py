@@ -96,12 +96,7 @@ def _side(boot: SPABootstrap, points: list[int], best_col: int) -> dict[str, Any
     sm = boot.stepm(ALPHA)
     sup = [points[int(c)] for c in sm.superior]
     return {
-        "p_value": res.p_value,
-        "p_value_lower": res.p_value_lower,
-        "p_value_upper": res.p_value_upper,
-        "p_value_se": res.p_value_se,
-        "statistic": res.statistic,
-        "critical_value": res.critical_value,
+        **res.p_values(),
         "max_point": points[res.best] if res.best >= 0 else None,
         "best_point_statistic": float(res.statistics[best_col]),
         "stepm_superior_points": sup,

@@ -1,4 +1,5 @@
-"""Shared fixtures: where the read-only real fixture lakes live.
+"""Shared fixtures: where the read-only real fixture lakes live, and the package logger's
+handlers put back after each test (``cli.main`` adds its own).
 
 The real lakes sit beside the repository in ``shared/data`` (``real`` and ``real_binance``).
 They are never copied or written. When they are absent a test that needs them is skipped,
@@ -7,7 +8,9 @@ except in CI (``CI=true``), where their absence is a failure with a clear messag
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,3 +41,16 @@ def real_lake() -> Path:
 def real_binance_lake() -> Path:
     """The real Binance fixture lake, read-only."""
     return _locate("real_binance")
+
+
+@pytest.fixture(autouse=True)
+def _restore_cli_logging() -> Iterator[None]:
+    """A command run in-process (``cli.main``) leaves its handlers on the package logger: each
+    test ends with the handlers it started with."""
+    root = logging.getLogger("majors_alts_monitor")
+    before = list(root.handlers)
+    yield
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    for h in before:
+        root.addHandler(h)

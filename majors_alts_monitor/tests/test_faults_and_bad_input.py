@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -46,19 +46,6 @@ SMALL = (
 TODAY = "2026-12-01"  # the clock every command here runs at (--today)
 DAY_MS = 86_400_000
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(autouse=True)
-def _restore_cli_logging() -> Iterator[None]:
-    import logging
-
-    root = logging.getLogger("majors_alts_monitor")
-    before = list(root.handlers)
-    yield
-    for h in list(root.handlers):
-        root.removeHandler(h)
-    for h in before:
-        root.addHandler(h)
 
 
 @pytest.fixture(scope="module")

@@ -211,7 +211,7 @@ def read_bytes(
         zipfile.BadZipFile,
         zlib.error,
         EOFError,
-        NotImplementedError,
+        NotImplementedError,  # zipfile: a member compressed by a method it cannot read
         RuntimeError,  # an encrypted member ("File ... is encrypted, password required")
     ) as err:
         raise MonitorError(

@@ -5,9 +5,7 @@ instrument reports: the issue's scenario of ``1000PEPEUSDT`` filed under 1000PEP
 from __future__ import annotations
 
 import itertools
-import logging
 import random
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -24,17 +22,6 @@ from majors_alts_monitor.lake.importers.common import Drops, InputFile, futures_
 from majors_alts_monitor.lake.importers.merge import merge
 from majors_alts_monitor.lake.importers.mirror import split_settlements
 from majors_alts_monitor.tests.snapshots import file_stat_snapshot
-
-
-@pytest.fixture(autouse=True)
-def _restore_cli_logging() -> Iterator[None]:
-    root = logging.getLogger("majors_alts_monitor")
-    before = list(root.handlers)
-    yield
-    for h in list(root.handlers):
-        root.removeHandler(h)
-    for h in before:
-        root.addHandler(h)
 
 
 def ms(d: date, hour: int = 0) -> int:

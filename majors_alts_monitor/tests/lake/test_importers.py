@@ -10,9 +10,7 @@ imported lake must pass a full ``run``; re-importing must change no byte.
 from __future__ import annotations
 
 import io
-import logging
 import zipfile
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -32,19 +30,6 @@ STABLES = {"USDT", "USDC", "FDUSD"}
 SMALL_RUN = "walkforward:\n  train_days: 200\n  test_days: 60\nstats:\n  n_boot: 200\n"
 HEADER = ",".join(binance.KLINE_COLUMNS)
 DAY_MS = 86_400_000
-
-
-@pytest.fixture(autouse=True)
-def _restore_cli_logging() -> Iterator[None]:
-    """``cli.main`` makes its console handler once per process, on the stderr of the moment (a
-    test's capture here): leave the package logger as it was for the tests that follow."""
-    root = logging.getLogger("majors_alts_monitor")
-    before = list(root.handlers)
-    yield
-    for h in list(root.handlers):
-        root.removeHandler(h)
-    for h in before:
-        root.addHandler(h)
 
 
 def epoch_ms(d: date) -> int:

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import zipfile
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -19,17 +17,6 @@ from majors_alts_monitor import cli
 from majors_alts_monitor.lake.importers.archive import parse_checksum
 from majors_alts_monitor.lake.synthetic import SyntheticSpec, generate, write_lake
 from majors_alts_monitor.tests.snapshots import file_stat_snapshot
-
-
-@pytest.fixture(autouse=True)
-def _restore_cli_logging() -> Iterator[None]:
-    root = logging.getLogger("majors_alts_monitor")
-    before = list(root.handlers)
-    yield
-    for h in list(root.handlers):
-        root.removeHandler(h)
-    for h in before:
-        root.addHandler(h)
 
 
 def member(path: Path) -> str:

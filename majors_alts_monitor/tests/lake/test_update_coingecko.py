@@ -7,8 +7,6 @@ pending points, an unknown coin id, and a rerun that changes no byte."""
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -28,17 +26,6 @@ from majors_alts_monitor.tests.lake.update_fixtures import (
 from majors_alts_monitor.tests.snapshots import file_stat_snapshot
 
 KEY = "demo-key-123"
-
-
-@pytest.fixture(autouse=True)
-def _restore_cli_logging() -> Iterator[None]:
-    root = logging.getLogger("majors_alts_monitor")
-    before = list(root.handlers)
-    yield
-    for h in list(root.handlers):
-        root.removeHandler(h)
-    for h in before:
-        root.addHandler(h)
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import shutil
 import zipfile
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -40,17 +38,6 @@ from majors_alts_monitor.tests.lake.update_fixtures import (
 from majors_alts_monitor.tests.snapshots import file_stat_snapshot
 
 TODAY = "2024-03-12"
-
-
-@pytest.fixture(autouse=True)
-def _restore_cli_logging() -> Iterator[None]:
-    root = logging.getLogger("majors_alts_monitor")
-    before = list(root.handlers)
-    yield
-    for h in list(root.handlers):
-        root.removeHandler(h)
-    for h in before:
-        root.addHandler(h)
 
 
 @pytest.fixture(scope="module")

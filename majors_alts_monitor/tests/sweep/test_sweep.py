@@ -521,8 +521,9 @@ def test_resume_runs_only_new_points_and_matches_a_fresh_sweep(lake: Path, tmp_p
 @pytest.mark.slow
 def test_ctrl_c_leaves_finished_points_written(lake: Path, tmp_path: Path) -> None:
     # enough points that the Ctrl-C, sent once one point is written, lands mid-sweep (six
-    # points took 0.6 s once the per-worker caches made each point cheap)
-    n_points = 40
+    # points took 0.6 s once the per-worker caches made each point cheap; the forecast mode,
+    # one fit per fold, made them cheaper still: 40 points could all finish first under load)
+    n_points = 200
     fees = [float(k) for k in range(1, n_points + 1)]
     path = write_sweep(tmp_path, lake, {"costs.taker_fee_bps": fees})
     out = tmp_path / "out"
